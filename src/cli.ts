@@ -1,0 +1,25 @@
+import { Command } from 'commander';
+import { LlmwatchError } from './errors.ts';
+import { gatewayCommand } from './gateway/command.ts';
+import { simulateCommand } from './simulator/command.ts';
+import { upCommand } from './stack/up-command.ts';
+import { VERSION } from './version.ts';
+
+const program = new Command('llmwatch')
+  .description('Prometheus-native monitoring, alerting and auto-remediation for self-hosted LLM serving')
+  .version(VERSION)
+  .addCommand(upCommand())
+  .addCommand(gatewayCommand())
+  .addCommand(simulateCommand());
+
+try {
+  await program.parseAsync();
+} catch (err) {
+  // A bad config or option ends the command with its message, not a stack trace.
+  if (err instanceof LlmwatchError) {
+    console.error(`llmwatch: ${err.message}`);
+    process.exitCode = 2;
+  } else {
+    throw err;
+  }
+}

@@ -1,0 +1,144 @@
+import { z } from 'zod';
+import { loadConfigFile, validateConfig } from './validate.ts';
+
+// Delays are capped at one hour: setTimeout silently turns anything over 2^31-1 ms into 1 ms.
+const Millis = z.number().min(0).max(3_600_000);
+const Probability = z.number().min(0).max(1);
+const TokenCount = z.number().int().min(0).max(131_072);
+const RetryAfterSeconds = z.number().int().min(0).max(86_400);
+const Dimensions = z.number().int().min(1).max(8192);
+
+/** How likely each injected fault is, per request; the four are exclusive, so they sum to at most 1. */
+const ErrorRatesSchema = z.strictObject({
+  http500: Probability.default(0),
+  http429: Probability.default(0),
+  reset: Probability.default(0),
+  hang: Probability.default(0),
+});
+
+export type ErrorRates = z.output<typeof ErrorRatesSchema>;
+
+const ProfileFields = z.strictObject({
+  ttftMs: Millis.default(200),
+  tpotMs: Millis.default(20),
+  jitter: Probability.default(0.1),
+  outputTokens: z.strictObject({ min: TokenCount.default(16), max: TokenCount.default(64) }).prefault({}),
+  errors: ErrorRatesSchema.prefault({}),
+  retryAfterSeconds: RetryAfterSeconds.default(1),
+  toxicFraction: Probability.default(0),
+  embeddingDimensions: Dimensions.default(16),
+});
+
+/** A fully resolved profile. */
+export type Profile = z.output<typeof ProfileFields>;
+
+/**
+ * One model's behaviour: latency (time to first token, time per output token,
+ * relative jitter), output length, fault rates and the share of toxic outputs.
+ */
+export const ProfileSchema = ProfileFields.superRefine((profile, ctx) => {
+  for (const issue of profileIssues(profile)) ctx.addIssue({ code: 'custom', ...issue });
+});
+
+/** Any subset of a profile, `errors` and `outputTokens` included; merged over a base by {@link mergeProfile}. */
+export const ProfilePatchSchema = z.strictObject({
+  ttftMs: Millis.optional(),
+  tpotMs: Millis.optional(),
+  jitter: Probability.optional(),
+  outputTokens: z.strictObject({ min: TokenCount.optional(), max: TokenCount.optional() }).optional(),
+  errors: z
+    .strictObject({
+      http500: Probability.optional(),
+      http429: Probability.optional(),
+      reset: Probability.optional(),
+      hang: Probability.optional(),
+    })
+    .optional(),
+  retryAfterSeconds: RetryAfterSeconds.optional(),
+  toxicFraction: Probability.optional(),
+  embeddingDimensions: Dimensions.optional(),
+});
+
+export type ProfilePatch = z.output<typeof ProfilePatchSchema>;
+
+const DEFAULT_MODELS: Record<string, ProfilePatch> = {
+  'llama-3.1-8b-instruct': {},
+  // The 1B model answers sooner and streams faster, as it does on real hardware.
+  'llama-3.2-1b-instruct': { ttftMs: 60, tpotMs: 8 },
+};
+
+/** The `llmwatch simulate` config: where to listen, the PRNG seed, and a profile per model. */
+export const SimulatorConfigSchema = z
+  .strictObject({
+    host: z.string().min(1).default('127.0.0.1'),
+    port: z.number().int().min(0).max(65_535).default(3000),
+    /** Same seed and same sequence of requests: same outputs and same faults. */
+    seed: z.number().int().min(0).max(0xffff_ffff).default(42),
+    maxBodyBytes: z.number().int().positive().default(4 * 1024 * 1024),
+    defaults: ProfileSchema.prefault({}),
+    /** Model name -> partial profile merged over `defaults`. */
+    models: z
+      .record(z.string().min(1), ProfilePatchSchema)
+      .default(DEFAULT_MODELS)
+      .refine((m) => Object.keys(m).length > 0, 'at least one model is required'),
+  })
+  .superRefine((config, ctx) => {
+    // A patch is valid alone but can break a rule once merged (e.g. fault rates summing over 1).
+    // Bad defaults are reported once, under `defaults`, not again under every model.
+    if (profileIssues(config.defaults).length > 0) return;
+    for (const [name, patch] of Object.entries(config.models)) {
+      for (const issue of profileIssues(mergeProfile(config.defaults, patch))) {
+        ctx.addIssue({ code: 'custom', message: issue.message, path: ['models', name, ...issue.path] });
+      }
+    }
+  });
+
+export type SimulatorConfig = z.output<typeof SimulatorConfigSchema>;
+
+/** The config used when no file is given: two Llama models, no faults. */
+export const DEFAULT_SIMULATOR_CONFIG: Readonly<SimulatorConfig> = validateConfig(SimulatorConfigSchema, {}, 'default simulator config');
+
+/** Validates plain data (e.g. from a test) as a simulator config; throws CFG_ERR_INVALID naming each field. */
+export function simulatorConfig(data: unknown): Readonly<SimulatorConfig> {
+  return validateConfig(SimulatorConfigSchema, data, 'simulator config');
+}
+
+/** Reads, validates and freezes a simulator config file (YAML or JSON). */
+export function loadSimulatorConfig(path: string): Readonly<SimulatorConfig> {
+  return loadConfigFile(SimulatorConfigSchema, path);
+}
+
+/** A patch over a profile; `errors` and `outputTokens` merge field by field. */
+export function mergeProfile(base: Profile, patch: ProfilePatch): Profile {
+  return {
+    ...base,
+    ...definedOnly(patch),
+    outputTokens: { ...base.outputTokens, ...definedOnly(patch.outputTokens ?? {}) },
+    errors: { ...base.errors, ...definedOnly(patch.errors ?? {}) },
+  };
+}
+
+/** The rules between fields of a whole profile, each with the path of the field to fix. */
+export function profileIssues(profile: Profile): Array<{ path: string[]; message: string }> {
+  const issues: Array<{ path: string[]; message: string }> = [];
+  const { http500, http429, reset, hang } = profile.errors;
+  const sum = http500 + http429 + reset + hang;
+  // Tolerance: 0.1 + 0.2 + 0.3 + 0.4 is 1.0000000000000002 in binary floating point.
+  if (sum > 1 + 1e-9) {
+    issues.push({
+      path: ['errors'],
+      message: `http500 + http429 + reset + hang are exclusive per request and must sum to at most 1 (got ${sum}); lower one of them`,
+    });
+  }
+  if (profile.outputTokens.min > profile.outputTokens.max) {
+    issues.push({
+      path: ['outputTokens'],
+      message: `min (${profile.outputTokens.min}) must not exceed max (${profile.outputTokens.max})`,
+    });
+  }
+  return issues;
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

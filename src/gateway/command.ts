@@ -1,0 +1,56 @@
+import { Command } from 'commander';
+import { GatewayConfigSchema } from '../config/gateway-config.ts';
+import type { GatewayConfig } from '../config/gateway-config.ts';
+import { CFG_ERR_INVALID } from '../config/errors.ts';
+import { loadConfigFile, validateConfig } from '../config/validate.ts';
+import { parsePort, waitForSignal } from '../cli-helpers.ts';
+import { startGateway } from './server.ts';
+
+export interface GatewayCommandOptions {
+  config?: string;
+  upstream?: string;
+  model?: string[];
+  port?: number;
+  host?: string;
+}
+
+/**
+ * The gateway's config from the command line: a config file, or for a quick
+ * start one upstream URL and the models it serves.
+ */
+export function gatewayConfigFromOptions(opts: GatewayCommandOptions): GatewayConfig {
+  if (opts.config !== undefined) return loadConfigFile(GatewayConfigSchema, opts.config);
+  if (opts.upstream === undefined || opts.model === undefined || opts.model.length === 0) {
+    throw CFG_ERR_INVALID('The gateway needs --config FILE, or --upstream URL with one or more --model NAME');
+  }
+  return validateConfig(
+    GatewayConfigSchema,
+    {
+      upstreams: { default: { baseURL: opts.upstream } },
+      models: Object.fromEntries(opts.model.map((m) => [m, { upstream: 'default' }])),
+    },
+    'command line',
+  );
+}
+
+/** `llmwatch gateway`. */
+export function gatewayCommand(): Command {
+  return new Command('gateway')
+    .description('run the OpenAI-compatible metering gateway in front of one or more model servers')
+    .option('-c, --config <file>', 'gateway config file (YAML or JSON); see config/gateway.example.yaml')
+    .option('--upstream <url>', "an OpenAI-compatible base URL, e.g. http://127.0.0.1:8001/v1 (instead of --config)")
+    .option('--model <name...>', 'models served by --upstream')
+    .option('-p, --port <port>', 'port to listen on (default 8000, or the config file)', parsePort)
+    .option('--host <host>', 'address to listen on (default 127.0.0.1)')
+    .action(async function runGateway(opts: GatewayCommandOptions) {
+      const config = gatewayConfigFromOptions(opts);
+      const gw = await startGateway(config, { port: opts.port, host: opts.host });
+      console.log(`llmwatch gateway listening on ${gw.url} (OpenAI API at ${gw.url}/v1, metrics at ${gw.url}/metrics)`);
+      for (const [model, m] of Object.entries(config.models)) {
+        console.log(`  ${model} -> ${config.upstreams[m.upstream]!.baseURL}${m.upstreamModel ? ` as ${m.upstreamModel}` : ''}`);
+      }
+      await waitForSignal();
+      await gw.close();
+      console.log('llmwatch gateway stopped');
+    });
+}

@@ -1,0 +1,20 @@
+import { defineError } from '../errors.ts';
+
+/** The gateway's error registry. Codes are stable; a retired one is never reused. */
+export const GW_ERR_UNKNOWN_MODEL = defineError('GW_ERR_UNKNOWN_MODEL', 404, 'invalid_request_error', 'model_not_found');
+/** Every upstream slot is busy and the queue is full. */
+export const GW_ERR_QUEUE_FULL = defineError('GW_ERR_QUEUE_FULL', 429, 'rate_limit_error', 'queue_full');
+/** A request waited longer than `queueTimeoutMs` for an upstream slot. */
+export const GW_ERR_QUEUE_TIMEOUT = defineError('GW_ERR_QUEUE_TIMEOUT', 503, 'server_error', 'queue_timeout');
+/** The upstream refused the connection (not running, wrong port). */
+export const GW_ERR_UPSTREAM_REFUSED = defineError('GW_ERR_UPSTREAM_REFUSED', 502, 'server_error', 'upstream_unavailable');
+/** Connecting, waiting for headers, or waiting for the next chunk took too long. */
+export const GW_ERR_UPSTREAM_TIMEOUT = defineError('GW_ERR_UPSTREAM_TIMEOUT', 504, 'server_error', 'upstream_timeout');
+/** The connection to the upstream broke, or a stream ended before `[DONE]`. */
+export const GW_ERR_UPSTREAM_RESET = defineError('GW_ERR_UPSTREAM_RESET', 502, 'server_error', 'upstream_reset');
+/** The upstream answered something that is not the OpenAI protocol. */
+export const GW_ERR_UPSTREAM_MALFORMED = defineError('GW_ERR_UPSTREAM_MALFORMED', 502, 'server_error', 'upstream_malformed_response');
+/** The upstream answered with an HTTP error that was not in the OpenAI shape; status passed through. */
+export const GW_ERR_UPSTREAM_HTTP = defineError('GW_ERR_UPSTREAM_HTTP', 502, 'server_error', 'upstream_error');
+/** The upstream sent an error event inside a stream. */
+export const GW_ERR_UPSTREAM_STREAM = defineError('GW_ERR_UPSTREAM_STREAM', 502, 'server_error', 'upstream_stream_error');

@@ -1,0 +1,27 @@
+import type { Upstream } from './upstream.ts';
+
+const PROBE_TIMEOUT_MS = 2_000;
+
+export interface ReadinessReport {
+  readonly ready: boolean;
+  readonly upstreams: Record<string, { ok: boolean; status?: number; error?: string }>;
+}
+
+/**
+ * Asks each upstream for `GET {baseURL}/models`. Any HTTP answer below 500
+ * (401 included) proves it is up; the gateway is ready when all of them are.
+ */
+export async function probeUpstreams(upstreams: Iterable<Upstream>): Promise<ReadinessReport> {
+  const entries = await Promise.all(
+    [...upstreams].map(async (u) => {
+      try {
+        const answer = await u.request('/models', undefined, undefined, AbortSignal.timeout(PROBE_TIMEOUT_MS), 'GET');
+        await answer.body.dump();
+        return [u.name, { ok: answer.statusCode < 500, status: answer.statusCode }] as const;
+      } catch (err) {
+        return [u.name, { ok: false, error: (err as Error).message }] as const;
+      }
+    }),
+  );
+  return { ready: entries.every(([, e]) => e.ok), upstreams: Object.fromEntries(entries) };
+}

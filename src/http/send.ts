@@ -1,0 +1,37 @@
+import type { ServerResponse } from 'node:http';
+import { LlmwatchError } from '../errors.ts';
+
+/** Writes a JSON response with an exact Content-Length. */
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>): void {
+  const payload = JSON.stringify(body);
+  res.writeHead(status, {
+    ...headers,
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(payload),
+  });
+  res.end(payload);
+}
+
+/** The OpenAI error body, so existing SDKs surface the error properly. */
+export function openAIErrorBody(err: LlmwatchError): { error: { message: string; type: string; param: string | null; code: string } } {
+  return { error: { message: err.message, type: err.type, param: err.param, code: err.publicCode } };
+}
+
+/**
+ * Sends any error in the OpenAI shape. Unknown errors become a 500 whose
+ * message does not leak internals.
+ */
+export function sendError(res: ServerResponse, err: unknown): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const e = err instanceof LlmwatchError ? err : internalError(err);
+  sendJson(res, e.status, openAIErrorBody(e), { 'x-llmwatch-error': e.code, ...e.headers });
+}
+
+const INTERNAL = { code: 'ERR_INTERNAL', status: 500, type: 'server_error', publicCode: 'internal_error' } as const;
+
+function internalError(cause: unknown): LlmwatchError {
+  return new LlmwatchError(INTERNAL, 'Internal error', { cause });
+}

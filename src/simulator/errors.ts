@@ -1,0 +1,10 @@
+import { defineError } from '../errors.ts';
+
+/** The request names a model the simulator has no profile for. */
+export const SIM_ERR_UNKNOWN_MODEL = defineError('SIM_ERR_UNKNOWN_MODEL', 404, 'invalid_request_error', 'model_not_found');
+/** An injected server error (profile `errors.http500`); the body matches OpenAI's own 500. */
+export const SIM_ERR_INJECTED_500 = defineError('SIM_ERR_INJECTED_500', 500, 'server_error', 'server_error');
+/** An injected rate limit (profile `errors.http429`), with `Retry-After`; type and code as OpenAI sends them. */
+export const SIM_ERR_INJECTED_429 = defineError('SIM_ERR_INJECTED_429', 429, 'requests', 'rate_limit_exceeded');
+/** An admin profile change that breaks the profile schema; `param` names the field. */
+export const SIM_ERR_INVALID_PROFILE = defineError('SIM_ERR_INVALID_PROFILE', 400, 'invalid_request_error', 'invalid_profile');

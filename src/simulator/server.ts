@@ -1,0 +1,144 @@
+import { createServer } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { SimulatorConfig } from '../config/simulator-config.ts';
+import { HTTP_ERR_METHOD_NOT_ALLOWED, HTTP_ERR_NOT_FOUND } from '../http/errors.ts';
+import { close, listen } from '../http/listen.ts';
+import { parseJsonObject, readBody } from '../http/read-body.ts';
+import { sendError, sendJson } from '../http/send.ts';
+import { endpointForPath } from '../openai/endpoints.ts';
+import type { InferenceRequest } from '../openai/validate.ts';
+import { validateInferenceRequest } from '../openai/validate.ts';
+import { decodeModelPath, serveAdmin } from './admin.ts';
+import type { AdminTarget } from './admin.ts';
+import { embeddingFormat, serveEmbeddings } from './embeddings.ts';
+import { serveGeneration } from './generation.ts';
+import { ProfileStore, unknownModel } from './profile.ts';
+import { createRng } from './rng.ts';
+import type { Rng } from './rng.ts';
+import { closeSignal } from './timing.ts';
+
+/** Where to listen, over the config's `host` and `port` (a test passes port 0). */
+export interface SimulatorOptions {
+  port?: number;
+  host?: string;
+}
+
+/** A running simulator. */
+export interface SimulatorHandle {
+  /** The bound port (the real one when listening on port 0). */
+  readonly port: number;
+  /** Base URL without `/v1`, e.g. `http://127.0.0.1:3000`. */
+  readonly url: string;
+  /** Effective profiles, changeable in process as through `PUT /admin/profiles/{model}`. */
+  readonly profiles: ProfileStore;
+  /** As `POST /admin/reset`: every profile back to configured, PRNG reseeded. */
+  reset(): void;
+  /** Stops listening and drops every connection, hung and streaming ones included. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts an OpenAI-compatible LLM stand-in with fault profiles.
+ * @example
+ * const sim = await startSimulator(simulatorConfig({ seed: 7 }), { port: 0 });
+ * const client = new OpenAI({ baseURL: sim.url + '/v1', apiKey: 'x' });
+ */
+export async function startSimulator(config: SimulatorConfig, options: SimulatorOptions = {}): Promise<SimulatorHandle> {
+  const simulator = new Simulator(config);
+  const server = createServer(function onRequest(req, res) {
+    simulator.handle(req, res).catch((err: unknown) => sendError(res, err));
+  });
+  const host = options.host ?? config.host;
+  const port = await listen(server, options.port ?? config.port, host);
+  return {
+    port,
+    url: `http://${urlHost(host)}:${port}`,
+    profiles: simulator.profiles,
+    reset: () => simulator.reset(),
+    close: () => close(server),
+  };
+}
+
+class Simulator implements AdminTarget {
+  readonly profiles: ProfileStore;
+  readonly maxBodyBytes: number;
+  readonly #seed: number;
+  readonly #created = Math.floor(Date.now() / 1000);
+  #rng: Rng;
+
+  constructor(config: SimulatorConfig) {
+    this.profiles = new ProfileStore(config);
+    this.maxBodyBytes = config.maxBodyBytes;
+    this.#seed = config.seed;
+    this.#rng = createRng(config.seed);
+  }
+
+  reset(): void {
+    this.profiles.resetAll();
+    this.#rng = createRng(this.#seed);
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    const method = req.method ?? 'GET';
+    const endpoint = endpointForPath(path);
+    if (endpoint !== undefined) {
+      allow(method, 'POST');
+      const body = parseJsonObject(await readBody(req, this.maxBodyBytes));
+      await this.#infer(res, validateInferenceRequest(endpoint, body));
+    } else if (path === '/v1/models') {
+      allow(method, 'GET');
+      sendJson(res, 200, { object: 'list', data: this.profiles.models.map((id) => this.#model(id)) });
+    } else if (path.startsWith('/v1/models/')) {
+      allow(method, 'GET');
+      const id = decodeModelPath(path.slice('/v1/models/'.length));
+      if (this.profiles.get(id) === undefined) throw unknownModel(id);
+      sendJson(res, 200, this.#model(id));
+    } else if (path === '/healthz') {
+      allow(method, 'GET');
+      sendJson(res, 200, { status: 'ok' });
+    } else if (path.startsWith('/admin/')) {
+      await serveAdmin(req, res, path, this);
+    } else {
+      throw HTTP_ERR_NOT_FOUND(`Unknown path ${path}`);
+    }
+  }
+
+  async #infer(res: ServerResponse, request: InferenceRequest): Promise<void> {
+    const profile = this.profiles.get(request.model);
+    if (profile === undefined) throw unknownModel(request.model);
+    if (request.endpoint === 'embeddings') {
+      const format = embeddingFormat(request.body);
+      await serveEmbeddings(res, request, format, profile, this.#requestRng(), this.#seed, closeSignal(res));
+    } else {
+      await serveGeneration(res, { ...request, endpoint: request.endpoint }, profile, this.#requestRng(), closeSignal(res));
+    }
+  }
+
+  /**
+   * One draw from the simulator's PRNG seeds a generator for the request alone:
+   * the n-th valid request gets the same fate on every run, and its jitter and
+   * words do not depend on how it interleaves with concurrent requests.
+   */
+  #requestRng(): Rng {
+    return createRng(Math.floor(this.#rng.next() * 0x1_0000_0000));
+  }
+
+  #model(id: string) {
+    return { id, object: 'model', created: this.#created, owned_by: 'llmwatch-simulator' };
+  }
+}
+
+function allow(method: string, allowed: string): void {
+  if (method !== allowed) {
+    throw HTTP_ERR_METHOD_NOT_ALLOWED(`Method ${method} is not allowed here; use ${allowed}`, { headers: { allow: allowed } });
+  }
+}
+
+/** A host clients can reach: a wildcard bind is reached on loopback; IPv6 literals need brackets. */
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::' || host === '') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
+}
