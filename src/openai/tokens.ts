@@ -1,13 +1,21 @@
-import { countTokens as countO200k } from 'gpt-tokenizer/encoding/o200k_base';
+import { createRequire } from 'node:module';
 import type { Endpoint } from './endpoints.ts';
+
+type Counter = (text: string) => number;
+let countO200k: Counter | undefined;
 
 /**
  * Token counting with a real BPE tokenizer (OpenAI's o200k_base, via
  * gpt-tokenizer). Used only when a server reports no `usage`: the count is an
  * estimate for any model with another vocabulary, and llmwatch labels it so.
+ * The vocabulary costs about 68 MiB and a quarter of a second to load, so it
+ * is loaded the first time it is needed: a gateway whose servers always
+ * report usage (vLLM, TGI) never pays for it.
  */
 export function countTokens(text: string): number {
-  return text.length === 0 ? 0 : countO200k(text);
+  if (text.length === 0) return 0;
+  countO200k ??= (createRequire(import.meta.url)('gpt-tokenizer/cjs/encoding/o200k_base') as { countTokens: Counter }).countTokens;
+  return countO200k(text);
 }
 
 /**

@@ -1,0 +1,174 @@
+/**
+ * What the metering gateway adds to each request, measured against the same
+ * simulator reached directly, in one run.
+ *
+ * The simulator (zero delay) and the gateway run as their own processes; this
+ * process is an open-loop load generator: it sends at a fixed rate whatever
+ * the answers do (a slow answer never delays the next request, so a stall is
+ * not hidden), waking every millisecond to send what is due; it sleeps in
+ * between rather than spin, so that it leaves the CPU to the two servers.
+ * Direct and gateway phases alternate so that drift in the machine hits both
+ * alike.
+ *
+ *   npm run bench                      # 1000 req/s, 4 x 5 s per path
+ *   npm run bench -- --rate 500 --seconds 3 --rounds 2 --stream
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Pool } from 'undici';
+
+const { values: args } = parseArgs({
+  options: {
+    rate: { type: 'string', default: '1000' },
+    seconds: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '4' },
+    connections: { type: 'string', default: '64' },
+    stream: { type: 'boolean', default: false },
+  },
+});
+const RATE = Number(args.rate);
+const SECONDS = Number(args.seconds);
+const ROUNDS = Number(args.rounds);
+const CONNECTIONS = Number(args.connections);
+const STREAM = args.stream === true;
+const MODEL = 'llama-3.1-8b-instruct';
+const BIN = new URL('../bin/llmwatch.js', import.meta.url).pathname;
+
+/** Starts an llmwatch command and resolves with the first URL it prints. */
+function startPart(argv: string[]): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, [BIN, ...argv], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (b: Buffer) => {
+      out += b.toString();
+      const m = /(http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+      if (m) resolve({ url: m[1]!, child });
+    });
+    child.on('exit', (code) => reject(new Error(`${argv[0]} exited with ${code}: ${out}`)));
+  });
+}
+
+interface PhaseResult {
+  latencies: number[];
+  errors: number;
+  sent: number;
+  wallSeconds: number;
+}
+
+/** Sends RATE requests per second for `seconds`, open loop. */
+async function phase(pool: Pool, path: string, body: string, seconds: number): Promise<PhaseResult> {
+  const total = Math.round(RATE * seconds);
+  const latencies: number[] = [];
+  let errors = 0;
+  let done = 0;
+  const start = performance.now();
+  const interval = 1000 / RATE;
+  let finish!: () => void;
+  const finished = new Promise<void>((r) => (finish = r));
+  const one = async () => {
+    const sentAt = performance.now();
+    try {
+      const res = await pool.request({ path, method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      await res.body.text();
+      if (res.statusCode === 200) latencies.push(performance.now() - sentAt);
+      else errors++;
+    } catch {
+      errors++;
+    }
+    if (++done === total) finish();
+  };
+  let sent = 0;
+  await new Promise<void>((resolve) => {
+    const tick = () => {
+      const now = performance.now();
+      const due = Math.min(total, Math.floor((now - start) / interval) + 1);
+      for (; sent < due; sent++) void one();
+      if (sent < total) setTimeout(tick, 1);
+      else resolve();
+    };
+    tick();
+  });
+  await finished;
+  return { latencies, errors, sent, wallSeconds: (performance.now() - start) / 1000 };
+}
+
+/** CPU seconds (user + system) a process has used, from /proc. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+function quantile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
+function summarise(results: PhaseResult[]) {
+  const all = results.flatMap((r) => r.latencies).sort((a, b) => a - b);
+  const wall = results.reduce((a, r) => a + r.wallSeconds, 0);
+  return {
+    ok: all.length,
+    errors: results.reduce((a, r) => a + r.errors, 0),
+    p50: quantile(all, 0.5),
+    p90: quantile(all, 0.9),
+    p99: quantile(all, 0.99),
+    throughput: all.length / wall,
+  };
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'llmwatch-bench-'));
+  const simConfig = join(dir, 'sim.yaml');
+  writeFileSync(simConfig, `defaults:\n  ttftMs: 0\n  tpotMs: 0\n  jitter: 0\n  outputTokens: { min: 16, max: 16 }\nmodels:\n  ${MODEL}: {}\n`);
+  const sim = await startPart(['simulate', '--config', simConfig, '--port', '0']);
+  const gw = await startPart(['gateway', '--upstream', `${sim.url}/v1`, '--model', MODEL, '--port', '0']);
+  const body = JSON.stringify({
+    model: MODEL,
+    messages: [{ role: 'user', content: 'Summarise the state of the cluster in one line.' }],
+    ...(STREAM ? { stream: true, stream_options: { include_usage: true } } : {}),
+  });
+  const direct = new Pool(sim.url, { connections: CONNECTIONS });
+  const viaGateway = new Pool(gw.url, { connections: CONNECTIONS });
+  try {
+    console.log(`rate ${RATE} req/s, ${ROUNDS} x ${SECONDS} s per path, ${STREAM ? 'streaming' : 'non-streaming'}, ${CONNECTIONS} connections`);
+    // Warm up JIT, connection pools and the tokenizer on both paths.
+    await phase(direct, '/v1/chat/completions', body, 1);
+    await phase(viaGateway, '/v1/chat/completions', body, 1);
+    const d: PhaseResult[] = [];
+    const g: PhaseResult[] = [];
+    let gatewayCpu = 0;
+    for (let i = 0; i < ROUNDS; i++) {
+      d.push(await phase(direct, '/v1/chat/completions', body, SECONDS));
+      const cpu0 = cpuSeconds(gw.child.pid!);
+      g.push(await phase(viaGateway, '/v1/chat/completions', body, SECONDS));
+      gatewayCpu += cpuSeconds(gw.child.pid!) - cpu0;
+    }
+    const a = summarise(d);
+    const b = summarise(g);
+    const row = (name: string, s: ReturnType<typeof summarise>) =>
+      `${name.padEnd(16)} ${String(s.ok).padStart(7)} ${String(s.errors).padStart(6)} ${s.p50.toFixed(3).padStart(9)} ${s.p90.toFixed(3).padStart(9)} ${s.p99.toFixed(3).padStart(9)} ${s.throughput.toFixed(0).padStart(9)}`;
+    console.log(`${'path'.padEnd(16)} ${'ok'.padStart(7)} ${'errors'.padStart(6)} ${'p50 ms'.padStart(9)} ${'p90 ms'.padStart(9)} ${'p99 ms'.padStart(9)} ${'req/s'.padStart(9)}`);
+    console.log(row('direct', a));
+    console.log(row('via gateway', b));
+    const added = { p50: b.p50 - a.p50, p99: b.p99 - a.p99 };
+    console.log(`added latency: p50 ${added.p50.toFixed(3)} ms, p99 ${added.p99.toFixed(3)} ms; p99 ratio ${(b.p99 / a.p99).toFixed(2)}x; throughput ratio ${(b.throughput / a.throughput).toFixed(3)}`);
+    const own = await (await fetch(`${gw.url}/metrics`)).text();
+    const gauge = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(own)?.[1]);
+    console.log(
+      `gateway process: event-loop lag p99 ${(gauge('nodejs_eventloop_lag_p99_seconds') * 1000).toFixed(2)} ms, max ${(gauge('nodejs_eventloop_lag_max_seconds') * 1000).toFixed(2)} ms; ` +
+        `resident memory ${(gauge('process_resident_memory_bytes') / 2 ** 20).toFixed(0)} MiB; CPU ${((gatewayCpu * 1e6) / (b.ok + b.errors)).toFixed(0)} us per request`,
+    );
+    console.log(`target (added p99 <= 1 ms at 1000 req/s, non-streaming): ${added.p99 <= 1 ? 'met' : 'missed'}`);
+  } finally {
+    await direct.close();
+    await viaGateway.close();
+    gw.child.kill('SIGTERM');
+    sim.child.kill('SIGTERM');
+  }
+}
+
+await main();
