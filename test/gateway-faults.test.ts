@@ -203,6 +203,17 @@ describe('protocol faults no simulator makes (misbehaving upstream)', () => {
     assert.equal(est(after, 'prompt') - est(before, 'prompt'), countTokens('no-usage please'));
   });
 
+  test('a client that hangs up mid-stream makes the gateway abort the upstream stream at once', async () => {
+    await expectCounted(gw.url, undefined, 'cancelled', async () => {
+      const stream = await client.chat.completions.create({ ...say('stream-slow'), stream: true });
+      for await (const c of stream) {
+        if ((c.choices[0]?.delta.content ?? '') !== '') break;
+      }
+    });
+    // The upstream would stream for 10 s more; the gateway closed it instead.
+    await until(() => bad.abandoned() === 1, 3_000);
+  });
+
   for (const [mode, reason, code] of [
     ['stream-error-event', 'stream_error', 'upstream_stream_error'],
     ['stream-no-done', 'reset', 'upstream_reset'],

@@ -7,7 +7,6 @@ import type { RouteMeter } from '../metrics/gateway-metrics.ts';
 import type { UpstreamErrorReason } from '../metrics/conventions.ts';
 import { ENDPOINTS } from '../openai/endpoints.ts';
 import { sseData } from '../openai/sse.ts';
-import { countTokens, estimatePromptTokens } from '../openai/tokens.ts';
 import type { InferenceRequest } from '../openai/validate.ts';
 import {
   GW_ERR_UPSTREAM_MALFORMED,
@@ -21,7 +20,7 @@ import type { QueueObserver } from './limiter.ts';
 import { StreamMeter } from './stream-meter.ts';
 import { classifyUpstreamError } from './upstream.ts';
 import type { Upstream } from './upstream.ts';
-import { answerText, reportedUsage } from './usage.ts';
+import { generatedText, reportedUsage, tokenCount } from './usage.ts';
 import type { TokenCount } from './usage.ts';
 
 /** Where one public (model, endpoint) goes, resolved at start-up. */
@@ -95,7 +94,7 @@ export async function forward(
     }
     route.meter.inFlight.inc();
     try {
-      await exchange(req, res, route, request, rawBody, ex, ac.signal);
+      await exchange({ req, res, route, request, rawBody, ex, signal: ac.signal });
     } finally {
       route.meter.inFlight.dec();
       limiter.release();
@@ -106,15 +105,20 @@ export async function forward(
   }
 }
 
-async function exchange(
-  req: IncomingMessage,
-  res: ServerResponse,
-  route: Route,
-  request: InferenceRequest,
-  rawBody: Buffer,
-  ex: Exchange,
-  signal: AbortSignal,
-): Promise<void> {
+/** One request on its way through the proxy, once it holds an upstream slot. */
+interface Call {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly route: Route;
+  readonly request: InferenceRequest;
+  readonly rawBody: Buffer;
+  readonly ex: Exchange;
+  /** Aborts when the client goes away. */
+  readonly signal: AbortSignal;
+}
+
+async function exchange(call: Call): Promise<void> {
+  const { req, res, route, request, rawBody, ex, signal } = call;
   // The client's bytes go upstream untouched unless the model must be renamed.
   const body = route.upstreamModel === undefined ? rawBody : JSON.stringify({ ...request.body, model: route.upstreamModel });
   let answer: Dispatcher.ResponseData;
@@ -126,19 +130,13 @@ async function exchange(
     ex.fail('5xx', reason);
     return sendError(res, upstreamError(reason, route, err));
   }
-  if (answer.statusCode >= 400) return relayUpstreamError(res, route, answer, ex, signal);
-  if (request.stream && isEventStream(answer.headers['content-type'])) return relayStream(res, route, request, answer, ex, signal);
-  return relayJson(res, route, request, answer, ex, signal);
+  if (answer.statusCode >= 400) return relayUpstreamError(call, answer);
+  if (request.stream && isEventStream(answer.headers['content-type'])) return relayStream(call, answer);
+  return relayJson(call, answer);
 }
 
-async function relayJson(
-  res: ServerResponse,
-  route: Route,
-  request: InferenceRequest,
-  answer: Dispatcher.ResponseData,
-  ex: Exchange,
-  signal: AbortSignal,
-): Promise<void> {
+async function relayJson(call: Call, answer: Dispatcher.ResponseData): Promise<void> {
+  const { res, route, request, ex, signal } = call;
   let buf: Buffer;
   try {
     buf = await readAll(answer.body, route.upstream.config.maxResponseBytes);
@@ -160,27 +158,15 @@ async function relayJson(
   }
   const answerObj = obj as Record<string, unknown>;
   const usage = reportedUsage(answerObj);
-  const tokens: TokenCount =
-    usage !== undefined
-      ? { ...usage, source: 'usage' }
-      : {
-          prompt: estimatePromptTokens(request.endpoint, request.body),
-          completion: countTokens(answerText(answerObj)),
-          source: 'estimate',
-        };
+  // The answer's text is only read when the server reported no usage.
+  const tokens = tokenCount(usage, request, usage === undefined ? generatedText(answerObj, 'message') : '');
   res.writeHead(answer.statusCode, passHeaders(answer.headers, 'application/json', buf.length));
   res.end(buf);
   ex.succeed(tokens, undefined);
 }
 
-async function relayStream(
-  res: ServerResponse,
-  route: Route,
-  request: InferenceRequest,
-  answer: Dispatcher.ResponseData,
-  ex: Exchange,
-  signal: AbortSignal,
-): Promise<void> {
+async function relayStream(call: Call, answer: Dispatcher.ResponseData): Promise<void> {
+  const { res, route, request, ex, signal } = call;
   res.writeHead(answer.statusCode, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache',
@@ -216,24 +202,15 @@ async function relayStream(
     return endStreamWithError(res, GW_ERR_UPSTREAM_RESET(`Upstream '${route.upstream.name}' ended the stream before [DONE]`));
   }
   res.end();
-  const tokens: TokenCount =
-    sm.usage !== undefined
-      ? { ...sm.usage, source: 'usage' }
-      : { prompt: estimatePromptTokens(request.endpoint, request.body), completion: countTokens(sm.text), source: 'estimate' };
-  ex.succeed(tokens, sm);
+  ex.succeed(tokenCount(sm.usage, request, sm.text), sm);
 }
 
 /**
  * An upstream HTTP error reaches the client with its status. An OpenAI-shaped
  * body passes as it is; anything else is wrapped in that shape.
  */
-async function relayUpstreamError(
-  res: ServerResponse,
-  route: Route,
-  answer: Dispatcher.ResponseData,
-  ex: Exchange,
-  signal: AbortSignal,
-): Promise<void> {
+async function relayUpstreamError(call: Call, answer: Dispatcher.ResponseData): Promise<void> {
+  const { res, route, ex, signal } = call;
   const status = answer.statusCode;
   const reason: UpstreamErrorReason | undefined = status >= 500 ? 'http_5xx' : status === 429 ? 'http_429' : undefined;
   ex.fail(status >= 500 ? '5xx' : '4xx', reason);
@@ -298,8 +275,7 @@ function endStreamWithError(res: ServerResponse, err: LlmwatchError): void {
 }
 
 function streamedSoFar(sm: StreamMeter, request: InferenceRequest): TokenCount | undefined {
-  if (sm.text.length === 0) return undefined;
-  return { prompt: estimatePromptTokens(request.endpoint, request.body), completion: countTokens(sm.text), source: 'estimate' };
+  return sm.text.length === 0 ? undefined : tokenCount(undefined, request, sm.text);
 }
 
 async function readAll(body: Dispatcher.ResponseData['body'], limit: number): Promise<Buffer> {

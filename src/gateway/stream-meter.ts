@@ -1,5 +1,5 @@
 import { SseParser } from '../openai/sse.ts';
-import { chunkText, reportedUsage } from './usage.ts';
+import { generatedText, reportedUsage } from './usage.ts';
 
 /**
  * Watches an OpenAI SSE stream as its bytes pass through the gateway: times
@@ -53,7 +53,7 @@ export class StreamMeter {
       this.fault = { kind: 'stream_error', message: `The upstream failed mid-stream: ${message}` };
       return false;
     }
-    const text = chunkText(event);
+    const text = generatedText(event, 'delta');
     if (text.length > 0) {
       const now = performance.now();
       if (this.firstTokenAt === 0) this.firstTokenAt = now;

@@ -1,4 +1,6 @@
 import type { TokenSource } from '../metrics/conventions.ts';
+import { countTokens, estimatePromptTokens } from '../openai/tokens.ts';
+import type { InferenceRequest } from '../openai/validate.ts';
 
 /** Token counts of one request and where they came from. */
 export interface TokenCount {
@@ -19,10 +21,11 @@ export function reportedUsage(obj: Record<string, unknown>): { prompt: number; c
 }
 
 /**
- * The generated text of a non-streaming answer: message content, reasoning and
- * tool-call arguments for chat, `text` for completions. All are output tokens.
+ * The generated text of a non-streaming answer (`part` = `message`) or of one
+ * stream chunk (`part` = `delta`): content, reasoning and tool-call arguments
+ * for chat, `text` for completions. All are output tokens.
  */
-export function answerText(obj: Record<string, unknown>): string {
+export function generatedText(obj: Record<string, unknown>, part: 'message' | 'delta'): string {
   const choices = obj.choices;
   if (!Array.isArray(choices)) return '';
   let text = '';
@@ -30,25 +33,23 @@ export function answerText(obj: Record<string, unknown>): string {
     if (c === null || typeof c !== 'object') continue;
     const choice = c as Record<string, unknown>;
     if (typeof choice.text === 'string') text += choice.text;
-    const message = choice.message;
-    if (message !== null && typeof message === 'object') text += messageText(message as Record<string, unknown>);
+    const m = choice[part];
+    if (m !== null && typeof m === 'object') text += messageText(m as Record<string, unknown>);
   }
   return text;
 }
 
-/** The generated text carried by one stream chunk (a `delta` or a completions `text`). */
-export function chunkText(obj: Record<string, unknown>): string {
-  const choices = obj.choices;
-  if (!Array.isArray(choices)) return '';
-  let text = '';
-  for (const c of choices) {
-    if (c === null || typeof c !== 'object') continue;
-    const choice = c as Record<string, unknown>;
-    if (typeof choice.text === 'string') text += choice.text;
-    const delta = choice.delta;
-    if (delta !== null && typeof delta === 'object') text += messageText(delta as Record<string, unknown>);
-  }
-  return text;
+/**
+ * The tokens of one request: as the server reported them, or else counted
+ * with the tokenizer from the request and the text generated.
+ */
+export function tokenCount(
+  reported: { prompt: number; completion: number } | undefined,
+  request: InferenceRequest,
+  completionText: string,
+): TokenCount {
+  if (reported !== undefined) return { ...reported, source: 'usage' };
+  return { prompt: estimatePromptTokens(request.endpoint, request.body), completion: countTokens(completionText), source: 'estimate' };
 }
 
 function messageText(m: Record<string, unknown>): string {
