@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { LlmwatchError } from './errors.ts';
 import { gatewayCommand } from './gateway/command.ts';
+import { checkCommand, generateCommand } from './monitoring/command.ts';
 import { simulateCommand } from './simulator/command.ts';
 import { upCommand } from './stack/up-command.ts';
 import { VERSION } from './version.ts';
@@ -10,7 +11,9 @@ const program = new Command('llmwatch')
   .version(VERSION)
   .addCommand(upCommand())
   .addCommand(gatewayCommand())
-  .addCommand(simulateCommand());
+  .addCommand(simulateCommand())
+  .addCommand(generateCommand())
+  .addCommand(checkCommand());
 
 try {
   await program.parseAsync();

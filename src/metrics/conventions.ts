@@ -17,6 +17,7 @@ export const LABEL = {
   kind: 'kind',
   source: 'source',
   reason: 'reason',
+  result: 'result',
   version: 'version',
   nodeVersion: 'node_version',
 } as const;
@@ -78,6 +79,10 @@ export const METRIC = {
   upstreamErrors: 'upstream_errors_total',
   rejectedRequests: 'gateway_rejected_requests_total',
   buildInfo: 'build_info',
+  /** Response cache lookups by `result` (hit, miss, bypass). */
+  cacheRequests: 'cache_requests_total',
+  /** Rolling mean toxicity score of recent outputs, 0..1, per model. */
+  outputToxicity: 'output_toxicity_score',
 } as const;
 
 export type MetricKey = keyof typeof METRIC;
@@ -107,3 +112,123 @@ export const BUCKETS = {
   /** Token counts by powers of two, 16 to 128k (context sizes of current models). */
   tokens: [16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072],
 } as const satisfies Record<string, readonly number[]>;
+
+/**
+ * Names recorded by the generated rules: the source article's derived metrics
+ * (kept exactly, so its dashboards and queries work) and `level:metric:operation`
+ * aggregates (https://prometheus.io/docs/practices/rules/#naming-and-aggregation).
+ */
+export function recordedNames(prefix: string = DEFAULT_PREFIX) {
+  const m = (key: MetricKey) => metricName(key, prefix);
+  return {
+    // The article's names, ratios 0..1 and rates per second, per model.
+    errorRate: `${prefix}request_error_rate`,
+    tokenThroughput: `${prefix}token_throughput_per_second`,
+    cacheHitRate: `${prefix}cache_hit_rate`,
+    requestRate: `model:${counterBaseName(m('requests'))}:rate5m`,
+    errorRateAbs: `model:${prefix}request_errors:rate5m`,
+    successRate: `model:${prefix}request_successes:rate5m`,
+    inFlightAvg: `model:${m('requestsInFlight')}:avg5m`,
+    queueLength: `model:${m('queueLength')}:sum`,
+    toxicity: `model:${m('outputToxicity')}:avg`,
+    cacheLookups: `model:${prefix}cache_lookups:rate5m`,
+    upstreamFailures: `model:${prefix}upstream_connection_errors:rate5m`,
+    latencyQuantile: (q: Quantile) => `model:${m('inferenceDuration')}:${q}`,
+    ttftQuantile: (q: Quantile) => `model:${m('timeToFirstToken')}:${q}`,
+    /** SLO: share of requests that failed, over a window. */
+    errorRatio: (window: string) => `model:${prefix}request_errors:ratio_rate${window}`,
+    /** SLO: share of successful requests slower than the latency objective, over a window. */
+    slowRatio: (window: string) => `model:${prefix}requests_slow:ratio_rate${window}`,
+  } as const;
+}
+
+export type Quantile = 'p50' | 'p95' | 'p99';
+
+/** Host and GPU names: node-exporter's own, and the article's. */
+export const NODE = {
+  cpuSeconds: 'node_cpu_seconds_total',
+  memTotal: 'node_memory_MemTotal_bytes',
+  memAvailable: 'node_memory_MemAvailable_bytes',
+  networkTransmit: 'node_network_transmit_bytes_total',
+  /** The article's names, recorded over node-exporter. */
+  cpuUsagePercent: 'node_cpu_usage_percent',
+  memoryUsageBytes: 'node_memory_usage_bytes',
+  memoryUtilisation: 'instance:node_memory_utilisation:ratio',
+  gpuMemoryUsage: 'node_gpu_memory_usage_bytes',
+  gpuMemoryTotal: 'node_gpu_memory_total_bytes',
+  gpuMemoryUtilisation: 'gpu:node_gpu_memory_utilisation:ratio',
+} as const;
+
+/** Scrape job names of the generated Prometheus config. */
+export const JOB = {
+  gateway: 'llmwatch-gateway',
+  node: 'node',
+  gpu: 'llmwatch-gpu',
+  responder: 'llmwatch-responder',
+  modelServer: 'model-server',
+} as const;
+
+/** Alert names. Model alerts are per model and can be tuned per model; the others are per host or target. */
+export const MODEL_ALERTS = [
+  'HighInferenceLatency',
+  'HighTimeToFirstToken',
+  'LowTokenThroughput',
+  'QueueBacklog',
+  'HighErrorRate',
+  'ModelServerUnreachable',
+  'HighToxicityScore',
+  'LowCacheHitRate',
+] as const;
+export const HOST_ALERTS = ['HighGpuMemoryUsage', 'HighCpuUsage', 'HighHostMemoryUsage'] as const;
+export const TARGET_ALERTS = ['TargetDown', 'TargetAbsent'] as const;
+export const SLO_ALERTS = ['ErrorBudgetBurn', 'LatencyBudgetBurn'] as const;
+export type ModelAlert = (typeof MODEL_ALERTS)[number];
+export type HostAlert = (typeof HOST_ALERTS)[number];
+export type TunableAlert = ModelAlert | HostAlert;
+export const TUNABLE_ALERTS: readonly TunableAlert[] = [...MODEL_ALERTS, ...HOST_ALERTS];
+
+/** Alert labels every generated alert carries. */
+export const ALERT_LABEL = { severity: 'severity', service: 'service', category: 'category' } as const;
+export const SEVERITIES = ['critical', 'warning', 'info'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+export const CATEGORIES = ['performance', 'error', 'content', 'efficiency', 'resource', 'availability', 'slo'] as const;
+export type Category = (typeof CATEGORIES)[number];
+
+/** Rule group names, one file each under `prometheus/rules/`. */
+export const RULE_GROUP = {
+  recording: 'llmwatch-recording',
+  sloRecording: 'llmwatch-slo-recording',
+  alerts: (category: Category) => `llmwatch-${category}-alerts`,
+} as const;
+
+/**
+ * Labels that Prometheus and Alertmanager set themselves (`alertname`, `job`,
+ * `instance`), and the `server` label each model-server scrape job adds.
+ * The generated routing, inhibition and scrape config refer to them.
+ */
+export const TARGET_LABEL = { alertname: 'alertname', job: 'job', instance: 'instance', server: 'server' } as const;
+
+/**
+ * The scrape job of one model server: job names must be unique in a Prometheus
+ * config, so each server gets its own, e.g. `model-server-vllm-a`.
+ */
+export function modelServerJob(server: string): string {
+  return `${JOB.modelServer}-${server}`;
+}
+
+/**
+ * Alertmanager receivers of the generated config, one per response tier
+ * (the source article's section 6): `null` records only, `pager` is P0,
+ * `chat` is P1, and the llmwatch responder acts on P0 and P1.
+ */
+export const RECEIVER = { none: 'null', pager: 'pager', chat: 'chat', responder: 'llmwatch-responder' } as const;
+export type ReceiverName = (typeof RECEIVER)[keyof typeof RECEIVER];
+
+/** Names of the generated prometheus-operator manifests. */
+export const K8S = {
+  /** Value of `app.kubernetes.io/part-of` on everything llmwatch generates. */
+  partOf: 'llmwatch',
+  prometheusRule: 'llmwatch-rules',
+  /** The named Service port the gateway's metrics are scraped on. */
+  gatewayPort: 'http',
+} as const;

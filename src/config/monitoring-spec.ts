@@ -1,0 +1,140 @@
+import { z } from 'zod';
+import { BUCKETS, DEFAULT_PREFIX, HOST_ALERTS, MODEL_ALERTS, SEVERITIES } from '../metrics/conventions.ts';
+import { loadConfigFile, validateConfig } from './validate.ts';
+
+/** A Prometheus duration with one unit, e.g. `30s`, `5m`, `3d`. */
+const Duration = z.string().regex(/^[1-9]\d*(ms|s|m|h|d|w)$/, 'a Prometheus duration with one unit, such as 30s, 5m or 1h');
+const HostPort = z.string().regex(/^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/, 'host:port, such as 127.0.0.1:8000');
+const Severity = z.enum(SEVERITIES);
+const ModelName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/, 'a model name as configured in the gateway');
+
+/** One alert's tuning: any field left out keeps the default. */
+const AlertTuning = z.strictObject({
+  enabled: z.boolean().optional(),
+  threshold: z.number().finite().optional(),
+  for: Duration.optional(),
+  severity: Severity.optional(),
+  /** For rate-based alerts: the traffic below which the alert stays silent, in requests per second. */
+  minRequestRate: z.number().min(0).optional(),
+});
+export type AlertTuning = z.output<typeof AlertTuning>;
+
+const modelAlertTunings = z.strictObject(Object.fromEntries(MODEL_ALERTS.map((a) => [a, AlertTuning.optional()])) as Record<(typeof MODEL_ALERTS)[number], z.ZodOptional<typeof AlertTuning>>);
+const allAlertTunings = z.strictObject(
+  Object.fromEntries([...MODEL_ALERTS, ...HOST_ALERTS].map((a) => [a, AlertTuning.optional()])) as Record<
+    (typeof MODEL_ALERTS)[number] | (typeof HOST_ALERTS)[number],
+    z.ZodOptional<typeof AlertTuning>
+  >,
+);
+
+const ModelServer = z.strictObject({
+  /** Used in the `server` label and the job. */
+  name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lower-case letters, digits and -'),
+  kind: z.enum(['vllm', 'openllm', 'tgi', 'ollama', 'generic']).default('generic'),
+  targets: z.array(HostPort).min(1),
+  metricsPath: z.string().startsWith('/').default('/metrics'),
+});
+
+const Receiver = z.strictObject({
+  /** A generic JSON webhook (Alertmanager's webhook_config). */
+  webhookURL: z.url().optional(),
+  /** A Slack-compatible incoming webhook. */
+  slackWebhookURL: z.url().optional(),
+  slackChannel: z.string().optional(),
+});
+
+/**
+ * The monitoring spec (`llmwatch.yaml`): what to scrape, the alerts with their
+ * thresholds (the source article's by default), per-model overrides, the SLOs
+ * and the alert routing. Everything `llmwatch generate` writes comes from it.
+ */
+export const MonitoringSpecSchema = z
+  .strictObject({
+    /** The `service` label of every alert. */
+    service: z.string().regex(/^[a-z][a-z0-9_-]*$/, 'lower-case letters, digits, - and _').default('openllm'),
+    metricsPrefix: z.string().regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*_$/, 'a Prometheus name prefix ending in _').default(DEFAULT_PREFIX),
+    /** The gateway's inference duration buckets (must match the gateway config). */
+    latencyBuckets: z
+      .array(z.number().positive())
+      .min(2)
+      .refine((v) => v.every((b, i) => i === 0 || b > v[i - 1]!), 'bounds must be strictly ascending')
+      .default([...BUCKETS.inferenceDuration]),
+    /** Base of each alert's runbook_url; the alert name and `.md` are appended. */
+    runbookBaseURL: z.string().min(1).default('https://github.com/llmwatch/llmwatch/blob/main/deploy/docs/runbooks'),
+    prometheus: z
+      .strictObject({
+        scrapeInterval: Duration.default('15s'),
+        evaluationInterval: Duration.default('15s'),
+        externalLabels: z.record(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/), z.string()).default({}),
+      })
+      .prefault({}),
+    targets: z
+      .strictObject({
+        gateways: z.array(HostPort).min(1).default(['127.0.0.1:8000']),
+        nodeExporter: z.array(HostPort).default(['127.0.0.1:9100']),
+        /** Empty: no GPU exporter deployed, so no rule complains that it is absent. */
+        gpuExporter: z
+          .strictObject({
+            source: z.enum(['llmwatch', 'dcgm']).default('llmwatch'),
+            targets: z.array(HostPort).default([]),
+          })
+          .prefault({}),
+        responder: z.array(HostPort).default(['127.0.0.1:9095']),
+        alertmanagers: z.array(HostPort).min(1).default(['127.0.0.1:9093']),
+        /** The model servers' own metrics (vLLM, BentoML/OpenLLM, TGI), scraped beside the gateway's. */
+        modelServers: z.array(ModelServer).default([]),
+      })
+      .prefault({}),
+    /** Tuning of each alert for every model and host. */
+    alerts: allAlertTunings.prefault({}),
+    /** Per-model tuning of the model alerts, over `alerts`. */
+    models: z.record(ModelName, z.strictObject({ alerts: modelAlertTunings.prefault({}) })).default({}),
+    slo: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        /** Share of requests that must succeed. */
+        availability: z.number().gt(0).lt(1).default(0.999),
+        /** Share of successful requests that must finish within `latencyThreshold` seconds. */
+        latency: z.number().gt(0).lt(1).default(0.99),
+        /** Seconds; must be one of `latencyBuckets`, so the ratio is exact. */
+        latencyThreshold: z.number().positive().default(2),
+      })
+      .prefault({}),
+    alertmanager: z
+      .strictObject({
+        groupWait: Duration.default('30s'),
+        groupInterval: Duration.default('5m'),
+        /** The article: the same alert on the same target at most once in 5 minutes. */
+        repeatInterval: Duration.default('5m'),
+        /** Critical alerts (P0). */
+        pager: Receiver.default({}),
+        /** Warnings (P1). */
+        chat: Receiver.default({}),
+        /** The llmwatch responder's webhook, sent critical and warning alerts, resolved ones too. */
+        responderURL: z.url().default('http://127.0.0.1:9095/alerts'),
+        /** A file holding the bearer token Alertmanager sends to the responder. */
+        responderTokenFile: z.string().min(1).optional(),
+      })
+      .prefault({}),
+  })
+  .superRefine((spec, ctx) => {
+    if (spec.slo.enabled && !spec.latencyBuckets.includes(spec.slo.latencyThreshold)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['slo', 'latencyThreshold'],
+        message: `must be one of latencyBuckets (${spec.latencyBuckets.join(', ')}) so the slow-request ratio is exact; add it to both the gateway's durationBuckets and latencyBuckets`,
+      });
+    }
+  });
+
+export type MonitoringSpec = z.output<typeof MonitoringSpecSchema>;
+export type ModelServerSpec = z.output<typeof ModelServer>;
+export type ReceiverSpec = z.output<typeof Receiver>;
+
+export function monitoringSpec(data: unknown): Readonly<MonitoringSpec> {
+  return validateConfig(MonitoringSpecSchema, data, 'monitoring spec');
+}
+
+export function loadMonitoringSpec(path: string): Readonly<MonitoringSpec> {
+  return loadConfigFile(MonitoringSpecSchema, path);
+}

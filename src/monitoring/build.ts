@@ -1,0 +1,434 @@
+import type { AlertTuning, MonitoringSpec } from '../config/monitoring-spec.ts';
+import { ALERT_LABEL, JOB, LABEL, RULE_GROUP, metricName, modelServerJob, recordedNames } from '../metrics/conventions.ts';
+import type { Category, Severity } from '../metrics/conventions.ts';
+import type { AlertContext, AlertDef, Tuning } from './alert-def.ts';
+import { CATALOG } from './catalog.ts';
+import { GEN_ERR_INVALID_SPEC } from './errors.ts';
+import { expandTemplate, humanizeDuration, humanizePercentage } from './humanize.ts';
+import type { Humanizer } from './humanize.ts';
+import type { AlertInfo, AlertingRule, MonitoringModel, PromtoolTestFile, RuleGroup, Runbook } from './model.ts';
+import { absent, anyOf, eq, nre, num, sel } from './promql.ts';
+import { BURN_RATE_WINDOWS, recordingGroups } from './recording.ts';
+import { REPLICAS, counter, gauge } from './scenario.ts';
+import type { Scenario } from './scenario.ts';
+
+/** An alerting rule with what its tests need to expand its annotations. */
+interface BuiltRule {
+  readonly rule: AlertingRule;
+  readonly humanizer: Humanizer;
+  readonly scenarios: readonly Scenario[];
+  /** Model the scenarios use, for the test name. */
+  readonly subject: string;
+}
+
+interface BuiltAlert {
+  readonly info: AlertInfo;
+  readonly rules: readonly BuiltRule[];
+}
+
+/**
+ * Builds the whole monitoring model from a validated spec: recording rules,
+ * alert rules (per-model overrides as separate rules of the same alert), the
+ * alert list for the writers, and a promtool test file per alert.
+ */
+export function buildModel(spec: Readonly<MonitoringSpec>): MonitoringModel {
+  const names = recordedNames(spec.metricsPrefix);
+  const built: BuiltAlert[] = [];
+  const problems: string[] = [];
+  for (const def of CATALOG) built.push(...buildTunable(spec, names, def, problems));
+  if (problems.length > 0) throw GEN_ERR_INVALID_SPEC(`The spec's alert tuning cannot be generated:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  built.push(buildTargetDown(spec), buildTargetAbsent(spec));
+  if (spec.slo.enabled) built.push(...buildBurnRates(spec, names));
+
+  const recording = recordingGroups(spec);
+  const byCategory = new Map<Category, AlertingRule[]>();
+  for (const a of built) {
+    for (const r of a.rules) {
+      const list = byCategory.get(a.info.category) ?? [];
+      list.push(r.rule);
+      byCategory.set(a.info.category, list);
+    }
+  }
+  const alertGroups: RuleGroup[] = [...byCategory].map(([category, rules]) => ({
+    name: RULE_GROUP.alerts(category),
+    file: `${category}-alerts`,
+    rules,
+  }));
+  const groups = [...recording, ...alertGroups];
+  const ruleFiles = groups.map((g) => `../rules/${g.file}.yml`);
+  const tests: PromtoolTestFile[] = built
+    .filter((a) => a.rules.length > 0)
+    .map((a) => ({ file: a.info.name, content: promtoolFile(ruleFiles, a) }));
+  tests.push({ file: 'recording', content: recordingTests(spec, ruleFiles) });
+  return { spec, groups, alerts: built.filter((a) => a.rules.length > 0).map((a) => a.info), tests };
+}
+
+function resolveTuning(def: AlertDef, ...layers: Array<AlertTuning | undefined>): Tuning {
+  let t: Tuning = { enabled: true, ...def.defaults };
+  for (const l of layers) if (l !== undefined) t = { ...t, ...stripUndefined(l) };
+  return t;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function buildTunable(spec: Readonly<MonitoringSpec>, names: ReturnType<typeof recordedNames>, def: AlertDef, problems: string[]): BuiltAlert[] {
+  const global = spec.alerts[def.name];
+  const variants: Array<{ tuning: Tuning; matchers: string[]; subject: string; field: string }> = [];
+  if (def.scope === 'model') {
+    const overridden = Object.entries(spec.models)
+      .filter(([, m]) => m.alerts[def.name as keyof typeof m.alerts] !== undefined)
+      .map(([model]) => model)
+      .sort();
+    let subject = 'example-model';
+    while (overridden.includes(subject)) subject += '-x';
+    variants.push({
+      tuning: resolveTuning(def, global),
+      matchers: overridden.length === 0 ? [] : [nre(LABEL.model, anyOf(overridden))],
+      subject,
+      field: `alerts.${def.name}`,
+    });
+    for (const model of overridden) {
+      const own = spec.models[model]!.alerts[def.name as keyof (typeof spec.models)[string]['alerts']];
+      variants.push({ tuning: resolveTuning(def, global, own), matchers: [eq(LABEL.model, model)], subject: model, field: `models.${model}.alerts.${def.name}` });
+    }
+  } else {
+    variants.push({ tuning: resolveTuning(def, global), matchers: [], subject: 'host', field: `alerts.${def.name}` });
+  }
+  const rules: BuiltRule[] = [];
+  for (const v of variants) {
+    if (!v.tuning.enabled) continue;
+    const c: AlertContext = { spec, names, tuning: v.tuning };
+    const problem = def.validate?.(c);
+    if (problem !== undefined) {
+      problems.push(`${v.field}: ${problem}`);
+      continue;
+    }
+    const fill = (s: string) => s.replaceAll('{threshold}', def.showThreshold(v.tuning.threshold)).replaceAll('{for}', v.tuning.for);
+    rules.push({
+      rule: {
+        alert: def.name,
+        expr: def.expr(c, v.matchers),
+        for: v.tuning.for,
+        labels: staticLabels(spec, v.tuning.severity, def.category),
+        annotations: {
+          summary: fill(def.summary),
+          description: fill(def.description),
+          runbook_url: runbookURL(spec, def.name),
+        },
+      },
+      humanizer: def.humanizer,
+      scenarios: def.scenarios(c, v.subject),
+      subject: v.subject,
+    });
+  }
+  return [
+    {
+      info: alertInfo(spec, def.name, def.category, rules, def.identity, def.summary, def.runbook),
+      rules,
+    },
+  ];
+}
+
+function staticLabels(spec: Readonly<MonitoringSpec>, severity: Severity, category: Category): Record<string, string> {
+  return { [ALERT_LABEL.severity]: severity, [ALERT_LABEL.service]: spec.service, [ALERT_LABEL.category]: category };
+}
+
+function runbookURL(spec: Readonly<MonitoringSpec>, alert: string): string {
+  return `${spec.runbookBaseURL.replace(/\/+$/, '')}/${alert}.md`;
+}
+
+function alertInfo(
+  spec: Readonly<MonitoringSpec>,
+  name: string,
+  category: Category,
+  rules: readonly BuiltRule[],
+  identity: readonly string[],
+  summary: string,
+  runbook: Runbook,
+): AlertInfo {
+  const severities = [...new Set(rules.map((r) => r.rule.labels[ALERT_LABEL.severity] as Severity))];
+  return { name, category, severities, identity, summary, runbook, runbookURL: runbookURL(spec, name) };
+}
+
+/** Every scrape job the spec deploys, with the severity of losing it. */
+function jobs(spec: Readonly<MonitoringSpec>): Array<{ job: string; severity: Severity }> {
+  const list: Array<{ job: string; severity: Severity }> = [{ job: JOB.gateway, severity: 'critical' }];
+  if (spec.targets.nodeExporter.length > 0) list.push({ job: JOB.node, severity: 'warning' });
+  if (spec.targets.gpuExporter.targets.length > 0) list.push({ job: JOB.gpu, severity: 'warning' });
+  if (spec.targets.responder.length > 0) list.push({ job: JOB.responder, severity: 'warning' });
+  for (const server of spec.targets.modelServers) list.push({ job: modelServerJob(server.name), severity: 'warning' });
+  return list;
+}
+
+const TARGET_DOWN_RUNBOOK: Runbook = {
+  meaning: 'Prometheus cannot scrape a target it is configured to scrape: the process is down, or unreachable from Prometheus.',
+  impact: 'A down gateway drops every request sent to it; a down exporter blinds the alerts that read its metrics.',
+  diagnosis: ['Prometheus → Status → Targets shows the scrape error.', '`curl http://<instance>/metrics` from the Prometheus host.'],
+  mitigation: ['Restart the process; check the firewall and the address in the Prometheus config. Alerts about the same instance are inhibited while this one fires.'],
+};
+
+const TARGET_ABSENT_RUNBOOK: Runbook = {
+  meaning: 'Prometheus has no target at all for a job the spec deploys: rules that read its metrics would stay silent, however bad things get.',
+  impact: 'Monitoring is blind for this part.',
+  diagnosis: ['Is the job in prometheus.yml? Does service discovery find the target? Prometheus → Status → Service Discovery.'],
+  mitigation: ['Deploy the exporter or gateway, or remove it from the spec (`targets`).'],
+};
+
+function buildTargetDown(spec: Readonly<MonitoringSpec>): BuiltAlert {
+  const rules: BuiltRule[] = [];
+  for (const { job, severity } of jobs(spec)) {
+    const firing: Scenario = {
+      name: 'firing',
+      series: [gauge('up', { job, instance: 'target-1:9000' }, 0), gauge('up', { job, instance: 'target-2:9000' }, 1)],
+      at: 5,
+      expect: [{ labels: { job, instance: 'target-1:9000' }, value: 0 }],
+    };
+    const healthy: Scenario = { name: 'healthy', series: [gauge('up', { job, instance: 'target-1:9000' }, 1)], at: 5, expect: [] };
+    rules.push({
+      rule: {
+        alert: 'TargetDown',
+        expr: `${sel('up', eq('job', job))} == 0`,
+        for: '1m',
+        labels: staticLabels(spec, severity, 'availability'),
+        annotations: {
+          summary: 'Target {{ $labels.instance }} of job {{ $labels.job }} is down',
+          description: 'Prometheus has failed to scrape {{ $labels.instance }} (job {{ $labels.job }}) for 1m.',
+          runbook_url: runbookURL(spec, 'TargetDown'),
+        },
+      },
+      humanizer: 'humanize',
+      // Idle and healthy are the same for a target: it is up.
+      scenarios: [firing, healthy, { ...healthy, name: 'idle' }],
+      subject: job,
+    });
+  }
+  return { info: alertInfo(spec, 'TargetDown', 'availability', rules, ['job', 'instance'], 'Target {{ $labels.instance }} of job {{ $labels.job }} is down', TARGET_DOWN_RUNBOOK), rules };
+}
+
+function buildTargetAbsent(spec: Readonly<MonitoringSpec>): BuiltAlert {
+  const rules: BuiltRule[] = [];
+  const all = jobs(spec);
+  for (const { job, severity } of all) {
+    // Every other job is there, so only the job under test can be absent.
+    const others = all.filter((j) => j.job !== job).map((j) => gauge('up', { job: j.job, instance: 'target-1:9000' }, 1));
+    const present = [...others, gauge('up', { job, instance: 'target-1:9000' }, 1)];
+    rules.push({
+      rule: {
+        alert: 'TargetAbsent',
+        expr: absent(sel('up', eq('job', job))),
+        for: '5m',
+        labels: staticLabels(spec, severity, 'availability'),
+        annotations: {
+          summary: 'No target of job {{ $labels.job }} is scraped',
+          description: 'Prometheus has had no target for job {{ $labels.job }} for 5m: every rule reading its metrics is blind.',
+          runbook_url: runbookURL(spec, 'TargetAbsent'),
+        },
+      },
+      humanizer: 'humanize',
+      scenarios: [
+        { name: 'firing', series: others, at: 10, expect: [{ labels: { job }, value: 1 }] },
+        { name: 'healthy', series: present, at: 10, expect: [] },
+        { name: 'idle', series: present, at: 10, expect: [] },
+      ],
+      subject: job,
+    });
+  }
+  return { info: alertInfo(spec, 'TargetAbsent', 'availability', rules, ['job'], 'No target of job {{ $labels.job }} is scraped', TARGET_ABSENT_RUNBOOK), rules };
+}
+
+/**
+ * Error and latency budget burn, multiwindow and multi-burn-rate: a page when
+ * either fast pair of windows burns (14.4x over 1h and 5m, or 6x over 6h and
+ * 30m), a ticket when the slow pair does (1x over 3d and 6h).
+ */
+function buildBurnRates(spec: Readonly<MonitoringSpec>, names: ReturnType<typeof recordedNames>): BuiltAlert[] {
+  const requests = metricName('requests', spec.metricsPrefix);
+  const duration = metricName('inferenceDuration', spec.metricsPrefix);
+  const le = num(spec.slo.latencyThreshold);
+  const model = 'example-model';
+  const kinds = [
+    {
+      name: 'ErrorBudgetBurn',
+      objective: spec.slo.availability,
+      ratio: names.errorRatio,
+      what: 'failed',
+      // Traffic where a share `bad` of requests fail.
+      series: (bad: number) =>
+        REPLICAS.flatMap((instance) => [
+          counter(requests, { job: JOB.gateway, instance, model, endpoint: 'chat_completions', status: 'success', code: '2xx' }, 1000 * (1 - bad)),
+          counter(requests, { job: JOB.gateway, instance, model, endpoint: 'chat_completions', status: 'error', code: '5xx' }, 1000 * bad),
+        ]),
+    },
+    {
+      name: 'LatencyBudgetBurn',
+      objective: spec.slo.latency,
+      ratio: names.slowRatio,
+      what: `took longer than ${humanizeDuration(spec.slo.latencyThreshold)}`,
+      // Traffic where a share `bad` of requests is slower than the objective.
+      series: (bad: number) =>
+        REPLICAS.flatMap((instance) => [
+          counter(`${duration}_bucket`, { job: JOB.gateway, instance, model, endpoint: 'chat_completions', le }, 1000 * (1 - bad)),
+          counter(`${duration}_count`, { job: JOB.gateway, instance, model, endpoint: 'chat_completions' }, 1000),
+        ]),
+    },
+  ] as const;
+  return kinds.map((k) => {
+    // Rounded: 1 - 0.999 is 0.0010000000000000009 in binary floating point.
+    const budget = Number((1 - k.objective).toPrecision(12));
+    const condition = (w: (typeof BURN_RATE_WINDOWS)[number]) =>
+      `(${k.ratio(w.long)} > ${num(w.burnRate)} * ${num(budget)} and ${k.ratio(w.short)} > ${num(w.burnRate)} * ${num(budget)})`;
+    const page = BURN_RATE_WINDOWS.filter((w) => w.severity === 'critical');
+    const ticket = BURN_RATE_WINDOWS.filter((w) => w.severity === 'warning');
+    // Fast burn: 20x the budget. Slow burn: 2x, which only the 3-day pair sees.
+    const fastBad = Math.min(1, budget * 20);
+    const slowBad = budget * 2;
+    const objective = humanizePercentage(k.objective);
+    const annotations = (window: string, severity: string) => ({
+      summary: `{{ $labels.model }} is burning its ${k.name === 'ErrorBudgetBurn' ? 'error' : 'latency'} budget ${severity === 'critical' ? 'fast' : 'slowly'}`,
+      description: `{{ $value | humanizePercentage }} of requests to model {{ $labels.model }} ${k.what} over the last ${window}, against an objective of ${objective}: the 30-day budget will not last.`,
+      runbook_url: runbookURL(spec, k.name),
+    });
+    const m = { [LABEL.model]: model };
+    // Both rules share the alert name, so each scenario lists what both do: a fast burn
+    // also fires the ticket (Alertmanager's inhibition keeps it quiet), a slow one only the ticket.
+    const scenarios: Scenario[] = [
+      {
+        name: 'fast burn',
+        series: k.series(fastBad),
+        at: 70,
+        expect: [
+          { labels: m, value: fastBad, severity: 'critical' },
+          { labels: m, value: fastBad, severity: 'warning' },
+        ],
+      },
+      { name: 'slow burn', series: k.series(slowBad), at: 120, expect: [{ labels: m, value: slowBad, severity: 'warning' }] },
+      { name: 'healthy', series: k.series(0), at: 120, expect: [] },
+      { name: 'idle', series: k.series(0).map((s) => ({ ...s, values: '0+0x180' })), at: 120, expect: [] },
+    ];
+    const rules: BuiltRule[] = [
+      {
+        rule: {
+          alert: k.name,
+          expr: page.map(condition).join(' or '),
+          for: '2m',
+          labels: staticLabels(spec, 'critical', 'slo'),
+          annotations: annotations('hour', 'critical'),
+        },
+        humanizer: 'humanizePercentage',
+        scenarios,
+        subject: model,
+      },
+      {
+        rule: {
+          alert: k.name,
+          expr: ticket.map(condition).join(' or '),
+          for: '1h',
+          labels: staticLabels(spec, 'warning', 'slo'),
+          annotations: annotations('3 days', 'warning'),
+        },
+        humanizer: 'humanizePercentage',
+        scenarios: [],
+        subject: model,
+      },
+    ];
+    const runbook: Runbook = {
+      meaning: `Requests that ${k.what} are spending the ${objective} objective's 30-day error budget faster than it can last (Google SRE workbook, multiwindow multi-burn-rate alerts). Critical: 2% of the budget in an hour or 5% in six hours. Warning: 10% in three days.`,
+      impact: 'Users see failures or slowness; at this rate the objective will be missed this month.',
+      diagnosis: ['Start from the matching symptom alerts (HighErrorRate, HighInferenceLatency) and their runbooks.', 'Which window is burning: compare the ratios over 5m, 1h, 6h and 3d in the recording rules.'],
+      mitigation: ['As for the symptom alerts; a slow burn is a ticket for the team, not a page.'],
+    };
+    return { info: alertInfo(spec, k.name, 'slo', rules, [LABEL.model], annotations('hour', 'critical').summary, runbook), rules };
+  });
+}
+
+/** One promtool test per rule and scenario, each in its own test group. */
+function promtoolFile(ruleFiles: readonly string[], a: BuiltAlert): Record<string, unknown> {
+  const tests = a.rules.flatMap((r) =>
+    r.scenarios.map((s) => ({
+      name: `${a.info.name} (${r.rule.labels[ALERT_LABEL.severity]}, ${r.subject}): ${s.name}`,
+      interval: '1m',
+      input_series: s.series.map((x) => ({ series: x.series, values: x.values })),
+      alert_rule_test: [
+        {
+          eval_time: `${s.at}m`,
+          alertname: a.info.name,
+          exp_alerts: s.expect
+            .map((e) => {
+              const source = e.severity === undefined ? r : (a.rules.find((x) => x.rule.labels[ALERT_LABEL.severity] === e.severity) ?? r);
+              const labels = { ...e.labels, ...source.rule.labels };
+              return {
+                exp_labels: sortKeys(labels),
+                exp_annotations: sortKeys(
+                  Object.fromEntries(Object.entries(source.rule.annotations).map(([k, v]) => [k, expandTemplate(v, labels, e.value)])),
+                ),
+              };
+            }),
+        },
+      ],
+    })),
+  );
+  // Where several rules of one alert share a test, the others must be silent in it: promtool
+  // checks all rules of the alert name, so a scenario lists only what it expects.
+  return { rule_files: [...ruleFiles], evaluation_interval: '1m', tests };
+}
+
+function sortKeys(o: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** promql tests of the article's recorded names, with exact values. */
+function recordingTests(spec: Readonly<MonitoringSpec>, ruleFiles: readonly string[]): Record<string, unknown> {
+  const p = spec.metricsPrefix;
+  const n = recordedNames(p);
+  const model = 'example-model';
+  const gw = (instance: string, extra: Record<string, string>) => ({ job: JOB.gateway, instance, model, ...extra });
+  const series = [
+    ...REPLICAS.flatMap((instance) => [
+      counter(metricName('requests', p), gw(instance, { endpoint: 'chat_completions', status: 'success', code: '2xx' }), 570),
+      counter(metricName('requests', p), gw(instance, { endpoint: 'chat_completions', status: 'error', code: '5xx' }), 30),
+      counter(metricName('tokensProcessed', p), gw(instance, { kind: 'completion', source: 'usage' }), 1200),
+      counter(metricName('tokensProcessed', p), gw(instance, { kind: 'prompt', source: 'usage' }), 6000),
+      counter(metricName('cacheRequests', p), gw(instance, { result: 'hit' }), 15),
+      counter(metricName('cacheRequests', p), gw(instance, { result: 'miss' }), 45),
+      counter(metricName('cacheRequests', p), gw(instance, { result: 'bypass' }), 540),
+    ]),
+    ...[0, 1].flatMap((cpu) => [
+      counter('node_cpu_seconds_total', { job: JOB.node, instance: 'node-1:9100', cpu: String(cpu), mode: 'idle' }, 15),
+      counter('node_cpu_seconds_total', { job: JOB.node, instance: 'node-1:9100', cpu: String(cpu), mode: 'user' }, 45),
+    ]),
+    gauge('node_memory_MemTotal_bytes', { job: JOB.node, instance: 'node-1:9100' }, 16e9),
+    gauge('node_memory_MemAvailable_bytes', { job: JOB.node, instance: 'node-1:9100' }, 4e9),
+  ];
+  const at = '10m';
+  const expect = (expr: string, labels: Record<string, string>, value: number) => ({
+    expr,
+    eval_time: at,
+    exp_samples: [{ labels: sel(expr.includes('{') ? expr.slice(0, expr.indexOf('{')) : expr, ...Object.entries(labels).map(([k, v]) => eq(k, v))), value }],
+  });
+  return {
+    rule_files: [...ruleFiles],
+    evaluation_interval: '1m',
+    tests: [
+      {
+        name: "the article's derived names, summed over three gateway replicas",
+        interval: '1m',
+        input_series: series,
+        promql_expr_test: [
+          // 3 x 600 requests a minute: 30 per second, 5% failed.
+          expect(n.requestRate, { model }, 30),
+          expect(n.errorRate, { model }, 0.05),
+          // 3 x 1200 completion tokens a minute: 60 per second (prompt tokens are not throughput).
+          expect(n.tokenThroughput, { model }, 60),
+          // 15 hits and 45 misses per replica a minute: 25%, bypassed requests left out.
+          expect(n.cacheHitRate, { model }, 0.25),
+          // 2 cores, each idle a quarter of the time: 75%.
+          expect('node_cpu_usage_percent', { instance: 'node-1:9100' }, 75),
+          expect('node_memory_usage_bytes', { job: JOB.node, instance: 'node-1:9100' }, 12e9),
+          expect('instance:node_memory_utilisation:ratio', { job: JOB.node, instance: 'node-1:9100' }, 0.75),
+        ],
+      },
+    ],
+  };
+}

@@ -1,0 +1,467 @@
+import { BUCKETS, JOB, LABEL, NODE, metricName } from '../metrics/conventions.ts';
+import type { AlertContext, AlertDef } from './alert-def.ts';
+import { humanize, humanizeDuration, humanizePercentage } from './humanize.ts';
+import { andOn, num, sel, unlessOn } from './promql.ts';
+import { REPLICAS, counter, gauge, minutesOf } from './scenario.ts';
+import type { InputSeries, Scenario } from './scenario.ts';
+
+const M = LABEL.model;
+
+/** Check time of a scenario: the rate window filled, then the `for` elapsed, then a margin. */
+function checkAt(c: AlertContext): number {
+  return 5 + minutesOf(c.tuning.for) + 5;
+}
+
+function gatewayLabels(model: string, instance: string, extra: Record<string, string> = {}) {
+  return { job: JOB.gateway, instance, model, ...extra };
+}
+
+/** The same series on each of the three gateway replicas. */
+function onReplicas(make: (instance: string) => InputSeries[]): InputSeries[] {
+  return REPLICAS.flatMap(make);
+}
+
+/**
+ * Latency-histogram scenarios: every observation falls in one bucket. Firing
+ * puts it in the first bucket whose lower bound is at or above the threshold,
+ * so the interpolated quantile lies above it; healthy puts it in the first
+ * bucket, wholly below the threshold.
+ */
+function histogramScenarios(c: AlertContext, model: string, metric: string, bounds: readonly number[], q: number): Scenario[] {
+  const t = c.tuning.threshold;
+  const lower = bounds.findIndex((b) => b >= t);
+  const at = checkAt(c);
+  const series = (bucket: number, perMinute: number) =>
+    onReplicas((instance) => [
+      ...[...bounds.map(num), '+Inf'].map((le, i) =>
+        counter(`${metric}_bucket`, gatewayLabels(model, instance, { endpoint: 'chat_completions', le }), i >= bucket ? perMinute : 0),
+      ),
+      counter(`${metric}_count`, gatewayLabels(model, instance, { endpoint: 'chat_completions' }), perMinute),
+    ]);
+  const firingValue = bounds[lower]! + (bounds[lower + 1]! - bounds[lower]!) * q;
+  return [
+    { name: 'firing', series: series(lower + 1, 60), at, expect: [{ labels: { [M]: model }, value: firingValue }] },
+    { name: 'healthy', series: series(0, 60), at, expect: [] },
+    { name: 'idle', series: series(0, 0), at, expect: [] },
+  ];
+}
+
+function histogramCheck(bounds: readonly number[], what: string) {
+  return (c: AlertContext): string | undefined => {
+    const t = c.tuning.threshold;
+    const lower = bounds.findIndex((b) => b >= t);
+    if (t <= bounds[0]! || lower === -1 || lower >= bounds.length - 1) {
+      return `threshold ${t} must lie between the first and the second-largest ${what} bucket bounds (${bounds.join(', ')}), so that values on both sides of it can be measured`;
+    }
+    return undefined;
+  };
+}
+
+const sec = (t: number) => humanizeDuration(t);
+
+export const HIGH_INFERENCE_LATENCY: AlertDef = {
+  name: 'HighInferenceLatency',
+  scope: 'model',
+  category: 'performance',
+  defaults: { threshold: 2, for: '3m', severity: 'critical', minRequestRate: 0 },
+  identity: [M],
+  humanizer: 'humanizeDuration',
+  summary: 'P95 inference latency of {{ $labels.model }} is above {threshold}',
+  description: 'The 95th percentile of inference latency of model {{ $labels.model }} has been above {threshold} for {for} (now {{ $value | humanizeDuration }}).',
+  showThreshold: sec,
+  expr: (c, m) => `${sel(c.names.latencyQuantile('p95'), ...m)} > ${num(c.tuning.threshold)}`,
+  scenarios: (c, model) => histogramScenarios(c, model, metricName('inferenceDuration', c.spec.metricsPrefix), c.spec.latencyBuckets, 0.95),
+  validate: (c) => histogramCheck(c.spec.latencyBuckets, 'latency')(c),
+  runbook: {
+    meaning: 'One request in twenty to this model takes longer than the threshold, measured at the gateway from arrival to the last byte, queue wait included.',
+    impact: 'Users wait; chat UIs time out; upstream clients may retry and add load.',
+    diagnosis: [
+      'Is it queueing? `model:openllm_queue_length:sum` and `openllm_queue_wait_seconds`: a long queue means too little capacity.',
+      'Is it prefill or decode? Compare `model:openllm_time_to_first_token_seconds:p95` (prefill, queue) with `openllm_time_per_output_token_seconds` (decode).',
+      'Did prompts or answers grow? `openllm_request_prompt_tokens` and `openllm_request_completion_tokens` distributions.',
+      'Is the GPU saturated or swapping KV cache? GPU memory and utilisation, and the model server\'s own metrics (vLLM: `vllm:num_requests_waiting`, `vllm:gpu_cache_usage_perc`).',
+    ],
+    mitigation: [
+      'The responder reads `openllm_queue_length`: above 20 it scales the model server out (to at most 3 replicas by default); otherwise it switches the model to its lighter fallback through the gateway.',
+      'Scale out by hand, or lower `max_tokens` for the heaviest clients.',
+      'Once latency recovers, switch the model back (the responder does this when the alert resolves, if configured).',
+    ],
+  },
+};
+
+export const HIGH_TIME_TO_FIRST_TOKEN: AlertDef = {
+  name: 'HighTimeToFirstToken',
+  scope: 'model',
+  category: 'performance',
+  defaults: { threshold: 1, for: '5m', severity: 'warning', minRequestRate: 0 },
+  identity: [M],
+  humanizer: 'humanizeDuration',
+  summary: 'P95 time to first token of {{ $labels.model }} is above {threshold}',
+  description: 'Streamed requests to model {{ $labels.model }} have waited more than {threshold} for their first token (95th percentile) for {for} (now {{ $value | humanizeDuration }}).',
+  showThreshold: sec,
+  expr: (c, m) => `${sel(c.names.ttftQuantile('p95'), ...m)} > ${num(c.tuning.threshold)}`,
+  scenarios: (c, model) => histogramScenarios(c, model, metricName('timeToFirstToken', c.spec.metricsPrefix), BUCKETS.timeToFirstToken, 0.95),
+  validate: (c) => histogramCheck(BUCKETS.timeToFirstToken, 'time-to-first-token')(c),
+  runbook: {
+    meaning: 'Streaming users see nothing for longer than the threshold: time in the queue plus prefill of the prompt.',
+    impact: 'Chat UIs feel frozen even when tokens then flow fast.',
+    diagnosis: [
+      'Queue: `model:openllm_queue_length:sum`, `openllm_queue_wait_seconds`.',
+      'Prompt sizes: `openllm_request_prompt_tokens` (long prompts mean long prefill).',
+      'Model server scheduling (vLLM: `vllm:num_requests_waiting`, chunked prefill settings).',
+    ],
+    mitigation: ['Add capacity or lower the gateway\'s `maxConcurrency` so the server is not oversubscribed.', 'Cap prompt sizes for bulk clients.'],
+  },
+};
+
+export const LOW_TOKEN_THROUGHPUT: AlertDef = {
+  name: 'LowTokenThroughput',
+  scope: 'model',
+  category: 'performance',
+  defaults: { threshold: 50, for: '5m', severity: 'warning', minRequestRate: 0 },
+  identity: [M],
+  humanizer: 'humanize',
+  summary: 'Token throughput of {{ $labels.model }} is below {threshold} tokens/s while it is busy',
+  description: 'Model {{ $labels.model }} has generated fewer than {threshold} tokens/s for {for} while at least one request was always in flight (now {{ $value | humanize }} tokens/s).',
+  showThreshold: (t) => humanize(t),
+  // The article's rule, avg(rate(...)) < 50, fires at night when nobody asks anything: this one
+  // sums over replicas and only speaks while the model is busy (a request in flight on average).
+  expr: (c, m) => andOn([M], `${sel(c.names.tokenThroughput, ...m)} < ${num(c.tuning.threshold)}`, `${c.names.inFlightAvg} >= 1`),
+  scenarios: (c, model) => {
+    const t = c.tuning.threshold;
+    const tokens = metricName('tokensProcessed', c.spec.metricsPrefix);
+    const inFlight = metricName('requestsInFlight', c.spec.metricsPrefix);
+    const at = checkAt(c);
+    const slow = Math.floor((t * 60) / 3 / 2);
+    const fast = Math.ceil(((t * 60) / 3) * 2) + 1;
+    const series = (perMinute: number, busy: number) =>
+      onReplicas((instance) => [
+        counter(tokens, gatewayLabels(model, instance, { kind: 'completion', source: 'usage' }), perMinute),
+        gauge(inFlight, gatewayLabels(model, instance, { upstream: 'vllm' }), busy),
+      ]);
+    return [
+      { name: 'firing', series: series(slow, 1), at, expect: [{ labels: { [M]: model }, value: (3 * slow) / 60 }] },
+      { name: 'healthy', series: series(fast, 1), at, expect: [] },
+      // No traffic at all: the article's version fires here; this one must not.
+      { name: 'idle', series: series(0, 0), at, expect: [] },
+    ];
+  },
+  runbook: {
+    meaning: 'The model is busy (requests are always in flight) yet produces fewer tokens per second than the threshold, summed over every gateway replica.',
+    impact: 'Answers arrive slowly; capacity is lower than planned.',
+    diagnosis: [
+      'Time per output token: `openllm_time_per_output_token_seconds` (decode speed).',
+      'GPU: utilisation, memory, temperature throttling; another process on the GPU.',
+      'Batch size on the model server (vLLM: `vllm:num_requests_running`).',
+    ],
+    mitigation: ['Restart a degraded model server replica; move it off a throttling GPU.', 'Switch to a lighter model while capacity is short.'],
+  },
+};
+
+export const QUEUE_BACKLOG: AlertDef = {
+  name: 'QueueBacklog',
+  scope: 'model',
+  category: 'performance',
+  defaults: { threshold: 10, for: '2m', severity: 'warning', minRequestRate: 0 },
+  identity: [M],
+  humanizer: 'humanize',
+  summary: 'More than {threshold} requests to {{ $labels.model }} are queued',
+  description: 'More than {threshold} requests to model {{ $labels.model }} have been waiting for an upstream slot, over all gateway replicas, for {for} (now {{ $value | humanize }}).',
+  showThreshold: (t) => humanize(t),
+  expr: (c, m) => `${sel(c.names.queueLength, ...m)} > ${num(c.tuning.threshold)}`,
+  scenarios: (c, model) => {
+    const q = Math.floor(c.tuning.threshold / 3) + 1;
+    const metric = metricName('queueLength', c.spec.metricsPrefix);
+    const at = checkAt(c);
+    const series = (v: number) => onReplicas((instance) => [gauge(metric, gatewayLabels(model, instance, { upstream: 'vllm' }), v)]);
+    return [
+      { name: 'firing', series: series(q), at, expect: [{ labels: { [M]: model }, value: 3 * q }] },
+      { name: 'healthy', series: series(Math.floor(c.tuning.threshold / 6)), at, expect: [] },
+      { name: 'idle', series: series(0), at, expect: [] },
+    ];
+  },
+  runbook: {
+    meaning: 'Requests wait at the gateway because every upstream slot (`maxConcurrency`) is taken.',
+    impact: 'Latency grows by the wait; past `maxQueue` clients get 429, past `queueTimeoutMs` 503.',
+    diagnosis: ['Request rate per model: `model:openllm_requests:rate5m`.', 'Latency and in-flight requests: is the server slower, or is demand higher?'],
+    mitigation: [
+      'The responder scales the model server out when the queue passes 20 during a latency alert.',
+      'Raise `maxConcurrency` only if the server has headroom (GPU memory, KV cache).',
+    ],
+  },
+};
+
+export const HIGH_ERROR_RATE: AlertDef = {
+  name: 'HighErrorRate',
+  scope: 'model',
+  category: 'error',
+  defaults: { threshold: 0.001, for: '1m', severity: 'critical', minRequestRate: 1 },
+  identity: [M],
+  humanizer: 'humanizePercentage',
+  summary: 'More than {threshold} of requests to {{ $labels.model }} fail',
+  description: 'More than {threshold} of requests to model {{ $labels.model }} have failed for {for} (now {{ $value | humanizePercentage }}).',
+  showThreshold: humanizePercentage,
+  // At 0.1%, one failed request pages at low traffic: the rule speaks only above minRequestRate.
+  expr: (c, m) =>
+    andOn([M], `${sel(c.names.errorRate, ...m)} > ${num(c.tuning.threshold)}`, `${c.names.requestRate} >= ${num(c.tuning.minRequestRate)}`),
+  scenarios: (c, model) => {
+    const requests = metricName('requests', c.spec.metricsPrefix);
+    const at = checkAt(c);
+    // Per replica per minute; enough traffic to clear minRequestRate three times over.
+    const n = Math.max(600, Math.ceil(c.tuning.minRequestRate * 60));
+    const errors = Math.min(n / 2, Math.max(1, Math.ceil(n * c.tuning.threshold * 10)));
+    const series = (total: number, failed: number) =>
+      onReplicas((instance) => [
+        counter(requests, gatewayLabels(model, instance, { endpoint: 'chat_completions', status: 'success', code: '2xx' }), total - failed),
+        counter(requests, gatewayLabels(model, instance, { endpoint: 'chat_completions', status: 'error', code: '5xx' }), failed),
+      ]);
+    const lowTraffic: InputSeries[] = [
+      ...onReplicas((instance) => [counter(requests, gatewayLabels(model, instance, { endpoint: 'chat_completions', status: 'success', code: '2xx' }), 1)]),
+      { series: `${requests}{job="${JOB.gateway}",instance="${REPLICAS[0]}",model="${model}",endpoint="chat_completions",status="error",code="5xx"}`, values: '0x3 1x177' },
+    ];
+    return [
+      { name: 'firing', series: series(n, errors), at, expect: [{ labels: { [M]: model }, value: errors / n }] },
+      { name: 'healthy', series: series(n, 0), at, expect: [] },
+      { name: 'idle', series: series(0, 0), at, expect: [] },
+      // The article's rule pages here: one failure among three requests a minute.
+      { name: 'one failure at low traffic', series: lowTraffic, at: 6, expect: [] },
+    ];
+  },
+  runbook: {
+    meaning: 'A share of the requests routed to the model failed (5xx from the server, timeouts, resets, queue full or queue timeout), above the threshold, while traffic is above the minimum rate.',
+    impact: 'Users get errors; SDKs retry and add load.',
+    diagnosis: [
+      'Which failure? `sum by (reason) (rate(openllm_upstream_errors_total[5m]))`: refused (server down), timeout, reset, http_5xx, http_429, malformed, stream_error.',
+      'Gateway-side capacity errors: `openllm_requests_total{code="4xx",status="error"}` (queue full).',
+      'The model server\'s logs around the first failure.',
+    ],
+    mitigation: [
+      'The responder switches the model to its fallback when its playbook says so.',
+      'Restart or roll back the model server; check GPU memory (out-of-memory errors arrive as 5xx or stream errors).',
+    ],
+  },
+};
+
+export const MODEL_SERVER_UNREACHABLE: AlertDef = {
+  name: 'ModelServerUnreachable',
+  scope: 'model',
+  category: 'availability',
+  defaults: { threshold: 0, for: '1m', severity: 'critical', minRequestRate: 0 },
+  identity: [M],
+  humanizer: 'humanize',
+  summary: 'The gateway cannot reach the server of {{ $labels.model }}',
+  description: 'Every request to model {{ $labels.model }} has failed to connect, timed out or been reset for {for}, and none succeeded ({{ $value | humanize }} failures/s).',
+  showThreshold: (t) => humanize(t),
+  expr: (c, m) => unlessOn([M], `${sel(c.names.upstreamFailures, ...m)} > ${num(c.tuning.threshold)}`, `${c.names.successRate} > 0`),
+  scenarios: (c, model) => {
+    const p = c.spec.metricsPrefix;
+    const at = checkAt(c);
+    const series = (failures: number, successes: number) =>
+      onReplicas((instance) => [
+        counter(metricName('upstreamErrors', p), gatewayLabels(model, instance, { upstream: 'vllm', reason: 'refused' }), failures),
+        counter(metricName('requests', p), gatewayLabels(model, instance, { endpoint: 'chat_completions', status: 'success', code: '2xx' }), successes),
+        counter(metricName('requests', p), gatewayLabels(model, instance, { endpoint: 'chat_completions', status: 'error', code: '5xx' }), failures),
+      ]);
+    return [
+      { name: 'firing', series: series(60, 0), at, expect: [{ labels: { [M]: model }, value: 3 }] },
+      { name: 'healthy', series: series(0, 60), at, expect: [] },
+      { name: 'idle', series: series(0, 0), at, expect: [] },
+    ];
+  },
+  runbook: {
+    meaning: 'Requests reach the gateway but not the model server: connections are refused, time out or are reset, and nothing succeeds.',
+    impact: 'The model is down for every client.',
+    diagnosis: ['`curl {baseURL}/models` from the gateway host.', 'The model server\'s process, container or pod: crashed, OOM-killed, still loading weights?', '`GET /readyz` on the gateway lists each upstream.'],
+    mitigation: ['Restart the model server; the responder can switch the model to a fallback on another upstream.'],
+  },
+};
+
+export const HIGH_TOXICITY_SCORE: AlertDef = {
+  name: 'HighToxicityScore',
+  scope: 'model',
+  category: 'content',
+  defaults: { threshold: 0.3, for: '2m', severity: 'warning', minRequestRate: 0 },
+  identity: [M],
+  humanizer: 'humanize',
+  summary: 'Outputs of {{ $labels.model }} score above {threshold} for toxicity',
+  description: 'The rolling mean toxicity score of outputs of model {{ $labels.model }} has been above {threshold} for {for} (now {{ $value | humanize }}).',
+  showThreshold: (t) => humanize(t),
+  expr: (c, m) => `${sel(c.names.toxicity, ...m)} > ${num(c.tuning.threshold)}`,
+  scenarios: (c, model) => {
+    const t = c.tuning.threshold;
+    const metric = metricName('outputToxicity', c.spec.metricsPrefix);
+    const at = checkAt(c);
+    const series = (v: number) => onReplicas((instance) => [gauge(metric, gatewayLabels(model, instance), v)]);
+    const high = t + (1 - t) / 2;
+    return [
+      { name: 'firing', series: series(high), at, expect: [{ labels: { [M]: model }, value: high }] },
+      { name: 'healthy', series: series(t / 4), at, expect: [] },
+      { name: 'idle', series: series(0), at, expect: [] },
+    ];
+  },
+  runbook: {
+    meaning: 'Recent outputs of the model score high on the gateway\'s toxicity scorer (a rolling mean, 0 to 1).',
+    impact: 'Users may be shown abusive or harmful text; a compliance incident.',
+    diagnosis: ['`openllm_output_flagged_total` and the score histogram: a few outputs or many?', 'Recent prompts: a jailbreak campaign? A changed system prompt or model version?'],
+    mitigation: ['Set the model\'s safety policy to `redact` or `block` in the gateway.', 'Switch to a safer model or roll back the change.'],
+  },
+};
+
+export const LOW_CACHE_HIT_RATE: AlertDef = {
+  name: 'LowCacheHitRate',
+  scope: 'model',
+  category: 'efficiency',
+  defaults: { threshold: 0.3, for: '15m', severity: 'info', minRequestRate: 0.1 },
+  identity: [M],
+  humanizer: 'humanizePercentage',
+  summary: 'Cache hit rate of {{ $labels.model }} is below {threshold}',
+  description: 'Fewer than {threshold} of cacheable requests to model {{ $labels.model }} have been answered from the cache for {for} (now {{ $value | humanizePercentage }}).',
+  showThreshold: humanizePercentage,
+  expr: (c, m) => andOn([M], `${sel(c.names.cacheHitRate, ...m)} < ${num(c.tuning.threshold)}`, `${c.names.cacheLookups} >= ${num(c.tuning.minRequestRate)}`),
+  scenarios: (c, model) => {
+    const t = c.tuning.threshold;
+    const metric = metricName('cacheRequests', c.spec.metricsPrefix);
+    const at = checkAt(c);
+    const n = Math.max(60, Math.ceil(c.tuning.minRequestRate * 60));
+    const series = (hits: number, total: number) =>
+      onReplicas((instance) => [
+        counter(metric, gatewayLabels(model, instance, { result: 'hit' }), hits),
+        counter(metric, gatewayLabels(model, instance, { result: 'miss' }), total - hits),
+        counter(metric, gatewayLabels(model, instance, { result: 'bypass' }), total),
+      ]);
+    const low = Math.floor((n * t) / 2);
+    return [
+      { name: 'firing', series: series(low, n), at, expect: [{ labels: { [M]: model }, value: low / n }] },
+      { name: 'healthy', series: series(Math.ceil((n * (1 + t)) / 2), n), at, expect: [] },
+      { name: 'idle', series: series(0, 0), at, expect: [] },
+    ];
+  },
+  runbook: {
+    meaning: 'Few cacheable requests (deterministic: temperature 0, or asked to be cached) are answered from the gateway\'s response cache.',
+    impact: 'Cost and latency higher than they need be; no user-facing failure.',
+    diagnosis: ['Cache size and TTL in the gateway config; evictions.', 'Did clients start varying their prompts (timestamps, ids in the prompt)?', 'With several replicas: is Redis shared and reachable?'],
+    mitigation: ['Grow the cache or its TTL; share it in Redis across replicas.'],
+  },
+};
+
+export const HIGH_GPU_MEMORY_USAGE: AlertDef = {
+  name: 'HighGpuMemoryUsage',
+  scope: 'host',
+  category: 'resource',
+  defaults: { threshold: 0.9, for: '2m', severity: 'critical', minRequestRate: 0 },
+  identity: ['instance', 'gpu'],
+  humanizer: 'humanizePercentage',
+  summary: 'GPU {{ $labels.gpu }} on {{ $labels.instance }} is above {threshold} memory',
+  description: 'GPU {{ $labels.gpu }} on {{ $labels.instance }} has used more than {threshold} of its memory for {for} (now {{ $value | humanizePercentage }}).',
+  showThreshold: humanizePercentage,
+  // Per GPU: the article's avg by (instance) hides one full GPU among idle ones.
+  expr: (c) => `${NODE.gpuMemoryUtilisation} > ${num(c.tuning.threshold)}`,
+  scenarios: (c) => {
+    const t = c.tuning.threshold;
+    const total = 1e11;
+    const at = checkAt(c);
+    const labels = (gpu: string) => ({ job: JOB.gpu, instance: 'gpu-host-1:9835', gpu });
+    const series = (ratio0: number, ratio1: number) => [
+      gauge(NODE.gpuMemoryUsage, labels('0'), ratio0 * total),
+      gauge(NODE.gpuMemoryTotal, labels('0'), total),
+      gauge(NODE.gpuMemoryUsage, labels('1'), ratio1 * total),
+      gauge(NODE.gpuMemoryTotal, labels('1'), total),
+    ];
+    const high = (1 + t) / 2;
+    return [
+      { name: 'firing', series: series(high, t / 2), at, expect: [{ labels: labels('0'), value: (high * total) / total }] },
+      { name: 'healthy', series: series(t / 2, t / 2), at, expect: [] },
+      { name: 'idle', series: series(0, 0), at, expect: [] },
+    ];
+  },
+  runbook: {
+    meaning: 'A GPU\'s memory is nearly full. LLM servers preallocate KV cache (vLLM: `--gpu-memory-utilization`, 0.9 by default), so a steady high value can be by design; growth past it means another process or a leak.',
+    impact: 'Out-of-memory errors, evicted requests, a crashed model server.',
+    diagnosis: ['`nvidia-smi` on the host: which processes hold memory?', 'Compare with the model server\'s configured memory fraction.'],
+    mitigation: ['Stop the stray process; lower the server\'s memory fraction or max sequence length; move to a larger GPU.'],
+  },
+};
+
+export const HIGH_CPU_USAGE: AlertDef = {
+  name: 'HighCpuUsage',
+  scope: 'host',
+  category: 'resource',
+  defaults: { threshold: 80, for: '5m', severity: 'warning', minRequestRate: 0 },
+  identity: ['instance'],
+  humanizer: 'humanize',
+  summary: 'CPU of {{ $labels.instance }} is above {threshold}%',
+  description: 'CPU usage of {{ $labels.instance }}, over all its cores, has been above {threshold}% for {for} (now {{ $value | humanize }}%).',
+  showThreshold: (t) => humanize(t),
+  expr: (c) => `${NODE.cpuUsagePercent} > ${num(c.tuning.threshold)}`,
+  validate: (c) => (c.tuning.threshold > 0 && c.tuning.threshold < 100 ? undefined : 'threshold is a percentage of CPU time and must lie between 0 and 100'),
+  scenarios: (c) => {
+    const t = c.tuning.threshold;
+    const at = checkAt(c);
+    // Four cores, each with idle, user and system time: the shape that defeated the article's rule.
+    const series = (busyPercent: number) =>
+      [0, 1, 2, 3].flatMap((cpu) => [
+        counter(NODE.cpuSeconds, { job: JOB.node, instance: 'node-1:9100', cpu: String(cpu), mode: 'idle' }, (60 * (100 - busyPercent)) / 100),
+        counter(NODE.cpuSeconds, { job: JOB.node, instance: 'node-1:9100', cpu: String(cpu), mode: 'user' }, (60 * busyPercent * 0.9) / 100),
+        counter(NODE.cpuSeconds, { job: JOB.node, instance: 'node-1:9100', cpu: String(cpu), mode: 'system' }, (60 * busyPercent * 0.1) / 100),
+      ]);
+    const busy = (100 + t) / 2;
+    return [
+      { name: 'firing', series: series(busy), at, expect: [{ labels: { instance: 'node-1:9100' }, value: busy }] },
+      { name: 'healthy', series: series(t / 4), at, expect: [] },
+      { name: 'idle', series: series(0), at, expect: [] },
+    ];
+  },
+  runbook: {
+    meaning: 'The host\'s CPUs are busy more than the threshold share of the time (all modes but idle, averaged over cores).',
+    impact: 'Tokenisation, the HTTP layer and the gateway slow down; GPU work may starve for CPU.',
+    diagnosis: ['`top` or `pidstat` on the host; `rate(process_cpu_seconds_total[5m])` of llmwatch and the model server.'],
+    mitigation: ['Move noisy neighbours away; give the model server more cores; add gateway replicas.'],
+  },
+};
+
+export const HIGH_HOST_MEMORY_USAGE: AlertDef = {
+  name: 'HighHostMemoryUsage',
+  scope: 'host',
+  category: 'resource',
+  defaults: { threshold: 0.85, for: '5m', severity: 'warning', minRequestRate: 0 },
+  identity: ['instance'],
+  humanizer: 'humanizePercentage',
+  summary: 'Memory of {{ $labels.instance }} is above {threshold} used',
+  description: 'More than {threshold} of the memory of {{ $labels.instance }} has been in use for {for} (now {{ $value | humanizePercentage }}).',
+  showThreshold: humanizePercentage,
+  expr: (c) => `${NODE.memoryUtilisation} > ${num(c.tuning.threshold)}`,
+  scenarios: (c) => {
+    const t = c.tuning.threshold;
+    const total = 1e10;
+    const at = checkAt(c);
+    const labels = { job: JOB.node, instance: 'node-1:9100' };
+    const series = (used: number) => [gauge(NODE.memTotal, labels, total), gauge(NODE.memAvailable, labels, (1 - used) * total)];
+    const high = (1 + t) / 2;
+    return [
+      { name: 'firing', series: series(high), at, expect: [{ labels, value: 1 - ((1 - high) * total) / total }] },
+      { name: 'healthy', series: series(t / 2), at, expect: [] },
+      { name: 'idle', series: series(0.1), at, expect: [] },
+    ];
+  },
+  runbook: {
+    meaning: 'Little memory is available on the host (MemAvailable, which counts reclaimable cache as free).',
+    impact: 'The OOM killer may end the model server or the gateway.',
+    diagnosis: ['`free -h`, `ps aux --sort=-rss | head` on the host.', 'Model weights loaded into host memory (CPU offload, swap space settings).'],
+    mitigation: ['Stop what does not belong; lower CPU offload; add memory.'],
+  },
+};
+
+/** Every tunable alert, in the order they are generated. */
+export const CATALOG: readonly AlertDef[] = [
+  HIGH_INFERENCE_LATENCY,
+  HIGH_TIME_TO_FIRST_TOKEN,
+  LOW_TOKEN_THROUGHPUT,
+  QUEUE_BACKLOG,
+  HIGH_ERROR_RATE,
+  MODEL_SERVER_UNREACHABLE,
+  HIGH_TOXICITY_SCORE,
+  LOW_CACHE_HIT_RATE,
+  HIGH_GPU_MEMORY_USAGE,
+  HIGH_CPU_USAGE,
+  HIGH_HOST_MEMORY_USAGE,
+];

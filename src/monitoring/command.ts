@@ -1,0 +1,49 @@
+import { existsSync } from 'node:fs';
+import { Command } from 'commander';
+import { MonitoringSpecSchema, loadMonitoringSpec } from '../config/monitoring-spec.ts';
+import { validateConfig } from '../config/validate.ts';
+import { runChecks } from './check.ts';
+import { GEN_ERR_STALE } from './errors.ts';
+import { diffGenerated, generate, writeGenerated } from './generate.ts';
+
+/** The spec file used when none is named; absent, the defaults (the article's thresholds) apply. */
+export const DEFAULT_SPEC_FILE = 'llmwatch.yaml';
+
+function loadSpec(path: string | undefined) {
+  if (path !== undefined) return loadMonitoringSpec(path);
+  if (existsSync(DEFAULT_SPEC_FILE)) return loadMonitoringSpec(DEFAULT_SPEC_FILE);
+  return validateConfig(MonitoringSpecSchema, {}, 'default monitoring spec');
+}
+
+/** `llmwatch generate`. */
+export function generateCommand(): Command {
+  return new Command('generate')
+    .description('generate Prometheus config, rules and tests, Alertmanager config, runbooks and Kubernetes manifests from the spec')
+    .option('-s, --spec <file>', `monitoring spec (default: ${DEFAULT_SPEC_FILE} if present, else the built-in defaults)`)
+    .option('-o, --out <dir>', 'output folder', 'deploy')
+    .option('--check', 'write nothing; exit 1 when the folder differs from what the spec generates')
+    .action(function runGenerate(opts: { spec?: string; out: string; check?: boolean }) {
+      const files = generate(loadSpec(opts.spec));
+      if (opts.check === true) {
+        const differ = diffGenerated(opts.out, files);
+        if (differ.length > 0) {
+          throw GEN_ERR_STALE(`${opts.out}/ is not what the spec generates; run 'llmwatch generate'. Differing:\n${differ.map((p) => `  ${p}`).join('\n')}`);
+        }
+        console.log(`${opts.out}/ is up to date (${files.length} files)`);
+        return;
+      }
+      const { written, removed } = writeGenerated(opts.out, files);
+      console.log(`wrote ${written} files to ${opts.out}/${removed.length > 0 ? `; removed ${removed.length} stale: ${removed.join(', ')}` : ''}`);
+    });
+}
+
+/** `llmwatch check`. */
+export function checkCommand(): Command {
+  return new Command('check')
+    .description('check a generated folder with promtool (config, rules, unit tests) and amtool (Alertmanager config)')
+    .option('-o, --out <dir>', 'the generated folder', 'deploy')
+    .action(function runCheck(opts: { out: string }) {
+      runChecks(opts.out, (line) => console.log(line));
+      console.log('all checks passed');
+    });
+}

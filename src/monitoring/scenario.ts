@@ -1,0 +1,57 @@
+/**
+ * Building blocks of the promtool tests the generator writes: input series in
+ * promtool's expanding notation, and the alerts a scenario must produce.
+ * All scenarios sample once a minute.
+ */
+
+export interface InputSeries {
+  readonly series: string;
+  readonly values: string;
+}
+
+/** An alert a scenario expects: its labels from the expression, and its value. */
+export interface ExpectedAlert {
+  readonly labels: Readonly<Record<string, string>>;
+  readonly value: number;
+  /** Which rule of the alert fires it, when the alert has rules of several severities (burn rates). */
+  readonly severity?: 'critical' | 'warning' | 'info';
+}
+
+export interface Scenario {
+  /** `firing`, `healthy`, `idle`, or a named extra case. */
+  readonly name: string;
+  readonly series: readonly InputSeries[];
+  /** Minutes after the start at which the alert is checked. */
+  readonly at: number;
+  readonly expect: readonly ExpectedAlert[];
+}
+
+/** The three gateway replicas every model scenario spreads its traffic over. */
+export const REPLICAS = ['gateway-1:8000', 'gateway-2:8000', 'gateway-3:8000'] as const;
+
+/** Series length: enough for every scenario's check time. */
+export const SERIES_MINUTES = 180;
+
+export function seriesOf(metric: string, labels: Readonly<Record<string, string>>): string {
+  const parts = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+  return parts.length === 0 ? metric : `${metric}{${parts.join(',')}}`;
+}
+
+/** A counter growing by `perMinute` each minute from 0. */
+export function counter(metric: string, labels: Readonly<Record<string, string>>, perMinute: number, minutes = SERIES_MINUTES): InputSeries {
+  return { series: seriesOf(metric, labels), values: `0+${perMinute}x${minutes}` };
+}
+
+/** A gauge holding `value`. */
+export function gauge(metric: string, labels: Readonly<Record<string, string>>, value: number, minutes = SERIES_MINUTES): InputSeries {
+  return { series: seriesOf(metric, labels), values: `${value}+0x${minutes}` };
+}
+
+/** Parses a one-unit Prometheus duration into minutes (seconds round up). */
+export function minutesOf(duration: string): number {
+  const m = /^(\d+)(ms|s|m|h|d|w)$/.exec(duration);
+  if (m === null) throw new Error(`not a duration: ${duration}`);
+  const n = Number(m[1]);
+  const perUnit = { ms: 1 / 60_000, s: 1 / 60, m: 1, h: 60, d: 1440, w: 10080 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd' | 'w'];
+  return Math.ceil(n * perUnit);
+}

@@ -1,0 +1,80 @@
+import { JOB, TARGET_LABEL, modelServerJob } from '../../metrics/conventions.ts';
+import { GEN_ERR_DUPLICATE_JOB } from '../errors.ts';
+import type { GeneratedFile, MonitoringModel } from '../model.ts';
+import { dumpYaml, sortedRecord } from '../yaml.ts';
+
+/** Where the Prometheus config goes, relative to the output folder. */
+export const PROMETHEUS_CONFIG_PATH = 'prometheus/prometheus.yml';
+
+/** The rule files, relative to the config file: Prometheus resolves `rule_files` against the config's folder. */
+export const RULE_FILES_GLOB = 'rules/*.yml';
+
+const DEFAULT_METRICS_PATH = '/metrics';
+
+/** One `scrape_configs` entry. */
+interface ScrapeJob {
+  readonly job_name: string;
+  readonly metrics_path: string;
+  readonly static_configs: ReadonlyArray<{ readonly targets: readonly string[]; readonly labels?: Record<string, string> }>;
+}
+
+/**
+ * Renders `prometheus/prometheus.yml`: intervals and external labels, the rule
+ * files, the Alertmanagers, and one scrape job per kind of target. Only fields
+ * current in Prometheus 2.42 (the source article's deprecated ones are flags,
+ * which belong to the compose writer).
+ */
+export function renderPrometheusConfig(model: MonitoringModel): GeneratedFile[] {
+  const { prometheus, targets } = model.spec;
+  const externalLabels = sortedRecord(prometheus.externalLabels);
+  const config = {
+    global: {
+      scrape_interval: prometheus.scrapeInterval,
+      evaluation_interval: prometheus.evaluationInterval,
+      ...(Object.keys(externalLabels).length > 0 ? { external_labels: externalLabels } : {}),
+    },
+    rule_files: [RULE_FILES_GLOB],
+    alerting: {
+      alertmanagers: [{ api_version: 'v2', static_configs: [{ targets: [...targets.alertmanagers] }] }],
+    },
+    scrape_configs: scrapeJobs(model),
+  };
+  return [{ path: PROMETHEUS_CONFIG_PATH, content: dumpYaml(config) }];
+}
+
+/**
+ * The scrape jobs, in a fixed order. A job with no targets is left out: an
+ * empty job scrapes nothing, and the rules about it are guarded by `absent()`.
+ */
+function scrapeJobs(model: MonitoringModel): ScrapeJob[] {
+  const { targets } = model.spec;
+  const jobs: ScrapeJob[] = [
+    job(JOB.gateway, targets.gateways),
+    job(JOB.node, targets.nodeExporter),
+    // Either source (llmwatch's exporter or NVIDIA dcgm-exporter) is one job; the recording rules map dcgm's names.
+    job(JOB.gpu, targets.gpuExporter.targets),
+    job(JOB.responder, targets.responder),
+  ];
+  const seen = new Map<string, string>(jobs.map((j) => [j.job_name, `the built-in job ${j.job_name}`]));
+  targets.modelServers.forEach((server, i) => {
+    const name = modelServerJob(server.name);
+    const field = `targets.modelServers[${i}].name`;
+    const other = seen.get(name);
+    if (other !== undefined) {
+      throw GEN_ERR_DUPLICATE_JOB(`${field} '${server.name}' gives the scrape job '${name}', already used by ${other}; give each model server a unique name`, {
+        param: field,
+      });
+    }
+    seen.set(name, field);
+    jobs.push(job(name, server.targets, server.metricsPath, { [TARGET_LABEL.server]: server.name }));
+  });
+  return jobs.filter((j) => j.static_configs.some((c) => c.targets.length > 0));
+}
+
+function job(name: string, targets: readonly string[], metricsPath = DEFAULT_METRICS_PATH, labels?: Record<string, string>): ScrapeJob {
+  return {
+    job_name: name,
+    metrics_path: metricsPath,
+    static_configs: [{ targets: [...targets], ...(labels === undefined ? {} : { labels: sortedRecord(labels) }) }],
+  };
+}

@@ -1,0 +1,271 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+import { parse as parseYaml } from 'yaml';
+import { RECEIVER, SEVERITIES } from '../src/metrics/conventions.ts';
+import { ALERTMANAGER_CONFIG_PATH, SEVERITY_RECEIVERS, renderAlertmanager } from '../src/monitoring/writers/alertmanager.ts';
+import { startAlertmanager, startWebhookSink } from './helpers/alertmanager.ts';
+import type { GettableAlert } from './helpers/alertmanager.ts';
+import { fixtureModel } from './helpers/model-fixture.ts';
+
+const run = promisify(execFile);
+
+/** Every receiver URL filled in, and a bearer token file for the responder. */
+const FULL_SPEC = {
+  alertmanager: {
+    groupWait: '10s',
+    groupInterval: '1m',
+    repeatInterval: '2h',
+    pager: { webhookURL: 'http://127.0.0.1:1/pager', slackWebhookURL: 'http://127.0.0.1:1/slack-pager', slackChannel: '#llm-oncall' },
+    chat: { slackWebhookURL: 'http://127.0.0.1:1/slack-chat' },
+    responderURL: 'http://127.0.0.1:1/alerts',
+    responderTokenFile: '/etc/llmwatch/responder-token',
+  },
+};
+
+/** Writes one generated config to a temp dir removed after the test. */
+function writeConfig(t: { after(fn: () => void): void }, content: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'llmwatch-amcfg-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'alertmanager.yml');
+  writeFileSync(file, content);
+  return file;
+}
+
+function configOf(specData: Record<string, unknown> = {}): string {
+  const files = renderAlertmanager(fixtureModel(specData));
+  assert.deepEqual(
+    files.map((f) => f.path),
+    [ALERTMANAGER_CONFIG_PATH],
+  );
+  return files[0]!.content;
+}
+
+/** The receivers of a parsed config, by name, in file order. */
+function receiversOf(config: { receivers: Array<{ name: string }> }): Record<string, any> {
+  return Object.fromEntries(config.receivers.map((r) => [r.name, r]));
+}
+
+async function routesTest(file: string, labels: Record<string, string>): Promise<string> {
+  const args = ['config', 'routes', 'test', `--config.file=${file}`, ...Object.entries(labels).map(([k, v]) => `${k}=${v}`)];
+  const { stdout } = await run('amtool', args, { timeout: 10_000 });
+  return stdout.trim();
+}
+
+test('the config carries the spec timings, the route tree, the inhibitions and the receivers', () => {
+  const config = parseYaml(configOf(FULL_SPEC));
+  assert.deepEqual(config.route.group_by, ['alertname', 'service', 'model', 'instance']);
+  assert.equal(config.route.receiver, 'null');
+  assert.deepEqual([config.route.group_wait, config.route.group_interval, config.route.repeat_interval], ['10s', '1m', '2h']);
+  assert.deepEqual(config.route.routes, [
+    { receiver: 'pager', matchers: ['severity="critical"'], continue: true },
+    { receiver: 'chat', matchers: ['severity="warning"'], continue: true },
+    { receiver: 'llmwatch-responder', matchers: ['severity=~"critical|warning"'] },
+    { receiver: 'null', matchers: ['severity="info"'] },
+  ]);
+  assert.deepEqual(config.inhibit_rules, [
+    // The group labels, then the other identity labels of the model's alerts (fixture: gpu, job), sorted.
+    { source_matchers: ['severity="critical"'], target_matchers: ['severity="warning"'], equal: ['alertname', 'service', 'model', 'instance', 'gpu', 'job'] },
+    { source_matchers: ['alertname="TargetDown"'], target_matchers: ['alertname!="TargetDown"'], equal: ['instance'] },
+    { source_matchers: ['alertname="TargetAbsent"'], target_matchers: ['alertname="TargetDown"'], equal: ['job'] },
+  ]);
+  const receivers = receiversOf(config);
+  assert.deepEqual(Object.keys(receivers), ['null', 'pager', 'chat', 'llmwatch-responder']);
+  assert.deepEqual(receivers.null, { name: 'null' });
+  assert.deepEqual(receivers.pager.webhook_configs, [{ url: 'http://127.0.0.1:1/pager', send_resolved: true }]);
+  assert.equal(receivers.pager.slack_configs[0].api_url, 'http://127.0.0.1:1/slack-pager');
+  assert.equal(receivers.pager.slack_configs[0].channel, '#llm-oncall');
+  assert.equal(receivers.chat.slack_configs[0].api_url, 'http://127.0.0.1:1/slack-chat');
+  assert.equal(receivers.chat.webhook_configs, undefined);
+  assert.deepEqual(receivers['llmwatch-responder'].webhook_configs, [
+    {
+      url: 'http://127.0.0.1:1/alerts',
+      send_resolved: true,
+      max_alerts: 0,
+      http_config: { authorization: { type: 'Bearer', credentials_file: '/etc/llmwatch/responder-token' } },
+    },
+  ]);
+});
+
+test('with no receiver URLs, pager and chat exist with no configs and the responder sends no token', () => {
+  const config = parseYaml(configOf());
+  const receivers = receiversOf(config);
+  assert.deepEqual(receivers.pager, { name: 'pager' });
+  assert.deepEqual(receivers.chat, { name: 'chat' });
+  assert.deepEqual(receivers['llmwatch-responder'].webhook_configs, [{ url: 'http://127.0.0.1:9095/alerts', send_resolved: true, max_alerts: 0 }]);
+  assert.deepEqual([config.route.group_wait, config.route.group_interval, config.route.repeat_interval], ['30s', '5m', '5m']);
+});
+
+test('the output is byte-for-byte the same on every run and never folds a line', () => {
+  const a = configOf(FULL_SPEC);
+  assert.equal(configOf(FULL_SPEC), a);
+  assert.doesNotMatch(a, /&a\d|\*a\d/, 'no YAML anchors or aliases');
+  assert.doesNotMatch(a, /^# /m, 'the pipeline adds the header, not the writer');
+});
+
+for (const [name, spec] of [
+  ['default spec', {}],
+  ['full spec', FULL_SPEC],
+] as const) {
+  test(`amtool check-config accepts the config (${name})`, async (t) => {
+    const file = writeConfig(t, configOf(spec));
+    const { stdout } = await run('amtool', ['check-config', file], { timeout: 10_000 });
+    assert.match(stdout, /SUCCESS/);
+    assert.match(stdout, /3 inhibit rules/);
+    assert.match(stdout, /4 receivers/);
+  });
+
+  test(`amtool routes each severity to its tier (${name})`, async (t) => {
+    const file = writeConfig(t, configOf(spec));
+    // The contract, spelled out: P0 pages and reaches the responder, P1 goes to chat
+    // and the responder, info is recorded only.
+    const expected: Record<string, string> = { critical: 'pager,llmwatch-responder', warning: 'chat,llmwatch-responder', info: 'null' };
+    for (const severity of SEVERITIES) {
+      assert.equal(SEVERITY_RECEIVERS[severity].join(','), expected[severity]);
+      assert.equal(await routesTest(file, { severity, alertname: 'HighInferenceLatency', model: 'm' }), expected[severity], severity);
+    }
+    assert.equal(await routesTest(file, { severity: 'critical', alertname: 'TargetDown', instance: '10.0.0.1:8000' }), 'pager,llmwatch-responder');
+    // An alert that carries no known severity is still kept, never lost to an error.
+    assert.equal(await routesTest(file, { alertname: 'Stray', model: 'm' }), RECEIVER.none);
+    assert.equal(await routesTest(file, { severity: 'page', alertname: 'Stray' }), RECEIVER.none);
+  });
+}
+
+/** Polls Alertmanager until `ready` holds for its alerts; bounded, so a broken config fails instead of hanging. */
+async function waitForAlerts(list: () => Promise<GettableAlert[]>, ready: (alerts: GettableAlert[]) => boolean, what: string): Promise<GettableAlert[]> {
+  const deadline = Date.now() + 10_000;
+  let alerts: GettableAlert[] = [];
+  while (Date.now() < deadline) {
+    alerts = await list();
+    if (ready(alerts)) return alerts;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail(`timed out waiting for ${what}; alerts: ${JSON.stringify(alerts.map((a) => ({ labels: a.labels, status: a.status })))}`);
+}
+
+async function waitFor(cond: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!cond()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function find(alerts: GettableAlert[], labels: Record<string, string>): GettableAlert | undefined {
+  return alerts.find((a) => Object.entries(labels).every(([k, v]) => a.labels[k] === v));
+}
+
+test('a real Alertmanager inhibits and delivers as the generated config says', async (t) => {
+  const sink = await startWebhookSink();
+  t.after(() => sink.close());
+  const config = configOf({
+    alertmanager: {
+      groupWait: '1s',
+      groupInterval: '1s',
+      responderURL: `${sink.url}/responder`,
+      pager: { slackWebhookURL: `${sink.url}/pager` },
+      chat: { webhookURL: `${sink.url}/chat` },
+    },
+  });
+  const am = await startAlertmanager(config);
+  t.after(() => am.close());
+  const base = { service: 'openllm', category: 'performance' };
+  const annotations = { summary: 'P95 latency too high on m', runbook_url: 'https://example.test/runbooks/HighInferenceLatency.md' };
+
+  await t.test('a critical alert suppresses the warning of the same alert and model, not of another model', async () => {
+    await am.post([
+      { labels: { ...base, alertname: 'HighInferenceLatency', model: 'm', severity: 'critical' }, annotations },
+      { labels: { ...base, alertname: 'HighInferenceLatency', model: 'm', severity: 'warning' }, annotations },
+      { labels: { ...base, alertname: 'HighInferenceLatency', model: 'other', severity: 'warning' }, annotations },
+    ]);
+    const alerts = await waitForAlerts(
+      () => am.alerts(),
+      (list) => find(list, { model: 'm', severity: 'warning' })?.status.state === 'suppressed' && find(list, { model: 'other' })?.status.state === 'active',
+      'the warning of model m to be suppressed',
+    );
+    const critical = find(alerts, { model: 'm', severity: 'critical' })!;
+    const warning = find(alerts, { model: 'm', severity: 'warning' })!;
+    assert.equal(critical.status.state, 'active');
+    assert.deepEqual(warning.status.inhibitedBy, [critical.fingerprint]);
+    assert.deepEqual(find(alerts, { model: 'other' })!.status.inhibitedBy, []);
+    assert.deepEqual(
+      critical.receivers.map((r) => r.name),
+      ['pager', 'llmwatch-responder'],
+    );
+  });
+
+  await t.test('the responder and the pager get the critical, chat never gets the suppressed warning', async () => {
+    const labelsSent = (path: string) =>
+      sink
+        .received(path)
+        .flatMap((b) => (b as { alerts?: Array<{ labels: Record<string, string> }> }).alerts ?? [])
+        .map((a) => `${a.labels.model}/${a.labels.severity}`);
+    await waitFor(() => labelsSent('/responder').includes('m/critical') && labelsSent('/chat').includes('other/warning'), 'the responder and chat notifications');
+    await waitFor(() => sink.received('/pager').length > 0, 'the pager (Slack) notification');
+    assert.ok(!labelsSent('/responder').includes('m/warning'), JSON.stringify(sink.received('/responder')));
+    assert.ok(!labelsSent('/chat').includes('m/warning'), JSON.stringify(sink.received('/chat')));
+    const payload = sink.received('/responder')[0] as { receiver: string; status: string; version: string };
+    assert.equal(payload.receiver, 'llmwatch-responder');
+    assert.equal(payload.version, '4');
+    // The Slack text template renders the summary and the runbook link.
+    const slack = JSON.stringify(sink.received('/pager'));
+    assert.match(slack, /P95 latency too high on m/);
+    assert.match(slack, /Runbook: https:\/\/example\.test\/runbooks\/HighInferenceLatency\.md/);
+  });
+
+  await t.test('a critical on one host or GPU does not hide the warning of another (alerts with no model label)', async () => {
+    const host = { ...base, alertname: 'HighGpuMemoryUsage', category: 'resource' };
+    await am.post([
+      { labels: { ...host, severity: 'critical', instance: 'host-a:9835', gpu: '0' } },
+      { labels: { ...host, severity: 'warning', instance: 'host-a:9835', gpu: '0' } },
+      { labels: { ...host, severity: 'warning', instance: 'host-a:9835', gpu: '1' } },
+      { labels: { ...host, severity: 'warning', instance: 'host-b:9835', gpu: '0' } },
+    ]);
+    const alerts = await waitForAlerts(
+      () => am.alerts(),
+      (list) => find(list, { alertname: 'HighGpuMemoryUsage', severity: 'warning', instance: 'host-a:9835', gpu: '0' })?.status.state === 'suppressed',
+      'the warning of host-a GPU 0 to be suppressed',
+    );
+    assert.equal(find(alerts, { alertname: 'HighGpuMemoryUsage', instance: 'host-a:9835', gpu: '1' })!.status.state, 'active');
+    assert.equal(find(alerts, { alertname: 'HighGpuMemoryUsage', instance: 'host-b:9835' })!.status.state, 'active');
+  });
+
+  await t.test('TargetDown suppresses the other alerts about the same instance only', async () => {
+    await am.post([
+      { labels: { ...base, alertname: 'TargetDown', severity: 'critical', job: 'llmwatch-gateway', instance: '10.0.0.1:8000' } },
+      { labels: { ...base, alertname: 'HighErrorRate', severity: 'critical', instance: '10.0.0.1:8000', model: 'm' } },
+      { labels: { ...base, alertname: 'HighErrorRate', severity: 'critical', instance: '10.0.0.2:8000', model: 'm' } },
+    ]);
+    const alerts = await waitForAlerts(
+      () => am.alerts(),
+      (list) => find(list, { alertname: 'HighErrorRate', instance: '10.0.0.1:8000' })?.status.state === 'suppressed',
+      'HighErrorRate on the down instance to be suppressed',
+    );
+    const down = find(alerts, { alertname: 'TargetDown', instance: '10.0.0.1:8000' })!;
+    assert.equal(down.status.state, 'active');
+    assert.deepEqual(find(alerts, { alertname: 'HighErrorRate', instance: '10.0.0.1:8000' })!.status.inhibitedBy, [down.fingerprint]);
+    const elsewhere = find(alerts, { alertname: 'HighErrorRate', instance: '10.0.0.2:8000' })!;
+    assert.equal(elsewhere.status.state, 'active');
+  });
+
+  await t.test('TargetAbsent suppresses TargetDown of the same job only', async () => {
+    await am.post([
+      { labels: { ...base, alertname: 'TargetAbsent', severity: 'critical', job: 'node' } },
+      { labels: { ...base, alertname: 'TargetDown', severity: 'critical', job: 'node', instance: '10.0.0.3:9100' } },
+      { labels: { ...base, alertname: 'TargetDown', severity: 'critical', job: 'llmwatch-responder', instance: '10.0.0.3:9095' } },
+    ]);
+    const alerts = await waitForAlerts(
+      () => am.alerts(),
+      (list) => find(list, { alertname: 'TargetDown', job: 'node' })?.status.state === 'suppressed',
+      'TargetDown of job node to be suppressed',
+    );
+    const absent = find(alerts, { alertname: 'TargetAbsent', job: 'node' })!;
+    assert.equal(absent.status.state, 'active');
+    assert.deepEqual(find(alerts, { alertname: 'TargetDown', job: 'node' })!.status.inhibitedBy, [absent.fingerprint]);
+    assert.equal(find(alerts, { alertname: 'TargetDown', job: 'llmwatch-responder' })!.status.state, 'active');
+  });
+});
