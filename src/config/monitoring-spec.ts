@@ -19,12 +19,26 @@ const AlertTuning = z.strictObject({
 });
 export type AlertTuning = z.output<typeof AlertTuning>;
 
-const modelAlertTunings = z.strictObject(Object.fromEntries(MODEL_ALERTS.map((a) => [a, AlertTuning.optional()])) as Record<(typeof MODEL_ALERTS)[number], z.ZodOptional<typeof AlertTuning>>);
+const modelAlertTunings = z.strictObject(
+  Object.fromEntries(MODEL_ALERTS.map((a) => [a, AlertTuning.optional()])) as Record<(typeof MODEL_ALERTS)[number], z.ZodOptional<typeof AlertTuning>>,
+  {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys'
+        ? `${issue.keys.join(', ')}: not a model alert; per-model tuning takes ${MODEL_ALERTS.join(', ')} (tune host alerts under the top-level 'alerts')`
+        : undefined,
+  },
+);
 const allAlertTunings = z.strictObject(
   Object.fromEntries([...MODEL_ALERTS, ...HOST_ALERTS].map((a) => [a, AlertTuning.optional()])) as Record<
     (typeof MODEL_ALERTS)[number] | (typeof HOST_ALERTS)[number],
     z.ZodOptional<typeof AlertTuning>
   >,
+  {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys'
+        ? `${issue.keys.join(', ')}: no such alert; tunable alerts are ${[...MODEL_ALERTS, ...HOST_ALERTS].join(', ')}`
+        : undefined,
+  },
 );
 
 const ModelServer = z.strictObject({
