@@ -18,6 +18,13 @@ export const BURN_RATE_WINDOWS = [
   { severity: 'warning', burnRate: 1, long: '3d', short: '6h' },
 ] as const;
 
+/** The quantiles recorded for latency and time to first token. */
+const QUANTILES = [
+  ['p50', 0.5],
+  ['p95', 0.95],
+  ['p99', 0.99],
+] as const;
+
 export const SLO_WINDOWS = ['5m', '30m', '1h', '6h', '3d'] as const;
 
 /**
@@ -54,18 +61,8 @@ export function recordingGroups(spec: Readonly<MonitoringSpec>): RuleGroup[] {
       expr: sumBy(byModel, rate(sel(metricName('upstreamErrors', p), re(LABEL.reason, 'refused|timeout|reset')), w)),
     },
   ];
-  for (const [q, v] of [
-    ['p50', 0.5],
-    ['p95', 0.95],
-    ['p99', 0.99],
-  ] as const) {
+  for (const [q, v] of QUANTILES) {
     rules.push({ record: n.latencyQuantile(q), expr: histogramQuantile(v, sumBy([LABEL.model, 'le'], rate(`${duration}_bucket`, w))) });
-  }
-  for (const [q, v] of [
-    ['p50', 0.5],
-    ['p95', 0.95],
-    ['p99', 0.99],
-  ] as const) {
     rules.push({ record: n.ttftQuantile(q), expr: histogramQuantile(v, sumBy([LABEL.model, 'le'], rate(`${ttft}_bucket`, w))) });
   }
   rules.push(

@@ -4,7 +4,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, startChild } from './processes.ts';
+import { freePort, startChild, waitReady } from './processes.ts';
 import type { Child } from './processes.ts';
 
 /** One alert as Alertmanager's v2 API lists it. */
@@ -53,19 +53,7 @@ export async function startAlertmanager(configYaml: string): Promise<Alertmanage
     await child.stop();
     rmSync(dir, { recursive: true, force: true });
   };
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    try {
-      if ((await fetch(`${url}/-/ready`)).ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (child.process.exitCode !== null || Date.now() > deadline) {
-      await close();
-      throw new Error(`Alertmanager did not become ready:\n${child.output()}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitReady(`${url}/-/ready`, child, 'Alertmanager', close);
   return {
     url,
     child,

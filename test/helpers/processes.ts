@@ -43,3 +43,23 @@ export function startChild(command: string, args: string[]): Child {
     },
   };
 }
+
+/**
+ * Polls `url` every 100 ms until it answers 2xx, for at most 20 s; if the
+ * child exits or time runs out, runs `cleanup` and throws with its output.
+ */
+export async function waitReady(url: string, child: Child, what: string, cleanup: () => Promise<void>): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    if (child.process.exitCode !== null || Date.now() > deadline) {
+      await cleanup();
+      throw new Error(`${what} did not become ready:\n${child.output()}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, startChild } from './processes.ts';
+import { freePort, startChild, waitReady } from './processes.ts';
 import type { Child } from './processes.ts';
 
 export interface Prometheus {
@@ -31,20 +31,11 @@ export async function startPrometheus(targets: string[], extraConfig = ''): Prom
     '--log.level=warn',
   ]);
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    try {
-      if ((await fetch(`${url}/-/ready`)).ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (child.process.exitCode !== null || Date.now() > deadline) {
-      await child.stop();
-      rmSync(dir, { recursive: true, force: true });
-      throw new Error(`Prometheus did not become ready:\n${child.output()}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const close = async () => {
+    await child.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  await waitReady(`${url}/-/ready`, child, 'Prometheus', close);
   return {
     url,
     child,
@@ -54,9 +45,6 @@ export async function startPrometheus(targets: string[], extraConfig = ''): Prom
       if (body.status !== 'success') throw new Error(`query ${expr} failed: ${body.error}`);
       return body.data.result;
     },
-    close: async () => {
-      await child.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
+    close,
   };
 }
