@@ -25,14 +25,41 @@ const UpstreamSchema = z
   })
   .strict();
 
+const TargetSchema = z.strictObject({
+  /** Name of an entry in `upstreams`. */
+  upstream: name,
+  /** The model's name on that upstream; the public name when absent. */
+  model: z.string().min(1).optional(),
+});
+
+const SAFETY_POLICIES = ['observe', 'redact', 'block'] as const;
+
 const ModelSchema = z
-  .object({
-    /** Name of an entry in `upstreams`. */
-    upstream: name,
-    /** The model's name on the upstream, when it differs from the public name. */
+  .strictObject({
+    /** Shorthand for a single target: `upstream` (and `upstreamModel`). */
+    upstream: name.optional(),
     upstreamModel: z.string().min(1).optional(),
+    /** Ordered targets: the first is the primary, the next the fallback (e.g. a lighter model). */
+    targets: z.array(TargetSchema).min(1).optional(),
+    /** Retry a request on the next target when the current one is unreachable, times out or answers 5xx, before any byte reached the client. */
+    failover: z.boolean().default(false),
+    /** Cache this model's deterministic answers (when the gateway's cache is on). */
+    cache: z.boolean().default(true),
+    safety: z
+      .strictObject({
+        /** `observe` scores and exports; `redact` masks flagged words; `block` refuses the answer. */
+        policy: z.enum(SAFETY_POLICIES).default('observe'),
+        /** Score at or above which an output is flagged (and redacted or blocked). */
+        threshold: z.number().min(0).max(1).default(0.5),
+      })
+      .prefault({}),
   })
-  .strict();
+  .superRefine((m, ctx) => {
+    const short = m.upstream !== undefined || m.upstreamModel !== undefined;
+    if (short && m.targets !== undefined) ctx.addIssue({ code: 'custom', message: "give either 'upstream' (one target) or 'targets' (several), not both" });
+    if (!short && m.targets === undefined) ctx.addIssue({ code: 'custom', path: ['upstream'], message: "required: the name of an entry in 'upstreams' (or give 'targets')" });
+    if (m.upstreamModel !== undefined && m.upstream === undefined) ctx.addIssue({ code: 'custom', path: ['upstream'], message: "'upstreamModel' needs 'upstream'" });
+  });
 
 const ascending = (v: readonly number[]) => v.every((b, i) => i === 0 || b > v[i - 1]!);
 
@@ -59,17 +86,83 @@ export const GatewayConfigSchema = z
       .prefault({}),
     upstreams: z.record(name, UpstreamSchema).refine((u) => Object.keys(u).length > 0, 'at least one upstream is required'),
     models: z.record(name, ModelSchema).refine((m) => Object.keys(m).length > 0, 'at least one model is required'),
+    /** The admin API (`/admin/*`): route switching. Off unless a token is set. */
+    admin: z
+      .strictObject({
+        /** Bearer token of the admin API; use `tokenFile` to keep it out of the config. */
+        token: z.string().min(16, 'at least 16 characters').optional(),
+        tokenFile: z.string().min(1).optional(),
+      })
+      .prefault({}),
+    /** Client API keys. With none, the gateway is open (as most local model servers are). */
+    auth: z
+      .strictObject({
+        /** Keys as SHA-256 hex digests (`printf %s "$KEY" | sha256sum`), never in clear. */
+        keys: z.array(z.strictObject({ name: z.string().regex(/^[a-zA-Z0-9_.-]{1,64}$/, 'letters, digits, _ . - (at most 64)'), sha256: z.string().regex(/^[0-9a-f]{64}$/, 'a SHA-256 digest, 64 lower-case hex digits') })).default([]),
+        /** A file of `name:sha256` lines, read at start-up, added to `keys`. */
+        keysFile: z.string().min(1).optional(),
+      })
+      .prefault({}),
+    /** The response cache for deterministic requests (temperature 0, or `x-llmwatch-cache: force`). */
+    cache: z
+      .strictObject({
+        enabled: z.boolean().default(false),
+        /** `memory`: per gateway process; `redis`: shared by every replica. */
+        store: z.enum(['memory', 'redis']).default('memory'),
+        maxBytes: z.int().min(1024).default(64 * 1024 * 1024),
+        ttlSeconds: z.int().min(1).default(300),
+        redisURL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
+      })
+      .prefault({}),
+    /** Output safety scoring. */
+    safety: z
+      .strictObject({
+        /** `lexical`: an embedded word-list scorer (fast, offline); `classifier`: an OpenAI-compatible /v1/moderations server; `none`. */
+        scorer: z.enum(['lexical', 'classifier', 'none']).default('lexical'),
+        /** Extra terms the lexical scorer flags, besides its dataset. */
+        extraTerms: z.array(z.string().min(1)).default([]),
+        /** Outputs in the rolling mean exported as `openllm_output_toxicity_score`. */
+        window: z.int().min(1).max(100_000).default(100),
+        classifier: z
+          .strictObject({
+            baseURL: z.url({ protocol: /^https?$/ }),
+            apiKey: z.string().min(1).optional(),
+            model: z.string().min(1).optional(),
+            /** Share of outputs sent to the classifier (it runs off the request path). */
+            sampleRate: z.number().min(0).max(1).default(1),
+            timeoutMs: z.int().min(1).default(2_000),
+            maxInFlight: z.int().min(1).default(4),
+          })
+          .optional(),
+      })
+      .prefault({}),
   })
   .strict()
   .superRefine((cfg, ctx) => {
     for (const [model, m] of Object.entries(cfg.models)) {
-      if (!(m.upstream in cfg.upstreams)) {
+      const refs = m.targets !== undefined ? m.targets.map((t, i) => ({ upstream: t.upstream, path: ['targets', i, 'upstream'] })) : m.upstream !== undefined ? [{ upstream: m.upstream, path: ['upstream'] }] : [];
+      for (const r of refs) {
+        if (!(r.upstream in cfg.upstreams)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['models', model, ...r.path],
+            message: `unknown upstream '${r.upstream}'; define it under 'upstreams' (known: ${Object.keys(cfg.upstreams).join(', ')})`,
+          });
+        }
+      }
+      if (m.safety.policy !== 'observe' && cfg.safety.scorer !== 'lexical') {
         ctx.addIssue({
           code: 'custom',
-          path: ['models', model, 'upstream'],
-          message: `unknown upstream '${m.upstream}'; define it under 'upstreams' (known: ${Object.keys(cfg.upstreams).join(', ')})`,
+          path: ['models', model, 'safety', 'policy'],
+          message: `'${m.safety.policy}' needs an answer scored before it is sent: set safety.scorer to lexical (the classifier runs in the background and can only observe)`,
         });
       }
+    }
+    if (cfg.safety.scorer === 'classifier' && cfg.safety.classifier === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['safety', 'classifier'], message: "required when safety.scorer is 'classifier': { baseURL: http://host:port/v1 }" });
+    }
+    if (cfg.admin.token !== undefined && cfg.admin.tokenFile !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['admin'], message: "give either 'token' or 'tokenFile', not both" });
     }
   });
 
@@ -77,3 +170,15 @@ export type GatewayConfig = z.output<typeof GatewayConfigSchema>;
 export type GatewayConfigInput = z.input<typeof GatewayConfigSchema>;
 export type UpstreamConfig = z.output<typeof UpstreamSchema>;
 export type ModelConfig = z.output<typeof ModelSchema>;
+
+/** One place a model can be served: an upstream and the model's name there. */
+export interface Target {
+  readonly upstream: string;
+  readonly model: string;
+}
+
+/** A model's targets in order, from either config form. */
+export function modelTargets(publicName: string, m: ModelConfig): Target[] {
+  if (m.targets !== undefined) return m.targets.map((t) => ({ upstream: t.upstream, model: t.model ?? publicName }));
+  return [{ upstream: m.upstream!, model: m.upstreamModel ?? publicName }];
+}

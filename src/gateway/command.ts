@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { GatewayConfigSchema } from '../config/gateway-config.ts';
+import { modelTargets } from '../config/gateway-config.ts';
 import type { GatewayConfig } from '../config/gateway-config.ts';
 import { CFG_ERR_INVALID } from '../config/errors.ts';
 import { loadConfigFile, validateConfig } from '../config/validate.ts';
@@ -47,7 +48,8 @@ export function gatewayCommand(): Command {
       const gw = await startGateway(config, { port: opts.port, host: opts.host });
       console.log(`llmwatch gateway listening on ${gw.url} (OpenAI API at ${gw.url}/v1, metrics at ${gw.url}/metrics)`);
       for (const [model, m] of Object.entries(config.models)) {
-        console.log(`  ${model} -> ${config.upstreams[m.upstream]!.baseURL}${m.upstreamModel ? ` as ${m.upstreamModel}` : ''}`);
+        const targets = modelTargets(model, m).map((t) => `${config.upstreams[t.upstream]!.baseURL} as ${t.model}`);
+        console.log(`  ${model} -> ${targets.join(', then ')}`);
       }
       await waitForSignal();
       await gw.close();

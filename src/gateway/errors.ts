@@ -18,3 +18,15 @@ export const GW_ERR_UPSTREAM_MALFORMED = defineError('GW_ERR_UPSTREAM_MALFORMED'
 export const GW_ERR_UPSTREAM_HTTP = defineError('GW_ERR_UPSTREAM_HTTP', 502, 'server_error', 'upstream_error');
 /** The upstream sent an error event inside a stream. */
 export const GW_ERR_UPSTREAM_STREAM = defineError('GW_ERR_UPSTREAM_STREAM', 502, 'server_error', 'upstream_stream_error');
+/** A model's answer was withheld by its `block` safety policy (as Azure OpenAI's content filter answers). */
+export const GW_ERR_CONTENT_BLOCKED = defineError('GW_ERR_CONTENT_BLOCKED', 400, 'invalid_request_error', 'content_filter');
+/** No or an unknown client API key. */
+export const GW_ERR_INVALID_API_KEY = defineError('GW_ERR_INVALID_API_KEY', 401, 'invalid_request_error', 'invalid_api_key');
+/** The admin API needs its bearer token. */
+export const GW_ERR_ADMIN_UNAUTHENTICATED = defineError('GW_ERR_ADMIN_UNAUTHENTICATED', 401, 'invalid_request_error', 'admin_unauthenticated');
+/** The admin token given is wrong. */
+export const GW_ERR_ADMIN_FORBIDDEN = defineError('GW_ERR_ADMIN_FORBIDDEN', 403, 'invalid_request_error', 'admin_forbidden');
+/** The admin API is off: no admin token is configured. */
+export const GW_ERR_ADMIN_DISABLED = defineError('GW_ERR_ADMIN_DISABLED', 404, 'invalid_request_error', 'admin_disabled');
+/** An admin request names no such model or target. */
+export const GW_ERR_ADMIN_BAD_TARGET = defineError('GW_ERR_ADMIN_BAD_TARGET', 400, 'invalid_request_error', 'invalid_target');

@@ -1,5 +1,4 @@
-import type { RouteMeter, ErrorClass } from '../metrics/gateway-metrics.ts';
-import type { UpstreamErrorReason } from '../metrics/conventions.ts';
+import type { ErrorClass, RouteMeter } from '../metrics/gateway-metrics.ts';
 import type { TokenCount } from './usage.ts';
 
 /** Timing of a streamed answer, from `performance.now()`. */
@@ -43,15 +42,20 @@ export class Exchange {
   }
 
   /**
-   * Counts a failure by the status class the client got; `reason` when the
-   * upstream was at fault. Tokens a failed stream already carried are counted:
-   * the server did process them.
+   * Counts a failure by the status class the client got. (Which upstream was
+   * at fault, and why, is counted per attempt by the proxy.) Tokens a failed
+   * stream already carried are counted: the server did process them.
    */
-  fail(cls: ErrorClass, reason: UpstreamErrorReason | undefined, tokens?: TokenCount): void {
+  fail(cls: ErrorClass, tokens?: TokenCount): void {
     if (this.#claim()) return;
     this.meter.errorByClass[cls].inc();
-    if (reason !== undefined) this.meter.upstreamErrors[reason].inc();
     if (tokens !== undefined) this.#tokens(tokens);
+  }
+
+  /** Counts an answer served from the cache: a success, but no inference, so no duration and no tokens. */
+  served(): void {
+    if (this.#claim()) return;
+    this.meter.success.inc();
   }
 
   /** Counts a request whose client went away before the answer ended. */
@@ -68,7 +72,7 @@ export class Exchange {
   }
 
   #tokens(t: TokenCount): void {
-    const pair = this.meter.tokens[t.source];
+    const pair = this.meter.perModel.tokens[t.source];
     if (t.prompt > 0) pair.prompt.inc(t.prompt);
     if (t.completion > 0) pair.completion.inc(t.completion);
   }

@@ -8,6 +8,7 @@ import type { UpstreamErrorReason } from '../metrics/conventions.ts';
 import { ENDPOINTS } from '../openai/endpoints.ts';
 import { sseData } from '../openai/sse.ts';
 import type { InferenceRequest } from '../openai/validate.ts';
+import type { AnswerCache, CacheLookup } from './cache/answer-cache.ts';
 import {
   GW_ERR_UPSTREAM_MALFORMED,
   GW_ERR_UPSTREAM_REFUSED,
@@ -16,39 +17,35 @@ import {
   GW_ERR_UPSTREAM_TIMEOUT,
 } from './errors.ts';
 import { Exchange } from './exchange.ts';
-import type { QueueObserver } from './limiter.ts';
+import type { ModelRoute, RouteTarget } from './router.ts';
+import type { OutputSafety } from './safety/output-safety.ts';
 import { StreamMeter } from './stream-meter.ts';
 import { classifyUpstreamError } from './upstream.ts';
-import type { Upstream } from './upstream.ts';
 import { generatedText, reportedUsage, tokenCount } from './usage.ts';
 import type { TokenCount } from './usage.ts';
 
-/** Where one public (model, endpoint) goes, resolved at start-up. */
-export interface Route {
-  readonly meter: RouteMeter;
-  readonly upstream: Upstream;
-  /** Path under the upstream's base URL, e.g. `/chat/completions`. */
-  readonly path: string;
-  /** Set when the upstream knows the model by another name. */
-  readonly upstreamModel: string | undefined;
-  readonly queue: QueueObserver;
+/** The services the proxy core calls through narrow interfaces; each is optional. */
+export interface ProxyServices {
+  readonly cache: AnswerCache | undefined;
+  readonly safety: OutputSafety | undefined;
+  /** True when the gateway checks client keys: the client's Authorization is then never sent upstream. */
+  readonly ownsAuthorization: boolean;
 }
 
-/** Builds the route of a (model, endpoint) once, at start-up. */
-export function createRoute(meter: RouteMeter, upstream: Upstream, upstreamModel: string | undefined): Route {
-  return {
-    meter,
-    upstream,
-    path: ENDPOINTS[meter.endpoint].slice('/v1'.length),
-    upstreamModel,
-    queue: {
-      queued: () => meter.queueLength.inc(),
-      dequeued: (waitedMs) => {
-        meter.queueLength.dec();
-        meter.queueWait.observe(waitedMs / 1000);
-      },
-    },
-  };
+/** One request on its way through the proxy. */
+interface Call {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly model: ModelRoute;
+  readonly meter: RouteMeter;
+  readonly request: InferenceRequest;
+  readonly rawBody: Buffer;
+  readonly ex: Exchange;
+  readonly services: ProxyServices;
+  /** Aborts when the client goes away. */
+  readonly signal: AbortSignal;
+  /** Where the answer is to be cached, when it is cacheable and was not cached. */
+  readonly cacheKey: string | undefined;
 }
 
 /** The reason a request was aborted when its client went away. */
@@ -56,95 +53,143 @@ const CLIENT_GONE = new Error('client closed the connection');
 
 const UPSTREAM_ERROR_BODY_LIMIT = 64 * 1024;
 
+/** What one attempt on a target came to: done (answered, one way or another), or try the next target. */
+type Attempt = 'done' | 'next';
+
 /**
- * The proxy core: waits for an upstream slot, forwards the request's bytes,
- * and passes the answer back as it arrives, metering it through an
- * {@link Exchange}. Every way out counts the request exactly once and gives
- * the slot and the gauges back.
+ * The proxy core: answers from the cache when it can; otherwise waits for a
+ * slot on the model's active target, forwards the request's bytes, and passes
+ * the answer back as it arrives, metering it through an {@link Exchange}.
+ * With failover on, a target that cannot be reached or answers 5xx before any
+ * byte went to the client hands the request to the next target. Every way out
+ * counts the request exactly once and gives slots and gauges back.
  */
 export async function forward(
   req: IncomingMessage,
   res: ServerResponse,
-  route: Route,
+  model: ModelRoute,
+  meter: RouteMeter,
   request: InferenceRequest,
   rawBody: Buffer,
   startedAt: number,
+  services: ProxyServices,
 ): Promise<void> {
-  const ex = new Exchange(route.meter, startedAt);
+  const ex = new Exchange(meter, startedAt);
   const ac = new AbortController();
   const onClose = () => {
     if (!res.writableFinished) ac.abort(CLIENT_GONE);
   };
   res.on('close', onClose);
-  const { limiter } = route.upstream;
   try {
-    if (limiter.tryAcquire()) {
-      route.meter.queueWait.observe(0);
-    } else {
-      try {
-        await limiter.acquire(route.queue, ac.signal);
-      } catch (err) {
-        if (ac.signal.aborted) ex.cancel();
-        else {
-          ex.fail((err as LlmwatchError).status >= 500 ? '5xx' : '4xx', undefined);
-          sendError(res, err);
-        }
+    const first = model.targets[model.active]!;
+    let lookup: CacheLookup | undefined;
+    if (services.cache !== undefined && model.config.cache) {
+      lookup = await services.cache.lookup(model, request, first.id, req.headers['x-llmwatch-cache']);
+      if (lookup.kind === 'hit') {
+        const a = lookup.answer;
+        res.writeHead(a.status, { 'content-type': a.contentType, 'content-length': a.body.length, 'x-llmwatch-cache': 'hit' });
+        res.end(a.body);
+        ex.served();
         return;
       }
     }
-    route.meter.inFlight.inc();
-    try {
-      await exchange({ req, res, route, request, rawBody, ex, signal: ac.signal });
-    } finally {
-      route.meter.inFlight.dec();
-      limiter.release();
+    const call: Call = {
+      req,
+      res,
+      model,
+      meter,
+      request,
+      rawBody,
+      ex,
+      services,
+      signal: ac.signal,
+      cacheKey: lookup?.kind === 'miss' ? lookup.key : undefined,
+    };
+    const last = model.config.failover ? model.targets.length - 1 : model.active;
+    for (let i = model.active; i <= last; i++) {
+      const target = model.targets[i]!;
+      if ((await attempt(call, target, i === last)) === 'done') return;
+      target.meter.failovers.inc();
     }
   } finally {
     res.off('close', onClose);
-    if (!ex.counted) ex.fail('5xx', undefined);
+    if (!ex.counted) ex.fail('5xx');
   }
 }
 
-/** One request on its way through the proxy, once it holds an upstream slot. */
-interface Call {
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse;
-  readonly route: Route;
-  readonly request: InferenceRequest;
-  readonly rawBody: Buffer;
-  readonly ex: Exchange;
-  /** Aborts when the client goes away. */
-  readonly signal: AbortSignal;
+async function attempt(call: Call, target: RouteTarget, last: boolean): Promise<Attempt> {
+  const { res, ex, signal } = call;
+  const { limiter } = target.upstream;
+  if (limiter.tryAcquire()) {
+    target.meter.queueWait.observe(0);
+  } else {
+    try {
+      await limiter.acquire(target.queue, signal);
+    } catch (err) {
+      if (signal.aborted) ex.cancel();
+      else {
+        ex.fail((err as LlmwatchError).status >= 500 ? '5xx' : '4xx');
+        sendError(res, err);
+      }
+      return 'done';
+    }
+  }
+  target.meter.inFlight.inc();
+  target.meter.requests.inc();
+  try {
+    return await exchange(call, target, last);
+  } finally {
+    target.meter.inFlight.dec();
+    limiter.release();
+  }
 }
 
-async function exchange(call: Call): Promise<void> {
-  const { req, res, route, request, rawBody, ex, signal } = call;
+async function exchange(call: Call, target: RouteTarget, last: boolean): Promise<Attempt> {
+  const { req, res, request, rawBody, ex, signal, services } = call;
   // The client's bytes go upstream untouched unless the model must be renamed.
-  const body = route.upstreamModel === undefined ? rawBody : JSON.stringify({ ...request.body, model: route.upstreamModel });
+  const body = target.rename ? JSON.stringify({ ...request.body, model: target.upstreamModel }) : rawBody;
+  const clientAuth = services.ownsAuthorization ? undefined : req.headers.authorization;
   let answer: Dispatcher.ResponseData;
   try {
-    answer = await route.upstream.request(route.path, body, req.headers.authorization, signal);
+    answer = await target.upstream.request(pathOf(call), body, clientAuth, signal);
   } catch (err) {
-    if (signal.aborted) return ex.cancel();
+    if (signal.aborted) {
+      ex.cancel();
+      return 'done';
+    }
     const reason = classifyUpstreamError(err);
-    ex.fail('5xx', reason);
-    return sendError(res, upstreamError(reason, route, err));
+    target.meter.errors[reason].inc();
+    if (!last) return 'next';
+    ex.fail('5xx');
+    sendError(res, upstreamError(reason, target, err));
+    return 'done';
   }
-  if (answer.statusCode >= 400) return relayUpstreamError(call, answer);
-  if (request.stream && isEventStream(answer.headers['content-type'])) return relayStream(call, answer);
-  return relayJson(call, answer);
+  if (answer.statusCode >= 500 && !last) {
+    target.meter.errors.http_5xx.inc();
+    await answer.body.dump().catch(() => {});
+    return 'next';
+  }
+  if (answer.statusCode >= 400) await relayUpstreamError(call, target, answer);
+  else if (request.stream && isEventStream(answer.headers['content-type'])) await relayStream(call, target, answer);
+  else await relayJson(call, target, answer);
+  return 'done';
 }
 
-async function relayJson(call: Call, answer: Dispatcher.ResponseData): Promise<void> {
-  const { res, route, request, ex, signal } = call;
+function pathOf(call: Call): string {
+  return ENDPOINTS[call.request.endpoint].slice('/v1'.length);
+}
+
+async function relayJson(call: Call, target: RouteTarget, answer: Dispatcher.ResponseData): Promise<void> {
+  const { res, request, ex, signal, model, services } = call;
   let buf: Buffer;
   try {
-    buf = await readAll(answer.body, route.upstream.config.maxResponseBytes);
+    buf = await readAll(answer.body, target.upstream.config.maxResponseBytes);
   } catch (err) {
     if (signal.aborted) return ex.cancel();
     const reason = err instanceof LlmwatchError ? 'malformed' : classifyUpstreamError(err);
-    ex.fail('5xx', reason);
-    return sendError(res, err instanceof LlmwatchError ? err : upstreamError(reason, route, err));
+    target.meter.errors[reason].inc();
+    ex.fail('5xx');
+    return sendError(res, err instanceof LlmwatchError ? err : upstreamError(reason, target, err));
   }
   let obj: unknown;
   try {
@@ -153,20 +198,41 @@ async function relayJson(call: Call, answer: Dispatcher.ResponseData): Promise<v
     obj = undefined;
   }
   if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
-    ex.fail('5xx', 'malformed');
-    return sendError(res, GW_ERR_UPSTREAM_MALFORMED(`Upstream '${route.upstream.name}' answered HTTP ${answer.statusCode} with a body that is not a JSON object`));
+    target.meter.errors.malformed.inc();
+    ex.fail('5xx');
+    return sendError(res, GW_ERR_UPSTREAM_MALFORMED(`Upstream '${target.upstream.name}' answered HTTP ${answer.statusCode} with a body that is not a JSON object`));
   }
   const answerObj = obj as Record<string, unknown>;
   const usage = reportedUsage(answerObj);
-  // The answer's text is only read when the server reported no usage.
-  const tokens = tokenCount(usage, request, usage === undefined ? generatedText(answerObj, 'message') : '');
-  res.writeHead(answer.statusCode, passHeaders(answer.headers, 'application/json', buf.length));
+  const scored = services.safety !== undefined && request.endpoint !== 'embeddings';
+  // The answer's text is only read when needed: no usage to count, or a safety check.
+  const text = usage === undefined || scored ? generatedText(answerObj, 'message') : '';
+  const tokens = tokenCount(usage, request, text);
+  if (scored) {
+    const verdict = services.safety!.judge(model, text);
+    if (verdict.action === 'block') {
+      // The model did the work: its tokens count, and the request is an error the client sees.
+      ex.fail('4xx', tokens);
+      return sendError(res, verdict.error);
+    }
+    if (verdict.action === 'redact') {
+      const body = Buffer.from(JSON.stringify(services.safety!.redactAnswer(answerObj)));
+      res.writeHead(answer.statusCode, passHeaders(answer.headers, 'application/json', body.length, 'redacted'));
+      res.end(body);
+      ex.succeed(tokens, undefined);
+      return;
+    }
+  }
+  res.writeHead(answer.statusCode, passHeaders(answer.headers, 'application/json', buf.length, undefined));
   res.end(buf);
   ex.succeed(tokens, undefined);
+  if (call.cacheKey !== undefined && answer.statusCode === 200) {
+    services.cache!.save(call.cacheKey, { status: 200, contentType: 'application/json', body: buf, stream: false, promptTokens: tokens.prompt, completionTokens: tokens.completion });
+  }
 }
 
-async function relayStream(call: Call, answer: Dispatcher.ResponseData): Promise<void> {
-  const { res, route, request, ex, signal } = call;
+async function relayStream(call: Call, target: RouteTarget, answer: Dispatcher.ResponseData): Promise<void> {
+  const { res, request, ex, signal, model, services } = call;
   res.writeHead(answer.statusCode, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache',
@@ -175,45 +241,78 @@ async function relayStream(call: Call, answer: Dispatcher.ResponseData): Promise
   });
   res.flushHeaders();
   const sm = new StreamMeter();
+  // A copy for the cache, kept only while the stream stays under the cache's entry limit.
+  let copy: Buffer[] | undefined = call.cacheKey === undefined ? undefined : [];
+  let copied = 0;
+  const limit = services.cache?.maxEntryBytes ?? 0;
+  const keep = (b: Buffer) => {
+    if (copy === undefined) return;
+    copied += b.length;
+    if (copied > limit) copy = undefined;
+    else copy.push(b);
+  };
   try {
     for await (const chunk of answer.body) {
       // Only whole, checked events are written: a broken one never reaches the client.
       const ready = sm.push(chunk as Buffer);
-      if (ready.length > 0 && !res.write(ready)) await once(res, 'drain', { signal });
+      if (ready.length > 0) {
+        keep(ready);
+        if (!res.write(ready)) await once(res, 'drain', { signal });
+      }
       if (sm.fault !== undefined) break;
     }
     if (sm.fault === undefined) {
       const rest = sm.end();
-      if (rest.length > 0) res.write(rest);
+      if (rest.length > 0) {
+        keep(rest);
+        res.write(rest);
+      }
     }
   } catch (err) {
     if (signal.aborted) return ex.cancel(streamedSoFar(sm, request));
     const reason = classifyUpstreamError(err);
-    ex.fail('5xx', reason, streamedSoFar(sm, request));
-    return endStreamWithError(res, upstreamError(reason, route, err));
+    target.meter.errors[reason].inc();
+    ex.fail('5xx', streamedSoFar(sm, request));
+    return endStreamWithError(res, upstreamError(reason, target, err));
   }
   if (sm.fault !== undefined) {
-    ex.fail('5xx', sm.fault.kind, streamedSoFar(sm, request));
+    target.meter.errors[sm.fault.kind].inc();
+    ex.fail('5xx', streamedSoFar(sm, request));
     const make = sm.fault.kind === 'malformed' ? GW_ERR_UPSTREAM_MALFORMED : GW_ERR_UPSTREAM_STREAM;
     return endStreamWithError(res, make(sm.fault.message));
   }
   if (!sm.done) {
-    ex.fail('5xx', 'reset', streamedSoFar(sm, request));
-    return endStreamWithError(res, GW_ERR_UPSTREAM_RESET(`Upstream '${route.upstream.name}' ended the stream before [DONE]`));
+    target.meter.errors.reset.inc();
+    ex.fail('5xx', streamedSoFar(sm, request));
+    return endStreamWithError(res, GW_ERR_UPSTREAM_RESET(`Upstream '${target.upstream.name}' ended the stream before [DONE]`));
   }
   res.end();
-  ex.succeed(tokenCount(sm.usage, request, sm.text), sm);
+  const tokens = tokenCount(sm.usage, request, sm.text);
+  ex.succeed(tokens, sm);
+  // Scored once the client has it all: a stream is never held back for scoring.
+  services.safety?.observe(model, sm.text);
+  if (copy !== undefined) {
+    services.cache!.save(call.cacheKey!, {
+      status: 200,
+      contentType: 'text/event-stream; charset=utf-8',
+      body: Buffer.concat(copy, copied),
+      stream: true,
+      promptTokens: tokens.prompt,
+      completionTokens: tokens.completion,
+    });
+  }
 }
 
 /**
  * An upstream HTTP error reaches the client with its status. An OpenAI-shaped
  * body passes as it is; anything else is wrapped in that shape.
  */
-async function relayUpstreamError(call: Call, answer: Dispatcher.ResponseData): Promise<void> {
-  const { res, route, ex, signal } = call;
+async function relayUpstreamError(call: Call, target: RouteTarget, answer: Dispatcher.ResponseData): Promise<void> {
+  const { res, ex, signal } = call;
   const status = answer.statusCode;
   const reason: UpstreamErrorReason | undefined = status >= 500 ? 'http_5xx' : status === 429 ? 'http_429' : undefined;
-  ex.fail(status >= 500 ? '5xx' : '4xx', reason);
+  if (reason !== undefined) target.meter.errors[reason].inc();
+  ex.fail(status >= 500 ? '5xx' : '4xx');
   let buf: Buffer | undefined;
   try {
     buf = await readAll(answer.body, UPSTREAM_ERROR_BODY_LIMIT);
@@ -235,7 +334,7 @@ async function relayUpstreamError(call: Call, answer: Dispatcher.ResponseData): 
     status,
     {
       error: {
-        message: `Upstream '${route.upstream.name}' answered HTTP ${status}${snippet}`,
+        message: `Upstream '${target.upstream.name}' answered HTTP ${status}${snippet}`,
         type: status >= 500 ? 'server_error' : 'invalid_request_error',
         param: null,
         code: 'upstream_error',
@@ -245,8 +344,8 @@ async function relayUpstreamError(call: Call, answer: Dispatcher.ResponseData): 
   );
 }
 
-function upstreamError(reason: UpstreamErrorReason, route: Route, cause: unknown): LlmwatchError {
-  const name = route.upstream.name;
+function upstreamError(reason: UpstreamErrorReason, target: RouteTarget, cause: unknown): LlmwatchError {
+  const name = target.upstream.name;
   const detail = cause instanceof Error ? `: ${cause.message}` : '';
   switch (reason) {
     case 'refused':
@@ -307,11 +406,17 @@ function isEventStream(contentType: string | string[] | undefined): boolean {
 
 const PASSED_HEADERS = ['x-request-id', 'openai-processing-ms'] as const;
 
-function passHeaders(h: Dispatcher.ResponseData['headers'], contentType: string, length: number): Record<string, string | number> {
+function passHeaders(
+  h: Dispatcher.ResponseData['headers'],
+  contentType: string,
+  length: number,
+  safety: 'redacted' | undefined,
+): Record<string, string | number> {
   const out: Record<string, string | number> = { 'content-type': contentType, 'content-length': length };
   for (const name of PASSED_HEADERS) {
     const v = h[name];
     if (typeof v === 'string') out[name] = v;
   }
+  if (safety !== undefined) out['x-llmwatch-safety'] = safety;
   return out;
 }

@@ -1,6 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Registry } from 'prom-client';
+import { CFG_ERR_UNREADABLE } from '../config/errors.ts';
+import { modelTargets } from '../config/gateway-config.ts';
 import type { GatewayConfig } from '../config/gateway-config.ts';
 import { hasCode } from '../errors.ts';
 import { HTTP_ERR_BODY_TOO_LARGE, HTTP_ERR_INVALID_JSON, HTTP_ERR_METHOD_NOT_ALLOWED, HTTP_ERR_NOT_FOUND } from '../http/errors.ts';
@@ -8,15 +11,28 @@ import { close, listen } from '../http/listen.ts';
 import { parseJsonObject, readBody } from '../http/read-body.ts';
 import { sendError, sendJson } from '../http/send.ts';
 import { ENDPOINT_NONE } from '../metrics/conventions.ts';
+import type { RejectReason } from '../metrics/conventions.ts';
 import { GatewayMetrics } from '../metrics/gateway-metrics.ts';
-import { ENDPOINT_NAMES, endpointForPath } from '../openai/endpoints.ts';
+import { endpointForPath } from '../openai/endpoints.ts';
 import type { Endpoint } from '../openai/endpoints.ts';
 import { validateInferenceRequest } from '../openai/validate.ts';
 import { VERSION } from '../version.ts';
-import { GW_ERR_UNKNOWN_MODEL } from './errors.ts';
-import { createRoute, forward } from './proxy.ts';
-import type { Route } from './proxy.ts';
+import { serveAdmin } from './admin.ts';
+import { AnswerCache } from './cache/answer-cache.ts';
+import { MemoryCacheStore } from './cache/memory-store.ts';
+import { RedisCacheStore } from './cache/redis-store.ts';
+import type { CacheStore } from './cache/types.ts';
+import { ClientKeys, readKeysFile } from './client-keys.ts';
+import { GW_ERR_INVALID_API_KEY, GW_ERR_UNKNOWN_MODEL } from './errors.ts';
+import { forward } from './proxy.ts';
+import type { ProxyServices } from './proxy.ts';
 import { probeUpstreams } from './readiness.ts';
+import { Router } from './router.ts';
+import type { RouteSwitch } from './router.ts';
+import { ClassifierScorer } from './safety/classifier-scorer.ts';
+import { LexicalScorer } from './safety/lexical-scorer.ts';
+import { OutputSafety } from './safety/output-safety.ts';
+import { SampledClassifier } from './safety/sampled-classifier.ts';
 import { Upstream } from './upstream.ts';
 
 /** A running gateway. */
@@ -25,32 +41,57 @@ export interface GatewayHandle {
   /** `http://host:port`, without `/v1`. */
   readonly url: string;
   readonly metrics: GatewayMetrics;
+  readonly router: Router;
   readonly server: Server;
   close(): Promise<void>;
 }
 
+export interface GatewayOptions {
+  readonly registry?: Registry;
+  /** Where route switches are logged, one JSON object per line; default stdout. */
+  readonly log?: (entry: RouteSwitch) => void;
+}
+
 /**
- * The OpenAI-compatible metering gateway: validates and routes each request to
- * its model's upstream through the proxy core, and serves `/metrics`,
- * `/healthz` and `/readyz`. Everything that can be decided from the config is
- * decided here, once.
+ * The OpenAI-compatible metering gateway: checks client keys, validates and
+ * routes each request to its model's active target through the proxy core
+ * (with the response cache and output safety around it), and serves
+ * `/metrics`, `/healthz`, `/readyz` and the admin API. Everything that can be
+ * decided from the config is decided here, once; secrets in files are read
+ * here too, so a missing file stops the gateway at start-up.
  */
-export function createGateway(config: GatewayConfig, registry: Registry = new Registry()): { server: Server; metrics: GatewayMetrics; closeUpstreams(): Promise<void> } {
+export function createGateway(config: GatewayConfig, opts: GatewayOptions = {}) {
+  const registry = opts.registry ?? new Registry();
   const upstreams = new Map(Object.entries(config.upstreams).map(([name, u]) => [name, new Upstream(name, u)]));
+  const keys = new ClientKeys([...config.auth.keys, ...(config.auth.keysFile === undefined ? [] : readKeysFile(config.auth.keysFile))]);
+  const adminToken = config.admin.token ?? (config.admin.tokenFile === undefined ? undefined : readSecret(config.admin.tokenFile, 'admin.tokenFile'));
   const metrics = new GatewayMetrics(registry, {
     prefix: config.metrics.prefix,
     durationBuckets: config.metrics.durationBuckets,
     processMetrics: config.metrics.processMetrics,
     version: VERSION,
-    routes: Object.entries(config.models).map(([model, m]) => ({ model, upstream: m.upstream })),
+    models: Object.entries(config.models).map(([model, m]) => ({ model, targets: modelTargets(model, m) })),
+    keys: keys.names,
+    cacheStore: config.cache.enabled ? config.cache.store : undefined,
   });
-  const routes = new Map<string, Route>();
-  for (const [model, m] of Object.entries(config.models)) {
-    const upstream = upstreams.get(m.upstream)!;
-    for (const endpoint of ENDPOINT_NAMES) {
-      routes.set(routeKey(endpoint, model), createRoute(metrics.route(model, endpoint)!, upstream, m.upstreamModel));
-    }
-  }
+  const router = new Router(config, upstreams, metrics, opts.log ?? ((entry) => console.log(JSON.stringify(entry))));
+  const store = config.cache.enabled ? cacheStore(config, metrics) : undefined;
+  const classifier =
+    config.safety.scorer === 'classifier'
+      ? new SampledClassifier(new ClassifierScorer({ ...config.safety.classifier! }), {
+          sampleRate: config.safety.classifier!.sampleRate,
+          maxInFlight: config.safety.classifier!.maxInFlight,
+          onFailure: (why) => metrics.classifierFailure(why),
+        })
+      : undefined;
+  const services: ProxyServices = {
+    cache: store === undefined ? undefined : new AnswerCache(store, config.cache.ttlSeconds * 1000, Math.min(config.cache.maxBytes / 4, 8 * 1024 * 1024)),
+    safety:
+      config.safety.scorer === 'none'
+        ? undefined
+        : new OutputSafety(config.safety.scorer === 'lexical' ? new LexicalScorer({ extraTerms: config.safety.extraTerms }) : undefined, classifier, config.safety.window),
+    ownsAuthorization: keys.size > 0,
+  };
   const modelList = JSON.stringify({
     object: 'list',
     data: Object.keys(config.models).map((id) => ({ id, object: 'model', created: 0, owned_by: 'llmwatch' })),
@@ -59,14 +100,14 @@ export function createGateway(config: GatewayConfig, registry: Registry = new Re
 
   async function handleInference(req: IncomingMessage, res: ServerResponse, endpoint: Endpoint): Promise<void> {
     const startedAt = performance.now();
-    let route: Route | undefined;
     let raw: Buffer;
     let request;
+    let model;
     try {
       raw = await readBody(req, limit);
       request = validateInferenceRequest(endpoint, parseJsonObject(raw));
-      route = routes.get(routeKey(endpoint, request.model));
-      if (route === undefined) {
+      model = router.get(request.model);
+      if (model === undefined) {
         throw GW_ERR_UNKNOWN_MODEL(`The model '${request.model}' does not exist on this gateway (known: ${Object.keys(config.models).join(', ')})`, {
           param: 'model',
         });
@@ -77,7 +118,20 @@ export function createGateway(config: GatewayConfig, registry: Registry = new Re
       if (hasCode(err, HTTP_ERR_BODY_TOO_LARGE)) res.setHeader('connection', 'close');
       return sendError(res, err);
     }
-    await forward(req, res, route, request, raw, startedAt);
+    await forward(req, res, model, metrics.route(model.name, endpoint)!, request, raw, startedAt, services);
+  }
+
+  /** With client keys configured, every `/v1` request needs one: true when it may go on. */
+  function admitted(req: IncomingMessage, res: ServerResponse, endpoint: Endpoint | typeof ENDPOINT_NONE): boolean {
+    if (keys.size === 0) return true;
+    const name = keys.identify(req.headers.authorization);
+    if (name !== undefined) {
+      metrics.client(name);
+      return true;
+    }
+    metrics.rejected(endpoint, 'unauthorized');
+    sendError(res, GW_ERR_INVALID_API_KEY('Missing or unknown API key: send Authorization: Bearer <key>'));
+    return false;
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -86,15 +140,18 @@ export function createGateway(config: GatewayConfig, registry: Registry = new Re
     const path = q === -1 ? url : url.slice(0, q);
     const endpoint = endpointForPath(path);
     if (endpoint !== undefined) {
-      if (req.method === 'POST') return handleInference(req, res, endpoint);
-      return refuse(res, endpoint, 'method_not_allowed', HTTP_ERR_METHOD_NOT_ALLOWED(`Use POST for ${path}`), 'POST');
+      if (req.method !== 'POST') return refuse(res, endpoint, 'method_not_allowed', HTTP_ERR_METHOD_NOT_ALLOWED(`Use POST for ${path}`), 'POST');
+      if (!admitted(req, res, endpoint)) return;
+      return handleInference(req, res, endpoint);
     }
+    if (path.startsWith('/admin/')) return serveAdmin(req, res, path, router, adminToken);
     const allowed = GET_PATHS.has(path);
     if (allowed && req.method !== 'GET' && req.method !== 'HEAD') {
       return refuse(res, ENDPOINT_NONE, 'method_not_allowed', HTTP_ERR_METHOD_NOT_ALLOWED(`Use GET for ${path}`), 'GET');
     }
     switch (path) {
       case '/v1/models':
+        if (!admitted(req, res, ENDPOINT_NONE)) return;
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(modelList) });
         return void res.end(modelList);
       case '/metrics': {
@@ -113,13 +170,7 @@ export function createGateway(config: GatewayConfig, registry: Registry = new Re
     }
   }
 
-  function refuse(
-    res: ServerResponse,
-    endpoint: Endpoint | typeof ENDPOINT_NONE,
-    why: 'method_not_allowed' | 'not_found',
-    err: unknown,
-    allow?: string,
-  ): void {
+  function refuse(res: ServerResponse, endpoint: Endpoint | typeof ENDPOINT_NONE, why: RejectReason, err: unknown, allow?: string): void {
     metrics.rejected(endpoint, why);
     if (allow !== undefined) res.setHeader('allow', allow);
     sendError(res, err);
@@ -131,36 +182,54 @@ export function createGateway(config: GatewayConfig, registry: Registry = new Re
   return {
     server,
     metrics,
-    closeUpstreams: async () => {
+    router,
+    /** Connects the cache store, if any; never fails (a Redis outage is counted, not fatal). */
+    start: async () => {
+      if (store instanceof RedisCacheStore) await store.connect();
+    },
+    closeResources: async () => {
       await Promise.all([...upstreams.values()].map((u) => u.close()));
+      await store?.close();
+      await classifier?.close();
     },
   };
 }
 
+function cacheStore(config: GatewayConfig, metrics: GatewayMetrics): CacheStore {
+  if (config.cache.store === 'memory') return new MemoryCacheStore({ maxBytes: config.cache.maxBytes });
+  return new RedisCacheStore({ url: config.cache.redisURL, onError: (op) => metrics.cacheError(op) });
+}
+
+function readSecret(path: string, field: string): string {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch (err) {
+    throw CFG_ERR_UNREADABLE(`Cannot read ${field} ${path}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
 /** Starts a gateway; `port` 0 picks a free port. */
-export async function startGateway(config: GatewayConfig, opts: { port?: number; host?: string; registry?: Registry } = {}): Promise<GatewayHandle> {
-  const { server, metrics, closeUpstreams } = createGateway(config, opts.registry);
+export async function startGateway(config: GatewayConfig, opts: GatewayOptions & { port?: number; host?: string } = {}): Promise<GatewayHandle> {
+  const gw = createGateway(config, opts);
+  await gw.start();
   const host = opts.host ?? config.host;
-  const port = await listen(server, opts.port ?? config.port, host);
+  const port = await listen(gw.server, opts.port ?? config.port, host);
   return {
     port,
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
-    metrics,
-    server,
+    metrics: gw.metrics,
+    router: gw.router,
+    server: gw.server,
     close: async () => {
-      await close(server);
-      await closeUpstreams();
+      await close(gw.server);
+      await gw.closeResources();
     },
   };
 }
 
 const GET_PATHS = new Set(['/v1/models', '/metrics', '/healthz', '/readyz']);
 
-function routeKey(endpoint: Endpoint, model: string): string {
-  return `${endpoint}\u0000${model}`;
-}
-
-function rejectReason(err: unknown): 'invalid_json' | 'body_too_large' | 'unknown_model' | 'invalid_request' {
+function rejectReason(err: unknown): RejectReason {
   if (hasCode(err, HTTP_ERR_INVALID_JSON)) return 'invalid_json';
   if (hasCode(err, HTTP_ERR_BODY_TOO_LARGE)) return 'body_too_large';
   if (hasCode(err, GW_ERR_UNKNOWN_MODEL)) return 'unknown_model';

@@ -18,6 +18,11 @@ export const LABEL = {
   source: 'source',
   reason: 'reason',
   result: 'result',
+  upstreamModel: 'upstream_model',
+  key: 'key',
+  action: 'action',
+  store: 'store',
+  op: 'op',
   version: 'version',
   nodeVersion: 'node_version',
 } as const;
@@ -58,8 +63,25 @@ export const REJECT_REASON = [
   'unknown_model',
   'not_found',
   'method_not_allowed',
+  'unauthorized',
 ] as const;
 export type RejectReason = (typeof REJECT_REASON)[number];
+
+/** `result` label of `cache_requests_total`. */
+export const CACHE_RESULT = ['hit', 'miss', 'bypass'] as const;
+export type CacheResult = (typeof CACHE_RESULT)[number];
+
+/** `op` label of `cache_errors_total`. */
+export const CACHE_OP = ['get', 'set', 'connect'] as const;
+export type CacheOp = (typeof CACHE_OP)[number];
+
+/** `reason` label of `safety_classifier_failures_total`. */
+export const CLASSIFIER_FAILURE = ['dropped', 'timeout', 'error'] as const;
+export type ClassifierFailure = (typeof CLASSIFIER_FAILURE)[number];
+
+/** `action` label of `output_flagged_total`. */
+export const FLAG_ACTION = ['observed', 'redacted', 'blocked'] as const;
+export type FlagAction = (typeof FLAG_ACTION)[number];
 
 /** `endpoint` label of rejections that matched no endpoint. */
 export const ENDPOINT_NONE = 'none';
@@ -81,8 +103,26 @@ export const METRIC = {
   buildInfo: 'build_info',
   /** Response cache lookups by `result` (hit, miss, bypass). */
   cacheRequests: 'cache_requests_total',
+  /** Cache store failures (Redis down, timeouts): the request went on without the cache. */
+  cacheErrors: 'cache_errors_total',
   /** Rolling mean toxicity score of recent outputs, 0..1, per model. */
   outputToxicity: 'output_toxicity_score',
+  /** Distribution of the toxicity scores of single outputs. */
+  outputSafetyScore: 'output_safety_score',
+  /** Outputs at or above the model's safety threshold, by what was done (`observed`, `redacted`, `blocked`). */
+  outputFlagged: 'output_flagged_total',
+  /** Outputs the external classifier could not score (error, timeout, or dropped when saturated). */
+  safetyClassifierFailures: 'safety_classifier_failures_total',
+  /** Requests sent to each target (upstream and model name there), failover attempts included. */
+  upstreamRequests: 'upstream_requests_total',
+  /** 1 for the target a model is routed to now, 0 for its others. */
+  routeActive: 'route_active',
+  /** Route changes through the admin API. */
+  routeSwitches: 'route_switches_total',
+  /** Requests retried on the next target after the current one failed. */
+  failovers: 'failovers_total',
+  /** Requests by client key name (only when client keys are configured). */
+  clientRequests: 'client_requests_total',
 } as const;
 
 export type MetricKey = keyof typeof METRIC;

@@ -4,7 +4,11 @@ import { ENDPOINT_NAMES } from '../openai/endpoints.ts';
 import type { Endpoint } from '../openai/endpoints.ts';
 import {
   BUCKETS,
+  CACHE_OP,
+  CACHE_RESULT,
+  CLASSIFIER_FAILURE,
   ENDPOINT_NONE,
+  FLAG_ACTION,
   LABEL,
   REJECT_REASON,
   TOKEN_KIND,
@@ -12,19 +16,10 @@ import {
   UPSTREAM_ERROR_REASON,
   metricName,
 } from './conventions.ts';
-import type { CodeClass, RejectReason, TokenSource, UpstreamErrorReason } from './conventions.ts';
+import type { CacheOp, CacheResult, ClassifierFailure, CodeClass, FlagAction, RejectReason, TokenSource, UpstreamErrorReason } from './conventions.ts';
 
 /** Status classes an error can carry. */
 export type ErrorClass = Exclude<CodeClass, '2xx'>;
-
-export interface GatewayMetricsOptions {
-  readonly prefix: string;
-  readonly durationBuckets: readonly number[];
-  readonly processMetrics: boolean;
-  readonly version: string;
-  /** Every (model, upstream) pair the gateway routes: the only label values it will ever use. */
-  readonly routes: ReadonlyArray<{ readonly model: string; readonly upstream: string }>;
-}
 
 interface ObserveChild {
   observe(v: number): void;
@@ -34,191 +29,198 @@ interface IncChild {
 }
 interface GaugeChild extends IncChild {
   dec(v?: number): void;
+  set(v: number): void;
+}
+
+export interface GatewayMetricsOptions {
+  readonly prefix: string;
+  readonly durationBuckets: readonly number[];
+  readonly processMetrics: boolean;
+  readonly version: string;
+  /** Every model and its targets: the only label values the gateway will ever use. */
+  readonly models: ReadonlyArray<{ readonly model: string; readonly targets: ReadonlyArray<{ readonly upstream: string; readonly model: string }> }>;
+  /** Client key names, when client keys are configured. */
+  readonly keys?: readonly string[];
+  /** Store kinds whose errors are counted. */
+  readonly cacheStore?: 'memory' | 'redis';
+}
+
+/** The label-bound instruments of one model, whatever the endpoint. */
+export interface ModelMeter {
+  readonly model: string;
+  readonly tokens: Readonly<Record<TokenSource, { readonly prompt: IncChild; readonly completion: IncChild }>>;
+  readonly cache: Readonly<Record<CacheResult, IncChild>>;
+  readonly toxicity: GaugeChild;
+  readonly safetyScore: ObserveChild;
+  readonly flagged: Readonly<Record<FlagAction, IncChild>>;
+  readonly routeSwitches: IncChild;
 }
 
 /**
- * The label-bound instruments of one (model, endpoint) route, resolved once at
+ * The label-bound instruments of one (model, endpoint), resolved once at
  * start-up so the request path only calls `inc` and `observe`.
  */
 export interface RouteMeter {
   readonly model: string;
   readonly endpoint: Endpoint;
-  readonly upstream: string;
+  readonly perModel: ModelMeter;
   readonly duration: ObserveChild;
   readonly ttft: ObserveChild;
   readonly tpot: ObserveChild;
   readonly promptSize: ObserveChild;
   readonly completionSize: ObserveChild;
-  readonly queueLength: GaugeChild;
-  readonly queueWait: ObserveChild;
-  readonly inFlight: GaugeChild;
   readonly success: IncChild;
   readonly cancelled: IncChild;
   /** Errors by the status class sent; a stream cut after its 200 counts as 5xx. */
   readonly errorByClass: Readonly<Record<ErrorClass, IncChild>>;
-  readonly tokens: Readonly<Record<TokenSource, { readonly prompt: IncChild; readonly completion: IncChild }>>;
-  readonly upstreamErrors: Readonly<Record<UpstreamErrorReason, IncChild>>;
+}
+
+/** The instruments of one target of a model (an upstream, and the model's name there). */
+export interface TargetMeter {
+  readonly upstream: string;
+  readonly upstreamModel: string;
+  readonly queueLength: GaugeChild;
+  readonly queueWait: ObserveChild;
+  readonly inFlight: GaugeChild;
+  readonly requests: IncChild;
+  readonly errors: Readonly<Record<UpstreamErrorReason, IncChild>>;
+  readonly failovers: IncChild;
+  readonly active: GaugeChild;
 }
 
 /** The gateway's instruments, registered in the registry given (never the global one). */
 export class GatewayMetrics {
   readonly registry: Registry;
   readonly #routes = new Map<string, RouteMeter>();
+  readonly #targets = new Map<string, TargetMeter[]>();
   readonly #rejected: Counter<string>;
+  readonly #clients = new Map<string, IncChild>();
+  readonly #cacheErrors: Record<CacheOp, IncChild> | undefined;
+  readonly #classifierFailures: Record<ClassifierFailure, IncChild>;
 
   constructor(registry: Registry, opts: GatewayMetricsOptions) {
     this.registry = registry;
     const p = opts.prefix;
     const reg = { registers: [registry] };
-    const { model, endpoint, upstream, status, code, kind, source, reason } = LABEL;
+    const { model, endpoint, upstream, status, code, kind, source, reason, result, upstreamModel, action } = LABEL;
+    const histogram = (key: Parameters<typeof metricName>[0], help: string, labelNames: string[], buckets: readonly number[]) =>
+      new Histogram({ name: metricName(key, p), help, labelNames, buckets: [...buckets], ...reg });
+    const counter = (key: Parameters<typeof metricName>[0], help: string, labelNames: string[]) => new Counter({ name: metricName(key, p), help, labelNames, ...reg });
+    const gauge = (key: Parameters<typeof metricName>[0], help: string, labelNames: string[]) => new Gauge({ name: metricName(key, p), help, labelNames, ...reg });
 
-    const duration = new Histogram({
-      name: metricName('inferenceDuration', p),
-      help: 'Time from a request reaching the gateway to the end of a successful answer, queue wait included.',
-      labelNames: [model, endpoint],
-      buckets: [...opts.durationBuckets],
-      ...reg,
-    });
-    const ttft = new Histogram({
-      name: metricName('timeToFirstToken', p),
-      help: 'Time from a streamed request reaching the gateway to its first content token.',
-      labelNames: [model, endpoint],
-      buckets: [...BUCKETS.timeToFirstToken],
-      ...reg,
-    });
-    const tpot = new Histogram({
-      name: metricName('timePerOutputToken', p),
-      help: 'Mean time between output tokens after the first, per streamed request.',
-      labelNames: [model, endpoint],
-      buckets: [...BUCKETS.timePerOutputToken],
-      ...reg,
-    });
-    const promptSize = new Histogram({
-      name: metricName('promptTokens', p),
-      help: 'Prompt size of successful requests, in tokens.',
-      labelNames: [model, endpoint],
-      buckets: [...BUCKETS.tokens],
-      ...reg,
-    });
-    const completionSize = new Histogram({
-      name: metricName('completionTokens', p),
-      help: 'Completion size of successful requests, in tokens.',
-      labelNames: [model, endpoint],
-      buckets: [...BUCKETS.tokens],
-      ...reg,
-    });
-    const requests = new Counter({
-      name: metricName('requests', p),
-      help: 'Requests routed to a model, by outcome and the HTTP status class the client saw.',
-      labelNames: [model, endpoint, status, code],
-      ...reg,
-    });
-    const tokens = new Counter({
-      name: metricName('tokensProcessed', p),
-      help: 'Tokens processed; source="usage" as reported by the server, source="estimate" counted by the gateway.',
-      labelNames: [model, kind, source],
-      ...reg,
-    });
-    const queueLength = new Gauge({
-      name: metricName('queueLength', p),
-      help: 'Requests waiting for a free upstream slot.',
-      labelNames: [model, upstream],
-      ...reg,
-    });
-    const queueWait = new Histogram({
-      name: metricName('queueWait', p),
-      help: 'Time requests waited for an upstream slot.',
-      labelNames: [model, upstream],
-      buckets: [...BUCKETS.queueWait],
-      ...reg,
-    });
-    const inFlight = new Gauge({
-      name: metricName('requestsInFlight', p),
-      help: 'Requests holding an upstream slot (sent and not yet finished).',
-      labelNames: [model, upstream],
-      ...reg,
-    });
-    const upstreamErrors = new Counter({
-      name: metricName('upstreamErrors', p),
-      help: 'Failed exchanges with an upstream, by reason.',
-      labelNames: [model, upstream, reason],
-      ...reg,
-    });
-    this.#rejected = new Counter({
-      name: metricName('rejectedRequests', p),
-      help: 'Requests refused before reaching a model (bad JSON, oversized, invalid, unknown model or path).',
-      labelNames: [endpoint, reason],
-      ...reg,
-    });
-    const buildInfo = new Gauge({
-      name: metricName('buildInfo', p),
-      help: 'Always 1; labels say which llmwatch and Node.js run.',
-      labelNames: [LABEL.version, LABEL.nodeVersion],
-      ...reg,
-    });
+    const duration = histogram('inferenceDuration', 'Time from a request reaching the gateway to the end of a successful answer, queue wait included.', [model, endpoint], opts.durationBuckets);
+    const ttft = histogram('timeToFirstToken', 'Time from a streamed request reaching the gateway to its first content token.', [model, endpoint], BUCKETS.timeToFirstToken);
+    const tpot = histogram('timePerOutputToken', 'Mean time between output tokens after the first, per streamed request.', [model, endpoint], BUCKETS.timePerOutputToken);
+    const promptSize = histogram('promptTokens', 'Prompt size of successful requests, in tokens.', [model, endpoint], BUCKETS.tokens);
+    const completionSize = histogram('completionTokens', 'Completion size of successful requests, in tokens.', [model, endpoint], BUCKETS.tokens);
+    const requests = counter('requests', 'Requests routed to a model, by outcome and the HTTP status class the client saw.', [model, endpoint, status, code]);
+    const tokens = counter('tokensProcessed', 'Tokens processed; source="usage" as reported by the server, source="estimate" counted by the gateway.', [model, kind, source]);
+    const queueLength = gauge('queueLength', 'Requests waiting for a free upstream slot.', [model, upstream]);
+    const queueWait = histogram('queueWait', 'Time requests waited for an upstream slot.', [model, upstream], BUCKETS.queueWait);
+    const inFlight = gauge('requestsInFlight', 'Requests holding an upstream slot (sent and not yet finished).', [model, upstream]);
+    const upstreamErrors = counter('upstreamErrors', 'Failed exchanges with an upstream, by reason.', [model, upstream, reason]);
+    const upstreamRequests = counter('upstreamRequests', 'Requests sent to each target of a model, failover attempts included.', [model, upstream, upstreamModel]);
+    const routeActive = gauge('routeActive', '1 for the target a model is routed to now, 0 for its other targets.', [model, upstream, upstreamModel]);
+    const routeSwitches = counter('routeSwitches', 'Route changes made through the admin API.', [model]);
+    const failovers = counter('failovers', 'Requests retried on the next target after this one failed.', [model, upstream]);
+    const cache = counter('cacheRequests', 'Response cache lookups: hit, miss, or bypass (not cacheable).', [model, result]);
+    const toxicity = gauge('outputToxicity', 'Rolling mean toxicity score of recent outputs, 0 to 1.', [model]);
+    const safetyScore = histogram('outputSafetyScore', 'Toxicity scores of single outputs, 0 to 1.', [model], [0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 1]);
+    const flagged = counter('outputFlagged', 'Outputs at or above the safety threshold, by what was done.', [model, action]);
+    const classifierFailures = counter('safetyClassifierFailures', 'Outputs the external classifier could not score: error, timeout, or dropped when saturated.', [reason]);
+    this.#classifierFailures = Object.fromEntries(
+      CLASSIFIER_FAILURE.map((r) => {
+        classifierFailures.inc({ [reason]: r }, 0);
+        return [r, classifierFailures.labels({ [reason]: r })];
+      }),
+    ) as Record<ClassifierFailure, IncChild>;
+    this.#rejected = counter('rejectedRequests', 'Requests refused before reaching a model (bad JSON, oversized, invalid, unauthorized, unknown model or path).', [endpoint, reason]);
+    const buildInfo = gauge('buildInfo', 'Always 1; labels say which llmwatch and Node.js run.', [LABEL.version, LABEL.nodeVersion]);
     buildInfo.set({ [LABEL.version]: opts.version, [LABEL.nodeVersion]: process.version }, 1);
     if (opts.processMetrics) collectDefaultMetrics({ register: registry });
 
     for (const e of [...ENDPOINT_NAMES, ENDPOINT_NONE]) {
       for (const r of REJECT_REASON) this.#rejected.inc({ [endpoint]: e, [reason]: r }, 0);
     }
+    if (opts.keys !== undefined && opts.keys.length > 0) {
+      const clients = counter('clientRequests', 'Requests by client key name.', [LABEL.key]);
+      for (const k of opts.keys) {
+        clients.inc({ [LABEL.key]: k }, 0);
+        this.#clients.set(k, clients.labels({ [LABEL.key]: k }));
+      }
+    }
+    if (opts.cacheStore !== undefined) {
+      const errors = counter('cacheErrors', 'Cache store failures; the request went on without the cache.', [LABEL.store, LABEL.op]);
+      this.#cacheErrors = Object.fromEntries(
+        CACHE_OP.map((op) => {
+          const l = { [LABEL.store]: opts.cacheStore!, [LABEL.op]: op };
+          errors.inc(l, 0);
+          return [op, errors.labels(l)];
+        }),
+      ) as Record<CacheOp, IncChild>;
+    }
 
     // Every series exists from the first scrape, at zero, so rate() and
     // increase() see the first event and absent() means "not scraped".
-    for (const r of opts.routes) {
-      const mu = { [model]: r.model, [upstream]: r.upstream };
-      queueLength.set(mu, 0);
-      inFlight.set(mu, 0);
-      const errs = Object.fromEntries(
-        UPSTREAM_ERROR_REASON.map((why) => {
-          const l = { ...mu, [reason]: why };
-          upstreamErrors.inc(l, 0);
-          return [why, upstreamErrors.labels(l)];
-        }),
-      ) as Record<UpstreamErrorReason, IncChild>;
-      const tok = Object.fromEntries(
-        TOKEN_SOURCE.map((s) => {
-          const pair = Object.fromEntries(
-            TOKEN_KIND.map((k) => {
-              const l = { [model]: r.model, [kind]: k, [source]: s };
-              tokens.inc(l, 0);
-              return [k, tokens.labels(l)];
-            }),
-          );
-          return [s, pair];
-        }),
-      ) as RouteMeter['tokens'];
-      queueWait.zero(mu);
-      const qLen = queueLength.labels(mu);
-      const qWait = queueWait.labels(mu);
-      const flight = inFlight.labels(mu);
+    const zeroed = <T>(c: { inc(l: Record<string, string>, v: number): void; labels(l: Record<string, string>): T }, l: Record<string, string>): T => {
+      c.inc(l, 0);
+      return c.labels(l);
+    };
+    for (const m of opts.models) {
+      const one = { [model]: m.model };
+      toxicity.set(one, 0);
+      safetyScore.zero(one);
+      const perModel: ModelMeter = {
+        model: m.model,
+        tokens: Object.fromEntries(
+          TOKEN_SOURCE.map((s) => [s, Object.fromEntries(TOKEN_KIND.map((k) => [k, zeroed(tokens, { ...one, [kind]: k, [source]: s })]))]),
+        ) as ModelMeter['tokens'],
+        cache: Object.fromEntries(CACHE_RESULT.map((r) => [r, zeroed(cache, { ...one, [result]: r })])) as ModelMeter['cache'],
+        toxicity: toxicity.labels(one),
+        safetyScore: safetyScore.labels(one),
+        flagged: Object.fromEntries(FLAG_ACTION.map((a) => [a, zeroed(flagged, { ...one, [action]: a })])) as ModelMeter['flagged'],
+        routeSwitches: zeroed(routeSwitches, one),
+      };
+      const shared = new Map<string, Pick<TargetMeter, 'queueLength' | 'queueWait' | 'inFlight' | 'errors' | 'failovers'>>();
+      const targets = m.targets.map((t, i) => {
+        let perUpstream = shared.get(t.upstream);
+        if (perUpstream === undefined) {
+          const mu = { [model]: m.model, [upstream]: t.upstream };
+          queueLength.set(mu, 0);
+          inFlight.set(mu, 0);
+          queueWait.zero(mu);
+          perUpstream = {
+            queueLength: queueLength.labels(mu),
+            queueWait: queueWait.labels(mu),
+            inFlight: inFlight.labels(mu),
+            errors: Object.fromEntries(UPSTREAM_ERROR_REASON.map((why) => [why, zeroed(upstreamErrors, { ...mu, [reason]: why })])) as TargetMeter['errors'],
+            failovers: zeroed(failovers, mu),
+          };
+          shared.set(t.upstream, perUpstream);
+        }
+        const mt = { [model]: m.model, [upstream]: t.upstream, [upstreamModel]: t.model };
+        routeActive.set(mt, i === 0 ? 1 : 0);
+        return { upstream: t.upstream, upstreamModel: t.model, ...perUpstream, requests: zeroed(upstreamRequests, mt), active: routeActive.labels(mt) };
+      });
+      this.#targets.set(m.model, targets);
       for (const e of ENDPOINT_NAMES) {
-        const me = { [model]: r.model, [endpoint]: e };
+        const me = { [model]: m.model, [endpoint]: e };
         // Embeddings generate no tokens: their TTFT, TPOT and completion series would stay empty.
         for (const h of e === 'embeddings' ? [duration, promptSize] : [duration, ttft, tpot, promptSize, completionSize]) h.zero(me);
-        const req = (s: string, c: CodeClass) => {
-          const l = { ...me, [status]: s, [code]: c };
-          requests.inc(l, 0);
-          return requests.labels(l);
-        };
-        this.#routes.set(routeKey(r.model, e), {
-          model: r.model,
+        const req = (s: string, c: CodeClass) => zeroed(requests, { ...me, [status]: s, [code]: c });
+        this.#routes.set(routeKey(m.model, e), {
+          model: m.model,
           endpoint: e,
-          upstream: r.upstream,
+          perModel,
           duration: duration.labels(me),
           ttft: ttft.labels(me),
           tpot: tpot.labels(me),
           promptSize: promptSize.labels(me),
           completionSize: completionSize.labels(me),
-          queueLength: qLen,
-          queueWait: qWait,
-          inFlight: flight,
           success: req('success', '2xx'),
           // A client that went away is nginx's 499: a 4xx, never a success.
           cancelled: req('cancelled', '4xx'),
           errorByClass: { '4xx': req('error', '4xx'), '5xx': req('error', '5xx') },
-          tokens: tok,
-          upstreamErrors: errs,
         });
       }
     }
@@ -229,9 +231,29 @@ export class GatewayMetrics {
     return this.#routes.get(routeKey(model, endpoint));
   }
 
+  /** The meters of a configured model's targets, in config order. */
+  targets(model: string): readonly TargetMeter[] {
+    return this.#targets.get(model) ?? [];
+  }
+
   /** Counts a request refused before a model was chosen. */
   rejected(endpoint: Endpoint | typeof ENDPOINT_NONE, why: RejectReason): void {
     this.#rejected.inc({ [LABEL.endpoint]: endpoint, [LABEL.reason]: why });
+  }
+
+  /** Counts a request by its client key name. */
+  client(name: string): void {
+    this.#clients.get(name)?.inc();
+  }
+
+  /** Counts a cache store failure. */
+  cacheError(op: CacheOp): void {
+    this.#cacheErrors?.[op].inc();
+  }
+
+  /** Counts an output the external classifier could not score. */
+  classifierFailure(why: ClassifierFailure): void {
+    this.#classifierFailures[why].inc();
   }
 }
 

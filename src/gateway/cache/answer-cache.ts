@@ -1,0 +1,48 @@
+import type { InferenceRequest } from '../../openai/validate.ts';
+import type { ModelRoute } from '../router.ts';
+import { cacheKey, isCacheable } from './key.ts';
+import type { CachedAnswer, CacheStore } from './types.ts';
+
+/** What the cache says about one request. */
+export type CacheLookup = { readonly kind: 'hit'; readonly answer: CachedAnswer } | { readonly kind: 'miss'; readonly key: string } | { readonly kind: 'bypass' };
+
+/**
+ * The response cache as the proxy core uses it: decides whether a request is
+ * cacheable, looks it up under a key that names the serving target (so a
+ * route switch never replays the other model's answers), counts hit, miss or
+ * bypass per model, and stores answers without delaying the client.
+ */
+export class AnswerCache {
+  readonly store: CacheStore;
+  readonly ttlMs: number;
+  /** Larger answers are passed through but not kept. */
+  readonly maxEntryBytes: number;
+
+  constructor(store: CacheStore, ttlMs: number, maxEntryBytes: number) {
+    this.store = store;
+    this.ttlMs = ttlMs;
+    this.maxEntryBytes = maxEntryBytes;
+  }
+
+  async lookup(model: ModelRoute, request: InferenceRequest, target: string, header: string | string[] | undefined): Promise<CacheLookup> {
+    if (isCacheable(request, typeof header === 'string' ? header : undefined) === 'bypass') {
+      model.meter.cache.bypass.inc();
+      return { kind: 'bypass' };
+    }
+    const key = cacheKey(request, target);
+    // The store never rejects: an outage reads as a miss and is counted by its error handler.
+    const answer = await this.store.get(key);
+    if (answer === undefined) {
+      model.meter.cache.miss.inc();
+      return { kind: 'miss', key };
+    }
+    model.meter.cache.hit.inc();
+    return { kind: 'hit', answer };
+  }
+
+  /** Stores an answer in the background; the store reports its own failures. */
+  save(key: string, answer: CachedAnswer): void {
+    if (answer.body.length > this.maxEntryBytes) return;
+    void this.store.set(key, answer, this.ttlMs);
+  }
+}

@@ -1,0 +1,65 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { CFG_ERR_INVALID, CFG_ERR_UNREADABLE } from '../config/errors.ts';
+
+/** SHA-256 hex of a key, as configured. */
+export function sha256Hex(value: string): string {
+  return createHash('sha256').update(value).digest('hex');
+}
+
+/**
+ * Client API keys, held only as SHA-256 digests. A request's bearer token is
+ * hashed and looked up; the name found labels the request in the metrics.
+ */
+export class ClientKeys {
+  readonly #byDigest = new Map<string, string>();
+
+  constructor(keys: ReadonlyArray<{ name: string; sha256: string }>) {
+    for (const k of keys) this.#byDigest.set(k.sha256, k.name);
+  }
+
+  get size(): number {
+    return this.#byDigest.size;
+  }
+
+  get names(): string[] {
+    return [...new Set(this.#byDigest.values())].sort();
+  }
+
+  /** The key's name, or undefined for a missing or unknown key. */
+  identify(authorization: string | undefined): string | undefined {
+    const token = bearer(authorization);
+    return token === undefined ? undefined : this.#byDigest.get(sha256Hex(token));
+  }
+}
+
+/** The token of an `Authorization: Bearer ...` header. */
+export function bearer(authorization: string | undefined): string | undefined {
+  if (authorization === undefined) return undefined;
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+  return m === null ? undefined : m[1];
+}
+
+/** Compares two secrets in constant time (through their digests, so lengths may differ). */
+export function sameSecret(a: string, b: string): boolean {
+  return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
+}
+
+/** Reads a keys file: `name:sha256` per line; `#` comments and blank lines skipped. */
+export function readKeysFile(path: string): Array<{ name: string; sha256: string }> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw CFG_ERR_UNREADABLE(`Cannot read auth.keysFile ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  const keys: Array<{ name: string; sha256: string }> = [];
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) return;
+    const m = /^([a-zA-Z0-9_.-]{1,64}):([0-9a-f]{64})$/.exec(line);
+    if (m === null) throw CFG_ERR_INVALID(`auth.keysFile ${path}, line ${i + 1}: expected name:sha256hex (64 lower-case hex digits)`);
+    keys.push({ name: m[1]!, sha256: m[2]! });
+  });
+  return keys;
+}

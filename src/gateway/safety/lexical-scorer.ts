@@ -1,0 +1,135 @@
+import {
+  DataSet,
+  RegExpMatcher,
+  TextCensor,
+  englishDataset,
+  englishRecommendedTransformers,
+  parseRawPattern,
+  resolveConfusablesTransformer,
+  toAsciiLowerCaseTransformer,
+} from 'obscenity';
+import type { MatchPayload } from 'obscenity';
+import type { SafetyScorer } from './types.ts';
+
+export interface LexicalScorerOptions {
+  /**
+   * Words or phrases to flag besides obscenity's English dataset (which has
+   * slurs, sexual terms and strong profanity, but no mild insults such as
+   * 'idiot' or 'stupid'). Matched as whole words, case-insensitively.
+   */
+  readonly extraTerms?: readonly string[];
+  /**
+   * The share of flagged words at which the score reaches 1; default 0.5, so
+   * an output with every other word abusive (the simulator's toxic outputs)
+   * scores 1 and one flagged word in a 100-word answer scores 0.02.
+   */
+  readonly saturation?: number;
+}
+
+/** Words are runs of non-space characters, so `idiot!` and `don't` each count once. */
+const WORD = /\S+/g;
+
+// Only characters the pattern syntax gives a meaning can be escaped; every
+// other one is a literal. https://github.com/jo3-l/obscenity/blob/main/docs/guide/patterns.md
+const PATTERN_SPECIAL = /[\\[\]?|]/g;
+/** What RegExp `\b` takes for a word character. */
+const WORD_CHAR = /\w/;
+
+// Same length as the span, in UTF-16 units, so offsets into a redacted text
+// stay valid. Obscenity's asteriskCensorStrategy writes `matchLength` stars,
+// which is the length after transformers ('fuuuck' gives 4) and ignores the
+// part of an overlapping span already censored.
+const sameLengthStars = (ctx: { startIndex: number; endIndex: number }) => '*'.repeat(ctx.endIndex - ctx.startIndex + 1);
+
+/**
+ * Scores an output by the share of its words that a profanity matcher flags:
+ * `min(1, flaggedWords / totalWords / saturation)`, 0 for text without words.
+ * Deterministic, synchronous and offline; both matchers are compiled once here.
+ * @example
+ * const scorer = new LexicalScorer({ extraTerms: [...TOXIC_LEXICON] });
+ * scorer.score(' you idiot');   // 1 (one word in two)
+ * scorer.redact('you idiot!');  // 'you *****!'
+ */
+export class LexicalScorer implements SafetyScorer {
+  readonly kind = 'lexical' as const;
+  readonly saturation: number;
+  /** Obscenity's English dataset, with its recommended transformers (leetspeak, confusables, repeated letters). */
+  readonly #dataset: RegExpMatcher;
+  /** The operator's terms, or null when there are none. */
+  readonly #extra: RegExpMatcher | null;
+  readonly #censor = new TextCensor().setStrategy(sameLengthStars);
+
+  constructor(options: LexicalScorerOptions = {}) {
+    const saturation = options.saturation ?? 0.5;
+    if (!(saturation > 0 && saturation <= 1)) throw new RangeError(`LexicalScorer: saturation must be in (0, 1], got ${saturation}`);
+    this.saturation = saturation;
+    this.#dataset = new RegExpMatcher({ ...englishDataset.build(), ...englishRecommendedTransformers });
+    this.#extra = compileTerms(options.extraTerms ?? []);
+  }
+
+  /** 0 (clean) to 1; see the class comment for the formula. */
+  score(text: string): number {
+    const matches = this.#matches(text);
+    if (matches.length === 0) return 0;
+    let words = 0;
+    let flagged = 0;
+    let m = 0;
+    WORD.lastIndex = 0;
+    for (let w = WORD.exec(text); w !== null; w = WORD.exec(text)) {
+      words++;
+      const start = w.index;
+      const end = start + w[0].length; // exclusive; a match's endIndex is inclusive
+      // Matches are sorted by start: skip those that ended before this word.
+      while (m < matches.length && matches[m]!.endIndex < start) m++;
+      if (m < matches.length && matches[m]!.startIndex < end) flagged++;
+    }
+    return Math.min(1, flagged / words / this.saturation);
+  }
+
+  /** The text with every flagged span replaced by as many asterisks; the length is unchanged. */
+  redact(text: string): string {
+    const matches = this.#matches(text);
+    return matches.length === 0 ? text : this.#censor.applyTo(text, matches);
+  }
+
+  /** Both matchers' matches, sorted by start index. */
+  #matches(text: string): MatchPayload[] {
+    if (text.length === 0) return [];
+    const found = this.#dataset.getAllMatches(text);
+    if (this.#extra !== null) {
+      const more = this.#extra.getAllMatches(text);
+      for (const x of more) found.push(x);
+    }
+    return found.length > 1 ? found.sort(byStart) : found;
+  }
+}
+
+function byStart(a: MatchPayload, b: MatchPayload): number {
+  return a.startIndex - b.startIndex || a.endIndex - b.endIndex;
+}
+
+/**
+ * One matcher for the operator's terms, each a whole-word literal. Its
+ * transformers are lighter than the dataset's: no leetspeak, which reads the
+ * '!' in 'idiot!' as an 'i' and so breaks the word boundary after 'idiot'; no
+ * collapsing of repeated letters, which turns 'worthless' into 'worthles'.
+ */
+function compileTerms(terms: readonly string[]): RegExpMatcher | null {
+  const patterns = terms.map((raw, i) => {
+    const term = raw.trim().toLowerCase();
+    if (term.length === 0) throw new RangeError(`LexicalScorer: extraTerms[${i}] is empty; remove it or give a word`);
+    // Obscenity compiles a boundary to RegExp `\b`, which cannot hold next to a
+    // non-word character at the end of the text ('why?'): assert one only
+    // beside a word character.
+    const start = WORD_CHAR.test(term[0]!) ? '|' : '';
+    const end = WORD_CHAR.test(term.at(-1)!) ? '|' : '';
+    return parseRawPattern(start + term.replace(PATTERN_SPECIAL, '\\$&') + end);
+  });
+  if (patterns.length === 0) return null;
+  const dataset = new DataSet<undefined>();
+  for (const p of patterns) dataset.addPhrase((phrase) => phrase.addPattern(p));
+  return new RegExpMatcher({
+    ...dataset.build(),
+    blacklistMatcherTransformers: [resolveConfusablesTransformer(), toAsciiLowerCaseTransformer()],
+  });
+}
