@@ -12,6 +12,8 @@
  *
  *   npm run bench                      # 1000 req/s, 4 x 5 s per path
  *   npm run bench -- --rate 500 --seconds 3 --rounds 2 --stream
+ *   npm run bench -- --cache           # temperature 0, the memory cache on: the hit path
+ *   npm run bench -- --safety none     # without output scoring (lexical by default)
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -28,6 +30,8 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '4' },
     connections: { type: 'string', default: '64' },
     stream: { type: 'boolean', default: false },
+    cache: { type: 'boolean', default: false },
+    safety: { type: 'string', default: 'lexical' },
   },
 });
 const RATE = Number(args.rate);
@@ -35,6 +39,8 @@ const SECONDS = Number(args.seconds);
 const ROUNDS = Number(args.rounds);
 const CONNECTIONS = Number(args.connections);
 const STREAM = args.stream === true;
+const CACHE = args.cache === true;
+const SAFETY = args.safety;
 const MODEL = 'llama-3.1-8b-instruct';
 const BIN = new URL('../bin/llmwatch.js', import.meta.url).pathname;
 
@@ -125,16 +131,30 @@ async function main(): Promise<void> {
   const simConfig = join(dir, 'sim.yaml');
   writeFileSync(simConfig, `defaults:\n  ttftMs: 0\n  tpotMs: 0\n  jitter: 0\n  outputTokens: { min: 16, max: 16 }\nmodels:\n  ${MODEL}: {}\n`);
   const sim = await startPart(['simulate', '--config', simConfig, '--port', '0']);
-  const gw = await startPart(['gateway', '--upstream', `${sim.url}/v1`, '--model', MODEL, '--port', '0']);
+  const gwConfig = join(dir, 'gateway.yaml');
+  writeFileSync(
+    gwConfig,
+    JSON.stringify({
+      port: 0,
+      cache: { enabled: CACHE },
+      safety: { scorer: SAFETY },
+      upstreams: { sim: { baseURL: `${sim.url}/v1` } },
+      models: { [MODEL]: { upstream: 'sim' } },
+    }),
+  );
+  const gw = await startPart(['gateway', '--config', gwConfig]);
   const body = JSON.stringify({
     model: MODEL,
     messages: [{ role: 'user', content: 'Summarise the state of the cluster in one line.' }],
     ...(STREAM ? { stream: true, stream_options: { include_usage: true } } : {}),
+    ...(CACHE ? { temperature: 0 } : {}),
   });
   const direct = new Pool(sim.url, { connections: CONNECTIONS });
   const viaGateway = new Pool(gw.url, { connections: CONNECTIONS });
   try {
-    console.log(`rate ${RATE} req/s, ${ROUNDS} x ${SECONDS} s per path, ${STREAM ? 'streaming' : 'non-streaming'}, ${CONNECTIONS} connections`);
+    console.log(
+      `rate ${RATE} req/s, ${ROUNDS} x ${SECONDS} s per path, ${STREAM ? 'streaming' : 'non-streaming'}, ${CONNECTIONS} connections, cache ${CACHE ? 'on (hits)' : 'off'}, safety ${SAFETY}`,
+    );
     // Warm up JIT, connection pools and the tokenizer on both paths.
     await phase(direct, '/v1/chat/completions', body, 1);
     await phase(viaGateway, '/v1/chat/completions', body, 1);

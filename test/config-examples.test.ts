@@ -7,7 +7,8 @@ import { CFG_ERR_INVALID } from '../src/config/errors.ts';
 
 test('config/gateway.example.yaml is a valid gateway config', () => {
   const c = loadConfigFile(GatewayConfigSchema, new URL('../config/gateway.example.yaml', import.meta.url).pathname);
-  assert.equal(c.models['llama-3.1-8b-instruct']?.upstreamModel, 'meta-llama/Llama-3.1-8B-Instruct');
+  assert.equal(c.models['llama-3.1-8b-instruct']?.targets?.[0]?.model, 'meta-llama/Llama-3.1-8B-Instruct');
+  assert.equal(c.models['llama-3.1-8b-instruct']?.failover, true);
   assert.ok(Object.isFrozen(c.upstreams));
 });
 
@@ -25,6 +26,18 @@ test('a bad gateway config names each field at fault and how to fix it', () => {
   assert.throws(
     () => validateConfig(GatewayConfigSchema, { upstreams: { a: { baseURL: 'http://127.0.0.1:1/v1' } }, models: { m: { upstream: 'b' } } }),
     (err: unknown) => hasCode(err, CFG_ERR_INVALID) && /models\.m\.upstream: unknown upstream 'b'; define it under 'upstreams' \(known: a\)/.test(err.message),
+  );
+  assert.throws(
+    () =>
+      validateConfig(GatewayConfigSchema, {
+        safety: { scorer: 'classifier', classifier: { baseURL: 'http://127.0.0.1:1/v1' } },
+        upstreams: { a: { baseURL: 'http://127.0.0.1:1/v1' } },
+        models: { m: { upstream: 'a', targets: [{ upstream: 'a' }], safety: { policy: 'block' } } },
+      }),
+    (err: unknown) =>
+      hasCode(err, CFG_ERR_INVALID) &&
+      /models\.m: give either 'upstream' \(one target\) or 'targets'/.test(err.message) &&
+      /models\.m\.safety\.policy: 'block' needs an answer scored before it is sent/.test(err.message),
   );
   assert.throws(
     () => validateConfig(GatewayConfigSchema, { upstreams: {}, models: {}, colour: 'red' }),

@@ -53,6 +53,8 @@ test('extra terms match whole words, any case, with punctuation around', () => {
   assert.equal(simulator.score('IDIOT'), 1);
   assert.equal(simulator.score('"Idiot,"'), 1);
   assert.equal(simulator.score('whatever skill fooling damnation'), 0);
+  assert.equal(simulator.score('ｉｄｉｏｔ'), 1, 'fullwidth look-alikes');
+  assert.equal(new LexicalScorer({ extraTerms: ['butthead'] }).score('butthead'), 1, 'no collapsing of repeated letters');
 });
 
 test("regression: leetspeak read the '!' in 'idiot!' as an 'i', and the term went unflagged", () => {
@@ -101,4 +103,14 @@ test('redact covers the whole span of a stretched or overlapping match', () => {
 test('redact returns clean text unchanged', () => {
   const text = output(3, 100, false);
   assert.equal(simulator.redact(text), text);
+});
+
+test('score then redact of the same text, or of another, agree with a fresh scorer', () => {
+  const fresh = () => new LexicalScorer({ extraTerms: [...TOXIC_LEXICON] });
+  const a = output(11, 30, true);
+  const b = output(12, 30, true);
+  simulator.score(a);
+  assert.equal(simulator.redact(a), fresh().redact(a));
+  assert.equal(simulator.redact(b), fresh().redact(b));
+  assert.equal(simulator.score(a), fresh().score(a));
 });

@@ -208,7 +208,8 @@ async function relayJson(call: Call, target: RouteTarget, answer: Dispatcher.Res
   // The answer's text is only read when needed: no usage to count, or a safety check.
   const text = usage === undefined || scored ? generatedText(answerObj, 'message') : '';
   const tokens = tokenCount(usage, request, text);
-  if (scored) {
+  // Only redact and block need the score before the answer leaves; observe scores after.
+  if (scored && model.config.safety.policy !== 'observe') {
     const verdict = services.safety!.judge(model, text);
     if (verdict.action === 'block') {
       // The model did the work: its tokens count, and the request is an error the client sees.
@@ -226,6 +227,7 @@ async function relayJson(call: Call, target: RouteTarget, answer: Dispatcher.Res
   res.writeHead(answer.statusCode, passHeaders(answer.headers, 'application/json', buf.length, undefined));
   res.end(buf);
   ex.succeed(tokens, undefined);
+  if (scored && model.config.safety.policy === 'observe') services.safety!.observe(model, text);
   if (call.cacheKey !== undefined && answer.statusCode === 200) {
     services.cache!.save(call.cacheKey, { status: 200, contentType: 'application/json', body: buf, stream: false, promptTokens: tokens.prompt, completionTokens: tokens.completion });
   }

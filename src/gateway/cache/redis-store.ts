@@ -1,6 +1,6 @@
-import { createClient, ErrorReply, RESP_TYPES, TimeoutError } from 'redis';
+import { createClient, ErrorReply, RESP_TYPES } from 'redis';
 import { decodeAnswer, encodeAnswer } from './codec.ts';
-import { GW_ERR_CACHE_REPLY, GW_ERR_CACHE_TIMEOUT, GW_ERR_CACHE_UNAVAILABLE } from './errors.ts';
+import { GW_ERR_CACHE_BACKLOG, GW_ERR_CACHE_REPLY, GW_ERR_CACHE_TIMEOUT, GW_ERR_CACHE_UNAVAILABLE } from './errors.ts';
 import { LlmwatchError } from '../../errors.ts';
 import type { CachedAnswer, CacheErrorHandler, CacheOp, CacheStore } from './types.ts';
 
@@ -10,8 +10,14 @@ export interface RedisCacheStoreOptions {
   readonly url: string;
   /** Prepended to every key, so several gateways (or other users) can share one Redis. Default `llmwatch:cache:`. */
   readonly keyPrefix?: string;
-  /** The most a GET or SET may take before it counts as a miss. Default 100 ms: a cache must not slow requests. */
+  /** The most a GET or SET may wait for its reply before it counts as a miss. Default 100 ms: a cache must not slow requests. */
   readonly commandTimeoutMs?: number;
+  /**
+   * The most SET payload bytes that may await Redis' reply at once; beyond it
+   * a SET is refused (GW_ERR_CACHE_BACKLOG) instead of buffered. Matters only
+   * when Redis hangs with the connection open. Default 16 MiB.
+   */
+  readonly maxPendingBytes?: number;
   /** The most one connection attempt may take. Default 1000 ms. */
   readonly connectTimeoutMs?: number;
   /** The cap of the exponential reconnect backoff. Default 2000 ms. */
@@ -24,9 +30,12 @@ export const REDIS_DEFAULT_KEY_PREFIX = 'llmwatch:cache:';
 const DEFAULT_COMMAND_TIMEOUT_MS = 100;
 const DEFAULT_CONNECT_TIMEOUT_MS = 1_000;
 const DEFAULT_MAX_RECONNECT_DELAY_MS = 2_000;
+const DEFAULT_MAX_PENDING_BYTES = 16 * 1024 * 1024;
+/** The most commands that may await a reply at once; see `maxPendingBytes`. */
+const MAX_PENDING_COMMANDS = 1_024;
 
 /** Built once here so the client's type carries the Buffer mapping. */
-function buildClient(options: RedisCacheStoreOptions, commandTimeoutMs: number) {
+function buildClient(options: RedisCacheStoreOptions) {
   const maxDelay = options.maxReconnectDelayMs ?? DEFAULT_MAX_RECONNECT_DELAY_MS;
   return createClient({
     url: options.url,
@@ -42,8 +51,9 @@ function buildClient(options: RedisCacheStoreOptions, commandTimeoutMs: number) 
       // gateway do not reconnect in lockstep. Always a number: never give up.
       reconnectStrategy: (retries: number) => Math.min(50 * 2 ** Math.min(retries, 16), maxDelay) + Math.floor(Math.random() * 50),
     },
+    // No `timeout` command option: node-redis times a command only until it
+    // is written, not while it awaits the reply, so the store times replies itself.
     commandOptions: {
-      timeout: commandTimeoutMs,
       // Bodies are bytes (a stream may split a UTF-8 character across chunks
       // and embeddings may be base64); the default decodes replies as UTF-8 strings.
       typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer },
@@ -58,8 +68,12 @@ function buildClient(options: RedisCacheStoreOptions, commandTimeoutMs: number) 
  * Redis being down, slow or restarted is a miss, never a failed request:
  * `get` and `set` never reject, commands fail at once while disconnected (no
  * offline queue) and after `commandTimeoutMs` when Redis hangs, and the client
- * reconnects in the background. Every failure goes to `onError` with a
- * `GW_ERR_CACHE_*` code and the driver's error as `cause`.
+ * reconnects in the background. A Redis that hangs with the connection open
+ * (stopped, overloaded) is not disconnected: each call is a timed-out miss,
+ * and once `maxPendingBytes` or 1024 commands await a reply, new ones are
+ * refused unsent, so memory stays bounded until Redis answers again. A SET
+ * that timed out may still land once Redis resumes. Every failure goes to
+ * `onError` with a `GW_ERR_CACHE_*` code and the driver's error as `cause`.
  *
  * Connects on first use; call {@link RedisCacheStore.connect} at start-up to
  * have the connection ready before the first request.
@@ -73,6 +87,10 @@ export class RedisCacheStore implements CacheStore {
   readonly #keyPrefix: string;
   readonly #onError: CacheErrorHandler;
   readonly #commandTimeoutMs: number;
+  readonly #maxPendingBytes: number;
+  /** Commands sent whose reply (or failure) the driver has not yet delivered, timed out or not. */
+  #pendingCommands = 0;
+  #pendingBytes = 0;
   /** Operations in progress, so that `close` can let them settle first. */
   readonly #inFlight = new Set<Promise<unknown>>();
   #started = false;
@@ -85,9 +103,13 @@ export class RedisCacheStore implements CacheStore {
     if (!(this.#commandTimeoutMs > 0)) {
       throw new RangeError(`RedisCacheStore: 'commandTimeoutMs' must be positive, got ${String(options.commandTimeoutMs)}`);
     }
+    this.#maxPendingBytes = options.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES;
+    if (!(this.#maxPendingBytes > 0)) {
+      throw new RangeError(`RedisCacheStore: 'maxPendingBytes' must be positive, got ${String(options.maxPendingBytes)}`);
+    }
     this.#keyPrefix = options.keyPrefix ?? REDIS_DEFAULT_KEY_PREFIX;
     this.#onError = options.onError;
-    this.#client = buildClient(options, this.#commandTimeoutMs);
+    this.#client = buildClient(options);
     // An EventEmitter 'error' without a listener throws and ends the process;
     // the client emits one on every failed (re)connection attempt.
     this.#client.on('error', (err: unknown) => {
@@ -155,7 +177,7 @@ export class RedisCacheStore implements CacheStore {
     this.#start();
     let value: Buffer | null;
     try {
-      value = await this.#client.get(this.#keyPrefix + key);
+      value = await this.#send(() => this.#client.get(this.#keyPrefix + key), 0);
     } catch (err) {
       this.#report('get', classify(err));
       return undefined;
@@ -174,8 +196,9 @@ export class RedisCacheStore implements CacheStore {
     const px = Math.ceil(ttlMs);
     if (!(px > 0)) return;
     this.#start();
+    const value = encodeAnswer(answer);
     try {
-      await this.#client.set(this.#keyPrefix + key, encodeAnswer(answer), { expiration: { type: 'PX', value: px } });
+      await this.#send(() => this.#client.set(this.#keyPrefix + key, value, { expiration: { type: 'PX', value: px } }), value.length);
     } catch (err) {
       this.#report('set', classify(err));
     }
@@ -195,13 +218,50 @@ export class RedisCacheStore implements CacheStore {
     );
   }
 
+  /**
+   * Sends one command, unless too much already awaits a reply, and settles
+   * after at most `commandTimeoutMs`. The command itself stays counted as
+   * pending until the driver settles it (a reply, a disconnect, close).
+   */
+  #send<T>(command: () => Promise<T>, bytes: number): Promise<T> {
+    if (this.#pendingCommands >= MAX_PENDING_COMMANDS || this.#pendingBytes + bytes > this.#maxPendingBytes) {
+      return Promise.reject(
+        GW_ERR_CACHE_BACKLOG(`${this.#pendingCommands} commands (${this.#pendingBytes} bytes) still await a reply from redis`),
+      );
+    }
+    const sent = command();
+    this.#pendingCommands++;
+    this.#pendingBytes += bytes;
+    const settled = () => {
+      this.#pendingCommands--;
+      this.#pendingBytes -= bytes;
+    };
+    sent.then(settled, settled);
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(GW_ERR_CACHE_TIMEOUT(`redis did not reply within ${this.#commandTimeoutMs} ms`)),
+        this.#commandTimeoutMs,
+      );
+      sent.then(
+        (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      );
+    });
+  }
+
   #track<T>(op: Promise<T>): Promise<T> {
     this.#inFlight.add(op);
     return op.finally(() => this.#inFlight.delete(op));
   }
 
   #report(op: CacheOp, err: unknown): void {
-    // During close, the driver rejects what is still queued; that is shutdown, not an outage.
+    // Socket errors while closing are the shutdown itself, not an outage.
     if (this.#closed && op === 'connect') return;
     try {
       this.#onError(op, err);
@@ -215,7 +275,6 @@ export class RedisCacheStore implements CacheStore {
 function classify(err: unknown): LlmwatchError {
   if (err instanceof LlmwatchError) return err;
   const message = err instanceof Error ? err.message : String(err);
-  if (err instanceof TimeoutError) return GW_ERR_CACHE_TIMEOUT(`redis command timed out: ${message}`, { cause: err });
   if (err instanceof ErrorReply) return GW_ERR_CACHE_REPLY(`redis answered an error: ${message}`, { cause: err });
   // Offline, closed, refused, reset, connect timeout: all "not reachable now".
   return GW_ERR_CACHE_UNAVAILABLE(`redis unavailable: ${message}`, { cause: err });

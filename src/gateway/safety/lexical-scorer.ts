@@ -15,7 +15,8 @@ export interface LexicalScorerOptions {
   /**
    * Words or phrases to flag besides obscenity's English dataset (which has
    * slurs, sexual terms and strong profanity, but no mild insults such as
-   * 'idiot' or 'stupid'). Matched as whole words, case-insensitively.
+   * 'idiot' or 'stupid'). Matched as whole words, case-insensitively and
+   * through look-alike Unicode letters ('ｉｄｉｏｔ').
    */
   readonly extraTerms?: readonly string[];
   /**
@@ -58,6 +59,10 @@ export class LexicalScorer implements SafetyScorer {
   /** The operator's terms, or null when there are none. */
   readonly #extra: RegExpMatcher | null;
   readonly #censor = new TextCensor().setStrategy(sameLengthStars);
+  // The last text matched and its matches: the 'redact' policy scores an
+  // output and then redacts the same text, and matching is the costly part.
+  #lastText = '';
+  #lastMatches: MatchPayload[] = [];
 
   constructor(options: LexicalScorerOptions = {}) {
     const saturation = options.saturation ?? 0.5;
@@ -92,15 +97,19 @@ export class LexicalScorer implements SafetyScorer {
     return matches.length === 0 ? text : this.#censor.applyTo(text, matches);
   }
 
-  /** Both matchers' matches, sorted by start index. */
+  /** Both matchers' matches, sorted by start index. Callers must not change the array. */
   #matches(text: string): MatchPayload[] {
     if (text.length === 0) return [];
+    if (text === this.#lastText) return this.#lastMatches;
     const found = this.#dataset.getAllMatches(text);
     if (this.#extra !== null) {
       const more = this.#extra.getAllMatches(text);
       for (const x of more) found.push(x);
     }
-    return found.length > 1 ? found.sort(byStart) : found;
+    if (found.length > 1) found.sort(byStart);
+    this.#lastText = text;
+    this.#lastMatches = found;
+    return found;
   }
 }
 
@@ -112,7 +121,7 @@ function byStart(a: MatchPayload, b: MatchPayload): number {
  * One matcher for the operator's terms, each a whole-word literal. Its
  * transformers are lighter than the dataset's: no leetspeak, which reads the
  * '!' in 'idiot!' as an 'i' and so breaks the word boundary after 'idiot'; no
- * collapsing of repeated letters, which turns 'worthless' into 'worthles'.
+ * collapsing of repeated letters, which turns 'butthead' into 'buthead'.
  */
 function compileTerms(terms: readonly string[]): RegExpMatcher | null {
   const patterns = terms.map((raw, i) => {

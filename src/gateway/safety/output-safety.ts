@@ -72,8 +72,12 @@ export class OutputSafety {
   /** Scores an answer that was already delivered (a stream): counts and exports, changes nothing. */
   observe(model: ModelRoute, text: string): void {
     if (text.length === 0) return;
-    if (this.#inline !== undefined) {
-      if (this.#record(model, this.#inline.score(text))) model.meter.flagged.observed.inc();
+    const inline = this.#inline;
+    if (inline !== undefined) {
+      // After the answer's bytes have gone out: a response is corked until the end of its tick.
+      setImmediate(() => {
+        if (this.#record(model, inline.score(text))) model.meter.flagged.observed.inc();
+      });
       return;
     }
     // Failures are counted by the classifier's own handler, for every model at once.
