@@ -1,7 +1,9 @@
 import { Command } from 'commander';
 import { LlmwatchError } from './errors.ts';
+import { exporterCommand } from './exporter/command.ts';
 import { gatewayCommand } from './gateway/command.ts';
 import { checkCommand, generateCommand } from './monitoring/command.ts';
+import { responderCommand } from './responder/command.ts';
 import { simulateCommand } from './simulator/command.ts';
 import { upCommand } from './stack/up-command.ts';
 import { VERSION } from './version.ts';
@@ -12,8 +14,10 @@ const program = new Command('llmwatch')
   .addCommand(upCommand())
   .addCommand(gatewayCommand())
   .addCommand(simulateCommand())
+  .addCommand(exporterCommand())
   .addCommand(generateCommand())
-  .addCommand(checkCommand());
+  .addCommand(checkCommand())
+  .addCommand(responderCommand());
 
 try {
   await program.parseAsync();

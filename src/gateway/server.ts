@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Registry } from 'prom-client';
-import { CFG_ERR_UNREADABLE } from '../config/errors.ts';
+import { readSecretFile } from '../config/secrets.ts';
 import { modelTargets } from '../config/gateway-config.ts';
 import type { GatewayConfig } from '../config/gateway-config.ts';
 import { hasCode } from '../errors.ts';
@@ -64,7 +63,7 @@ export function createGateway(config: GatewayConfig, opts: GatewayOptions = {}) 
   const registry = opts.registry ?? new Registry();
   const upstreams = new Map(Object.entries(config.upstreams).map(([name, u]) => [name, new Upstream(name, u)]));
   const keys = new ClientKeys([...config.auth.keys, ...(config.auth.keysFile === undefined ? [] : readKeysFile(config.auth.keysFile))]);
-  const adminToken = config.admin.token ?? (config.admin.tokenFile === undefined ? undefined : readSecret(config.admin.tokenFile, 'admin.tokenFile'));
+  const adminToken = config.admin.token ?? (config.admin.tokenFile === undefined ? undefined : readSecretFile(config.admin.tokenFile, 'admin.tokenFile'));
   const metrics = new GatewayMetrics(registry, {
     prefix: config.metrics.prefix,
     durationBuckets: config.metrics.durationBuckets,
@@ -200,13 +199,6 @@ function cacheStore(config: GatewayConfig, metrics: GatewayMetrics): CacheStore 
   return new RedisCacheStore({ url: config.cache.redisURL, onError: (op) => metrics.cacheError(op) });
 }
 
-function readSecret(path: string, field: string): string {
-  try {
-    return readFileSync(path, 'utf8').trim();
-  } catch (err) {
-    throw CFG_ERR_UNREADABLE(`Cannot read ${field} ${path}: ${(err as Error).message}`, { cause: err });
-  }
-}
 
 /** Starts a gateway; `port` 0 picks a free port. */
 export async function startGateway(config: GatewayConfig, opts: GatewayOptions & { port?: number; host?: string } = {}): Promise<GatewayHandle> {

@@ -219,7 +219,7 @@ export const MODEL_ALERTS = [
   'HighToxicityScore',
   'LowCacheHitRate',
 ] as const;
-export const HOST_ALERTS = ['HighGpuMemoryUsage', 'HighCpuUsage', 'HighHostMemoryUsage'] as const;
+export const HOST_ALERTS = ['HighGpuMemoryUsage', 'HighCpuUsage', 'HighHostMemoryUsage', 'HighGpuTemperature', 'GpuCollectorFailing'] as const;
 export const TARGET_ALERTS = ['TargetDown', 'TargetAbsent'] as const;
 export const SLO_ALERTS = ['ErrorBudgetBurn', 'LatencyBudgetBurn'] as const;
 export type ModelAlert = (typeof MODEL_ALERTS)[number];
@@ -271,4 +271,77 @@ export const K8S = {
   prometheusRule: 'llmwatch-rules',
   /** The named Service port the gateway's metrics are scraped on. */
   gatewayPort: 'http',
+} as const;
+
+/** The responder's own metrics (prefix `llmwatch_responder_`). */
+export const RESPONDER_METRIC = {
+  webhooks: 'llmwatch_responder_webhooks_total',
+  alerts: 'llmwatch_responder_alerts_received_total',
+  decisions: 'llmwatch_responder_decisions_total',
+  actions: 'llmwatch_responder_actions_total',
+  actionDuration: 'llmwatch_responder_action_duration_seconds',
+  breaker: 'llmwatch_responder_breaker_tripped',
+  killSwitch: 'llmwatch_responder_kill_switch',
+  dryRun: 'llmwatch_responder_dry_run',
+} as const;
+
+/** `result` of `llmwatch_responder_webhooks_total`: accepted, or why it was refused. */
+export const WEBHOOK_RESULT = ['accepted', 'unauthorized', 'forbidden', 'too_large', 'invalid_json', 'invalid_payload'] as const;
+export type WebhookResult = (typeof WEBHOOK_RESULT)[number];
+
+/** `why` of `llmwatch_responder_decisions_total`. */
+export const DECISION_WHY = ['playbook', 'revert', 'duplicate', 'info_tier', 'no_playbook', 'kill_switch', 'breaker', 'nothing_to_revert'] as const;
+export type DecisionWhy = (typeof DECISION_WHY)[number];
+
+/** `outcome` of `llmwatch_responder_actions_total`. */
+export const ACTION_OUTCOME = ['success', 'failure', 'dry-run', 'skipped'] as const;
+export const RESPONDER_ACTIONS = ['scale', 'switch-model', 'notify', 'exec', 'noop'] as const;
+
+/**
+ * The GPU exporter (`llmwatch exporter`): the source article's `node_gpu_*`
+ * family, extended with utilisation, temperature and power, and the health of
+ * the nvidia-smi collector itself. The same `node_gpu_*` names are recorded
+ * from NVIDIA dcgm-exporter's series when the spec says `source: dcgm`.
+ */
+export const GPU_METRIC = {
+  memoryUsage: NODE.gpuMemoryUsage,
+  memoryTotal: NODE.gpuMemoryTotal,
+  /** 0..1: the share of the last sample period a kernel ran (nvidia-smi `utilization.gpu` / 100). */
+  utilisation: 'node_gpu_utilization_ratio',
+  temperature: 'node_gpu_temperature_celsius',
+  power: 'node_gpu_power_watts',
+  /** 1 when the last nvidia-smi run gave every GPU's readings, 0 when it failed. */
+  collectorSuccess: 'llmwatch_gpu_collector_success',
+  collectorDuration: 'llmwatch_gpu_collector_duration_seconds',
+  /** 1, labelled with the `reason` of the most recent failed run; absent until one fails. */
+  collectorLastError: 'llmwatch_gpu_collector_last_error_info',
+  collectorErrors: 'llmwatch_gpu_collector_errors_total',
+} as const;
+
+/**
+ * Labels of every GPU series: `gpu` is nvidia-smi's index, `name` the GPU's
+ * product name. (Not `model`: that label is the LLM's everywhere in llmwatch.)
+ * `hostname` is only set on series mapped from dcgm-exporter.
+ */
+export const GPU_LABEL = { gpu: 'gpu', uuid: 'uuid', name: 'name', hostname: 'hostname' } as const;
+
+/** `reason` label of the GPU collector's errors: the closed set of ways an nvidia-smi run fails. */
+export const GPU_COLLECTOR_ERROR = ['missing_binary', 'timeout', 'exit_code', 'parse_error'] as const;
+export type GpuCollectorError = (typeof GPU_COLLECTOR_ERROR)[number];
+
+/**
+ * NVIDIA dcgm-exporter's names, from its default counters
+ * (https://github.com/NVIDIA/dcgm-exporter/blob/main/etc/default-counters.csv) and the
+ * labels of its GPU series (internal/pkg/rendermetrics/render_metrics.go): `gpu`,
+ * `UUID`, `modelName`, `Hostname` (left out with `--no-hostname`), and `GPU_I_ID`
+ * on MIG instances. Framebuffer sizes are in MiB.
+ */
+export const DCGM = {
+  fbUsed: 'DCGM_FI_DEV_FB_USED',
+  fbFree: 'DCGM_FI_DEV_FB_FREE',
+  /** Percent, 0..100. */
+  gpuUtil: 'DCGM_FI_DEV_GPU_UTIL',
+  gpuTemp: 'DCGM_FI_DEV_GPU_TEMP',
+  powerUsage: 'DCGM_FI_DEV_POWER_USAGE',
+  label: { gpu: 'gpu', uuid: 'UUID', modelName: 'modelName', hostname: 'Hostname', gpuInstance: 'GPU_I_ID' },
 } as const;

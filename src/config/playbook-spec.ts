@@ -1,0 +1,74 @@
+import { z } from 'zod';
+
+const Duration = z.string().regex(/^[1-9]\d*(ms|s|m|h|d)$/, 'a duration with one unit, such as 30s, 10m or 1h');
+
+/** A condition read from Prometheus before a step runs: the first sample of an instant query against a bound. */
+const Condition = z
+  .strictObject({
+    /** PromQL; `{{ $labels.x }}` is replaced by the alert's label (escaped for a PromQL string). */
+    query: z.string().min(1),
+    above: z.number().optional(),
+    below: z.number().optional(),
+  })
+  .refine((c) => (c.above === undefined) !== (c.below === undefined), "give exactly one of 'above' or 'below'");
+
+const Step = z.strictObject({
+  /** The action plugin: scale, switch-model, notify, exec or noop. */
+  action: z.enum(['scale', 'switch-model', 'notify', 'exec', 'noop']),
+  /** The action's parameters; string values may use `{{ $labels.x }}` (exec never expands them). */
+  params: z.record(z.string(), z.unknown()).default({}),
+  /** Run only when this holds. */
+  if: Condition.optional(),
+  /** After this step succeeds, skip the remaining steps (except `always` ones). */
+  stopOnSuccess: z.boolean().default(false),
+  /** Run whatever happened before (to notify the outcome). */
+  always: z.boolean().default(false),
+  /** When the alert resolves, undo this step (switch-model: back to the primary). */
+  revertOnResolve: z.boolean().default(false),
+});
+
+/**
+ * What the responder does about one alert: ordered steps, and the cooldown
+ * that stops a flapping alert from acting on the same target again and again.
+ * @example
+ * HighInferenceLatency:
+ *   cooldown: 10m
+ *   steps:
+ *     - { action: scale, if: { query: 'sum(openllm_queue_length)', above: 20 }, params: { deployment: vllm, max: 3 }, stopOnSuccess: true }
+ *     - { action: switch-model, params: { model: '{{ $labels.model }}', target: fallback }, revertOnResolve: true }
+ *     - { action: notify, always: true, params: { channel: chat } }
+ */
+export const PlaybookSchema = z.strictObject({
+  cooldown: Duration.default('10m'),
+  steps: z.array(Step).min(1),
+});
+
+export const PlaybooksSchema = z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9_]*$/, 'an alert name'), PlaybookSchema);
+
+export type Playbook = z.output<typeof PlaybookSchema>;
+export type PlaybookStep = z.output<typeof Step>;
+export type StepCondition = z.output<typeof Condition>;
+
+/** Milliseconds of a one-unit duration. */
+export function durationMs(d: string): number {
+  const m = /^(\d+)(ms|s|m|h|d)$/.exec(d);
+  if (m === null) throw new Error(`not a duration: ${d}`);
+  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
+}
+
+/** The source article's playbook for high latency (section 6.3), as the default. */
+export const ARTICLE_PLAYBOOKS: z.input<typeof PlaybooksSchema> = {
+  HighInferenceLatency: {
+    cooldown: '10m',
+    steps: [
+      {
+        action: 'scale',
+        if: { query: 'sum(openllm_queue_length)', above: 20 },
+        params: { deployment: 'openllm', namespace: 'default', max: 3 },
+        stopOnSuccess: true,
+      },
+      { action: 'switch-model', params: { model: '{{ $labels.model }}', target: 'fallback' }, revertOnResolve: true },
+      { action: 'notify', always: true, params: { channel: 'chat' } },
+    ],
+  },
+};

@@ -1,0 +1,80 @@
+import { z } from 'zod';
+import { ARTICLE_PLAYBOOKS, PlaybooksSchema } from './playbook-spec.ts';
+
+/**
+ * The responder's config: where it listens, how Alertmanager authenticates,
+ * its safety limits, and how it reaches Prometheus, the gateway, Kubernetes
+ * and the chat. Playbooks come from the monitoring spec (`llmwatch.yaml`), so an
+ * alert and its response live together; a responder config may carry its own
+ * for a standalone responder.
+ */
+export const ResponderConfigSchema = z
+  .strictObject({
+    host: z.string().min(1).default('127.0.0.1'),
+    port: z.int().min(0).max(65535).default(9095),
+    /** Largest webhook body accepted; Alertmanager batches, so allow a few hundred alerts. */
+    maxBodyBytes: z.int().min(1024).default(1024 * 1024),
+    /** Alertmanager's http_config can send a bearer token or basic auth; set one of them to require it. */
+    auth: z
+      .strictObject({
+        token: z.string().min(16, 'at least 16 characters').optional(),
+        tokenFile: z.string().min(1).optional(),
+        basic: z.strictObject({ username: z.string().min(1), password: z.string().min(8).optional(), passwordFile: z.string().min(1).optional() }).optional(),
+      })
+      .prefault({}),
+    /** Decide and record everything, run nothing. */
+    dryRun: z.boolean().default(false),
+    /** Start with every action refused (toggled at run time through /admin/kill-switch). */
+    killSwitch: z.boolean().default(false),
+    limits: z
+      .strictObject({
+        /** Actions run in any hour before the breaker trips and refuses more until reset. */
+        maxActionsPerHour: z.int().min(1).default(20),
+        /** Longest time one action may take. */
+        actionTimeoutMs: z.int().min(100).default(30_000),
+      })
+      .prefault({}),
+    /** The SQLite file of the audit log, cooldowns and idempotency keys. */
+    auditPath: z.string().min(1).default('.llmwatch/responder.db'),
+    /** Where `if` conditions are queried. */
+    prometheusURL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:9090'),
+    gateway: z
+      .strictObject({
+        url: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:8000'),
+        adminToken: z.string().min(16).optional(),
+        adminTokenFile: z.string().min(1).optional(),
+      })
+      .prefault({}),
+    kubernetes: z
+      .strictObject({
+        /** A kubeconfig file; absent, the in-cluster service account, else ~/.kube/config. */
+        kubeconfig: z.string().min(1).optional(),
+      })
+      .prefault({}),
+    notify: z
+      .strictObject({
+        /** Generic JSON webhooks by channel name (`chat`, `pager`, ...). */
+        webhooks: z.record(z.string(), z.url()).default({}),
+        /** Slack-compatible incoming webhooks by channel name. */
+        slack: z.record(z.string(), z.url()).default({}),
+      })
+      .prefault({}),
+    /** Commands the `exec` action may run, by name: argv only, never a shell. */
+    commands: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/), z.strictObject({ argv: z.array(z.string().min(1)).min(1), timeoutMs: z.int().min(100).default(10_000) })).default({}),
+    playbooks: PlaybooksSchema.prefault(ARTICLE_PLAYBOOKS),
+  })
+  .superRefine((c, ctx) => {
+    if (c.auth.token !== undefined && c.auth.tokenFile !== undefined) ctx.addIssue({ code: 'custom', path: ['auth'], message: "give either 'token' or 'tokenFile'" });
+    if (c.auth.basic !== undefined && (c.auth.basic.password === undefined) === (c.auth.basic.passwordFile === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['auth', 'basic'], message: "give exactly one of 'password' or 'passwordFile'" });
+    }
+    for (const [alert, p] of Object.entries(c.playbooks)) {
+      p.steps.forEach((s, i) => {
+        if (s.action === 'exec' && (typeof s.params.command !== 'string' || !(s.params.command in c.commands))) {
+          ctx.addIssue({ code: 'custom', path: ['playbooks', alert, 'steps', i, 'params', 'command'], message: `must name one of 'commands' (${Object.keys(c.commands).join(', ') || 'none defined'})` });
+        }
+      });
+    }
+  });
+
+export type ResponderConfig = z.output<typeof ResponderConfigSchema>;

@@ -1,0 +1,92 @@
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { Registry } from 'prom-client';
+import type { ExporterConfig } from '../config/exporter-config.ts';
+import { HTTP_ERR_METHOD_NOT_ALLOWED, HTTP_ERR_NOT_FOUND } from '../http/errors.ts';
+import { close, listen } from '../http/listen.ts';
+import { sendError, sendJson } from '../http/send.ts';
+import { GpuCollector } from './collector.ts';
+import type { CollectOutcome } from './collector.ts';
+import { GpuMetrics } from './gpu-metrics.ts';
+
+export interface ExporterOptions {
+  /** A registry of the caller's; a fresh one by default (never prom-client's global one). */
+  readonly registry?: Registry;
+  /** Where collector state changes are reported; stderr by default. */
+  readonly log?: (line: string) => void;
+}
+
+export interface ExporterHandle {
+  readonly url: string;
+  readonly port: number;
+  readonly server: Server;
+  readonly registry: Registry;
+  readonly collector: GpuCollector;
+  /** The first run's outcome, which ended before the server started listening. */
+  readonly first: CollectOutcome;
+  close(): Promise<void>;
+}
+
+const PATHS = new Set(['/metrics', '/healthz']);
+
+/**
+ * Starts the GPU exporter: one nvidia-smi run first (so the first scrape has
+ * data), then the schedule, then `GET /metrics` and `GET /healthz`. A failing
+ * nvidia-smi, a missing one included, never stops it: the failure is in the
+ * metrics, and `/healthz` answers 200 while the process serves.
+ */
+export async function startExporter(config: Readonly<ExporterConfig>, opts: ExporterOptions = {}): Promise<ExporterHandle> {
+  const registry = opts.registry ?? new Registry();
+  const collector = new GpuCollector({
+    nvidiaSmi: config.nvidiaSmi,
+    intervalMs: config.intervalSeconds * 1000,
+    timeoutMs: config.timeoutSeconds * 1000,
+    metrics: new GpuMetrics(registry),
+    log: opts.log,
+  });
+  const first = await collector.start();
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    if (!PATHS.has(path)) return sendError(res, HTTP_ERR_NOT_FOUND(`Unknown path: ${req.method ?? 'GET'} ${path}; the exporter serves /metrics and /healthz`));
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('allow', 'GET, HEAD');
+      return sendError(res, HTTP_ERR_METHOD_NOT_ALLOWED(`Use GET for ${path}`));
+    }
+    if (path === '/metrics') {
+      const text = await registry.metrics();
+      res.writeHead(200, { 'content-type': registry.contentType, 'content-length': Buffer.byteLength(text) });
+      return void res.end(text);
+    }
+    const last = collector.last;
+    return sendJson(res, 200, {
+      status: 'ok',
+      collector: last === undefined ? null : last.ok ? { ok: true, gpus: last.gpus.length } : { ok: false, reason: last.reason, message: last.message },
+    });
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => sendError(res, err));
+  });
+  let port: number;
+  try {
+    port = await listen(server, config.port, config.host);
+  } catch (err) {
+    await collector.stop();
+    throw err;
+  }
+  return {
+    url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
+    port,
+    server,
+    registry,
+    collector,
+    first,
+    close: async () => {
+      await close(server);
+      await collector.stop();
+    },
+  };
+}

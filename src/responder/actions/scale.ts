@@ -1,0 +1,197 @@
+import { ApiException, AppsV1Api, IsomorphicFetchHttpLibrary } from '@kubernetes/client-node';
+import type { HttpLibrary, KubeConfig, V1Scale } from '@kubernetes/client-node';
+import { z } from 'zod';
+import type { Action, ActionContext, ActionResult } from '../types.ts';
+
+// https://kubernetes.io/docs/concepts/overview/working-with-objects/names/
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/**
+ * The `scale` action's parameters. `max` defaults to 3, the source article's
+ * ceiling; unknown keys are refused so that a typo in a playbook (`maxReplicas`)
+ * is not silently ignored. Exported so a playbook can be checked at start-up.
+ */
+export const scaleParamsSchema = z
+  .object({
+    deployment: z.string().max(253).regex(DNS_SUBDOMAIN, 'must be a Kubernetes object name (lower-case DNS subdomain)'),
+    namespace: z.string().max(63).regex(DNS_LABEL, 'must be a Kubernetes namespace name (lower-case DNS label)').default('default'),
+    step: z.int().min(1).default(1),
+    min: z.int().min(0).default(1),
+    max: z.int().min(1).default(3),
+    direction: z.enum(['out', 'in']).default('out'),
+  })
+  .strict()
+  .refine((p) => p.min <= p.max, { message: 'min must not be greater than max', path: ['min'] });
+
+export type ScaleParams = z.output<typeof scaleParamsSchema>;
+
+/**
+ * Why a scale failed, for callers that branch on it (`data.reason` of a
+ * failure); the detail carries the API server's own status and message.
+ */
+export type ScaleFailureReason =
+  | 'invalid-params'
+  | 'not-found'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'conflict'
+  | 'api-error'
+  | 'unreachable'
+  | 'timeout'
+  | 'aborted';
+
+export interface ScaleActionOptions {
+  /** Where the Deployments live and how to authenticate (in-cluster, a kubeconfig file, ...). */
+  readonly kubeConfig: KubeConfig;
+  /** `fieldManager` recorded by the API server for the write. Default `llmwatch-responder`. */
+  readonly fieldManager?: string;
+}
+
+/**
+ * The `scale` action: moves a Deployment's replicas one `step` out (or in)
+ * through its `scale` subresource, never past `[min, max]`. The write carries
+ * the resourceVersion read, so a concurrent writer (an HPA, a person with
+ * kubectl) makes it fail with 409 Conflict instead of being overwritten; the
+ * action then re-reads and retries once, recomputing from the new count.
+ * It never throws: every failure is a result naming the API's status.
+ * Throws at construction when the kubeconfig has no current cluster.
+ * @example
+ * const kc = new KubeConfig(); kc.loadFromDefault();
+ * const scale = createScaleAction({ kubeConfig: kc });
+ * await scale.run({ alert, params: { deployment: 'openllm', namespace: 'llm' }, dryRun: false, signal });
+ * // { outcome: 'success', detail: 'scaled llm/openllm from 1 to 2', data: { from: 1, to: 2, ... } }
+ */
+export function createScaleAction(opts: ScaleActionOptions): Action {
+  const api = opts.kubeConfig.makeApiClient(AppsV1Api);
+  const server = opts.kubeConfig.getCurrentCluster()?.server ?? 'the Kubernetes API';
+  const fieldManager = opts.fieldManager ?? 'llmwatch-responder';
+  const transport = new IsomorphicFetchHttpLibrary();
+
+  return {
+    id: 'scale',
+    async run(ctx: ActionContext): Promise<ActionResult> {
+      const parsed = scaleParamsSchema.safeParse(ctx.params);
+      if (!parsed.success) {
+        const issues = parsed.error.issues.map((i) => (i.path.length > 0 ? `${i.path.join('.')}: ${i.message}` : i.message));
+        return { outcome: 'failure', detail: `invalid scale params: ${issues.join('; ')}`, data: { reason: 'invalid-params' } };
+      }
+      const p = parsed.data;
+      const target = `${p.namespace}/${p.deployment}`;
+      const ids = { deployment: p.deployment, namespace: p.namespace };
+      // Per call, so the engine's timeout and shutdown abort the HTTP request itself.
+      const httpApi: HttpLibrary = {
+        send(request) {
+          request.setSignal(ctx.signal);
+          return transport.send(request);
+        },
+      };
+      const fail = (reason: ScaleFailureReason, detail: string, extra: Record<string, unknown> = {}): ActionResult => ({
+        outcome: 'failure',
+        detail,
+        data: { reason, ...ids, ...extra },
+      });
+
+      try {
+        for (let attempt = 1; ; attempt++) {
+          if (ctx.signal.aborted) return aborted(ctx.signal, target, fail);
+          const scale = await api.readNamespacedDeploymentScale({ name: p.deployment, namespace: p.namespace }, { httpApi });
+          const from = scale.spec?.replicas ?? 0;
+          const to = nextReplicas(from, p);
+          if (to === undefined) {
+            const bound = p.direction === 'out' ? `max ${p.max}` : `min ${p.min}`;
+            const where = from === (p.direction === 'out' ? p.max : p.min) ? `already at ${bound}` : `${from} replicas, already beyond ${bound}`;
+            return { outcome: 'skipped', detail: `${where} (deployment ${target})`, data: { from, to: from, ...ids } };
+          }
+          if (ctx.dryRun) {
+            return { outcome: 'dry-run', detail: `would scale deployment ${target} from ${from} to ${to}`, data: { from, to, ...ids } };
+          }
+          const body: V1Scale = {
+            apiVersion: 'autoscaling/v1',
+            kind: 'Scale',
+            metadata: { name: p.deployment, namespace: p.namespace, resourceVersion: scale.metadata?.resourceVersion },
+            spec: { replicas: to },
+          };
+          try {
+            await api.replaceNamespacedDeploymentScale({ name: p.deployment, namespace: p.namespace, body, fieldManager }, { httpApi });
+            return { outcome: 'success', detail: `scaled ${target} from ${from} to ${to}`, data: { from, to, ...ids, attempts: attempt } };
+          } catch (err) {
+            if (!(err instanceof ApiException && err.code === 409)) throw err;
+            if (attempt >= 2) {
+              return fail('conflict', `conflict: deployment ${target} was changed by another writer during both attempts (409 Conflict: ${statusOf(err).message})`, {
+                status: 409,
+                attempts: attempt,
+              });
+            }
+          }
+        }
+      } catch (err) {
+        return failureOf(err, ctx.signal, target, server, fail);
+      }
+    },
+  };
+}
+
+/** The next replica count one step towards the bound, or undefined when already there (or beyond). */
+function nextReplicas(current: number, p: ScaleParams): number | undefined {
+  // A step out never lowers the count and a step in never raises it, even when
+  // someone put the Deployment outside [min, max]: that is theirs to undo.
+  if (p.direction === 'out') {
+    const to = Math.max(Math.min(current + p.step, p.max), p.min);
+    return to > current ? to : undefined;
+  }
+  const to = Math.min(Math.max(current - p.step, p.min), p.max);
+  return to < current ? to : undefined;
+}
+
+type Fail = (reason: ScaleFailureReason, detail: string, extra?: Record<string, unknown>) => ActionResult;
+
+function aborted(signal: AbortSignal, target: string, fail: Fail): ActionResult {
+  const reason: unknown = signal.reason;
+  if (reason instanceof Error && reason.name === 'TimeoutError') return fail('timeout', `timed out scaling deployment ${target}`);
+  const why = reason instanceof Error ? reason.message : String(reason);
+  return fail('aborted', `aborted scaling deployment ${target}: ${why}`);
+}
+
+function failureOf(err: unknown, signal: AbortSignal, target: string, server: string, fail: Fail): ActionResult {
+  if (signal.aborted) return aborted(signal, target, fail);
+  if (err instanceof ApiException) {
+    const code = err.code;
+    const s = statusOf(err);
+    const text = s.message === s.reason || s.message === '' ? `${code} ${s.reason}` : `${code} ${s.reason}: ${s.message}`;
+    const extra = { status: code, apiReason: s.reason };
+    switch (code) {
+      case 401:
+        return fail('unauthorized', `the Kubernetes API refused the credentials (${text})`, extra);
+      case 403:
+        return fail('forbidden', `not allowed to scale deployment ${target} (${text})`, extra);
+      case 404:
+        return fail('not-found', `deployment ${target} not found (${text})`, extra);
+      default:
+        return fail('api-error', `the Kubernetes API answered ${text} for deployment ${target}`, extra);
+    }
+  }
+  const e = err as { message?: unknown; code?: unknown };
+  const message = typeof e?.message === 'string' ? e.message : String(err);
+  return fail('unreachable', `cannot reach the Kubernetes API at ${server}: ${message}`, typeof e?.code === 'string' ? { errno: e.code } : {});
+}
+
+/** The reason and message of the API's `Status` body, or the HTTP status text when the body is not one. */
+function statusOf(err: ApiException<unknown>): { reason: string; message: string } {
+  let body: unknown = err.body;
+  if (typeof body === 'string') {
+    try {
+      body = JSON.parse(body);
+    } catch {
+      // Not JSON (a proxy's error page): fall back to the text itself below.
+    }
+  }
+  if (body !== null && typeof body === 'object' && (body as { kind?: unknown }).kind === 'Status') {
+    const s = body as { reason?: unknown; message?: unknown };
+    return { reason: typeof s.reason === 'string' ? s.reason : 'Unknown', message: typeof s.message === 'string' ? s.message : '' };
+  }
+  const fallback = HTTP_REASONS[err.code] ?? 'Error';
+  return { reason: fallback, message: typeof body === 'string' && body.length > 0 ? body.slice(0, 200) : fallback };
+}
+
+const HTTP_REASONS: Readonly<Record<number, string>> = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'NotFound', 409: 'Conflict', 429: 'TooManyRequests', 500: 'InternalError', 503: 'ServiceUnavailable' };

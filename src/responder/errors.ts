@@ -1,0 +1,21 @@
+import { defineError } from '../errors.ts';
+
+/*
+ * The responder's error codes, in the `RSP_ERR_*` namespace. A plain list of
+ * exports: append new codes at the end; a retired code is never reused.
+ */
+
+/**
+ * The audit database cannot be opened at start-up: the file is not an SQLite
+ * database or is corrupt, its directory cannot be created, or it is not
+ * readable and writable. The message names the path and the fix.
+ */
+export const RSP_ERR_AUDIT_OPEN = defineError('RSP_ERR_AUDIT_OPEN', 500, 'server_error', 'audit_open_failed');
+/** The audit database was written by a newer llmwatch (its schema version is above the one this build knows). */
+export const RSP_ERR_AUDIT_SCHEMA = defineError('RSP_ERR_AUDIT_SCHEMA', 500, 'server_error', 'audit_schema_too_new');
+/** A webhook without the configured credentials. */
+export const RSP_ERR_UNAUTHORIZED = defineError('RSP_ERR_UNAUTHORIZED', 401, 'invalid_request_error', 'unauthorized');
+/** A webhook with wrong credentials. */
+export const RSP_ERR_FORBIDDEN = defineError('RSP_ERR_FORBIDDEN', 403, 'invalid_request_error', 'forbidden');
+/** A webhook body that is not Alertmanager's version 4 payload; the message lists each field at fault. */
+export const RSP_ERR_INVALID_PAYLOAD = defineError('RSP_ERR_INVALID_PAYLOAD', 400, 'invalid_request_error', 'invalid_payload');

@@ -1,0 +1,182 @@
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { Registry } from 'prom-client';
+import { readSecretFile } from '../config/secrets.ts';
+import type { ResponderConfig } from '../config/responder-config.ts';
+import { hasCode } from '../errors.ts';
+import type { LlmwatchError } from '../errors.ts';
+import { bearer, sameSecret } from '../gateway/client-keys.ts';
+import { HTTP_ERR_BODY_TOO_LARGE, HTTP_ERR_METHOD_NOT_ALLOWED, HTTP_ERR_NOT_FOUND } from '../http/errors.ts';
+import { close, listen } from '../http/listen.ts';
+import { parseJsonObject, readBody } from '../http/read-body.ts';
+import { sendError, sendJson } from '../http/send.ts';
+import type { WebhookResult } from '../metrics/conventions.ts';
+import { createExecAction } from './actions/exec.ts';
+import { noopAction } from './actions/noop.ts';
+import { createNotifyAction } from './actions/notify.ts';
+import { createSwitchModelAction } from './actions/switch-model.ts';
+import { SqliteAuditStore } from './audit-store.ts';
+import { Engine } from './engine.ts';
+import type { RevertibleAction } from './engine.ts';
+import { RSP_ERR_FORBIDDEN, RSP_ERR_INVALID_PAYLOAD, RSP_ERR_UNAUTHORIZED } from './errors.ts';
+import { ResponderMetrics } from './metrics.ts';
+import { queryNumber } from './prometheus-query.ts';
+import type { AuditStore } from './types.ts';
+import { parseWebhook } from './webhook.ts';
+
+export interface ResponderHandle {
+  readonly port: number;
+  readonly url: string;
+  readonly engine: Engine;
+  readonly store: AuditStore;
+  readonly metrics: ResponderMetrics;
+  /** Stops taking webhooks, lets queued actions finish, closes the audit log. */
+  close(): Promise<void>;
+}
+
+export interface ResponderOptions {
+  readonly port?: number;
+  readonly host?: string;
+  /** Extra or replacement actions (the Kubernetes `scale` action is added by the command, which owns the kubeconfig). */
+  readonly actions?: readonly RevertibleAction[];
+  readonly registry?: Registry;
+  readonly now?: () => number;
+}
+
+/**
+ * The responder: `POST /alerts` takes Alertmanager's webhooks (authenticated,
+ * size-limited, validated, every delivery recorded, refused ones too),
+ * `GET /actions` lists the audit log, `/metrics` its own metrics, and
+ * `POST /admin/kill-switch` / `POST /admin/breaker/reset` steer it (same credentials).
+ */
+export async function startResponder(config: ResponderConfig, opts: ResponderOptions = {}): Promise<ResponderHandle> {
+  const registry = opts.registry ?? new Registry();
+  const metrics = new ResponderMetrics(registry);
+  const store = new SqliteAuditStore(config.auditPath);
+  const token = config.auth.token ?? (config.auth.tokenFile === undefined ? undefined : readSecretFile(config.auth.tokenFile, 'auth.tokenFile'));
+  const basic =
+    config.auth.basic === undefined
+      ? undefined
+      : { username: config.auth.basic.username, password: config.auth.basic.password ?? readSecretFile(config.auth.basic.passwordFile!, 'auth.basic.passwordFile') };
+  const adminToken = config.gateway.adminToken ?? (config.gateway.adminTokenFile === undefined ? undefined : readSecretFile(config.gateway.adminTokenFile, 'gateway.adminTokenFile'));
+  const actions = new Map<string, RevertibleAction>(
+    [
+      createSwitchModelAction({ gatewayURL: config.gateway.url, adminToken }),
+      createNotifyAction(config.notify),
+      createExecAction(config.commands),
+      noopAction,
+      ...(opts.actions ?? []),
+    ].map((a) => [a.id, a]),
+  );
+  const engine = new Engine({ config, store, actions, metrics, query: (q, signal) => queryNumber(config.prometheusURL, q, signal), now: opts.now });
+
+  function authenticate(req: IncomingMessage): void {
+    if (token === undefined && basic === undefined) return;
+    const header = req.headers.authorization;
+    if (header === undefined) throw RSP_ERR_UNAUTHORIZED('This responder needs credentials: set Alertmanager http_config authorization (Bearer) or basic_auth');
+    if (token !== undefined) {
+      const given = bearer(header);
+      if (given !== undefined && sameSecret(given, token)) return;
+    }
+    if (basic !== undefined && /^Basic\s+/i.test(header)) {
+      const decoded = Buffer.from(header.replace(/^Basic\s+/i, ''), 'base64').toString('utf8');
+      const sep = decoded.indexOf(':');
+      if (sep !== -1 && sameSecret(decoded.slice(0, sep), basic.username) && sameSecret(decoded.slice(sep + 1), basic.password)) return;
+    }
+    throw RSP_ERR_FORBIDDEN('Wrong credentials');
+  }
+
+  async function receive(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const receivedAt = Date.now();
+    const refuse = (result: WebhookResult, err: LlmwatchError, body = '') => {
+      store.recordWebhook({ receivedAt, status: 'rejected', reason: `${err.code}: ${err.message}`, remoteAddress: req.socket.remoteAddress, body });
+      metrics.webhook(result);
+      if (hasCode(err, HTTP_ERR_BODY_TOO_LARGE)) res.setHeader('connection', 'close');
+      sendError(res, err);
+    };
+    try {
+      authenticate(req);
+    } catch (err) {
+      return refuse(hasCode(err, RSP_ERR_UNAUTHORIZED) ? 'unauthorized' : 'forbidden', err as LlmwatchError);
+    }
+    let raw: Buffer;
+    try {
+      raw = await readBody(req, config.maxBodyBytes);
+    } catch (err) {
+      return refuse('too_large', err as LlmwatchError);
+    }
+    let parsed: Record<string, unknown>;
+    try {
+      parsed = parseJsonObject(raw);
+    } catch (err) {
+      return refuse('invalid_json', err as LlmwatchError, raw.toString('utf8'));
+    }
+    const r = parseWebhook(parsed);
+    if (!r.ok) return refuse('invalid_payload', RSP_ERR_INVALID_PAYLOAD(`Not an Alertmanager webhook (version 4): ${r.reason}`), raw.toString('utf8'));
+    const webhookId = store.recordWebhook({ receivedAt, status: 'accepted', remoteAddress: req.socket.remoteAddress, body: raw.toString('utf8') });
+    metrics.webhook('accepted');
+    const decisions = engine.handle(webhookId, r.alerts);
+    sendJson(res, 200, { webhook: webhookId, dryRun: engine.dryRun, killSwitch: engine.killSwitch, decisions });
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://responder');
+    const method = req.method ?? 'GET';
+    const allow = (m: string) => {
+      if (method !== m) throw HTTP_ERR_METHOD_NOT_ALLOWED(`Use ${m} for ${url.pathname}`, { headers: { allow: m } });
+    };
+    switch (url.pathname) {
+      case '/alerts':
+        allow('POST');
+        return receive(req, res);
+      case '/actions': {
+        allow('GET');
+        const limit = Math.min(1000, Math.max(1, Number(url.searchParams.get('limit') ?? 100) || 100));
+        const since = url.searchParams.get('since');
+        const alertname = url.searchParams.get('alertname') ?? undefined;
+        return sendJson(res, 200, { actions: store.listActions({ limit, since: since === null ? undefined : Date.parse(since), alertname }) });
+      }
+      case '/metrics': {
+        const text = await registry.metrics();
+        res.writeHead(200, { 'content-type': registry.contentType, 'content-length': Buffer.byteLength(text) });
+        return void res.end(text);
+      }
+      case '/healthz':
+        return sendJson(res, 200, { status: 'ok', dryRun: engine.dryRun, killSwitch: engine.killSwitch, breaker: store.breaker(), pending: engine.pending });
+      case '/admin/kill-switch': {
+        allow('POST');
+        authenticate(req);
+        const body = parseJsonObject(await readBody(req, 1024));
+        if (typeof body.on !== 'boolean') throw RSP_ERR_INVALID_PAYLOAD("Send {\"on\": true} or {\"on\": false}", { param: 'on' });
+        engine.setKillSwitch(body.on);
+        return sendJson(res, 200, { killSwitch: engine.killSwitch });
+      }
+      case '/admin/breaker/reset':
+        allow('POST');
+        authenticate(req);
+        engine.resetBreaker();
+        return sendJson(res, 200, { breaker: store.breaker() });
+      default:
+        throw HTTP_ERR_NOT_FOUND(`Unknown path: ${method} ${url.pathname}`);
+    }
+  }
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => sendError(res, err));
+  });
+  const host = opts.host ?? config.host;
+  const port = await listen(server, opts.port ?? config.port, host);
+  return {
+    port,
+    url: `http://${host}:${port}`,
+    engine,
+    store,
+    metrics,
+    close: async () => {
+      await close(server);
+      await engine.idle();
+      store.close();
+    },
+  };
+}
+
