@@ -16,6 +16,8 @@ export interface GpuCollectorOptions {
   readonly metrics: GpuMetrics;
   /** Where state changes are reported (one line each); stderr by default. */
   readonly log?: (line: string) => void;
+  /** Starts one nvidia-smi process; {@link runNvidiaSmi} unless a test stands in for the kernel. */
+  readonly run?: typeof runNvidiaSmi;
 }
 
 /** What one run gave. */
@@ -102,7 +104,7 @@ export class GpuCollector {
     if (this.#lingering !== undefined) {
       return { ok: false, reason: 'timeout', message: `the nvidia-smi (${nvidiaSmi}) killed after an earlier timeout has still not exited (a hung driver?); not starting another` };
     }
-    const run = runNvidiaSmi(nvidiaSmi, timeoutMs, this.#stopping.signal);
+    const run = (this.#opts.run ?? runNvidiaSmi)(nvidiaSmi, timeoutMs, this.#stopping.signal);
     try {
       return { ok: true, gpus: parseNvidiaSmiCsv(await run.output) };
     } catch (err) {

@@ -65,7 +65,8 @@ export function parseNvidiaSmiCsv(stdout: string): GpuReading[] {
 function parseLine(line: string, n: number): GpuReading {
   const commas = [...line.matchAll(/,/g)].map((m) => m.index);
   if (commas.length < QUERY_FIELDS.length - 1) {
-    throw EXP_ERR_PARSE(`line ${n}: ${commas.length + 1} columns where ${QUERY_FIELDS.length} were asked for: ${quote(line)}`);
+    const found = commas.length + 1;
+    throw EXP_ERR_PARSE(`line ${n}: ${found} column${found === 1 ? '' : 's'} where ${QUERY_FIELDS.length} were asked for: ${quote(line)}`);
   }
   const nameEnd = commas[commas.length - TRAILING]!;
   const index = line.slice(0, commas[0]).trim();
