@@ -48,7 +48,14 @@ export class GpuCollector {
 
   constructor(opts: GpuCollectorOptions) {
     this.#opts = opts;
-    this.#log = opts.log ?? ((line) => console.error(line));
+    const log = opts.log ?? ((line: string) => console.error(line));
+    this.#log = (line) => {
+      try {
+        log(line);
+      } catch {
+        // A closed stderr must not stop the collection: the metrics carry the state anyway.
+      }
+    };
   }
 
   /** The outcome of the last finished run, if any. */

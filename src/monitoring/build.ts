@@ -1,8 +1,8 @@
 import type { AlertTuning, MonitoringSpec } from '../config/monitoring-spec.ts';
-import { ALERT_LABEL, JOB, LABEL, RULE_GROUP, metricName, modelServerJob, recordedNames } from '../metrics/conventions.ts';
+import { ALERT_LABEL, DCGM, GPU_METRIC, JOB, LABEL, NODE, RULE_GROUP, metricName, modelServerJob, recordedNames } from '../metrics/conventions.ts';
 import type { Category, Severity } from '../metrics/conventions.ts';
 import type { AlertContext, AlertDef, Tuning } from './alert-def.ts';
-import { CATALOG } from './catalog.ts';
+import { catalogFor } from './catalog.ts';
 import { GEN_ERR_INVALID_SPEC } from './errors.ts';
 import { expandTemplate, humanizeDuration, humanizePercentage } from './humanize.ts';
 import type { Humanizer } from './humanize.ts';
@@ -35,7 +35,7 @@ export function buildModel(spec: Readonly<MonitoringSpec>): MonitoringModel {
   const names = recordedNames(spec.metricsPrefix);
   const built: BuiltAlert[] = [];
   const problems: string[] = [];
-  for (const def of CATALOG) built.push(...buildTunable(spec, names, def, problems));
+  for (const def of catalogFor(spec)) built.push(...buildTunable(spec, names, def, problems));
   if (problems.length > 0) throw GEN_ERR_INVALID_SPEC(`The spec's alert tuning cannot be generated:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   built.push(buildTargetDown(spec), buildTargetAbsent(spec));
   if (spec.slo.enabled) built.push(...buildBurnRates(spec, names));
@@ -429,6 +429,81 @@ function recordingTests(spec: Readonly<MonitoringSpec>, ruleFiles: readonly stri
           expect('instance:node_memory_utilisation:ratio', { job: JOB.node, instance: 'node-1:9100' }, 0.75),
         ],
       },
+      gpuRecordingTest(spec, expect),
     ],
   };
+}
+
+/**
+ * The GPU names, from the spec's GPU exporter: llmwatch's own (the ratio over its
+ * series), or dcgm-exporter's series mapped onto the same names and labels,
+ * with a GPU shared by two pods that must stay one GPU.
+ */
+function gpuRecordingTest(
+  spec: Readonly<MonitoringSpec>,
+  expect: (expr: string, labels: Record<string, string>, value: number) => Record<string, unknown>,
+): Record<string, unknown> {
+  const MIB = 1024 * 1024;
+  const source = spec.targets.gpuExporter.source;
+  switch (source) {
+    case 'llmwatch': {
+      const gpu = { job: JOB.gpu, instance: 'gpu-host-1:9835', gpu: '0', uuid: 'GPU-8f6e3a1c-5b2d-4c7e-9a10-2b3c4d5e6f70', name: 'NVIDIA H100 80GB HBM3' };
+      return {
+        name: 'GPU memory use from the llmwatch exporter',
+        interval: '1m',
+        input_series: [gauge(GPU_METRIC.memoryUsage, gpu, 40_000 * MIB), gauge(GPU_METRIC.memoryTotal, gpu, 80_000 * MIB)],
+        promql_expr_test: [expect(NODE.gpuMemoryUtilisation, gpu, 0.5)],
+      };
+    }
+    case 'dcgm': {
+      const L = DCGM.label;
+      const dcgm = (gpu: string, uuid: string, extra: Record<string, string>) => ({
+        job: JOB.gpu,
+        instance: 'gpu-host-1:9400',
+        [L.gpu]: gpu,
+        [L.uuid]: uuid,
+        pci_bus_id: `00000000:1${gpu}:00.0`,
+        device: `nvidia${gpu}`,
+        [L.modelName]: 'NVIDIA H100 80GB HBM3',
+        [L.hostname]: 'gpu-host-1',
+        DCGM_FI_DRIVER_VERSION: '550.90.12',
+        ...extra,
+      });
+      // GPU 0 is time-sliced between two pods: dcgm-exporter gives one series per pod, the same readings in each.
+      const shared = [{ container: 'vllm', namespace: 'llm', pod: 'vllm-0' }, { container: 'vllm', namespace: 'llm', pod: 'vllm-1' }];
+      const gpu0 = shared.map((pod) => dcgm('0', 'GPU-8f6e3a1c-5b2d-4c7e-9a10-2b3c4d5e6f70', pod));
+      const gpu1 = dcgm('1', 'GPU-1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d', {});
+      const readings = (labels: Record<string, string>, used: number, free: number, util: number, temp: number, power: number) => [
+        gauge(DCGM.fbUsed, labels, used),
+        gauge(DCGM.fbFree, labels, free),
+        gauge(DCGM.gpuUtil, labels, util),
+        gauge(DCGM.gpuTemp, labels, temp),
+        gauge(DCGM.powerUsage, labels, power),
+      ];
+      const mapped = (gpu: string, uuid: string) => ({ job: JOB.gpu, instance: 'gpu-host-1:9400', gpu, uuid, name: 'NVIDIA H100 80GB HBM3', hostname: 'gpu-host-1' });
+      const m0 = mapped('0', 'GPU-8f6e3a1c-5b2d-4c7e-9a10-2b3c4d5e6f70');
+      const m1 = mapped('1', 'GPU-1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d');
+      return {
+        name: "dcgm-exporter's series under the llmwatch exporter's names: MiB to bytes, total = used + free, percent to a ratio",
+        interval: '1m',
+        input_series: [...gpu0.flatMap((l) => readings(l, 73_000, 8_081, 97, 71, 612.5)), ...readings(gpu1, 0, 81_081, 0, 29, 35.25)],
+        promql_expr_test: [
+          expect(sel(GPU_METRIC.memoryUsage, eq('gpu', '0')), m0, 73_000 * MIB),
+          expect(sel(GPU_METRIC.memoryTotal, eq('gpu', '0')), m0, 81_081 * MIB),
+          expect(sel(NODE.gpuMemoryUtilisation, eq('gpu', '0')), m0, (73_000 * MIB) / (81_081 * MIB)),
+          expect(sel(GPU_METRIC.utilisation, eq('gpu', '0')), m0, 97 / 100),
+          expect(sel(GPU_METRIC.temperature, eq('gpu', '0')), m0, 71),
+          expect(sel(GPU_METRIC.power, eq('gpu', '0')), m0, 612.5),
+          expect(sel(GPU_METRIC.memoryUsage, eq('gpu', '1')), m1, 0),
+          expect(sel(NODE.gpuMemoryUtilisation, eq('gpu', '1')), m1, 0),
+          expect(sel(GPU_METRIC.utilisation, eq('gpu', '1')), m1, 0),
+          expect(sel(GPU_METRIC.power, eq('gpu', '1')), m1, 35.25),
+        ],
+      };
+    }
+    default: {
+      const never: never = source;
+      throw new Error(`unexpected GPU exporter source: ${String(never)}`);
+    }
+  }
 }

@@ -1,4 +1,5 @@
-import { BUCKETS, JOB, LABEL, NODE, metricName } from '../metrics/conventions.ts';
+import type { MonitoringSpec } from '../config/monitoring-spec.ts';
+import { BUCKETS, DCGM, GPU_LABEL, GPU_METRIC, JOB, LABEL, NODE, metricName } from '../metrics/conventions.ts';
 import type { AlertContext, AlertDef } from './alert-def.ts';
 import { humanize, humanizeDuration, humanizePercentage } from './humanize.ts';
 import { andOn, num, sel, unlessOn } from './promql.ts';
@@ -344,6 +345,101 @@ export const LOW_CACHE_HIT_RATE: AlertDef = {
   },
 };
 
+/**
+ * GPUs as the alert scenarios see them: two GPUs on one host, scraped either from
+ * `llmwatch exporter` (port 9835) or from NVIDIA dcgm-exporter (port 9400, its own
+ * label names, one GPU used by a Kubernetes pod), per the spec's `targets.gpuExporter.source`.
+ */
+const SCENARIO_GPUS = [
+  { gpu: '0', uuid: 'GPU-8f6e3a1c-5b2d-4c7e-9a10-2b3c4d5e6f70', name: 'NVIDIA H100 80GB HBM3', pod: 'vllm-0' },
+  { gpu: '1', uuid: 'GPU-1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d', name: 'NVIDIA H100 80GB HBM3', pod: undefined },
+] as const;
+/** dcgm-exporter reports used and free framebuffer in MiB; used + free of an H100 80GB is about this. */
+const SCENARIO_FB_MIB = 81_081;
+const MIB = 1024 * 1024;
+
+/** The labels a GPU series carries once it reads as `node_gpu_*`, whichever exporter produced it. */
+function gpuLabels(c: AlertContext, i: 0 | 1): Record<string, string> {
+  const g = SCENARIO_GPUS[i];
+  const source = c.spec.targets.gpuExporter.source;
+  switch (source) {
+    case 'llmwatch':
+      return { job: JOB.gpu, instance: 'gpu-host-1:9835', [GPU_LABEL.gpu]: g.gpu, [GPU_LABEL.uuid]: g.uuid, [GPU_LABEL.name]: g.name };
+    case 'dcgm':
+      // The recording rules keep job, instance, gpu and MIG's GPU_I_ID, and rename UUID, modelName and Hostname.
+      return { job: JOB.gpu, instance: 'gpu-host-1:9400', [GPU_LABEL.gpu]: g.gpu, [GPU_LABEL.uuid]: g.uuid, [GPU_LABEL.name]: g.name, [GPU_LABEL.hostname]: 'gpu-host-1' };
+    default:
+      return assertNever(source);
+  }
+}
+
+/** dcgm-exporter's own labels of a GPU series (internal/pkg/rendermetrics/render_metrics.go), pod attribution included. */
+function dcgmLabels(i: 0 | 1): Record<string, string> {
+  const g = SCENARIO_GPUS[i];
+  const L = DCGM.label;
+  return {
+    job: JOB.gpu,
+    instance: 'gpu-host-1:9400',
+    [L.gpu]: g.gpu,
+    [L.uuid]: g.uuid,
+    pci_bus_id: `00000000:1${g.gpu}:00.0`,
+    device: `nvidia${g.gpu}`,
+    [L.modelName]: g.name,
+    [L.hostname]: 'gpu-host-1',
+    DCGM_FI_DRIVER_VERSION: '550.90.12',
+    ...(g.pod === undefined ? {} : { container: 'vllm', namespace: 'llm', pod: g.pod }),
+  };
+}
+
+/**
+ * Both GPUs with these memory use ratios, as the spec's exporter reports them, and
+ * the value `gpu:node_gpu_memory_utilisation:ratio` will have for each.
+ */
+function gpuMemorySeries(c: AlertContext, ratios: readonly [number, number]): { series: InputSeries[]; values: number[] } {
+  const source = c.spec.targets.gpuExporter.source;
+  switch (source) {
+    case 'llmwatch': {
+      const total = 81_559 * MIB;
+      return {
+        series: ([0, 1] as const).flatMap((i) => [
+          gauge(GPU_METRIC.memoryUsage, gpuLabels(c, i), ratios[i] * total),
+          gauge(GPU_METRIC.memoryTotal, gpuLabels(c, i), total),
+        ]),
+        values: ratios.map((r) => (r * total) / total),
+      };
+    }
+    case 'dcgm': {
+      const used = ratios.map((r) => Math.round(r * SCENARIO_FB_MIB));
+      return {
+        series: ([0, 1] as const).flatMap((i) => [
+          gauge(DCGM.fbUsed, dcgmLabels(i), used[i]!),
+          gauge(DCGM.fbFree, dcgmLabels(i), SCENARIO_FB_MIB - used[i]!),
+        ]),
+        values: used.map((u) => (u * MIB) / ((u + (SCENARIO_FB_MIB - u)) * MIB)),
+      };
+    }
+    default:
+      return assertNever(source);
+  }
+}
+
+/** Both GPUs at these core temperatures, as the spec's exporter reports them. */
+function gpuTemperatureSeries(c: AlertContext, celsius: readonly [number, number]): InputSeries[] {
+  const source = c.spec.targets.gpuExporter.source;
+  switch (source) {
+    case 'llmwatch':
+      return ([0, 1] as const).map((i) => gauge(GPU_METRIC.temperature, gpuLabels(c, i), celsius[i]));
+    case 'dcgm':
+      return ([0, 1] as const).map((i) => gauge(DCGM.gpuTemp, dcgmLabels(i), celsius[i]));
+    default:
+      return assertNever(source);
+  }
+}
+
+function assertNever(x: never): never {
+  throw new Error(`unexpected GPU exporter source: ${String(x)}`);
+}
+
 export const HIGH_GPU_MEMORY_USAGE: AlertDef = {
   name: 'HighGpuMemoryUsage',
   scope: 'host',
@@ -355,23 +451,17 @@ export const HIGH_GPU_MEMORY_USAGE: AlertDef = {
   description: 'GPU {{ $labels.gpu }} on {{ $labels.instance }} has used more than {threshold} of its memory for {for} (now {{ $value | humanizePercentage }}).',
   showThreshold: humanizePercentage,
   // Per GPU: the article's avg by (instance) hides one full GPU among idle ones.
+  // The same expression whichever exporter runs: dcgm-exporter's series are recorded under these names.
   expr: (c) => `${NODE.gpuMemoryUtilisation} > ${num(c.tuning.threshold)}`,
   scenarios: (c) => {
     const t = c.tuning.threshold;
-    const total = 1e11;
     const at = checkAt(c);
-    const labels = (gpu: string) => ({ job: JOB.gpu, instance: 'gpu-host-1:9835', gpu });
-    const series = (ratio0: number, ratio1: number) => [
-      gauge(NODE.gpuMemoryUsage, labels('0'), ratio0 * total),
-      gauge(NODE.gpuMemoryTotal, labels('0'), total),
-      gauge(NODE.gpuMemoryUsage, labels('1'), ratio1 * total),
-      gauge(NODE.gpuMemoryTotal, labels('1'), total),
-    ];
     const high = (1 + t) / 2;
+    const firing = gpuMemorySeries(c, [high, t / 2]);
     return [
-      { name: 'firing', series: series(high, t / 2), at, expect: [{ labels: labels('0'), value: (high * total) / total }] },
-      { name: 'healthy', series: series(t / 2, t / 2), at, expect: [] },
-      { name: 'idle', series: series(0, 0), at, expect: [] },
+      { name: 'firing', series: firing.series, at, expect: [{ labels: gpuLabels(c, 0), value: firing.values[0]! }] },
+      { name: 'healthy', series: gpuMemorySeries(c, [t / 2, t / 2]).series, at, expect: [] },
+      { name: 'idle', series: gpuMemorySeries(c, [0, 0]).series, at, expect: [] },
     ];
   },
   runbook: {
@@ -379,6 +469,88 @@ export const HIGH_GPU_MEMORY_USAGE: AlertDef = {
     impact: 'Out-of-memory errors, evicted requests, a crashed model server.',
     diagnosis: ['`nvidia-smi` on the host: which processes hold memory?', 'Compare with the model server\'s configured memory fraction.'],
     mitigation: ['Stop the stray process; lower the server\'s memory fraction or max sequence length; move to a larger GPU.'],
+  },
+};
+
+export const HIGH_GPU_TEMPERATURE: AlertDef = {
+  name: 'HighGpuTemperature',
+  scope: 'host',
+  category: 'resource',
+  defaults: { threshold: 85, for: '5m', severity: 'warning', minRequestRate: 0 },
+  identity: ['instance', 'gpu'],
+  humanizer: 'humanize',
+  summary: 'GPU {{ $labels.gpu }} on {{ $labels.instance }} is hotter than {threshold}',
+  description: 'The core of GPU {{ $labels.gpu }} on {{ $labels.instance }} has been hotter than {threshold} for {for} (now {{ $value | humanize }}°C).',
+  showThreshold: (t) => `${humanize(t)}°C`,
+  expr: (c) => `${GPU_METRIC.temperature} > ${num(c.tuning.threshold)}`,
+  validate: (c) =>
+    c.tuning.threshold >= 40 && c.tuning.threshold <= 120
+      ? undefined
+      : 'threshold is a GPU core temperature in °C and must lie between 40 and 120 (data-centre GPUs slow down from about 85 °C)',
+  scenarios: (c) => {
+    const t = c.tuning.threshold;
+    const at = checkAt(c);
+    return [
+      { name: 'firing', series: gpuTemperatureSeries(c, [t + 5, t - 20]), at, expect: [{ labels: gpuLabels(c, 0), value: t + 5 }] },
+      { name: 'healthy', series: gpuTemperatureSeries(c, [t - 15, t - 15]), at, expect: [] },
+      // An idle GPU sits near room temperature.
+      { name: 'idle', series: gpuTemperatureSeries(c, [30, 30]), at, expect: [] },
+    ];
+  },
+  runbook: {
+    meaning: 'A GPU core has stayed hotter than the threshold. GPUs lower their clocks near their slowdown temperature (`nvidia-smi -q -d TEMPERATURE`), so throughput drops before anything fails.',
+    impact: 'Throttled clocks: fewer tokens per second and longer latency; at the shutdown temperature the GPU stops, and the model server with it.',
+    diagnosis: [
+      '`nvidia-smi -q -d TEMPERATURE,PERFORMANCE` on the host: the slowdown and shutdown temperatures, and whether "HW Thermal Slowdown" is active.',
+      'One hot GPU points at the card (fan, heatsink); every GPU of the host at the cooling or the room.',
+      '`node_gpu_power_watts` and `node_gpu_utilization_ratio`: hot under full load, or hot while idle?',
+    ],
+    mitigation: ['Fix the cooling; lower the power limit (`nvidia-smi -pl`) to trade speed for heat; move load to other GPUs.'],
+  },
+};
+
+export const GPU_COLLECTOR_FAILING: AlertDef = {
+  name: 'GpuCollectorFailing',
+  scope: 'host',
+  category: 'availability',
+  defaults: { threshold: 0, for: '5m', severity: 'warning', minRequestRate: 0 },
+  identity: ['instance'],
+  humanizer: 'humanize',
+  summary: 'The GPU exporter on {{ $labels.instance }} cannot read nvidia-smi',
+  description: 'Every nvidia-smi run of the llmwatch GPU exporter on {{ $labels.instance }} has failed for {for}: its GPU series are gone and the GPU alerts are blind there (llmwatch_gpu_collector_last_error_info says why).',
+  showThreshold: (t) => humanize(t),
+  expr: () => `${GPU_METRIC.collectorSuccess} == 0`,
+  validate: (c) =>
+    c.tuning.threshold === 0 ? undefined : `threshold has no meaning here (the alert fires when ${GPU_METRIC.collectorSuccess} is 0 for 'for'); leave it out`,
+  scenarios: (c) => {
+    const at = checkAt(c);
+    const labels = (host: number) => ({ job: JOB.gpu, instance: `gpu-host-${host}:9835` });
+    const series = (host1: number) => [gauge(GPU_METRIC.collectorSuccess, labels(1), host1), gauge(GPU_METRIC.collectorSuccess, labels(2), 1)];
+    return [
+      { name: 'firing', series: series(0), at, expect: [{ labels: labels(1), value: 0 }] },
+      { name: 'healthy', series: series(1), at, expect: [] },
+      // A collector has no idle state: with no GPU work it still reads nvidia-smi.
+      { name: 'idle', series: series(1), at, expect: [] },
+      {
+        name: 'one failed run',
+        series: [{ series: `${GPU_METRIC.collectorSuccess}{job="${JOB.gpu}",instance="gpu-host-1:9835"}`, values: '1x10 0 1x168' }],
+        at,
+        expect: [],
+      },
+    ];
+  },
+  runbook: {
+    meaning: 'The llmwatch GPU exporter runs nvidia-smi every interval, and every run has failed for the whole period. A failed run drops the GPU series (so no alert reads stale memory figures), which leaves HighGpuMemoryUsage and HighGpuTemperature blind for this host.',
+    impact: 'GPU monitoring of the host is blind: a full or overheating GPU would go unnoticed.',
+    diagnosis: [
+      '`llmwatch_gpu_collector_last_error_info` has the reason: `missing_binary` (no nvidia-smi where the exporter looks), `timeout` (nvidia-smi hung: a stuck driver or a GPU fallen off the bus; look for Xid errors in `dmesg`), `exit_code` (the driver is not loaded, no device found), `parse_error` (output the exporter does not understand).',
+      'The exporter\'s stderr has one line per change of state, with nvidia-smi\'s own message.',
+      'Run `nvidia-smi` on the host by hand.',
+    ],
+    mitigation: [
+      'Install or repair the NVIDIA driver, or start the exporter with `--nvidia-smi /path/to/nvidia-smi`.',
+      'A GPU that fell off the bus needs a reset (`nvidia-smi -r`) or a reboot; drain the model server from it first.',
+    ],
   },
 };
 
@@ -464,4 +636,15 @@ export const CATALOG: readonly AlertDef[] = [
   HIGH_GPU_MEMORY_USAGE,
   HIGH_CPU_USAGE,
   HIGH_HOST_MEMORY_USAGE,
+  HIGH_GPU_TEMPERATURE,
+  GPU_COLLECTOR_FAILING,
 ];
+
+/**
+ * The alerts a spec generates. GpuCollectorFailing reads the health gauge of
+ * llmwatch's own exporter; dcgm-exporter has none (its failures show as
+ * TargetDown or TargetAbsent), so with `source: dcgm` it is left out.
+ */
+export function catalogFor(spec: Readonly<MonitoringSpec>): readonly AlertDef[] {
+  return CATALOG.filter((def) => def !== GPU_COLLECTOR_FAILING || spec.targets.gpuExporter.source === 'llmwatch');
+}

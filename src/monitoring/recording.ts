@@ -1,5 +1,5 @@
 import type { MonitoringSpec } from '../config/monitoring-spec.ts';
-import { LABEL, NODE, RULE_GROUP, metricName, recordedNames } from '../metrics/conventions.ts';
+import { DCGM, GPU_LABEL, GPU_METRIC, LABEL, NODE, RULE_GROUP, TARGET_LABEL, metricName, recordedNames } from '../metrics/conventions.ts';
 import type { RecordingRule, RuleGroup } from './model.ts';
 import { avgBy, avgOverTime, eq, histogramQuantile, num, rate, re, sel, sumBy } from './promql.ts';
 
@@ -71,8 +71,10 @@ export function recordingGroups(spec: Readonly<MonitoringSpec>): RuleGroup[] {
     { record: NODE.cpuUsagePercent, expr: `100 * (1 - ${avgBy(['instance'], rate(sel(NODE.cpuSeconds, eq('mode', 'idle')), w))})` },
     { record: NODE.memoryUsageBytes, expr: `${NODE.memTotal} - ${NODE.memAvailable}` },
     { record: NODE.memoryUtilisation, expr: `1 - ${NODE.memAvailable} / ${NODE.memTotal}` },
-    { record: NODE.gpuMemoryUtilisation, expr: `${NODE.gpuMemoryUsage} / ${NODE.gpuMemoryTotal}` },
   );
+  // Before the ratio: rules of a group run in order, so the ratio reads this evaluation's mapped values.
+  if (spec.targets.gpuExporter.source === 'dcgm') rules.push(...dcgmGpuRules());
+  rules.push({ record: NODE.gpuMemoryUtilisation, expr: `${NODE.gpuMemoryUsage} / ${NODE.gpuMemoryTotal}` });
 
   const groups: RuleGroup[] = [{ name: RULE_GROUP.recording, file: 'recording', rules }];
   if (spec.slo.enabled) {
@@ -92,3 +94,45 @@ export function recordingGroups(spec: Readonly<MonitoringSpec>): RuleGroup[] {
   }
   return groups;
 }
+
+/** Bytes in the MiB dcgm-exporter reports framebuffer sizes in. */
+const MIB = 1024 * 1024;
+
+/**
+ * NVIDIA dcgm-exporter's series recorded under the exporter's `node_gpu_*`
+ * names, so the GPU alerts are the same whichever exporter runs. Memory is in
+ * MiB there and total = used + free. Labels: `job`, `instance` and `gpu` are
+ * kept, dcgm's `UUID`, `modelName` and `Hostname` become `uuid`, `name` and
+ * `hostname`, MIG's `GPU_I_ID` is kept, and the rest (`device`, `pci_bus_id`,
+ * the driver version, Kubernetes `pod`/`namespace`/`container`) is dropped: a
+ * GPU shared by several pods is one series per pod at dcgm-exporter, and must
+ * be one GPU here, whichever pods come and go.
+ */
+function dcgmGpuRules(): RecordingRule[] {
+  const by = [TARGET_LABEL.job, TARGET_LABEL.instance, GPU_LABEL.gpu, GPU_LABEL.uuid, GPU_LABEL.name, GPU_LABEL.hostname, DCGM.label.gpuInstance];
+  const gpu = (metric: string) => maxBy(by, dcgmRelabel(metric));
+  return [
+    { record: GPU_METRIC.memoryUsage, expr: `${gpu(DCGM.fbUsed)} * ${num(MIB)}` },
+    { record: GPU_METRIC.memoryTotal, expr: `(${gpu(DCGM.fbUsed)} + ${gpu(DCGM.fbFree)}) * ${num(MIB)}` },
+    { record: GPU_METRIC.utilisation, expr: `${gpu(DCGM.gpuUtil)} / 100` },
+    { record: GPU_METRIC.temperature, expr: gpu(DCGM.gpuTemp) },
+    { record: GPU_METRIC.power, expr: gpu(DCGM.powerUsage) },
+  ];
+}
+
+/**
+ * dcgm's label names to the exporter's. `(.+)` leaves a series alone where the
+ * dcgm label is missing, so a series already labelled `uuid` or `hostname` keeps it.
+ */
+function dcgmRelabel(metric: string): string {
+  const renames: ReadonlyArray<readonly [string, string]> = [
+    [GPU_LABEL.uuid, DCGM.label.uuid],
+    [GPU_LABEL.name, DCGM.label.modelName],
+    [GPU_LABEL.hostname, DCGM.label.hostname],
+  ];
+  return renames.reduce((v, [to, from]) => labelReplace(v, to, from), metric);
+}
+
+// Local PromQL helpers for the dcgm mapping; they belong beside the others in promql.ts when that file is next edited.
+const maxBy = (labels: readonly string[], v: string) => `max by (${labels.join(', ')}) (${v})`;
+const labelReplace = (v: string, to: string, from: string) => `label_replace(${v}, "${to}", "$1", "${from}", "(.+)")`;
