@@ -5,13 +5,14 @@ import { gatewayCommand } from './gateway/command.ts';
 import { checkCommand, generateCommand } from './monitoring/command.ts';
 import { responderCommand } from './responder/command.ts';
 import { simulateCommand } from './simulator/command.ts';
-import { upCommand } from './stack/up-command.ts';
+import { drillCommand, upCommand } from './stack/up-command.ts';
 import { VERSION } from './version.ts';
 
 const program = new Command('llmwatch')
   .description('Prometheus-native monitoring, alerting and auto-remediation for self-hosted LLM serving')
   .version(VERSION)
   .addCommand(upCommand())
+  .addCommand(drillCommand())
   .addCommand(gatewayCommand())
   .addCommand(simulateCommand())
   .addCommand(exporterCommand())

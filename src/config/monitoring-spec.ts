@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { BUCKETS, DEFAULT_PREFIX, HOST_ALERTS, MODEL_ALERTS, SEVERITIES } from '../metrics/conventions.ts';
+import { PlaybooksSchema } from './playbook-spec.ts';
 import { loadConfigFile, validateConfig } from './validate.ts';
 
 /** A Prometheus duration with one unit, e.g. `30s`, `5m`, `3d`. */
@@ -75,6 +76,12 @@ export const MonitoringSpecSchema = z
       .default([...BUCKETS.inferenceDuration]),
     /** Base of each alert's runbook_url; the alert name and `.md` are appended. */
     runbookBaseURL: z.string().min(1).default('https://github.com/llmwatch/llmwatch/blob/main/deploy/docs/runbooks'),
+    /**
+     * The window of the rate-based recording rules. 5m (four 15 s scrapes at least) in production;
+     * the local stack shortens it so alerts resolve while you watch. Promtool tests are generated
+     * for the 5m window only.
+     */
+    rateWindow: Duration.default('5m'),
     prometheus: z
       .strictObject({
         scrapeInterval: Duration.default('15s'),
@@ -114,6 +121,8 @@ export const MonitoringSpecSchema = z
         latencyThreshold: z.number().positive().default(2),
       })
       .prefault({}),
+    /** What the responder does about each alert: see docs/responder.md. */
+    playbooks: PlaybooksSchema.default({}),
     alertmanager: z
       .strictObject({
         groupWait: Duration.default('30s'),

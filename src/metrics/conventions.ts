@@ -158,21 +158,21 @@ export const BUCKETS = {
  * (kept exactly, so its dashboards and queries work) and `level:metric:operation`
  * aggregates (https://prometheus.io/docs/practices/rules/#naming-and-aggregation).
  */
-export function recordedNames(prefix: string = DEFAULT_PREFIX) {
+export function recordedNames(prefix: string = DEFAULT_PREFIX, window = '5m') {
   const m = (key: MetricKey) => metricName(key, prefix);
   return {
     // The article's names, ratios 0..1 and rates per second, per model.
     errorRate: `${prefix}request_error_rate`,
     tokenThroughput: `${prefix}token_throughput_per_second`,
     cacheHitRate: `${prefix}cache_hit_rate`,
-    requestRate: `model:${counterBaseName(m('requests'))}:rate5m`,
-    errorRateAbs: `model:${prefix}request_errors:rate5m`,
-    successRate: `model:${prefix}request_successes:rate5m`,
-    inFlightAvg: `model:${m('requestsInFlight')}:avg5m`,
+    requestRate: `model:${counterBaseName(m('requests'))}:rate${window}`,
+    errorRateAbs: `model:${prefix}request_errors:rate${window}`,
+    successRate: `model:${prefix}request_successes:rate${window}`,
+    inFlightAvg: `model:${m('requestsInFlight')}:avg${window}`,
     queueLength: `model:${m('queueLength')}:sum`,
     toxicity: `model:${m('outputToxicity')}:avg`,
-    cacheLookups: `model:${prefix}cache_lookups:rate5m`,
-    upstreamFailures: `model:${prefix}upstream_connection_errors:rate5m`,
+    cacheLookups: `model:${prefix}cache_lookups:rate${window}`,
+    upstreamFailures: `model:${prefix}upstream_connection_errors:rate${window}`,
     latencyQuantile: (q: Quantile) => `model:${m('inferenceDuration')}:${q}`,
     ttftQuantile: (q: Quantile) => `model:${m('timeToFirstToken')}:${q}`,
     /** SLO: share of requests that failed, over a window. */

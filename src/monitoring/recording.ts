@@ -34,13 +34,13 @@ export const SLO_WINDOWS = ['5m', '30m', '1h', '6h', '3d'] as const;
  */
 export function recordingGroups(spec: Readonly<MonitoringSpec>): RuleGroup[] {
   const p = spec.metricsPrefix;
-  const n = recordedNames(p);
+  const n = recordedNames(p, spec.rateWindow);
   const byModel = [LABEL.model];
   const requests = metricName('requests', p);
   const duration = metricName('inferenceDuration', p);
   const ttft = metricName('timeToFirstToken', p);
   const cache = metricName('cacheRequests', p);
-  const w = RATE_WINDOW;
+  const w = spec.rateWindow;
 
   const rules: RecordingRule[] = [
     { record: n.requestRate, expr: sumBy(byModel, rate(requests, w)) },

@@ -1,66 +1,78 @@
 import { Command } from 'commander';
-import { parsePort, waitForSignal } from '../cli-helpers.ts';
-import { GatewayConfigSchema } from '../config/gateway-config.ts';
-import { DEFAULT_SIMULATOR_CONFIG, loadSimulatorConfig } from '../config/simulator-config.ts';
-import { validateConfig } from '../config/validate.ts';
-import { gatewayConfigFromOptions } from '../gateway/command.ts';
-import { startGateway } from '../gateway/server.ts';
-import type { GatewayHandle } from '../gateway/server.ts';
-import { startSimulator } from '../simulator/server.ts';
-import type { SimulatorHandle } from '../simulator/server.ts';
+import { waitForSignal } from '../cli-helpers.ts';
+import { SCENARIOS, formatResults, runDrill } from './drill.ts';
+import { STACK_ERR_UNKNOWN_SCENARIO } from './errors.ts';
+import type { DrillResult } from './drill.ts';
+import { readStackInfo, startStack } from './stack.ts';
+import { compressedTimings, localTimings } from './timings.ts';
+
+const DEFAULT_DIR = '.llmwatch/stack';
 
 interface UpOptions {
-  port: number;
-  simPort: number;
-  simConfig?: string;
+  dir: string;
+  freePorts?: boolean;
+  fast?: boolean;
+  spec?: string;
   upstream?: string;
   model?: string[];
-  config?: string;
 }
 
 /**
- * `llmwatch up`: the local stack in one command. Today it runs the simulator
- * (unless a real upstream is given) and the metering gateway in front of it.
+ * `llmwatch up`: the whole system on 127.0.0.1 in one command: simulator (or a
+ * real upstream), gateway, responder, and the real Prometheus, Alertmanager
+ * and node-exporter, configured from the spec with local timings.
  */
 export function upCommand(): Command {
   return new Command('up')
-    .description('run the local stack: the LLM simulator and the metering gateway in front of it')
-    .option('-p, --port <port>', 'gateway port', parsePort, 8000)
-    .option('--sim-port <port>', 'simulator port', parsePort, 3000)
-    .option('--sim-config <file>', 'simulator config file (default: two simulated Llama models)')
+    .description('run the whole stack locally: simulator, gateway, responder, Prometheus, Alertmanager, node-exporter')
+    .option('-d, --dir <dir>', 'working folder: generated configs, data, logs, stack.json', DEFAULT_DIR)
+    .option('-s, --spec <file>', 'monitoring spec (default: llmwatch.yaml if present); its targets and timings are replaced for the local stack')
     .option('--upstream <url>', 'meter a real OpenAI-compatible server (vLLM, TGI, Ollama, OpenLLM) instead of the simulator')
     .option('--model <name...>', 'models served by --upstream')
-    .option('-c, --config <file>', 'a full gateway config file instead of --upstream/--model')
+    .option('--free-ports', 'use any free ports instead of 8000, 3000, 9090, 9093, 9095, 9100')
+    .option('--fast', 'the CI timings: 1 s scrapes, 10 s rate windows, alerts after 2 s')
     .action(async function runUp(opts: UpOptions) {
-      let sim: SimulatorHandle | undefined;
-      let gw: GatewayHandle | undefined;
-      try {
-        let config;
-        if (opts.config !== undefined || opts.upstream !== undefined) {
-          config = gatewayConfigFromOptions(opts);
-        } else {
-          const simConfig = opts.simConfig === undefined ? DEFAULT_SIMULATOR_CONFIG : loadSimulatorConfig(opts.simConfig);
-          sim = await startSimulator(simConfig, { port: opts.simPort });
-          console.log(`simulator  ${sim.url}/v1   (admin: ${sim.url}/admin/profiles)`);
-          config = validateConfig(
-            GatewayConfigSchema,
-            {
-              upstreams: { simulator: { baseURL: `${sim.url}/v1` } },
-              models: Object.fromEntries(sim.profiles.models.map((m) => [m, { upstream: 'simulator' }])),
-            },
-            'local stack config',
-          );
-        }
-        gw = await startGateway(config, { port: opts.port });
-        console.log(`gateway    ${gw.url}/v1   (metrics: ${gw.url}/metrics, ready: ${gw.url}/readyz)`);
-        console.log(`models     ${Object.keys(config.models).join(', ')}`);
-        console.log(`\ntry: curl -s ${gw.url}/v1/chat/completions -H 'content-type: application/json' \\\n       -d '{"model":"${Object.keys(config.models)[0]}","messages":[{"role":"user","content":"hi"}]}'`);
-        console.log('\nCtrl-C stops everything.');
-        await waitForSignal();
-      } finally {
-        await gw?.close();
-        await sim?.close();
-      }
-      console.log('stopped');
+      const log = (line: string) => console.log(line);
+      log('llmwatch up: starting the local stack');
+      const stack = await startStack({
+        dir: opts.dir,
+        ports: opts.freePorts === true ? 'free' : 'default',
+        timings: opts.fast === true ? compressedTimings() : localTimings(),
+        specFile: opts.spec,
+        upstream: opts.upstream === undefined ? undefined : { baseURL: opts.upstream, models: opts.model ?? [] },
+        log,
+      });
+      const u = stack.info.urls;
+      log('');
+      log(`OpenAI API      ${u.gateway}/v1   (models: ${stack.info.drillModel}, ${stack.info.fallbackModel})`);
+      log(`Prometheus      ${u.prometheus}/alerts`);
+      log(`Alertmanager    ${u.alertmanager}`);
+      log(`Responder log   ${u.responder}/actions`);
+      log(`Logs and data   ${stack.info.dir}`);
+      log('');
+      log(`try: curl -s ${u.gateway}/v1/chat/completions -H 'content-type: application/json' -d '{"model":"${stack.info.drillModel}","messages":[{"role":"user","content":"hi"}]}'`);
+      log('     llmwatch drill latency      (in another terminal: proves an alert fires and the responder acts)');
+      log('Ctrl-C stops everything.');
+      const signal = await waitForSignal();
+      log(`\n${signal}: stopping (waiting for queued responder actions)`);
+      await stack.stop();
+      log('stopped');
+    });
+}
+
+/** `llmwatch drill <scenario|all>`. */
+export function drillCommand(): Command {
+  return new Command('drill')
+    .description(`inject a fault in the running stack and time the alert, the responder's action and the recovery: ${SCENARIOS.map((s) => s.name).join(', ')}, or all`)
+    .argument('<scenario>', 'a scenario name, or all')
+    .option('-d, --dir <dir>', "the stack's working folder", DEFAULT_DIR)
+    .action(async function runDrills(name: string, opts: { dir: string }) {
+      const info = readStackInfo(opts.dir);
+      const chosen = name === 'all' ? SCENARIOS : SCENARIOS.filter((s) => s.name === name);
+      if (chosen.length === 0) throw STACK_ERR_UNKNOWN_SCENARIO(`No scenario '${name}'; choose one of ${SCENARIOS.map((s) => s.name).join(', ')}, or all`);
+      const results: DrillResult[] = [];
+      for (const s of chosen) results.push(await runDrill(info, s, (line) => console.log(line)));
+      console.log(`\n${formatResults(results)}`);
+      if (results.some((r) => !r.ok)) process.exitCode = 1;
     });
 }

@@ -1,0 +1,283 @@
+import { durationMs } from '../config/playbook-spec.ts';
+import type { StackInfo } from './stack.ts';
+
+/** One drill: a fault to inject, the traffic that makes it visible, and the alert and action it must cause. */
+export interface Scenario {
+  readonly name: string;
+  readonly alert: string;
+  readonly description: string;
+  /** The model whose profile changes and which gets the traffic. */
+  readonly model: (s: StackInfo) => string;
+  /** The simulator profile patch that causes the fault. */
+  readonly fault: Record<string, unknown>;
+  /** Concurrent requests of drill traffic. */
+  readonly concurrency: number;
+  /** The action the responder must take (a playbook step), or undefined when none is expected. */
+  readonly action: string | undefined;
+  /** Latency the fault adds to each request, in seconds: a request is only observed once it ends. */
+  readonly addedLatency: number;
+  /** How long resolving may take beyond the rate window, when not rate-based. */
+  readonly resolveBound?: (s: StackInfo) => number;
+  /** Needs a GPU (skipped without one). */
+  readonly gpu?: boolean;
+}
+
+export const SCENARIOS: readonly Scenario[] = [
+  {
+    name: 'latency',
+    alert: 'HighInferenceLatency',
+    description: 'time to first token of the model goes to 2.5 s',
+    model: (s) => s.drillModel,
+    fault: { ttftMs: 2500, jitter: 0 },
+    concurrency: 4,
+    action: 'switch-model',
+    addedLatency: 2.5,
+  },
+  {
+    name: 'errors',
+    alert: 'HighErrorRate',
+    description: 'half the requests get HTTP 500',
+    model: (s) => s.drillModel,
+    fault: { errors: { http500: 0.5, http429: 0, reset: 0, hang: 0 } },
+    concurrency: 4,
+    action: 'switch-model',
+    addedLatency: 0,
+  },
+  {
+    name: 'toxic',
+    alert: 'HighToxicityScore',
+    description: 'every output is abusive',
+    model: (s) => s.drillModel,
+    fault: { toxicFraction: 1 },
+    concurrency: 4,
+    action: 'switch-model',
+    addedLatency: 0,
+    // A rolling mean over the last 100 outputs: clean outputs must replace them.
+    resolveBound: () => 60,
+  },
+  {
+    name: 'queue',
+    alert: 'QueueBacklog',
+    description: 'the light model slows to 3 s while 30 clients wait on 8 upstream slots',
+    model: (s) => s.fallbackModel,
+    fault: { ttftMs: 3000, jitter: 0 },
+    concurrency: 30,
+    action: 'noop',
+    addedLatency: 3,
+  },
+  {
+    name: 'down',
+    alert: 'ModelServerUnreachable',
+    description: 'the model server resets every connection',
+    model: (s) => s.drillModel,
+    fault: { errors: { http500: 0, http429: 0, reset: 1, hang: 0 } },
+    concurrency: 4,
+    action: 'switch-model',
+    addedLatency: 0,
+  },
+  {
+    name: 'gpu',
+    alert: 'HighGpuMemoryUsage',
+    description: 'GPU memory pressure (needs a GPU and the exporter)',
+    model: (s) => s.drillModel,
+    fault: {},
+    concurrency: 0,
+    action: undefined,
+    addedLatency: 0,
+    gpu: true,
+  },
+];
+
+export interface DrillResult {
+  readonly scenario: string;
+  readonly alert: string;
+  readonly skipped?: string;
+  /** Seconds from the fault to the alert firing in Prometheus, and its bound. */
+  readonly fire?: number;
+  readonly fireBound: number;
+  /** Seconds from the fault to the alert in Alertmanager. */
+  readonly alertmanager?: number;
+  /** Seconds from the fault to the responder's action. */
+  readonly action?: number;
+  readonly actionBound: number;
+  readonly actionDetail?: string;
+  /** Seconds from the fault's end to the alert resolving, and its bound. */
+  readonly resolve?: number;
+  readonly resolveBound: number;
+  readonly ok: boolean;
+  readonly problems: readonly string[];
+}
+
+const sec = (d: string) => durationMs(d) / 1000;
+
+/**
+ * Runs one drill against a running stack: checks the alert is not firing,
+ * injects the fault in the simulator, drives traffic through the gateway,
+ * times the alert in Prometheus and Alertmanager and the responder's action,
+ * restores the profile, and times the resolution. Each time is compared with
+ * its bound: the rule's `for` plus scrape and evaluation intervals (and
+ * Alertmanager's group wait for the action, the rate window for resolving).
+ */
+export async function runDrill(s: StackInfo, scenario: Scenario, log: (line: string) => void = () => {}): Promise<DrillResult> {
+  const t = s.timings;
+  // A sample waits for a scrape (at most two intervals to show in a rate), then for the recording
+  // rule, the alert rule and the evaluation that ends `for`; a slow request is only observed when it
+  // ends (its added latency plus generation, under a second); the drill polls about every 0.5 s.
+  const tick = 2 * sec(t.scrapeInterval) + 3 * sec(t.evaluationInterval);
+  const fireBound = sec(t.alertFor) + tick + scenario.addedLatency + 1 + 0.5;
+  const actionBound = fireBound + sec(t.groupWait) + sec(t.evaluationInterval) + 2;
+  const resolveBound = scenario.resolveBound?.(s) ?? sec(t.rateWindow) + tick + scenario.addedLatency + 1;
+  const base = { scenario: scenario.name, alert: scenario.alert, fireBound, actionBound, resolveBound };
+  if (scenario.gpu === true) {
+    return { ...base, skipped: 'no GPU exporter in this stack (drills GPU memory pressure only where nvidia-smi runs)', ok: true, problems: [] };
+  }
+  if (s.urls.simulator === undefined) {
+    return { ...base, skipped: 'the stack meters a real server: drills inject faults in the simulator only', ok: true, problems: [] };
+  }
+  const model = scenario.model(s);
+  const problems: string[] = [];
+  const firingNow = async () => (await promQuery(s, `ALERTS{alertname="${scenario.alert}",alertstate="firing",model="${model}"}`)) > 0;
+
+  // An alert already firing before the fault is one that fires when it should not.
+  const settle = Date.now() + resolveBound * 2000;
+  while ((await firingNow()) && Date.now() < settle) await sleep(1000);
+  if (await firingNow()) {
+    return { ...base, ok: false, problems: [`${scenario.alert} was firing for ${model} before the fault was injected`] };
+  }
+
+  const since = new Date().toISOString();
+  const t0 = Date.now();
+  await setProfile(s, model, scenario.fault);
+  log(`${scenario.name}: injected (${scenario.description}); traffic to ${model} x${scenario.concurrency}`);
+  const traffic = startTraffic(s, model, scenario.concurrency);
+  let fire: number | undefined;
+  let alertmanager: number | undefined;
+  let action: number | undefined;
+  let actionDetail: string | undefined;
+  const deadline = t0 + Math.max(actionBound, fireBound) * 3000;
+  try {
+    while ((fire === undefined || alertmanager === undefined || (scenario.action !== undefined && action === undefined)) && Date.now() < deadline) {
+      const now = (Date.now() - t0) / 1000;
+      if (fire === undefined && (await firingNow())) {
+        fire = now;
+        log(`${scenario.name}: ${scenario.alert} firing in Prometheus after ${fire.toFixed(1)} s`);
+      }
+      if (alertmanager === undefined && (await inAlertmanager(s, scenario.alert, model))) alertmanager = now;
+      if (scenario.action !== undefined && action === undefined) {
+        const a = await findAction(s, scenario.alert, scenario.action, since);
+        if (a !== undefined) {
+          action = now;
+          actionDetail = `${a.outcome}: ${a.detail}`;
+          log(`${scenario.name}: responder ${scenario.action} ${actionDetail} after ${action.toFixed(1)} s`);
+        }
+      }
+      await sleep(250);
+    }
+  } finally {
+    await resetProfile(s, model);
+  }
+  const t1 = Date.now();
+  let resolve: number | undefined;
+  try {
+    if (fire !== undefined) {
+      const until = t1 + resolveBound * 3000;
+      while (Date.now() < until) {
+        if (!(await firingNow())) {
+          resolve = (Date.now() - t1) / 1000;
+          log(`${scenario.name}: resolved after ${resolve.toFixed(1)} s`);
+          break;
+        }
+        await sleep(250);
+      }
+    }
+  } finally {
+    await traffic.stop();
+  }
+  if (fire === undefined) problems.push(`${scenario.alert} never fired`);
+  else if (fire > fireBound) problems.push(`fired after ${fire.toFixed(1)} s, bound ${fireBound.toFixed(1)} s`);
+  if (alertmanager === undefined && fire !== undefined) problems.push('never reached Alertmanager');
+  if (scenario.action !== undefined) {
+    if (action === undefined) problems.push(`no ${scenario.action} action recorded`);
+    else if (action > actionBound) problems.push(`action after ${action.toFixed(1)} s, bound ${actionBound.toFixed(1)} s`);
+  }
+  if (fire !== undefined && resolve === undefined) problems.push('did not resolve');
+  else if (resolve !== undefined && resolve > resolveBound) problems.push(`resolved after ${resolve.toFixed(1)} s, bound ${resolveBound.toFixed(1)} s`);
+  return { ...base, fire, alertmanager, action, actionDetail, resolve, ok: problems.length === 0, problems };
+}
+
+/** The drill results as a table. */
+export function formatResults(results: readonly DrillResult[]): string {
+  const f = (v: number | undefined, bound: number) => (v === undefined ? `-  (<= ${bound.toFixed(0)} s)` : `${v.toFixed(1)} s (<= ${bound.toFixed(0)} s)`);
+  const rows = [['scenario', 'alert', 'time to fire', 'time to action', 'time to resolve', 'result']];
+  for (const r of results) {
+    rows.push([
+      r.scenario,
+      r.alert,
+      r.skipped ? '' : f(r.fire, r.fireBound),
+      r.skipped ? '' : f(r.action, r.actionBound),
+      r.skipped ? '' : f(r.resolve, r.resolveBound),
+      r.skipped ? `skipped: ${r.skipped}` : r.ok ? 'ok' : `FAILED: ${r.problems.join('; ')}`,
+    ]);
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  return rows.map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n');
+}
+
+async function promQuery(s: StackInfo, q: string): Promise<number> {
+  const res = await fetch(`${s.urls.prometheus}/api/v1/query?query=${encodeURIComponent(q)}`);
+  const body = (await res.json()) as { data?: { result?: unknown[] } };
+  return body.data?.result?.length ?? 0;
+}
+
+async function inAlertmanager(s: StackInfo, alert: string, model: string): Promise<boolean> {
+  const filter = `filter=${encodeURIComponent(`alertname="${alert}"`)}&filter=${encodeURIComponent(`model="${model}"`)}`;
+  const res = await fetch(`${s.urls.alertmanager}/api/v2/alerts?${filter}`);
+  const body = (await res.json()) as Array<{ status: { state: string } }>;
+  return body.some((a) => a.status.state === 'active' || a.status.state === 'suppressed');
+}
+
+async function findAction(s: StackInfo, alert: string, action: string, since: string): Promise<{ outcome: string; detail: string } | undefined> {
+  const res = await fetch(`${s.urls.responder}/actions?alertname=${alert}&since=${encodeURIComponent(since)}&limit=100`);
+  const body = (await res.json()) as { actions: Array<{ action: string; outcome: string; detail: string; alertStatus: string }> };
+  return body.actions.find((a) => a.action === action && a.alertStatus === 'firing' && a.outcome !== 'skipped');
+}
+
+async function setProfile(s: StackInfo, model: string, patch: Record<string, unknown>): Promise<void> {
+  const res = await fetch(`${s.urls.simulator}/admin/profiles/${encodeURIComponent(model)}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(patch) });
+  if (!res.ok) throw new Error(`the simulator refused the fault: ${res.status} ${await res.text()}`);
+}
+
+async function resetProfile(s: StackInfo, model: string): Promise<void> {
+  await fetch(`${s.urls.simulator}/admin/profiles/${encodeURIComponent(model)}`, { method: 'DELETE' });
+}
+
+/** Requests to the gateway, `concurrency` at a time, until stopped; failures are expected and ignored. */
+function startTraffic(s: StackInfo, model: string, concurrency: number): { stop(): Promise<void> } {
+  let running = true;
+  const workers = Array.from({ length: concurrency }, async (_, i) => {
+    let n = 0;
+    while (running) {
+      try {
+        const res = await fetch(`${s.urls.gateway}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ model, messages: [{ role: 'user', content: `drill ${i}-${n++}` }], max_tokens: 16 }),
+          signal: AbortSignal.timeout(30_000),
+        });
+        await res.arrayBuffer();
+      } catch {
+        await sleep(100);
+      }
+    }
+  });
+  return {
+    stop: async () => {
+      running = false;
+      await Promise.all(workers);
+    },
+  };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,12 @@
+import { defineError } from '../errors.ts';
+
+/** The local stack's error registry. */
+
+/** Components are missing and cannot be installed here; the message says what to install. */
+export const STACK_ERR_MISSING = defineError('STACK_ERR_MISSING', 500, 'server_error', 'missing_components');
+/** `llmwatch drill` found no running stack (no stack.json). */
+export const STACK_ERR_NO_STACK = defineError('STACK_ERR_NO_STACK', 500, 'server_error', 'no_stack');
+/** `llmwatch drill` was given a scenario that does not exist. */
+export const STACK_ERR_UNKNOWN_SCENARIO = defineError('STACK_ERR_UNKNOWN_SCENARIO', 400, 'invalid_request_error', 'unknown_scenario');
+/** A part of the stack did not become ready. */
+export const STACK_ERR_NOT_READY = defineError('STACK_ERR_NOT_READY', 500, 'server_error', 'not_ready');

@@ -1,0 +1,274 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { GatewayConfigSchema } from '../config/gateway-config.ts';
+import { MonitoringSpecSchema } from '../config/monitoring-spec.ts';
+import type { MonitoringSpec } from '../config/monitoring-spec.ts';
+import { ResponderConfigSchema } from '../config/responder-config.ts';
+import { DEFAULT_SIMULATOR_CONFIG } from '../config/simulator-config.ts';
+import { validateConfig } from '../config/validate.ts';
+import { startGateway } from '../gateway/server.ts';
+import type { GatewayHandle } from '../gateway/server.ts';
+import { generate, writeGenerated } from '../monitoring/generate.ts';
+import { startResponder } from '../responder/server.ts';
+import type { ResponderHandle } from '../responder/server.ts';
+import { startSimulator } from '../simulator/server.ts';
+import type { SimulatorHandle } from '../simulator/server.ts';
+import { TOXIC_LEXICON } from '../simulator/text.ts';
+import { COMPONENTS, ensureComponents } from './binaries.ts';
+import { STACK_ERR_NO_STACK } from './errors.ts';
+import { startLogged, waitHealthy } from './children.ts';
+import type { StackChild } from './children.ts';
+import { freePort } from './ports.ts';
+import { LOCAL_PLAYBOOKS, localTimings } from './timings.ts';
+import type { Timings } from './timings.ts';
+
+/** Where each part of a running stack answers, and the secrets a drill needs; written to `stack.json`. */
+export interface StackInfo {
+  readonly pid: number;
+  readonly dir: string;
+  readonly urls: {
+    readonly simulator?: string;
+    readonly gateway: string;
+    readonly responder: string;
+    readonly prometheus: string;
+    readonly alertmanager: string;
+    readonly nodeExporter: string;
+  };
+  readonly adminToken: string;
+  readonly responderToken: string;
+  /** The model a drill targets (has a fallback), and the fallback's name. */
+  readonly drillModel: string;
+  readonly fallbackModel: string;
+  readonly timings: Timings;
+  readonly spec: Readonly<MonitoringSpec>;
+}
+
+export interface StackOptions {
+  readonly dir: string;
+  /** `default`: the well-known ports (8000, 3000, 9090, ...); `free`: any free ones (tests). */
+  readonly ports: 'default' | 'free';
+  readonly timings?: Timings;
+  /** A real OpenAI-compatible server instead of the simulator. */
+  readonly upstream?: { readonly baseURL: string; readonly models: readonly string[] };
+  /** The monitoring spec to start from (`llmwatch.yaml`); targets and timings are replaced for the local stack. */
+  readonly specFile?: string;
+  readonly log: (line: string) => void;
+}
+
+export interface StackHandle {
+  readonly info: StackInfo;
+  /** Stops every part, children first, then the responder (after its queued actions), gateway and simulator. */
+  stop(): Promise<void>;
+}
+
+const DEFAULT_PORTS = { simulator: 3000, gateway: 8000, responder: 9095, prometheus: 9090, alertmanager: 9093, nodeExporter: 9100 } as const;
+const DRILL_MODEL = 'llama-3.1-8b-instruct';
+const FALLBACK_MODEL = 'llama-3.2-1b-instruct';
+
+/**
+ * `llmwatch up`: generates the configs from the spec into `dir`, then starts
+ * the simulator (unless a real upstream is given), the gateway and the
+ * responder in this process, and the real Prometheus, Alertmanager and
+ * node-exporter binaries as children logging under `dir/logs`. Each part is
+ * checked ready before the next starts; any failure stops what was started.
+ */
+export async function startStack(opts: StackOptions): Promise<StackHandle> {
+  const dir = resolve(opts.dir);
+  const timings = opts.timings ?? localTimings();
+  for (const sub of ['logs', 'data', 'secrets']) mkdirSync(join(dir, sub), { recursive: true });
+  const log = opts.log;
+  const bins = ensureComponents([COMPONENTS.prometheus, COMPONENTS.alertmanager, COMPONENTS.nodeExporter], log);
+  const port = async (name: keyof typeof DEFAULT_PORTS) => (opts.ports === 'free' ? freePort() : DEFAULT_PORTS[name]);
+  const ports = {
+    simulator: await port('simulator'),
+    gateway: await port('gateway'),
+    responder: await port('responder'),
+    prometheus: await port('prometheus'),
+    alertmanager: await port('alertmanager'),
+    nodeExporter: await port('nodeExporter'),
+  };
+  const url = (p: number) => `http://127.0.0.1:${p}`;
+  const hostPort = (p: number) => `127.0.0.1:${p}`;
+  const adminToken = secret(join(dir, 'secrets/gateway-admin-token'));
+  const responderToken = secret(join(dir, 'secrets/responder-token'));
+
+  const stops: Array<() => Promise<void>> = [];
+  const stop = async () => {
+    for (const s of stops.reverse()) await s().catch((err: unknown) => log(`while stopping: ${String(err)}`));
+  };
+  try {
+    let sim: SimulatorHandle | undefined;
+    let upstreamURL: string;
+    let models: Record<string, unknown>;
+    if (opts.upstream === undefined) {
+      sim = await startSimulator(DEFAULT_SIMULATOR_CONFIG, { port: ports.simulator });
+      stops.push(() => sim!.close());
+      upstreamURL = `${sim.url}/v1`;
+      log(`ready  simulator     ${sim.url}/v1`);
+      models = {
+        [DRILL_MODEL]: { targets: [{ upstream: 'local' }, { upstream: 'local', model: FALLBACK_MODEL }] },
+        [FALLBACK_MODEL]: { upstream: 'local' },
+      };
+    } else {
+      upstreamURL = opts.upstream.baseURL;
+      models = Object.fromEntries(opts.upstream.models.map((m) => [m, { upstream: 'local' }]));
+    }
+
+    const spec = localSpec(opts.specFile, timings, {
+      gateways: [hostPort(ports.gateway)],
+      nodeExporter: [hostPort(ports.nodeExporter)],
+      responder: [hostPort(ports.responder)],
+      alertmanagers: [hostPort(ports.alertmanager)],
+      responderURL: `${url(ports.responder)}/alerts`,
+      responderTokenFile: join(dir, 'secrets/responder-token'),
+    });
+    writeGenerated(join(dir, 'config'), generate(spec));
+    log(`wrote  configs       ${join(dir, 'config')} (rules, tests, alertmanager.yml, runbooks)`);
+
+    const gw: GatewayHandle = await startGateway(
+      validateConfig(GatewayConfigSchema, {
+        port: ports.gateway,
+        admin: { token: adminToken },
+        // The simulator's abuse words, so its toxic outputs score as toxic.
+        safety: { scorer: 'lexical', extraTerms: opts.upstream === undefined ? [...TOXIC_LEXICON] : [] },
+        // A small slot count so a queue can build up on a laptop (the queue drill).
+        upstreams: { local: { baseURL: upstreamURL, maxConcurrency: 8, headersTimeoutMs: 30_000 } },
+        models,
+      }),
+      { log: (entry) => log(`route  ${entry.model}: ${entry.from} -> ${entry.to} (by ${entry.by})`) },
+    );
+    stops.push(() => gw.close());
+    log(`ready  gateway       ${gw.url}/v1   metrics ${gw.url}/metrics`);
+
+    const responder: ResponderHandle = await startResponder(
+      validateConfig(ResponderConfigSchema, {
+        port: ports.responder,
+        auth: { tokenFile: join(dir, 'secrets/responder-token') },
+        auditPath: join(dir, 'data/responder.db'),
+        prometheusURL: url(ports.prometheus),
+        gateway: { url: gw.url, adminToken },
+        playbooks: spec.playbooks,
+      }),
+    );
+    stops.push(() => responder.close());
+    log(`ready  responder     ${responder.url}/alerts   audit ${responder.url}/actions`);
+
+    const children: StackChild[] = [];
+    stops.push(async () => {
+      await Promise.all(children.map((c) => c.stop()));
+    });
+    const ne = startLogged('node-exporter', bins[COMPONENTS.nodeExporter.name]!, [`--web.listen-address=${hostPort(ports.nodeExporter)}`], join(dir, 'logs/node-exporter.log'));
+    children.push(ne);
+    await waitHealthy('node-exporter', `${url(ports.nodeExporter)}/metrics`, ne);
+    log(`ready  node-exporter ${url(ports.nodeExporter)}/metrics`);
+    const am = startLogged(
+      'alertmanager',
+      bins[COMPONENTS.alertmanager.name]!,
+      [
+        `--config.file=${join(dir, 'config/alertmanager/alertmanager.yml')}`,
+        `--storage.path=${join(dir, 'data/alertmanager')}`,
+        `--web.listen-address=${hostPort(ports.alertmanager)}`,
+        // One local instance: no gossip cluster.
+        '--cluster.listen-address=',
+      ],
+      join(dir, 'logs/alertmanager.log'),
+    );
+    children.push(am);
+    await waitHealthy('Alertmanager', `${url(ports.alertmanager)}/-/ready`, am);
+    log(`ready  alertmanager  ${url(ports.alertmanager)}`);
+    const prom = startLogged(
+      'prometheus',
+      bins[COMPONENTS.prometheus.name]!,
+      [
+        `--config.file=${join(dir, 'config/prometheus/prometheus.yml')}`,
+        `--storage.tsdb.path=${join(dir, 'data/prometheus')}`,
+        `--storage.tsdb.retention.time=1d`,
+        `--web.listen-address=${hostPort(ports.prometheus)}`,
+        // Without it Prometheus holds back the first notification of an alert.
+        `--rules.alert.resend-delay=${timings.evaluationInterval}`,
+        '--web.enable-lifecycle',
+      ],
+      join(dir, 'logs/prometheus.log'),
+    );
+    children.push(prom);
+    await waitHealthy('Prometheus', `${url(ports.prometheus)}/-/ready`, prom);
+    log(`ready  prometheus    ${url(ports.prometheus)}   (scrape and evaluation every ${timings.scrapeInterval})`);
+
+    const info: StackInfo = {
+      pid: process.pid,
+      dir,
+      urls: {
+        simulator: sim?.url,
+        gateway: gw.url,
+        responder: responder.url,
+        prometheus: url(ports.prometheus),
+        alertmanager: url(ports.alertmanager),
+        nodeExporter: url(ports.nodeExporter),
+      },
+      adminToken,
+      responderToken,
+      drillModel: DRILL_MODEL,
+      fallbackModel: FALLBACK_MODEL,
+      timings,
+      spec,
+    };
+    writeFileSync(join(dir, 'stack.json'), `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 });
+    return { info, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** Reads a stack's `stack.json`, written by `llmwatch up`. */
+export function readStackInfo(dir: string): StackInfo {
+  const path = join(resolve(dir), 'stack.json');
+  if (!existsSync(path)) throw STACK_ERR_NO_STACK(`No running stack found: ${path} is missing. Start one with 'llmwatch up' (or 'npm start').`);
+  return JSON.parse(readFileSync(path, 'utf8')) as StackInfo;
+}
+
+function secret(path: string): string {
+  if (existsSync(path)) return readFileSync(path, 'utf8').trim();
+  const value = randomBytes(24).toString('hex');
+  writeFileSync(path, `${value}\n`, { mode: 0o600 });
+  return value;
+}
+
+/**
+ * The user's spec (llmwatch.yaml when there is one), with the local stack's
+ * targets and compressed timings laid over it, so alerts fire while the user
+ * watches.
+ */
+function localSpec(
+  specFile: string | undefined,
+  timings: Timings,
+  t: { gateways: string[]; nodeExporter: string[]; responder: string[]; alertmanagers: string[]; responderURL: string; responderTokenFile: string },
+): Readonly<MonitoringSpec> {
+  const path = specFile ?? (existsSync('llmwatch.yaml') ? 'llmwatch.yaml' : undefined);
+  const user = (path === undefined ? {} : (parseYaml(readFileSync(path, 'utf8')) ?? {})) as Record<string, any>;
+  const compress = (tunings: Record<string, Record<string, unknown>> | undefined) =>
+    Object.fromEntries(Object.entries(tunings ?? {}).map(([k, v]) => [k, { ...v, for: timings.alertFor }]));
+  return validateConfig(
+    MonitoringSpecSchema,
+    {
+      ...user,
+      prometheus: { ...user.prometheus, scrapeInterval: timings.scrapeInterval, evaluationInterval: timings.evaluationInterval },
+      rateWindow: timings.rateWindow,
+      targets: { ...user.targets, gateways: t.gateways, nodeExporter: t.nodeExporter, responder: t.responder, alertmanagers: t.alertmanagers },
+      alerts: { ...timings.alerts, ...compress(user.alerts) },
+      models: Object.fromEntries(Object.entries(user.models ?? {}).map(([m, v]) => [m, { alerts: compress((v as { alerts?: Record<string, Record<string, unknown>> }).alerts) }])),
+      alertmanager: {
+        ...user.alertmanager,
+        groupWait: timings.groupWait,
+        groupInterval: timings.groupInterval,
+        repeatInterval: '1h',
+        responderURL: t.responderURL,
+        responderTokenFile: t.responderTokenFile,
+      },
+      playbooks: user.playbooks ?? LOCAL_PLAYBOOKS,
+    },
+    'local stack spec',
+  );
+}

@@ -1,0 +1,62 @@
+import type { z } from 'zod';
+import type { PlaybooksSchema } from '../config/playbook-spec.ts';
+
+/**
+ * How fast the local stack moves: scrape and evaluation intervals, the rate
+ * window of the recording rules, every alert's `for`, and Alertmanager's
+ * grouping waits. Production uses the spec's own (15 s, 5 m windows, the
+ * article's `for`s); locally things must happen while the user watches.
+ */
+export interface Timings {
+  readonly scrapeInterval: string;
+  readonly evaluationInterval: string;
+  readonly rateWindow: string;
+  readonly alertFor: string;
+  readonly groupWait: string;
+  readonly groupInterval: string;
+  /** Alert tuning for the local stack, over the spec's. */
+  readonly alerts: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+}
+
+function tuned(alertFor: string): Timings['alerts'] {
+  return {
+    HighInferenceLatency: { threshold: 1, for: alertFor },
+    HighTimeToFirstToken: { for: alertFor },
+    LowTokenThroughput: { for: alertFor },
+    QueueBacklog: { for: alertFor },
+    // Drill traffic is a few requests a second.
+    HighErrorRate: { threshold: 0.05, for: alertFor, minRequestRate: 0.2 },
+    ModelServerUnreachable: { for: alertFor },
+    HighToxicityScore: { for: alertFor },
+    LowCacheHitRate: { enabled: false },
+    HighGpuMemoryUsage: { for: alertFor },
+    HighCpuUsage: { for: '1m' },
+    HighHostMemoryUsage: { for: '1m' },
+  };
+}
+
+/** `llmwatch up`: every 2 s, 30 s windows, alerts after 10 s. */
+export function localTimings(): Timings {
+  return { scrapeInterval: '2s', evaluationInterval: '2s', rateWindow: '30s', alertFor: '10s', groupWait: '2s', groupInterval: '5s', alerts: tuned('10s') };
+}
+
+/** The CI end-to-end test: every second, 10 s windows, alerts after 2 s. */
+export function compressedTimings(): Timings {
+  return { scrapeInterval: '1s', evaluationInterval: '1s', rateWindow: '10s', alertFor: '2s', groupWait: '1s', groupInterval: '2s', alerts: tuned('2s') };
+}
+
+/** The local stack's playbooks when llmwatch.yaml has none: the article's, and a fallback switch for the other model alerts. */
+export const LOCAL_PLAYBOOKS: z.input<typeof PlaybooksSchema> = {
+  HighInferenceLatency: {
+    cooldown: '1m',
+    steps: [
+      { action: 'scale', if: { query: 'sum(openllm_queue_length)', above: 20 }, params: { deployment: 'openllm', max: 3 }, stopOnSuccess: true },
+      { action: 'switch-model', params: { model: '{{ $labels.model }}', target: 'fallback' }, revertOnResolve: true },
+      { action: 'notify', always: true, params: { channel: 'chat' } },
+    ],
+  },
+  HighErrorRate: { cooldown: '1m', steps: [{ action: 'switch-model', params: { model: '{{ $labels.model }}', target: 'fallback' }, revertOnResolve: true }] },
+  ModelServerUnreachable: { cooldown: '1m', steps: [{ action: 'switch-model', params: { model: '{{ $labels.model }}', target: 'fallback' }, revertOnResolve: true }] },
+  HighToxicityScore: { cooldown: '1m', steps: [{ action: 'switch-model', params: { model: '{{ $labels.model }}', target: 'fallback' }, revertOnResolve: true }] },
+  QueueBacklog: { cooldown: '1m', steps: [{ action: 'noop' }] },
+};
