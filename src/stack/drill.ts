@@ -149,7 +149,7 @@ export async function runDrill(s: StackInfo, scenario: Scenario, log: (line: str
   const t0 = Date.now();
   await setProfile(s, model, scenario.fault);
   log(`${scenario.name}: injected (${scenario.description}); traffic to ${model} x${scenario.concurrency}`);
-  const traffic = startTraffic(s, model, scenario.concurrency);
+  let traffic = startTraffic(s, model, scenario.concurrency);
   let fire: number | undefined;
   let alertmanager: number | undefined;
   let action: number | undefined;
@@ -175,6 +175,10 @@ export async function runDrill(s: StackInfo, scenario: Scenario, log: (line: str
     }
   } finally {
     await resetProfile(s, model);
+    // Light traffic while recovering: enough to show the model healthy (and to refill a rolling
+    // mean), not so much that the load itself keeps an alert up (a queue, say).
+    await traffic.stop();
+    traffic = startTraffic(s, model, Math.min(2, scenario.concurrency));
   }
   const t1 = Date.now();
   let resolve: number | undefined;
