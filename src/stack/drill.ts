@@ -51,7 +51,8 @@ export const SCENARIOS: readonly Scenario[] = [
     fault: { toxicFraction: 1 },
     concurrency: 4,
     action: 'switch-model',
-    addedLatency: 0,
+    // The score is a rolling mean of the last 100 outputs: about 40 toxic ones must come in first.
+    addedLatency: 5,
     // A rolling mean over the last 100 outputs: clean outputs must replace them.
     resolveBound: () => 60,
   },
@@ -138,6 +139,14 @@ export async function runDrill(s: StackInfo, scenario: Scenario, log: (line: str
   const problems: string[] = [];
   const firingNow = async () => (await promQuery(s, `ALERTS{alertname="${scenario.alert}",alertstate="firing",model="${model}"}`)) > 0;
 
+  const health = (await (await fetch(`${s.urls.responder}/healthz`)).json()) as { breaker?: { tripped: boolean; reason?: string }; killSwitch?: boolean };
+  if (scenario.action !== undefined && health.breaker?.tripped === true) {
+    return { ...base, ok: false, problems: [`the responder's breaker is tripped (${health.breaker.reason}); reset it: POST ${s.urls.responder}/admin/breaker/reset`] };
+  }
+  if (scenario.action !== undefined && health.killSwitch === true) {
+    return { ...base, ok: false, problems: ["the responder's kill switch is on; turn it off to drill its actions"] };
+  }
+
   // An alert already firing before the fault is one that fires when it should not.
   const settle = Date.now() + resolveBound * 2000;
   while ((await firingNow()) && Date.now() < settle) await sleep(1000);
@@ -201,7 +210,10 @@ export async function runDrill(s: StackInfo, scenario: Scenario, log: (line: str
   else if (fire > fireBound) problems.push(`fired after ${fire.toFixed(1)} s, bound ${fireBound.toFixed(1)} s`);
   if (alertmanager === undefined && fire !== undefined) problems.push('never reached Alertmanager');
   if (scenario.action !== undefined) {
-    if (action === undefined) problems.push(`no ${scenario.action} action recorded`);
+    if (action === undefined) {
+      const skipped = await findAction(s, scenario.alert, scenario.action, since, true);
+      problems.push(`no ${scenario.action} action recorded${skipped === undefined ? '' : ` (skipped: ${skipped.detail})`}`);
+    }
     else if (action > actionBound) problems.push(`action after ${action.toFixed(1)} s, bound ${actionBound.toFixed(1)} s`);
   }
   if (fire !== undefined && resolve === undefined) problems.push('did not resolve');
@@ -240,10 +252,10 @@ async function inAlertmanager(s: StackInfo, alert: string, model: string): Promi
   return body.some((a) => a.status.state === 'active' || a.status.state === 'suppressed');
 }
 
-async function findAction(s: StackInfo, alert: string, action: string, since: string): Promise<{ outcome: string; detail: string } | undefined> {
+async function findAction(s: StackInfo, alert: string, action: string, since: string, skipped = false): Promise<{ outcome: string; detail: string } | undefined> {
   const res = await fetch(`${s.urls.responder}/actions?alertname=${alert}&since=${encodeURIComponent(since)}&limit=100`);
   const body = (await res.json()) as { actions: Array<{ action: string; outcome: string; detail: string; alertStatus: string }> };
-  return body.actions.find((a) => a.action === action && a.alertStatus === 'firing' && a.outcome !== 'skipped');
+  return body.actions.find((a) => a.action === action && a.alertStatus === 'firing' && (a.outcome === 'skipped') === skipped);
 }
 
 async function setProfile(s: StackInfo, model: string, patch: Record<string, unknown>): Promise<void> {

@@ -147,6 +147,8 @@ export async function startStack(opts: StackOptions): Promise<StackHandle> {
         port: ports.responder,
         auth: { tokenFile: join(dir, 'secrets/responder-token') },
         auditPath: join(dir, 'data/responder.db'),
+        // A playground: drills act again and again; the cap still trips a runaway loop.
+        limits: { maxActionsPerHour: 200 },
         prometheusURL: url(ports.prometheus),
         gateway: { url: gw.url, adminToken },
         playbooks: spec.playbooks,
