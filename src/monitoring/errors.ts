@@ -22,3 +22,5 @@ export const GEN_ERR_TOOL_MISSING = defineError('GEN_ERR_TOOL_MISSING', 500, 'se
 export const GEN_ERR_CHECK_FAILED = defineError('GEN_ERR_CHECK_FAILED', 500, 'server_error', 'check_failed');
 /** The generated files on disk differ from what the spec generates. */
 export const GEN_ERR_STALE = defineError('GEN_ERR_STALE', 500, 'server_error', 'stale_output');
+/** A generated file that cannot take a header (JSON) does not carry the generated mark in its content. */
+export const GEN_ERR_UNMARKED = defineError('GEN_ERR_UNMARKED', 500, 'server_error', 'unmarked_output');

@@ -40,7 +40,7 @@ export const SCENARIOS: readonly Scenario[] = [
     model: (s) => s.drillModel,
     fault: { errors: { http500: 0.5, http429: 0, reset: 0, hang: 0 } },
     concurrency: 4,
-    action: 'switch-model',
+    action: 'noop',
     addedLatency: 0,
   },
   {

@@ -55,7 +55,9 @@ export const LOCAL_PLAYBOOKS: z.input<typeof PlaybooksSchema> = {
       { action: 'notify', always: true, params: { channel: 'chat' } },
     ],
   },
-  HighErrorRate: { cooldown: '1m', steps: [{ action: 'switch-model', params: { model: '{{ $labels.model }}', target: 'fallback' }, revertOnResolve: true }] },
+  // Recorded only: a dead server also raises the error rate, and switching here would cure the
+  // symptom before ModelServerUnreachable, the cause, could fire (and act).
+  HighErrorRate: { cooldown: '1m', steps: [{ action: 'noop' }] },
   ModelServerUnreachable: { cooldown: '1m', steps: [{ action: 'switch-model', params: { model: '{{ $labels.model }}', target: 'fallback' }, revertOnResolve: true }] },
   HighToxicityScore: { cooldown: '1m', steps: [{ action: 'switch-model', params: { model: '{{ $labels.model }}', target: 'fallback' }, revertOnResolve: true }] },
   QueueBacklog: { cooldown: '1m', steps: [{ action: 'noop' }] },
