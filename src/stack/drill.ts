@@ -18,6 +18,8 @@ export interface Scenario {
   readonly addedLatency: number;
   /** How long resolving may take beyond the rate window, when not rate-based. */
   readonly resolveBound?: (s: StackInfo) => number;
+  /** The alert waits for earlier good traffic to leave the rate window (no success in it): firing may take a window more. */
+  readonly waitsForWindow?: boolean;
   /** Needs a GPU (skipped without one). */
   readonly gpu?: boolean;
 }
@@ -75,6 +77,8 @@ export const SCENARIOS: readonly Scenario[] = [
     concurrency: 4,
     action: 'switch-model',
     addedLatency: 0,
+    // ModelServerUnreachable holds only when no request succeeded within the window.
+    waitsForWindow: true,
   },
   {
     name: 'gpu',
@@ -125,7 +129,7 @@ export async function runDrill(s: StackInfo, scenario: Scenario, log: (line: str
   // rule, the alert rule and the evaluation that ends `for`; a slow request is only observed when it
   // ends (its added latency plus generation, under a second); the drill polls about every 0.5 s.
   const tick = 2 * sec(t.scrapeInterval) + 3 * sec(t.evaluationInterval);
-  const fireBound = sec(t.alertFor) + tick + scenario.addedLatency + 1 + 0.5;
+  const fireBound = sec(t.alertFor) + tick + scenario.addedLatency + 1 + 0.5 + (scenario.waitsForWindow === true ? sec(t.rateWindow) : 0);
   const actionBound = fireBound + sec(t.groupWait) + sec(t.evaluationInterval) + 2;
   const resolveBound = scenario.resolveBound?.(s) ?? sec(t.rateWindow) + tick + scenario.addedLatency + 1;
   const base = { scenario: scenario.name, alert: scenario.alert, fireBound, actionBound, resolveBound };

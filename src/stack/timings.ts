@@ -48,7 +48,7 @@ export function compressedTimings(): Timings {
 /** The local stack's playbooks when llmwatch.yaml has none: the article's, and a fallback switch for the other model alerts. */
 export const LOCAL_PLAYBOOKS: z.input<typeof PlaybooksSchema> = {
   HighInferenceLatency: {
-    cooldown: '1m',
+    cooldown: '15s',
     steps: [
       { action: 'scale', if: { query: 'sum(openllm_queue_length)', above: 20 }, params: { deployment: 'openllm', max: 3 }, stopOnSuccess: true },
       { action: 'switch-model', params: { model: '{{ $labels.model }}', target: 'fallback' }, revertOnResolve: true },
@@ -57,8 +57,8 @@ export const LOCAL_PLAYBOOKS: z.input<typeof PlaybooksSchema> = {
   },
   // Recorded only: a dead server also raises the error rate, and switching here would cure the
   // symptom before ModelServerUnreachable, the cause, could fire (and act).
-  HighErrorRate: { cooldown: '1m', steps: [{ action: 'noop' }] },
-  ModelServerUnreachable: { cooldown: '1m', steps: [{ action: 'switch-model', params: { model: '{{ $labels.model }}', target: 'fallback' }, revertOnResolve: true }] },
-  HighToxicityScore: { cooldown: '1m', steps: [{ action: 'switch-model', params: { model: '{{ $labels.model }}', target: 'fallback' }, revertOnResolve: true }] },
-  QueueBacklog: { cooldown: '1m', steps: [{ action: 'noop' }] },
+  HighErrorRate: { cooldown: '15s', steps: [{ action: 'noop' }] },
+  ModelServerUnreachable: { cooldown: '15s', steps: [{ action: 'switch-model', params: { model: '{{ $labels.model }}', target: 'fallback' }, revertOnResolve: true }] },
+  HighToxicityScore: { cooldown: '15s', steps: [{ action: 'switch-model', params: { model: '{{ $labels.model }}', target: 'fallback' }, revertOnResolve: true }] },
+  QueueBacklog: { cooldown: '15s', steps: [{ action: 'noop' }] },
 };
