@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { consoleCommand } from './console/command.ts';
 import { LlmwatchError } from './errors.ts';
 import { exporterCommand } from './exporter/command.ts';
 import { gatewayCommand } from './gateway/command.ts';
@@ -13,6 +14,7 @@ const program = new Command('llmwatch')
   .version(VERSION)
   .addCommand(upCommand())
   .addCommand(drillCommand())
+  .addCommand(consoleCommand())
   .addCommand(gatewayCommand())
   .addCommand(simulateCommand())
   .addCommand(exporterCommand())

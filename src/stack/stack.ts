@@ -8,8 +8,11 @@ import type { MonitoringSpec } from '../config/monitoring-spec.ts';
 import { ResponderConfigSchema } from '../config/responder-config.ts';
 import { DEFAULT_SIMULATOR_CONFIG } from '../config/simulator-config.ts';
 import { validateConfig } from '../config/validate.ts';
+import { startConsole } from '../console/server.ts';
 import { startGateway } from '../gateway/server.ts';
 import type { GatewayHandle } from '../gateway/server.ts';
+import { buildModel } from '../monitoring/build.ts';
+import { buildDashboards } from '../monitoring/dashboards/build.ts';
 import { generate, writeGenerated } from '../monitoring/generate.ts';
 import { startResponder } from '../responder/server.ts';
 import type { ResponderHandle } from '../responder/server.ts';
@@ -35,6 +38,8 @@ export interface StackInfo {
     readonly prometheus: string;
     readonly alertmanager: string;
     readonly nodeExporter: string;
+    /** `llmwatch console`, started with the stack. */
+    readonly console: string;
   };
   readonly adminToken: string;
   readonly responderToken: string;
@@ -63,7 +68,7 @@ export interface StackHandle {
   stop(): Promise<void>;
 }
 
-const DEFAULT_PORTS = { simulator: 3000, gateway: 8000, responder: 9095, prometheus: 9090, alertmanager: 9093, nodeExporter: 9100 } as const;
+const DEFAULT_PORTS = { simulator: 3000, gateway: 8000, responder: 9095, prometheus: 9090, alertmanager: 9093, nodeExporter: 9100, console: 3100 } as const;
 const DRILL_MODEL = 'llama-3.1-8b-instruct';
 const FALLBACK_MODEL = 'llama-3.2-1b-instruct';
 
@@ -88,6 +93,7 @@ export async function startStack(opts: StackOptions): Promise<StackHandle> {
     prometheus: await port('prometheus'),
     alertmanager: await port('alertmanager'),
     nodeExporter: await port('nodeExporter'),
+    console: await port('console'),
   };
   const url = (p: number) => `http://127.0.0.1:${p}`;
   const hostPort = (p: number) => `127.0.0.1:${p}`;
@@ -197,6 +203,15 @@ export async function startStack(opts: StackOptions): Promise<StackHandle> {
     children.push(prom);
     await waitHealthy('Prometheus', `${url(ports.prometheus)}/-/ready`, prom);
     log(`ready  prometheus    ${url(ports.prometheus)}   (scrape and evaluation every ${timings.scrapeInterval})`);
+    const consoleHandle = await startConsole({
+      prometheus: url(ports.prometheus),
+      alertmanager: url(ports.alertmanager),
+      responder: responder.url,
+      dashboards: buildDashboards(buildModel(spec)),
+      port: ports.console,
+    });
+    stops.push(() => consoleHandle.close());
+    log(`ready  console       ${consoleHandle.url}`);
 
     const info: StackInfo = {
       pid: process.pid,
@@ -208,6 +223,7 @@ export async function startStack(opts: StackOptions): Promise<StackHandle> {
         prometheus: url(ports.prometheus),
         alertmanager: url(ports.alertmanager),
         nodeExporter: url(ports.nodeExporter),
+        console: consoleHandle.url,
       },
       adminToken,
       responderToken,

@@ -48,6 +48,7 @@ export function upCommand(): Command {
       log(`Prometheus      ${u.prometheus}/alerts`);
       log(`Alertmanager    ${u.alertmanager}`);
       log(`Responder log   ${u.responder}/actions`);
+      if (u.console !== undefined) log(`Console         ${u.console}   (the dashboards, live)`);
       log(`Logs and data   ${stack.info.dir}`);
       log('');
       log(`try: curl -s ${u.gateway}/v1/chat/completions -H 'content-type: application/json' -d '{"model":"${stack.info.drillModel}","messages":[{"role":"user","content":"hi"}]}'`);

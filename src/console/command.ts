@@ -1,0 +1,58 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { parsePort, waitForSignal } from '../cli-helpers.ts';
+import { MonitoringSpecSchema, loadMonitoringSpec } from '../config/monitoring-spec.ts';
+import type { MonitoringSpec } from '../config/monitoring-spec.ts';
+import { validateConfig } from '../config/validate.ts';
+import { buildModel } from '../monitoring/build.ts';
+import { buildDashboards } from '../monitoring/dashboards/build.ts';
+import { readStackInfo } from '../stack/stack.ts';
+import { CONSOLE_ERR_NO_PROMETHEUS } from './errors.ts';
+import { startConsole } from './server.ts';
+
+interface ConsoleCommandOptions {
+  dir: string;
+  port: number;
+  spec?: string;
+  prometheus?: string;
+  alertmanager?: string;
+  responder?: string;
+}
+
+/**
+ * `llmwatch console`: the dashboards, live, on 127.0.0.1. Reads the running
+ * stack's `stack.json` for its spec and URLs when there is one; `--spec` and
+ * the URL options override it (or stand in for it against any Prometheus).
+ */
+export function consoleCommand(): Command {
+  return new Command('console')
+    .description('serve the dashboards live on 127.0.0.1: charts, alerts with runbooks, the responder\'s actions')
+    .option('-d, --dir <dir>', "a running stack's working folder (its stack.json gives the spec and URLs)", '.llmwatch/stack')
+    .option('-p, --port <port>', 'port on 127.0.0.1 (0: any free one)', parsePort, 3100)
+    .option('-s, --spec <file>', 'monitoring spec (default: the stack\'s, else llmwatch.yaml, else the defaults)')
+    .option('--prometheus <url>', 'Prometheus base URL')
+    .option('--alertmanager <url>', 'Alertmanager base URL')
+    .option('--responder <url>', 'responder base URL (for its recent actions)')
+    .action(async function runConsole(opts: ConsoleCommandOptions) {
+      const stack = existsSync(join(opts.dir, 'stack.json')) ? readStackInfo(opts.dir) : undefined;
+      const spec: Readonly<MonitoringSpec> =
+        opts.spec !== undefined
+          ? loadMonitoringSpec(opts.spec)
+          : (stack?.spec ?? (existsSync('llmwatch.yaml') ? loadMonitoringSpec('llmwatch.yaml') : validateConfig(MonitoringSpecSchema, {}, 'default monitoring spec')));
+      const prometheus = opts.prometheus ?? stack?.urls.prometheus;
+      if (prometheus === undefined) {
+        throw CONSOLE_ERR_NO_PROMETHEUS(`No Prometheus to read: ${join(opts.dir, 'stack.json')} is missing. Start a stack with 'llmwatch up', or pass --prometheus URL.`);
+      }
+      const handle = await startConsole({
+        prometheus,
+        alertmanager: opts.alertmanager ?? stack?.urls.alertmanager,
+        responder: opts.responder ?? stack?.urls.responder,
+        dashboards: buildDashboards(buildModel(spec)),
+        port: opts.port,
+      });
+      console.log(`llmwatch console  ${handle.url}   (Prometheus ${prometheus})`);
+      await waitForSignal();
+      await handle.close();
+    });
+}

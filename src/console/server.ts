@@ -1,0 +1,145 @@
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import type { Dashboard } from '../monitoring/dashboards/model.ts';
+import { HTTP_ERR_METHOD_NOT_ALLOWED, HTTP_ERR_NOT_FOUND } from '../http/errors.ts';
+import { close, listen } from '../http/listen.ts';
+import { sendError, sendJson } from '../http/send.ts';
+import { fromAlertmanager, fromPrometheus } from './alerts.ts';
+import { CONSOLE_ERR_NOT_CONFIGURED } from './errors.ts';
+import { optionalTime, queryParam, rangeParams } from './query-bounds.ts';
+import { getJson } from './upstream.ts';
+
+export interface ConsoleOptions {
+  /** Base URLs, e.g. `http://127.0.0.1:9090`. Alertmanager and the responder are optional. */
+  readonly prometheus: string;
+  readonly alertmanager?: string;
+  readonly responder?: string;
+  /** The dashboard model to draw (`buildDashboards(buildModel(spec))`). */
+  readonly dashboards: readonly Dashboard[];
+  /** 0 for any free port. */
+  readonly port: number;
+  /** Milliseconds each call to a peer may take. */
+  readonly upstreamTimeoutMs?: number;
+}
+
+export interface ConsoleHandle {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+interface Asset {
+  readonly type: string;
+  readonly body: Buffer;
+}
+
+const require = createRequire(import.meta.url);
+const here = (file: string) => fileURLToPath(new URL(`./assets/${file}`, import.meta.url));
+
+/**
+ * Every file the page loads, read once at start-up: the page itself and uPlot
+ * from node_modules, so the browser never reaches past 127.0.0.1.
+ */
+function loadAssets(): ReadonlyMap<string, Asset> {
+  const uplot = (file: string) => require.resolve(`uplot/dist/${file}`);
+  const files: Array<[string, string, string]> = [
+    ['/', here('index.html'), 'text/html; charset=utf-8'],
+    ['/assets/console.js', here('console.js'), 'text/javascript; charset=utf-8'],
+    ['/assets/console.css', here('console.css'), 'text/css; charset=utf-8'],
+    ['/vendor/uPlot.iife.min.js', uplot('uPlot.iife.min.js'), 'text/javascript; charset=utf-8'],
+    ['/vendor/uPlot.min.css', uplot('uPlot.min.css'), 'text/css; charset=utf-8'],
+  ];
+  return new Map(files.map(([path, file, type]) => [path, { type, body: readFileSync(file) }]));
+}
+
+// The page loads only its own origin; Chromium then blocks any other request, and a test proves none is tried.
+const PAGE_HEADERS = {
+  'content-security-policy': "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'cache-control': 'no-cache',
+} as const;
+
+/**
+ * `llmwatch console`: serves the page and a small read-only JSON API on
+ * 127.0.0.1. Only GET (and HEAD for assets), only these paths:
+ * - `/api/dashboards`: the dashboard model
+ * - `/api/query`, `/api/query_range`: proxied to Prometheus, bounded (`QUERY_BOUNDS`)
+ * - `/api/alerts`: Prometheus' pending and firing alerts and Alertmanager's, with runbook links
+ * - `/api/actions`: the responder's recent actions
+ * A peer that does not answer is a 502 with the OpenAI error shape; a PromQL
+ * error keeps Prometheus' own status and body.
+ */
+export async function startConsole(opts: ConsoleOptions): Promise<ConsoleHandle> {
+  const assets = loadAssets();
+  const timeout = opts.upstreamTimeoutMs ?? 10_000;
+  const prom = opts.prometheus.replace(/\/+$/, '');
+  const dashboards = { dashboards: opts.dashboards };
+
+  async function proxyPrometheus(res: ServerResponse, path: string, params: Record<string, string | number | undefined>): Promise<void> {
+    const qs = new URLSearchParams();
+    for (const [k, v] of Object.entries(params)) if (v !== undefined) qs.set(k, String(v));
+    const reply = await getJson('Prometheus', `${prom}${path}?${qs}`, timeout);
+    sendJson(res, reply.status, reply.body);
+  }
+
+  async function alerts(res: ServerResponse): Promise<void> {
+    const fromProm = fromPrometheus((await getJson('Prometheus', `${prom}/api/v1/alerts`, timeout)).body);
+    let alertmanager: ReturnType<typeof fromAlertmanager> | null = null;
+    let alertmanagerError: string | null = null;
+    if (opts.alertmanager !== undefined) {
+      // Prometheus' alerts are the page's core; an Alertmanager outage is shown beside them, not instead.
+      try {
+        const r = await getJson('Alertmanager', `${opts.alertmanager.replace(/\/+$/, '')}/api/v2/alerts`, timeout);
+        if (r.status === 200) alertmanager = fromAlertmanager(r.body);
+        else alertmanagerError = `Alertmanager answered HTTP ${r.status}`;
+      } catch (err) {
+        alertmanagerError = (err as Error).message;
+      }
+    }
+    sendJson(res, 200, { prometheus: fromProm, alertmanager, alertmanagerError });
+  }
+
+  async function actions(res: ServerResponse): Promise<void> {
+    if (opts.responder === undefined) throw CONSOLE_ERR_NOT_CONFIGURED('No responder URL was given (--responder)');
+    const r = await getJson('The responder', `${opts.responder.replace(/\/+$/, '')}/actions?limit=20`, timeout);
+    sendJson(res, r.status, r.body);
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://console');
+    const method = req.method ?? 'GET';
+    const asset = assets.get(url.pathname);
+    if (asset !== undefined) {
+      if (method !== 'GET' && method !== 'HEAD') throw HTTP_ERR_METHOD_NOT_ALLOWED(`Use GET for ${url.pathname}`, { headers: { allow: 'GET, HEAD' } });
+      res.writeHead(200, { ...PAGE_HEADERS, 'content-type': asset.type, 'content-length': asset.body.length });
+      return void res.end(method === 'HEAD' ? undefined : asset.body);
+    }
+    if (!url.pathname.startsWith('/api/')) throw HTTP_ERR_NOT_FOUND(`No page at ${url.pathname}`);
+    if (method !== 'GET') throw HTTP_ERR_METHOD_NOT_ALLOWED(`The console's API is read-only: use GET for ${url.pathname}`, { headers: { allow: 'GET' } });
+    const p = url.searchParams;
+    switch (url.pathname) {
+      case '/api/dashboards':
+        return sendJson(res, 200, dashboards);
+      case '/api/query':
+        return proxyPrometheus(res, '/api/v1/query', { query: queryParam(p), time: optionalTime(p) });
+      case '/api/query_range': {
+        const r = rangeParams(p);
+        return proxyPrometheus(res, '/api/v1/query_range', { query: r.query, start: r.start, end: r.end, step: r.step });
+      }
+      case '/api/alerts':
+        return alerts(res);
+      case '/api/actions':
+        return actions(res);
+      default:
+        throw HTTP_ERR_NOT_FOUND(`No API at ${url.pathname}: the console proxies only query, query_range, alerts and actions`);
+    }
+  }
+
+  const server = createServer(function serveConsole(req, res) {
+    handle(req, res).catch((err: unknown) => sendError(res, err));
+  });
+  const port = await listen(server, opts.port, '127.0.0.1');
+  return { url: `http://127.0.0.1:${port}`, close: () => close(server) };
+}
