@@ -156,3 +156,27 @@ test('`llmwatch console --port 0 --prometheus URL` serves the dashboards and sto
   const [code] = (await once(child, 'exit')) as [number | null];
   assert.equal(code, 0);
 });
+
+test('/api/drills serves the last `llmwatch drill` run of the stack, and says when there is none', async (t) => {
+  const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { saveResults, DRILLS_FILE } = await import('../src/stack/drill.ts');
+  const { buildDashboards } = await import('../src/monitoring/dashboards/build.ts');
+  const { buildModel } = await import('../src/monitoring/build.ts');
+  const { monitoringSpec } = await import('../src/config/monitoring-spec.ts');
+  const { startConsole } = await import('../src/console/server.ts');
+  const dir = mkdtempSync(join(tmpdir(), 'llmwatch-drills-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const c = await startConsole({ prometheus: 'http://127.0.0.1:1', dashboards: buildDashboards(buildModel(monitoringSpec({}))), port: 0, drillsFile: join(dir, DRILLS_FILE) });
+  t.after(() => c.close());
+  const get = async () => (await (await fetch(`${c.url}/api/drills`)).json()) as { at?: string; results: Array<{ scenario: string; ok: boolean }>; error?: string };
+
+  assert.deepEqual(await get(), { results: [] });
+  saveResults(dir, [{ scenario: 'latency', alert: 'HighInferenceLatency', fire: 15.4, fireBound: 24, action: 17.4, actionBound: 30, resolve: 31.4, resolveBound: 44, ok: true, problems: [] }], new Date('2026-11-29T05:00:00Z'));
+  const run = await get();
+  assert.equal(run.at, '2026-11-29T05:00:00.000Z');
+  assert.deepEqual(run.results.map((r) => [r.scenario, r.ok]), [['latency', true]]);
+  writeFileSync(join(dir, DRILLS_FILE), '{not json');
+  assert.match((await get()).error ?? '', /cannot read .*drills\.json/);
+});

@@ -38,6 +38,9 @@ test('the console in headless Chromium: latency chart with data, the firing aler
   assert.equal(await row.locator('a.runbook').getAttribute('href'), TEST_ALERT.runbookURL);
   assert.match(await page.locator('#alertmanager-alerts').innerText(), new RegExp(TEST_ALERT.name));
 
+  // No drill has run in this world: the section says how to run one.
+  assert.match(await page.locator('#drills-body').innerText(), /No drill yet: run llmwatch drill all/);
+
   // A panel with no series says so.
   assert.equal(await page.locator('[data-panel="llmwatch-hosts/gpu-memory"]').getAttribute('data-state'), 'nodata');
   assert.match(await page.locator('[data-panel="llmwatch-hosts/gpu-memory"] .note').innerText(), /no data yet/);

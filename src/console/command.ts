@@ -7,6 +7,7 @@ import type { MonitoringSpec } from '../config/monitoring-spec.ts';
 import { validateConfig } from '../config/validate.ts';
 import { buildModel } from '../monitoring/build.ts';
 import { buildDashboards } from '../monitoring/dashboards/build.ts';
+import { DRILLS_FILE } from '../stack/drill.ts';
 import { readStackInfo } from '../stack/stack.ts';
 import { CONSOLE_ERR_NO_PROMETHEUS } from './errors.ts';
 import { startConsole } from './server.ts';
@@ -50,6 +51,7 @@ export function consoleCommand(): Command {
         responder: opts.responder ?? stack?.urls.responder,
         dashboards: buildDashboards(buildModel(spec)),
         port: opts.port,
+        drillsFile: stack === undefined ? undefined : join(stack.dir, DRILLS_FILE),
       });
       console.log(`llmwatch console  ${handle.url}   (Prometheus ${prometheus})`);
       await waitForSignal();

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
@@ -23,6 +23,8 @@ export interface ConsoleOptions {
   readonly port: number;
   /** Milliseconds each call to a peer may take. */
   readonly upstreamTimeoutMs?: number;
+  /** The stack's file of the last drill run (`llmwatch drill` writes it), when there is a stack. */
+  readonly drillsFile?: string;
 }
 
 export interface ConsoleHandle {
@@ -132,8 +134,10 @@ export async function startConsole(opts: ConsoleOptions): Promise<ConsoleHandle>
         return alerts(res);
       case '/api/actions':
         return actions(res);
+      case '/api/drills':
+        return sendJson(res, 200, lastDrills(opts.drillsFile));
       default:
-        throw HTTP_ERR_NOT_FOUND(`No API at ${url.pathname}: the console proxies only query, query_range, alerts and actions`);
+        throw HTTP_ERR_NOT_FOUND(`No API at ${url.pathname}: the console serves only dashboards, query, query_range, alerts, actions and drills`);
     }
   }
 
@@ -142,4 +146,15 @@ export async function startConsole(opts: ConsoleOptions): Promise<ConsoleHandle>
   });
   const port = await listen(server, opts.port, '127.0.0.1');
   return { url: `http://127.0.0.1:${port}`, close: () => close(server) };
+}
+
+/** The last drill run, or none yet. A file that cannot be read is shown as no run, with why. */
+function lastDrills(file: string | undefined): { at?: string; results: unknown[]; error?: string } {
+  if (file === undefined || !existsSync(file)) return { results: [] };
+  try {
+    const run = JSON.parse(readFileSync(file, 'utf8')) as { at?: string; results?: unknown[] };
+    return { at: run.at, results: Array.isArray(run.results) ? run.results : [] };
+  } catch (err) {
+    return { results: [], error: `cannot read ${file}: ${(err as Error).message}` };
+  }
 }

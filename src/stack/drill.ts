@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { durationMs } from '../config/playbook-spec.ts';
 import type { StackInfo } from './stack.ts';
 
@@ -300,4 +302,12 @@ function startTraffic(s: StackInfo, model: string, concurrency: number): { stop(
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** The file in a stack's folder that keeps the last drill run, for the console. */
+export const DRILLS_FILE = 'drills.json';
+
+/** Saves a drill run where the console reads it. */
+export function saveResults(dir: string, results: readonly DrillResult[], at = new Date()): void {
+  writeFileSync(join(dir, DRILLS_FILE), `${JSON.stringify({ at: at.toISOString(), results }, null, 2)}\n`);
 }

@@ -20,6 +20,7 @@ import { startSimulator } from '../simulator/server.ts';
 import type { SimulatorHandle } from '../simulator/server.ts';
 import { TOXIC_LEXICON } from '../simulator/text.ts';
 import { COMPONENTS, ensureComponents } from './binaries.ts';
+import { DRILLS_FILE } from './drill.ts';
 import { STACK_ERR_NO_STACK } from './errors.ts';
 import { startLogged, waitHealthy } from './children.ts';
 import type { StackChild } from './children.ts';
@@ -209,6 +210,7 @@ export async function startStack(opts: StackOptions): Promise<StackHandle> {
       responder: responder.url,
       dashboards: buildDashboards(buildModel(spec)),
       port: ports.console,
+      drillsFile: join(dir, DRILLS_FILE),
     });
     stops.push(() => consoleHandle.close());
     log(`ready  console       ${consoleHandle.url}`);

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { waitForSignal } from '../cli-helpers.ts';
-import { SCENARIOS, formatResults, runDrill } from './drill.ts';
+import { SCENARIOS, formatResults, runDrill, saveResults } from './drill.ts';
 import { STACK_ERR_UNKNOWN_SCENARIO } from './errors.ts';
 import type { DrillResult } from './drill.ts';
 import { readStackInfo, startStack } from './stack.ts';
@@ -73,6 +73,7 @@ export function drillCommand(): Command {
       if (chosen.length === 0) throw STACK_ERR_UNKNOWN_SCENARIO(`No scenario '${name}'; choose one of ${SCENARIOS.map((s) => s.name).join(', ')}, or all`);
       const results: DrillResult[] = [];
       for (const s of chosen) results.push(await runDrill(info, s, (line) => console.log(line)));
+      saveResults(info.dir, results);
       console.log(`\n${formatResults(results)}`);
       if (results.some((r) => !r.ok)) process.exitCode = 1;
     });

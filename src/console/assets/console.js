@@ -295,6 +295,26 @@
       )))));
   }
 
+  function renderDrills(body) {
+    const box = $('drills-body');
+    const results = body.results || [];
+    if (results.length === 0) { box.className = 'muted'; box.textContent = body.error || 'No drill yet: run llmwatch drill all'; return; }
+    const t = (v, bound) => (v === undefined || v === null ? `– (≤ ${Math.round(bound)} s)` : `${v.toFixed(1)} s (≤ ${Math.round(bound)} s)`);
+    box.className = 'table-wrap';
+    box.replaceChildren(
+      el('p', { class: 'muted', text: `run at ${new Date(body.at).toLocaleString()}` }),
+      el('table', {},
+        el('thead', {}, el('tr', {}, ...['scenario', 'alert', 'fire', 'action', 'resolve', 'result'].map((h) => el('th', { text: h })))),
+        el('tbody', {}, ...results.map((r) => el('tr', { 'data-drill': r.scenario },
+          el('td', { text: r.scenario }),
+          el('td', { text: r.alert }),
+          el('td', { text: r.skipped ? '' : t(r.fire, r.fireBound) }),
+          el('td', { text: r.skipped ? '' : t(r.action, r.actionBound) }),
+          el('td', { text: r.skipped ? '' : t(r.resolve, r.resolveBound) }),
+          el('td', {}, el('span', { class: `badge ${r.skipped ? 'info' : r.ok ? 'ok' : 'critical'}`, text: r.skipped ? 'skipped' : r.ok ? 'ok' : `failed: ${r.problems.join('; ')}` })),
+        )))));
+  }
+
   async function refresh() {
     clearTimeout(state.timer);
     const range = Number($('range').value);
@@ -309,6 +329,10 @@
     jobs.push(api('/api/alerts').then(renderAlerts, (err) => {
       $('alerts-body').className = 'tone-critical';
       $('alerts-body').textContent = `Alerts unavailable: ${err.message}`;
+    }));
+    jobs.push(api('/api/drills').then(renderDrills, (err) => {
+      $('drills-body').className = 'muted';
+      $('drills-body').textContent = `Drill results unavailable: ${err.message}`;
     }));
     jobs.push(api('/api/actions').then(renderActions, (err) => {
       $('actions-body').className = 'muted';
