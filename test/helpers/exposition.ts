@@ -47,8 +47,11 @@ export function parseExposition(text: string): Exposition {
       labels[l[1]!] = l[2]!.replace(/\\n/g, '\n').replace(/\\"/g, '"').replace(/\\\\/g, '\\');
     }
     const raw = m[4]!;
-    const value = raw === '+Inf' ? Infinity : raw === '-Inf' ? -Infinity : Number(raw);
-    if (Number.isNaN(value) && raw !== 'NaN') throw new Error(`bad value in: ${line}`);
+    // Prometheus reads floats as Go does, case-insensitively: prom-client writes NaN as `Nan`
+    // (an event-loop gauge before its first sample, for one).
+    const lower = raw.toLowerCase();
+    const value = lower === '+inf' || lower === 'inf' ? Infinity : lower === '-inf' ? -Infinity : lower === 'nan' ? NaN : Number(raw);
+    if (Number.isNaN(value) && lower !== 'nan') throw new Error(`bad value in: ${line}`);
     samples.push({ name: m[1]!, labels, value });
   }
   return { types, help, samples };
