@@ -66,7 +66,8 @@ export function buildModel(spec: Readonly<MonitoringSpec>): MonitoringModel {
   return { spec, groups, alerts: built.filter((a) => a.rules.length > 0).map((a) => a.info), tests: tested ? tests : [] };
 }
 
-function resolveTuning(def: AlertDef, ...layers: Array<AlertTuning | undefined>): Tuning {
+/** An alert's tuning: its catalog defaults, then each spec layer in order (every model, one model). */
+export function resolveTuning(def: AlertDef, ...layers: Array<AlertTuning | undefined>): Tuning {
   let t: Tuning = { enabled: true, ...def.defaults };
   for (const l of layers) if (l !== undefined) t = { ...t, ...stripUndefined(l) };
   return t;

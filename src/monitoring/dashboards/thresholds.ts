@@ -1,5 +1,5 @@
-import type { AlertTuning } from '../../config/monitoring-spec.ts';
-import type { Severity, TunableAlert } from '../../metrics/conventions.ts';
+import type { TunableAlert } from '../../metrics/conventions.ts';
+import { resolveTuning } from '../build.ts';
 import { catalogFor } from '../catalog.ts';
 import { humanize, humanizeDuration, humanizePercentage } from '../humanize.ts';
 import type { MonitoringModel } from '../model.ts';
@@ -7,8 +7,8 @@ import type { Threshold, Unit } from './model.ts';
 
 /**
  * The level an alert fires at, as the spec tunes it for every model or host
- * (`alerts.<Alert>` over the catalog's defaults, the same layering the rule
- * builder applies), with the models tuned apart listed beside it. Undefined
+ * (`alerts.<Alert>` over the catalog's defaults, through the rule builder's
+ * own `resolveTuning`), with the models tuned apart listed beside it. Undefined
  * when the alert is disabled or not generated for this spec (the collector
  * alert under dcgm-exporter): a panel then draws no level that nothing watches.
  */
@@ -16,31 +16,16 @@ export function alertThreshold(model: MonitoringModel, alert: TunableAlert, dire
   const def = catalogFor(model.spec).find((d) => d.name === alert);
   const info = model.alerts.find((a) => a.name === alert);
   if (def === undefined || info === undefined) return undefined;
-  const global = layer(def.defaults, model.spec.alerts[alert]);
-  if (global.enabled === false) return undefined;
+  const global = resolveTuning(def, model.spec.alerts[alert]);
+  if (!global.enabled) return undefined;
   const perModel: Array<{ model: string; value: number }> = [];
   if (def.scope === 'model') {
     for (const [name, m] of Object.entries(model.spec.models).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-      const own = layer(global, m.alerts[alert as keyof typeof m.alerts]);
-      if (own.enabled !== false && own.threshold !== global.threshold) perModel.push({ model: name, value: own.threshold });
+      const own = resolveTuning(def, model.spec.alerts[alert], m.alerts[alert as keyof typeof m.alerts]);
+      if (own.enabled && own.threshold !== global.threshold) perModel.push({ model: name, value: own.threshold });
     }
   }
   return { value: global.threshold, direction, severity: global.severity, alert: { name: alert, runbookURL: info.runbookURL, perModel } };
-}
-
-interface Layered {
-  readonly enabled?: boolean;
-  readonly threshold: number;
-  readonly severity: Severity;
-}
-
-function layer(base: Layered, over: AlertTuning | undefined): Layered {
-  if (over === undefined) return base;
-  return {
-    enabled: over.enabled ?? base.enabled,
-    threshold: over.threshold ?? base.threshold,
-    severity: over.severity ?? base.severity,
-  };
 }
 
 /**
