@@ -17,6 +17,11 @@ const AlertTuning = z.strictObject({
   severity: Severity.optional(),
   /** For rate-based alerts: the traffic below which the alert stays silent, in requests per second. */
   minRequestRate: z.number().min(0).optional(),
+  /**
+   * Prometheus' `keep_firing_for` (2.42+): how long the alert stays firing after its expression
+   * stops returning it, so a noisy signal does not resolve and re-fire; `0s` turns it off.
+   */
+  keepFiringFor: z.union([Duration, z.literal('0s')]).optional(),
 });
 export type AlertTuning = z.output<typeof AlertTuning>;
 

@@ -2,7 +2,7 @@ import type { AlertTuning, MonitoringSpec } from '../config/monitoring-spec.ts';
 import type { Category, Severity, TunableAlert, recordedNames } from '../metrics/conventions.ts';
 import type { Humanizer } from './humanize.ts';
 import type { Runbook } from './model.ts';
-import type { Scenario } from './scenario.ts';
+import type { ExpectedAlert, InputSeries, Scenario } from './scenario.ts';
 
 /** An alert's settings once the spec's tuning is applied over its defaults. */
 export interface Tuning {
@@ -11,6 +11,20 @@ export interface Tuning {
   readonly for: string;
   readonly severity: Severity;
   readonly minRequestRate: number;
+  /** Prometheus' `keep_firing_for`; absent or `0s`: the alert resolves as soon as its expression does. */
+  readonly keepFiringFor?: string;
+}
+
+/**
+ * A signal that was bad long enough to fire and turns healthy: the case that
+ * shows `keep_firing_for` holding the alert, then letting it go.
+ */
+export interface Recovery {
+  readonly series: readonly InputSeries[];
+  /** Minute of the first evaluation at which the expression no longer returns the alert. */
+  readonly clearsAt: number;
+  /** The alert as last returned before `clearsAt`: a kept alert keeps that value in its annotations. */
+  readonly expect: readonly ExpectedAlert[];
 }
 
 /** What an alert definition is given to build its rule and tests. */
@@ -44,6 +58,13 @@ export interface AlertDef {
   expr(c: AlertContext, matchers: readonly string[]): string;
   /** Scenarios for a model (model alerts) or for a host. */
   scenarios(c: AlertContext, model: string): readonly Scenario[];
+  /**
+   * Series that fire the alert and then recover, for alerts where `keep_firing_for`
+   * makes sense; an alert without it cannot be given `keepFiringFor` in the spec.
+   */
+  recovery?(c: AlertContext, model: string): Recovery;
+  /** Why the default `keepFiringFor` is what it is (docs and runbook). */
+  readonly keepFiringForWhy?: string;
   readonly runbook: Runbook;
   /** Spec fields the thresholds must respect, checked at generation. */
   validate?(c: AlertContext): string | undefined;

@@ -9,7 +9,7 @@ import type { Humanizer } from './humanize.ts';
 import type { AlertInfo, AlertingRule, MonitoringModel, PromtoolTestFile, RuleGroup, Runbook } from './model.ts';
 import { absent, anyOf, eq, nre, num, sel } from './promql.ts';
 import { BURN_RATE_WINDOWS, RATE_WINDOW, recordingGroups } from './recording.ts';
-import { REPLICAS, counter, gauge } from './scenario.ts';
+import { REPLICAS, counter, gauge, minutesOf } from './scenario.ts';
 import type { Scenario } from './scenario.ts';
 
 /** An alerting rule with what its tests need to expand its annotations. */
@@ -109,12 +109,18 @@ function buildTunable(spec: Readonly<MonitoringSpec>, names: ReturnType<typeof r
       problems.push(`${v.field}: ${problem}`);
       continue;
     }
+    const keepFiringFor = keptFor(v.tuning);
+    if (keepFiringFor !== undefined && def.recovery === undefined) {
+      problems.push(`${v.field}.keepFiringFor: ${def.name} does not take keep_firing_for (its signal is not noisy, and no generated test could show it holding); remove it`);
+      continue;
+    }
     const fill = (s: string) => s.replaceAll('{threshold}', def.showThreshold(v.tuning.threshold)).replaceAll('{for}', v.tuning.for);
     rules.push({
       rule: {
         alert: def.name,
         expr: def.expr(c, v.matchers),
         for: v.tuning.for,
+        ...(keepFiringFor === undefined ? {} : { keepFiringFor }),
         labels: staticLabels(spec, v.tuning.severity, def.category),
         annotations: {
           summary: fill(def.summary),
@@ -123,15 +129,46 @@ function buildTunable(spec: Readonly<MonitoringSpec>, names: ReturnType<typeof r
         },
       },
       humanizer: def.humanizer,
-      scenarios: def.scenarios(c, v.subject),
+      scenarios: [...def.scenarios(c, v.subject), ...recoveryScenarios(def, c, v.subject, keepFiringFor)],
       subject: v.subject,
     });
   }
   return [
     {
-      info: alertInfo(spec, def.name, def.category, rules, def.identity, def.summary, def.runbook),
+      info: {
+        ...alertInfo(spec, def.name, def.category, rules, def.identity, def.summary, def.runbook),
+        ...(def.keepFiringForWhy !== undefined && rules.some((r) => r.rule.keepFiringFor !== undefined) ? { keepFiringForWhy: def.keepFiringForWhy } : {}),
+      },
       rules,
     },
+  ];
+}
+
+/** The tuning's `keep_firing_for`, undefined when absent or zero. */
+function keptFor(t: Tuning): string | undefined {
+  return t.keepFiringFor === undefined || t.keepFiringFor === '0s' ? undefined : t.keepFiringFor;
+}
+
+/**
+ * What an alert does once its signal recovers, from its {@link AlertDef.recovery}:
+ * without `keep_firing_for` it resolves at once; with it, it still fires in the
+ * last minute of `keep_firing_for` while its expression returns nothing, and has
+ * resolved a minute later. Prometheus keeps an alert while less than
+ * `keep_firing_for` has passed since the first evaluation that did not return it
+ * (rules/alerting.go, `KeepFiringSince`). The resolved checks come a minute
+ * late: promtool evaluates rule groups in no fixed order, so an alert reading a
+ * recording rule may see the recovery one evaluation after `clearsAt`.
+ */
+export function recoveryScenarios(def: AlertDef, c: AlertContext, model: string, keepFiringFor: string | undefined): Scenario[] {
+  if (def.recovery === undefined) return [];
+  const r = def.recovery(c, model);
+  if (keepFiringFor === undefined) {
+    return [{ name: 'resolves once the signal recovers', series: r.series, at: r.clearsAt + 1, expect: [], exprSilentAt: r.clearsAt + 1 }];
+  }
+  const held = minutesOf(keepFiringFor);
+  return [
+    { name: `held by keep_firing_for ${keepFiringFor} after the signal recovers`, series: r.series, at: r.clearsAt + held - 1, expect: r.expect, exprSilentAt: r.clearsAt + held - 1 },
+    { name: `resolves once keep_firing_for ${keepFiringFor} has passed`, series: r.series, at: r.clearsAt + held + 1, expect: [] },
   ];
 }
 
@@ -354,6 +391,7 @@ function promtoolFile(ruleFiles: readonly string[], a: BuiltAlert): Record<strin
       name: `${a.info.name} (${r.rule.labels[ALERT_LABEL.severity]}, ${r.subject}): ${s.name}`,
       interval: '1m',
       input_series: s.series.map((x) => ({ series: x.series, values: x.values })),
+      ...(s.exprSilentAt === undefined ? {} : { promql_expr_test: [{ expr: r.rule.expr, eval_time: `${s.exprSilentAt}m`, exp_samples: [] }] }),
       alert_rule_test: [
         {
           eval_time: `${s.at}m`,

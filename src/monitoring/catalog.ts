@@ -3,7 +3,7 @@ import { BUCKETS, DCGM, GPU_LABEL, GPU_METRIC, JOB, LABEL, NODE, metricName } fr
 import type { AlertContext, AlertDef } from './alert-def.ts';
 import { humanize, humanizeDuration, humanizePercentage } from './humanize.ts';
 import { andOn, num, sel, unlessOn } from './promql.ts';
-import { REPLICAS, counter, gauge, minutesOf } from './scenario.ts';
+import { REPLICAS, counter, gauge, minutesOf, stepValues } from './scenario.ts';
 import type { InputSeries, Scenario } from './scenario.ts';
 
 const M = LABEL.model;
@@ -476,7 +476,9 @@ export const HIGH_GPU_TEMPERATURE: AlertDef = {
   name: 'HighGpuTemperature',
   scope: 'host',
   category: 'resource',
-  defaults: { threshold: 85, for: '5m', severity: 'warning', minRequestRate: 0 },
+  defaults: { threshold: 85, for: '5m', severity: 'warning', minRequestRate: 0, keepFiringFor: '10m' },
+  keepFiringForWhy:
+    'A GPU at its slowdown temperature lowers its clocks, cools a few degrees, speeds up and heats again: the reading saws across the threshold every few minutes. Without keep_firing_for each dip would resolve the alert and each rise re-fire it after `for`; 10 minutes of calm end it.',
   identity: ['instance', 'gpu'],
   humanizer: 'humanize',
   summary: 'GPU {{ $labels.gpu }} on {{ $labels.instance }} is hotter than {threshold}',
@@ -496,6 +498,16 @@ export const HIGH_GPU_TEMPERATURE: AlertDef = {
       // An idle GPU sits near room temperature.
       { name: 'idle', series: gpuTemperatureSeries(c, [30, 30]), at, expect: [] },
     ];
+  },
+  // Hot for 20 minutes (firing after `for`), then 15 °C under the threshold from minute 21.
+  recovery: (c) => {
+    const t = c.tuning.threshold;
+    const [hot, cool] = gpuTemperatureSeries(c, [t + 5, t - 20]);
+    return {
+      series: [{ ...hot!, values: stepValues([[t + 5, 21], [t - 15, 1]]) }, cool!],
+      clearsAt: 21,
+      expect: [{ labels: gpuLabels(c, 0), value: t + 5 }],
+    };
   },
   runbook: {
     meaning: 'A GPU core has stayed hotter than the threshold. GPUs lower their clocks near their slowdown temperature (`nvidia-smi -q -d TEMPERATURE`), so throughput drops before anything fails.',

@@ -13,6 +13,8 @@ export interface AlertingRule {
   readonly alert: string;
   readonly expr: string;
   readonly for: string;
+  /** Prometheus' `keep_firing_for` (2.42+); absent: none. */
+  readonly keepFiringFor?: string;
   readonly labels: Readonly<Record<string, string>>;
   readonly annotations: Readonly<Record<string, string>>;
 }
@@ -47,6 +49,8 @@ export interface AlertInfo {
   readonly summary: string;
   readonly runbook: Runbook;
   readonly runbookURL: string;
+  /** Why its rules keep firing after the signal clears (`keep_firing_for`), where they do. */
+  readonly keepFiringForWhy?: string;
 }
 
 /** One promtool unit-test file. */

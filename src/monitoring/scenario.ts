@@ -24,6 +24,11 @@ export interface Scenario {
   /** Minutes after the start at which the alert is checked. */
   readonly at: number;
   readonly expect: readonly ExpectedAlert[];
+  /**
+   * Minute at which the rule's expression itself must return nothing: with `expect`
+   * non-empty, proof that `keep_firing_for`, not the signal, holds the alert.
+   */
+  readonly exprSilentAt?: number;
 }
 
 /** The three gateway replicas every model scenario spreads its traffic over. */
@@ -45,6 +50,22 @@ export function counter(metric: string, labels: Readonly<Record<string, string>>
 /** A gauge holding `value`. */
 export function gauge(metric: string, labels: Readonly<Record<string, string>>, value: number, minutes = SERIES_MINUTES): InputSeries {
   return { series: seriesOf(metric, labels), values: `${value}+0x${minutes}` };
+}
+
+/**
+ * Sample values holding each value for its number of minutes, the last one to
+ * the end of the series: a gauge that changes, e.g. hot for 20 minutes, then cool.
+ */
+export function stepValues(phases: ReadonlyArray<readonly [value: number, minutes: number]>): string {
+  let used = 0;
+  return phases
+    .map(([value, minutes], i) => {
+      // `vxN` is N + 1 samples: the last phase runs to the end of the series.
+      const n = i === phases.length - 1 ? SERIES_MINUTES - used : minutes - 1;
+      used += minutes;
+      return `${value}x${n}`;
+    })
+    .join(' ');
 }
 
 /** Parses a one-unit Prometheus duration into minutes (seconds round up). */

@@ -12,6 +12,7 @@ import { startConsole } from '../console/server.ts';
 import { startGateway } from '../gateway/server.ts';
 import type { GatewayHandle } from '../gateway/server.ts';
 import { buildModel } from '../monitoring/build.ts';
+import { CATALOG } from '../monitoring/catalog.ts';
 import { buildDashboards } from '../monitoring/dashboards/build.ts';
 import { generate, writeGenerated } from '../monitoring/generate.ts';
 import { startResponder } from '../responder/server.ts';
@@ -242,6 +243,18 @@ export async function startStack(opts: StackOptions): Promise<StackHandle> {
   }
 }
 
+/**
+ * The catalog's `keep_firing_for` defaults shortened to the stack's `for`, so an
+ * alert resolves while the user watches, as it does in the drills.
+ */
+function keptBriefly(alerts: Record<string, Record<string, unknown>>, timings: Timings): Record<string, Record<string, unknown>> {
+  const out = { ...alerts };
+  for (const def of CATALOG) {
+    if (def.defaults.keepFiringFor !== undefined) out[def.name] = { keepFiringFor: timings.alertFor, ...out[def.name] };
+  }
+  return out;
+}
+
 /** Reads a stack's `stack.json`, written by `llmwatch up`. */
 export function readStackInfo(dir: string): StackInfo {
   const path = join(resolve(dir), 'stack.json');
@@ -269,7 +282,9 @@ function localSpec(
   const path = specFile ?? (existsSync('llmwatch.yaml') ? 'llmwatch.yaml' : undefined);
   const user = (path === undefined ? {} : (parseYaml(readFileSync(path, 'utf8')) ?? {})) as Record<string, any>;
   const compress = (tunings: Record<string, Record<string, unknown>> | undefined) =>
-    Object.fromEntries(Object.entries(tunings ?? {}).map(([k, v]) => [k, { ...v, for: timings.alertFor }]));
+    Object.fromEntries(
+      Object.entries(tunings ?? {}).map(([k, v]) => [k, { ...v, for: timings.alertFor, ...(v.keepFiringFor === undefined ? {} : { keepFiringFor: timings.alertFor }) }]),
+    );
   return validateConfig(
     MonitoringSpecSchema,
     {
@@ -277,7 +292,7 @@ function localSpec(
       prometheus: { ...user.prometheus, scrapeInterval: timings.scrapeInterval, evaluationInterval: timings.evaluationInterval },
       rateWindow: timings.rateWindow,
       targets: { ...user.targets, gateways: t.gateways, nodeExporter: t.nodeExporter, responder: t.responder, alertmanagers: t.alertmanagers },
-      alerts: { ...timings.alerts, ...compress(user.alerts) },
+      alerts: keptBriefly({ ...timings.alerts, ...compress(user.alerts) }, timings),
       models: Object.fromEntries(Object.entries(user.models ?? {}).map(([m, v]) => [m, { alerts: compress((v as { alerts?: Record<string, Record<string, unknown>> }).alerts) }])),
       alertmanager: {
         ...user.alertmanager,

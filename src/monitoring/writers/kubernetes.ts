@@ -50,7 +50,7 @@ export function renderKubernetes(model: MonitoringModel): GeneratedFile[] {
 
 /**
  * A rule group as plain data in Prometheus' own key order (`alert`/`record`,
- * `expr`, `for`, `labels`, `annotations`), labels and annotations sorted: the
+ * `expr`, `for`, `keep_firing_for`, `labels`, `annotations`), labels and annotations sorted: the
  * shape of a `groups[]` entry in a rule file and in a `PrometheusRule` alike.
  */
 export function plainRuleGroup(group: RuleGroup): { name: string; rules: Array<Record<string, unknown>> } {
@@ -63,6 +63,7 @@ function plainRule(rule: RecordingRule | AlertingRule): Record<string, unknown> 
       alert: rule.alert,
       expr: rule.expr,
       for: rule.for,
+      ...(rule.keepFiringFor === undefined ? {} : { keep_firing_for: rule.keepFiringFor }),
       labels: sortedRecord(rule.labels),
       annotations: sortedRecord(rule.annotations),
     };

@@ -81,9 +81,10 @@ function runbookPage(alert: AlertInfo, rules: readonly AlertingRule[]): string {
   if (rules.length > 0) {
     lines.push('', '## Rules', '');
     for (const rule of rules) {
-      lines.push(`- \`${rule.labels[ALERT_LABEL.severity] ?? 'unlabelled'}\` after ${rule.for}:`, '', '  ```promql', ...rule.expr.split('\n').map((l) => `  ${l}`), '  ```', '');
+      lines.push(`- \`${rule.labels[ALERT_LABEL.severity] ?? 'unlabelled'}\` after ${rule.for}${rule.keepFiringFor === undefined ? '' : `, kept firing ${rule.keepFiringFor} after it clears`}:`, '', '  ```promql', ...rule.expr.split('\n').map((l) => `  ${l}`), '  ```', '');
     }
     lines.pop();
+    if (alert.keepFiringForWhy !== undefined) lines.push('', `Why it keeps firing after it clears (\`keep_firing_for\`): ${alert.keepFiringForWhy}`);
   }
   lines.push('', '[All runbooks](README.md)', '');
   return lines.join('\n');
