@@ -198,7 +198,7 @@ test('a process killed without closing the store leaves every committed write on
   );
 });
 
-test('the file is in WAL mode, at schema version 1, with foreign keys on', (t) => {
+test('the file is in WAL mode, at the current schema version, with foreign keys on', (t) => {
   const f = fixture(t);
   f.open();
   const raw = f.raw();
@@ -206,7 +206,7 @@ test('the file is in WAL mode, at schema version 1, with foreign keys on', (t) =
   assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
   assert.equal(raw.pragma('user_version', { simple: true }), AUDIT_SCHEMA_VERSION);
   const tables = (raw.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
-  assert.deepEqual(tables, ['actions', 'breaker', 'cooldowns', 'decisions', 'idempotency', 'webhooks']);
+  assert.deepEqual(tables, ['actions', 'breaker', 'cooldowns', 'decisions', 'deferred', 'holders', 'idempotency', 'operations', 'owned', 'runs', 'settings', 'webhooks']);
 });
 
 test('the directory of the file is created when missing', (t) => {

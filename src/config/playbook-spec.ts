@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-const Duration = z.string().regex(/^[1-9]\d*(ms|s|m|h|d)$/, 'a duration with one unit, such as 30s, 10m or 1h');
+export const Duration = z.string().regex(/^[1-9]\d*(ms|s|m|h|d)$/, 'a duration with one unit, such as 30s, 10m or 1h');
 
 /** A condition read from Prometheus before a step runs: the first sample of an instant query against a bound. */
 const Condition = z

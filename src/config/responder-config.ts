@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ARTICLE_PLAYBOOKS, PlaybooksSchema } from './playbook-spec.ts';
+import { ARTICLE_PLAYBOOKS, Duration, PlaybooksSchema } from './playbook-spec.ts';
 
 /**
  * The responder's config: where it listens, how Alertmanager authenticates,
@@ -30,8 +30,14 @@ export const ResponderConfigSchema = z
       .strictObject({
         /** Actions run in any hour before the breaker trips and refuses more until reset. */
         maxActionsPerHour: z.int().min(1).default(20),
-        /** Longest time one action may take. */
+        /** Longest time one action may take; past it, the action is aborted (exec: its whole process group killed). */
         actionTimeoutMs: z.int().min(100).default(30_000),
+        /** Playbook runs in progress at once; actions on one target always run one at a time, in order. */
+        concurrency: z.int().min(1).max(1024).default(32),
+        /** At start-up, unfinished runs received longer ago than this are abandoned (recorded with the reason) instead of resumed. */
+        resumeMaxAge: Duration.default('1h'),
+        /** `target`: one cooldown per target across alerts (a shared Deployment is not scaled by two alerts within it); `alert`: per (alert, target). */
+        cooldownScope: z.enum(['target', 'alert']).default('target'),
       })
       .prefault({}),
     /** The SQLite file of the audit log, cooldowns and idempotency keys. */
@@ -60,7 +66,7 @@ export const ResponderConfigSchema = z
       })
       .prefault({}),
     /** Commands the `exec` action may run, by name: argv only, never a shell. */
-    commands: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/), z.strictObject({ argv: z.array(z.string().min(1)).min(1), timeoutMs: z.int().min(100).default(10_000) })).default({}),
+    commands: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/), z.strictObject({ argv: z.array(z.string().min(1)).min(1), timeoutMs: z.int().min(100).default(10_000), idempotent: z.boolean().default(false) })).default({}),
     playbooks: PlaybooksSchema.prefault(ARTICLE_PLAYBOOKS),
   })
   .superRefine((c, ctx) => {

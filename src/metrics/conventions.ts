@@ -283,10 +283,12 @@ export const RESPONDER_METRIC = {
   breaker: 'llmwatch_responder_breaker_tripped',
   killSwitch: 'llmwatch_responder_kill_switch',
   dryRun: 'llmwatch_responder_dry_run',
+  auditBytes: 'llmwatch_responder_audit_db_bytes',
+  pendingActions: 'llmwatch_responder_pending_runs',
 } as const;
 
 /** `result` of `llmwatch_responder_webhooks_total`: accepted, or why it was refused. */
-export const WEBHOOK_RESULT = ['accepted', 'unauthorized', 'forbidden', 'too_large', 'invalid_json', 'invalid_payload'] as const;
+export const WEBHOOK_RESULT = ['accepted', 'unauthorized', 'forbidden', 'too_large', 'invalid_json', 'invalid_payload', 'unsupported_media_type'] as const;
 export type WebhookResult = (typeof WEBHOOK_RESULT)[number];
 
 /** `why` of `llmwatch_responder_decisions_total`. */
@@ -294,7 +296,7 @@ export const DECISION_WHY = ['playbook', 'revert', 'duplicate', 'info_tier', 'no
 export type DecisionWhy = (typeof DECISION_WHY)[number];
 
 /** `outcome` of `llmwatch_responder_actions_total`. */
-export const ACTION_OUTCOME = ['success', 'failure', 'dry-run', 'skipped'] as const;
+export const ACTION_OUTCOME = ['success', 'failure', 'dry-run', 'skipped', 'interrupted', 'cancelled', 'abandoned'] as const;
 export const RESPONDER_ACTIONS = ['scale', 'switch-model', 'notify', 'exec', 'noop'] as const;
 
 /**

@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { hasCode } from '../errors.ts';
 import { RSP_ERR_AUDIT_OPEN, RSP_ERR_AUDIT_SCHEMA } from './errors.ts';
-import type { ActionOutcome, ActionRecord, ActionView, AuditStore, DecisionRecord, WebhookRecord } from './types.ts';
+import type { ActionOutcome, ActionRecord, ActionView, Alert, AuditStore, DecisionRecord, WebhookRecord } from './types.ts';
 
 /** Webhook bodies are stored cut to this many bytes (at a UTF-8 character boundary); `bodyBytes` keeps the original size. */
 export const WEBHOOK_BODY_MAX_BYTES = 64 * 1024;
@@ -42,8 +42,42 @@ export interface PurgeResult {
   readonly cooldowns: number;
 }
 
+/** An action's detail, data and an operation's text are cut to this many bytes each in the audit log. */
+export const AUDIT_TEXT_MAX_BYTES = 8 * 1024;
+
+export type RunKind = 'playbook' | 'revert';
+export type RunState = 'pending' | 'done' | 'cancelled' | 'abandoned';
+
+/** A run of the outbox not yet finished: what to resume at start-up. */
+export interface PendingRun {
+  readonly decisionId: number;
+  readonly kind: RunKind;
+  readonly alert: Alert;
+  readonly idemKey: string | undefined;
+  readonly createdAt: number;
+  readonly tier: string;
+  readonly dryRun: boolean;
+}
+
+/** The persisted kill switch, with who set it, when and why. */
+export interface KillSwitchState {
+  readonly on: boolean;
+  readonly by?: string;
+  readonly at?: number;
+  readonly reason?: string;
+}
+
+/** A kill-switch or breaker operation, audited. */
+export interface OperationRecord {
+  readonly at: number;
+  readonly what: 'kill-switch-on' | 'kill-switch-off' | 'breaker-reset' | 'breaker-trip';
+  readonly who: string;
+  readonly remote?: string | null;
+  readonly detail: string;
+}
+
 /** The schema version this build writes; `PRAGMA user_version` holds the file's. */
-export const AUDIT_SCHEMA_VERSION = 1;
+export const AUDIT_SCHEMA_VERSION = 2;
 
 /**
  * Migrations by target version: `MIGRATIONS[n - 1]` takes a file from version
@@ -109,6 +143,72 @@ const MIGRATIONS: readonly string[] = [
   );
   INSERT INTO breaker (id, tripped) VALUES (1, 0);
   `,
+  /* 2: the durable outbox, holds, revert ownership, operator audit (issue 13). */ `
+  CREATE TABLE actions_v2 (
+    id          INTEGER PRIMARY KEY,
+    decision_id INTEGER NOT NULL REFERENCES decisions (id),
+    step        INTEGER NOT NULL DEFAULT 0,
+    action      TEXT    NOT NULL,
+    target      TEXT    NOT NULL,
+    started_at  INTEGER NOT NULL,
+    duration_ms REAL    NOT NULL,
+    outcome     TEXT    NOT NULL CHECK (outcome IN ('running', 'success', 'failure', 'dry-run', 'skipped', 'interrupted', 'cancelled', 'abandoned')),
+    detail      TEXT    NOT NULL,
+    data        TEXT    CHECK (data IS NULL OR json_valid(data))
+  );
+  INSERT INTO actions_v2 (id, decision_id, step, action, target, started_at, duration_ms, outcome, detail, data)
+    SELECT id, decision_id, 0, action, target, started_at, duration_ms, outcome, detail, data FROM actions;
+  DROP TABLE actions;
+  ALTER TABLE actions_v2 RENAME TO actions;
+  CREATE INDEX actions_started_at ON actions (started_at);
+  CREATE INDEX actions_decision_id ON actions (decision_id);
+  CREATE INDEX decisions_at ON decisions (at);
+  CREATE INDEX webhooks_received_at ON webhooks (received_at);
+  -- The outbox: one row per decision that acts, written in the transaction that records the decision.
+  CREATE TABLE runs (
+    decision_id INTEGER PRIMARY KEY REFERENCES decisions (id),
+    kind        TEXT    NOT NULL CHECK (kind IN ('playbook', 'revert')),
+    alert       TEXT    NOT NULL CHECK (json_valid(alert)),
+    idem_key    TEXT,
+    state       TEXT    NOT NULL CHECK (state IN ('pending', 'done', 'cancelled', 'abandoned')),
+    created_at  INTEGER NOT NULL,
+    finished_at INTEGER
+  );
+  CREATE INDEX runs_pending ON runs (state) WHERE state = 'pending';
+  CREATE TABLE settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL CHECK (json_valid(value))
+  ) WITHOUT ROWID;
+  -- Kill switch and breaker operations, with who did them.
+  CREATE TABLE operations (
+    id     INTEGER PRIMARY KEY,
+    at     INTEGER NOT NULL,
+    what   TEXT    NOT NULL,
+    who    TEXT    NOT NULL,
+    remote TEXT,
+    detail TEXT    NOT NULL
+  );
+  CREATE INDEX operations_at ON operations (at);
+  -- Resolutions that arrived during a hold, applied when it ends.
+  CREATE TABLE deferred (
+    fingerprint TEXT    PRIMARY KEY,
+    alert       TEXT    NOT NULL CHECK (json_valid(alert)),
+    at          INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  -- Revert ownership: a target this responder changed, and the firing alerts that hold it.
+  CREATE TABLE owned (
+    target      TEXT    PRIMARY KEY,
+    decision_id INTEGER NOT NULL,
+    at          INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE TABLE holders (
+    target      TEXT    NOT NULL,
+    fingerprint TEXT    NOT NULL,
+    alertname   TEXT    NOT NULL,
+    since       INTEGER NOT NULL,
+    PRIMARY KEY (target, fingerprint)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 const ACTION_VIEW_SELECT = `
@@ -155,13 +255,14 @@ export class SqliteAuditStore implements AuditStore {
   readonly #db: Database.Database;
   readonly #ttlMs: number;
   readonly #purgeEvery: number;
+  readonly #cache = new Map<string, Database.Statement>();
   #claims = 0;
 
   readonly #insertWebhook: Stmt<[number, string, string | null, string | null, string, number]>;
   readonly #selectWebhook: Stmt<[number], WebhookRow>;
   readonly #insertDecision: Stmt<[number, number, string, string, string, string, string, string, string, 0 | 1]>;
   readonly #selectDecision: Stmt<[number], DecisionRow>;
-  readonly #insertAction: Stmt<[number, string, string, number, number, ActionOutcome, string, string | null]>;
+  readonly #insertAction: Stmt<[number, number, string, string, number, number, ActionOutcome, string, string | null]>;
   readonly #claim: Stmt<[string, number]>;
   readonly #purgeKeys: Stmt<[number]>;
   readonly #purgeCooldowns: Stmt<[number]>;
@@ -200,7 +301,7 @@ export class SqliteAuditStore implements AuditStore {
         'SELECT id, webhook_id AS webhookId, at, fingerprint, alertname, status, severity, tier, decision, reason, dry_run AS dryRun FROM decisions WHERE id = ?',
       );
       this.#insertAction = db.prepare(
-        'INSERT INTO actions (decision_id, action, target, started_at, duration_ms, outcome, detail, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+        'INSERT INTO actions (decision_id, step, action, target, started_at, duration_ms, outcome, detail, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
       );
       // Atomic test-and-set: the primary key decides, one statement, no read-then-write race.
       // ON CONFLICT (key) DO NOTHING rather than INSERT OR IGNORE, so a bad `now`
@@ -212,7 +313,7 @@ export class SqliteAuditStore implements AuditStore {
       this.#upsertCooldown = db.prepare(
         'INSERT INTO cooldowns (alertname, target, until) VALUES (?, ?, ?) ON CONFLICT (alertname, target) DO UPDATE SET until = excluded.until',
       );
-      this.#countActions = db.prepare("SELECT count(*) AS n FROM actions WHERE started_at >= ? AND outcome IN ('success', 'failure')");
+      this.#countActions = db.prepare("SELECT count(*) AS n FROM actions WHERE started_at >= ? AND outcome IN ('running', 'success', 'failure', 'interrupted')");
       this.#selectBreaker = db.prepare('SELECT tripped, since, reason FROM breaker WHERE id = 1');
       // A second trip keeps the first one's time and reason: "since" is when it tripped.
       this.#tripBreaker = db.prepare('UPDATE breaker SET tripped = 1, since = ?, reason = ? WHERE id = 1 AND tripped = 0');
@@ -256,9 +357,154 @@ export class SqliteAuditStore implements AuditStore {
     return row === undefined ? undefined : { ...row, dryRun: row.dryRun === 1 };
   }
 
+  /** Stores one action row; detail and data are cut to {@link AUDIT_TEXT_MAX_BYTES} each, so no action can grow the log without bound. */
   recordAction(a: ActionRecord): number {
-    const data = a.data === undefined ? null : JSON.stringify(a.data);
-    return Number(this.#insertAction.run(a.decisionId, a.action, a.target, a.startedAt, a.durationMs, a.outcome, a.detail, data).lastInsertRowid);
+    return Number(this.#insertAction.run(a.decisionId, a.step ?? 0, a.action, a.target, a.startedAt, a.durationMs, a.outcome, boundText(a.detail), boundData(a.data)).lastInsertRowid);
+  }
+
+  /** Finishes a row written as `running`: its outcome, duration, detail and data. */
+  finishAction(id: number, r: { outcome: ActionOutcome; durationMs: number; detail: string; data?: Readonly<Record<string, unknown>> }): void {
+    this.#stmt('UPDATE actions SET outcome = ?, duration_ms = ?, detail = ?, data = ? WHERE id = ?').run(r.outcome, r.durationMs, boundText(r.detail), boundData(r.data), id);
+  }
+
+  /** Runs `fn` in one IMMEDIATE transaction: all its writes commit together, or none. */
+  transaction<T>(fn: () => T): T {
+    return this.#db.transaction(fn).immediate();
+  }
+
+  /** Whether a key is claimed (read inside the transaction that may claim it). */
+  claimed(key: string): boolean {
+    return this.#stmt('SELECT 1 FROM idempotency WHERE key = ?').get(key) !== undefined;
+  }
+
+  /** Bytes of the database file (pages in use and free), for the size metric and retention. */
+  sizeBytes(): number {
+    const pages = this.#db.pragma('page_count', { simple: true }) as number;
+    const size = this.#db.pragma('page_size', { simple: true }) as number;
+    return pages * size;
+  }
+
+  /** Gives back an idempotency key, so the next delivery of that alert state is acted on. */
+  release(key: string): void {
+    this.#stmt('DELETE FROM idempotency WHERE key = ?').run(key);
+  }
+
+  /** Queues a decision's run in the outbox (call inside the decision's transaction). */
+  insertRun(r: { decisionId: number; kind: RunKind; alert: Alert; idemKey: string | undefined; createdAt: number }): void {
+    this.#stmt("INSERT INTO runs (decision_id, kind, alert, idem_key, state, created_at) VALUES (?, ?, ?, ?, 'pending', ?)").run(
+      r.decisionId,
+      r.kind,
+      JSON.stringify(r.alert),
+      r.idemKey ?? null,
+      r.createdAt,
+    );
+  }
+
+  /** Runs not finished, oldest first, with their decision. */
+  pendingRuns(): PendingRun[] {
+    const rows = this.#stmt(
+      `SELECT r.decision_id AS decisionId, r.kind, r.alert, r.idem_key AS idemKey, r.created_at AS createdAt, d.tier, d.dry_run AS dryRun
+       FROM runs r JOIN decisions d ON d.id = r.decision_id WHERE r.state = 'pending' ORDER BY r.decision_id`,
+    ).all() as Array<{ decisionId: number; kind: RunKind; alert: string; idemKey: string | null; createdAt: number; tier: string; dryRun: 0 | 1 }>;
+    return rows.map((r) => ({ ...r, alert: JSON.parse(r.alert) as Alert, idemKey: r.idemKey ?? undefined, dryRun: r.dryRun === 1 }));
+  }
+
+  /** Closes a run: done, cancelled by a hold, or abandoned. */
+  finishRun(decisionId: number, state: Exclude<RunState, 'pending'>, now: number): void {
+    this.#stmt('UPDATE runs SET state = ?, finished_at = ? WHERE decision_id = ?').run(state, now, decisionId);
+  }
+
+  /** The state of one run, or undefined. */
+  runState(decisionId: number): RunState | undefined {
+    return (this.#stmt('SELECT state FROM runs WHERE decision_id = ?').get(decisionId) as { state: RunState } | undefined)?.state;
+  }
+
+  /** The action rows of one decision, in order. */
+  stepRows(decisionId: number): Array<{ id: number; step: number; action: string; target: string; outcome: ActionOutcome; detail: string; data?: Record<string, unknown> }> {
+    const rows = this.#stmt('SELECT id, step, action, target, outcome, detail, data FROM actions WHERE decision_id = ? ORDER BY id').all(decisionId) as Array<{
+      id: number;
+      step: number;
+      action: string;
+      target: string;
+      outcome: ActionOutcome;
+      detail: string;
+      data: string | null;
+    }>;
+    return rows.map(({ data, ...r }) => ({ ...r, ...(data !== null && { data: JSON.parse(data) as Record<string, unknown> }) }));
+  }
+
+  /** The persisted kill switch (off when never set). */
+  killSwitch(): KillSwitchState {
+    const row = this.#stmt("SELECT value FROM settings WHERE key = 'killSwitch'").get() as { value: string } | undefined;
+    return row === undefined ? { on: false } : (JSON.parse(row.value) as KillSwitchState);
+  }
+
+  setKillSwitch(state: KillSwitchState): void {
+    this.#stmt("INSERT INTO settings (key, value) VALUES ('killSwitch', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(JSON.stringify(state));
+  }
+
+  /** Audits an operator's (or the responder's own) kill-switch or breaker operation. */
+  recordOperation(o: OperationRecord): number {
+    return Number(this.#stmt('INSERT INTO operations (at, what, who, remote, detail) VALUES (?, ?, ?, ?, ?)').run(o.at, o.what, boundText(o.who, 256), o.remote ?? null, boundText(o.detail)).lastInsertRowid);
+  }
+
+  listOperations(opts: { limit: number; since?: number }): Array<OperationRecord & { id: number }> {
+    return this.#stmt('SELECT id, at, what, who, remote, detail FROM operations WHERE at >= ? ORDER BY at DESC, id DESC LIMIT ?').all(opts.since ?? 0, opts.limit) as Array<
+      OperationRecord & { id: number }
+    >;
+  }
+
+  /** Keeps a resolution that arrived during a hold (the newest per alert). */
+  defer(alert: Alert, now: number): void {
+    this.#stmt('INSERT INTO deferred (fingerprint, alert, at) VALUES (?, ?, ?) ON CONFLICT (fingerprint) DO UPDATE SET alert = excluded.alert, at = excluded.at').run(
+      alert.fingerprint,
+      JSON.stringify(alert),
+      now,
+    );
+  }
+
+  /** Drops a kept resolution (the alert fired again, or the resolution is being applied). */
+  dropDeferred(fingerprint: string): void {
+    this.#stmt('DELETE FROM deferred WHERE fingerprint = ?').run(fingerprint);
+  }
+
+  deferred(): Alert[] {
+    return (this.#stmt('SELECT alert FROM deferred ORDER BY at').all() as Array<{ alert: string }>).map((r) => JSON.parse(r.alert) as Alert);
+  }
+
+  /** Records that this responder changed `target` (revert ownership). */
+  own(target: string, decisionId: number, now: number): void {
+    this.#stmt('INSERT INTO owned (target, decision_id, at) VALUES (?, ?, ?) ON CONFLICT (target) DO NOTHING').run(target, decisionId, now);
+  }
+
+  owns(target: string): boolean {
+    return this.#stmt('SELECT 1 FROM owned WHERE target = ?').get(target) !== undefined;
+  }
+
+  disown(target: string): void {
+    this.#stmt('DELETE FROM owned WHERE target = ?').run(target);
+    this.#stmt('DELETE FROM holders WHERE target = ?').run(target);
+  }
+
+  addHolder(target: string, fingerprint: string, alertname: string, now: number): void {
+    this.#stmt('INSERT INTO holders (target, fingerprint, alertname, since) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING').run(target, fingerprint, alertname, now);
+  }
+
+  removeHolder(target: string, fingerprint: string): void {
+    this.#stmt('DELETE FROM holders WHERE target = ? AND fingerprint = ?').run(target, fingerprint);
+  }
+
+  holders(target: string): Array<{ fingerprint: string; alertname: string }> {
+    return this.#stmt('SELECT fingerprint, alertname FROM holders WHERE target = ? ORDER BY since').all(target) as Array<{ fingerprint: string; alertname: string }>;
+  }
+
+  #stmt(sql: string): Database.Statement {
+    let st = this.#cache.get(sql);
+    if (st === undefined) {
+      st = this.#db.prepare(sql);
+      this.#cache.set(sql, st);
+    }
+    return st;
   }
 
   claim(key: string, now: number): boolean {
@@ -389,6 +635,16 @@ function fixFor(err: unknown, path: string): string {
     return `If it is not an llmwatch audit database or is damaged, move it (with any '${path}-wal' and '${path}-shm' beside it) out of the way so a fresh one is created (cooldowns, idempotency keys and the breaker start empty), or set responder.auditPath to another file.`;
   }
   return `Check that '${dirname(path)}' exists or can be created and that the file and its directory are readable and writable by this process, or set responder.auditPath to another file.`;
+}
+
+function boundText(s: string, maxBytes = AUDIT_TEXT_MAX_BYTES): string {
+  return Buffer.byteLength(s, 'utf8') <= maxBytes ? s : `${truncateUtf8(s, maxBytes - 16)} [cut]`;
+}
+
+function boundData(d: Readonly<Record<string, unknown>> | undefined): string | null {
+  if (d === undefined) return null;
+  const json = JSON.stringify(d);
+  return Buffer.byteLength(json, 'utf8') <= AUDIT_TEXT_MAX_BYTES ? json : JSON.stringify({ cut: true, bytes: Buffer.byteLength(json, 'utf8'), head: truncateUtf8(json, AUDIT_TEXT_MAX_BYTES - 128) });
 }
 
 /** Cuts `s` to at most `maxBytes` of UTF-8 without splitting a character. */

@@ -1,22 +1,30 @@
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import PQueue from 'p-queue';
 import type { ResponderConfig } from '../config/responder-config.ts';
 import { durationMs } from '../config/playbook-spec.ts';
 import type { Playbook, PlaybookStep } from '../config/playbook-spec.ts';
 import type { DecisionWhy } from '../metrics/conventions.ts';
+import { actionSpec } from './actions/registry.ts';
+import type { ActionSpec } from './actions/registry.ts';
+import type { PendingRun, SqliteAuditStore } from './audit-store.ts';
 import type { ResponderMetrics } from './metrics.ts';
 import { expandParams, expandString } from './template.ts';
-import type { Action, ActionContext, ActionResult, Alert, AuditStore } from './types.ts';
+import type { Action, ActionContext, ActionOutcome, ActionResult, Alert, WebhookRecord } from './types.ts';
 
 /** An action that can also undo itself when its alert resolves. */
-export type RevertibleAction = Action & { revert?(ctx: ActionContext): Promise<ActionResult> };
+export type RevertibleAction = Action;
 
 export interface EngineDeps {
   readonly config: ResponderConfig;
-  readonly store: AuditStore;
-  readonly actions: ReadonlyMap<string, RevertibleAction>;
+  readonly store: SqliteAuditStore;
+  readonly actions: ReadonlyMap<string, Action>;
+  /** Actions a playbook names that this responder cannot run, with why (`scale` without a cluster configuration). */
+  readonly unavailable?: ReadonlyMap<string, string>;
   /** Reads a condition's number from Prometheus. */
   readonly query: (promql: string, signal: AbortSignal) => Promise<number | undefined>;
   readonly metrics: ResponderMetrics;
   readonly now?: () => number;
+  readonly log?: (line: string) => void;
 }
 
 /** The article's three response tiers, by the alert's severity. */
@@ -25,9 +33,6 @@ export type Tier = 'P0' | 'P1' | 'P2';
 export function tierOf(severity: string | undefined): Tier {
   return severity === 'critical' ? 'P0' : severity === 'warning' ? 'P1' : 'P2';
 }
-
-/** Actions a warning (P1) may run by itself: ones that change no capacity and run no code. */
-const LOW_RISK = new Set(['notify', 'switch-model', 'noop']);
 
 const HOUR_MS = 3_600_000;
 
@@ -39,28 +44,55 @@ export interface DecisionSummary {
   readonly reason: string;
 }
 
+/** Who steers the responder: audited with every kill-switch and breaker operation. */
+export interface Operator {
+  readonly who: string;
+  readonly remote?: string;
+  readonly reason?: string;
+}
+
+type StepEnd = 'ran' | 'skipped' | 'held' | 'cancelled' | 'breaker';
+
 /**
- * Decides what to do about each alert and does it, safely: a redelivered
- * webhook runs nothing twice (idempotency on fingerprint, startsAt and
- * status, kept in the store), info alerts are only recorded, warnings run
- * low-risk actions only, each (alert, target) has a cooldown, an hourly cap
- * trips a breaker, dry-run and the kill switch stop everything, and every
- * decision and action is written to the audit store with its reason.
- * Decisions are taken and recorded at once; actions run afterwards, one at a
- * time, so a burst of alerts cannot act in parallel.
+ * Decides what to do about each alert and does it, with guarantees that hold
+ * through crashes, holds and overlapping alerts (docs/responder.md):
+ * - a durable outbox: a webhook's decisions and their runs commit in one
+ *   transaction before Alertmanager is answered; each action is written
+ *   `running` before it starts and finished after; at start-up unfinished runs
+ *   resume (idempotent actions again, others recorded `interrupted`) or are
+ *   abandoned with the reason when too old;
+ * - holds (kill switch, breaker, cooldown, dry-run) never consume an alert's
+ *   idempotency key, the kill switch is rechecked before every action and
+ *   cancels queued ones, a resolution held back is applied when the hold ends;
+ * - revert ownership: a target goes back only when the last firing alert that
+ *   holds it resolves, and only if this responder changed it;
+ * - per-target queues (p-queue): actions on one target run in order, on
+ *   different targets concurrently, yielding to the event loop between them.
  */
 export class Engine {
-  killSwitch: boolean;
   readonly #d: EngineDeps;
   readonly #now: () => number;
-  #queue: Promise<void> = Promise.resolve();
-  #pending = 0;
+  readonly #log: (line: string) => void;
+  readonly #runs: PQueue;
+  readonly #targets = new Map<string, PQueue>();
+  readonly #active = new Set<number>();
+  #kill: boolean;
 
   constructor(deps: EngineDeps) {
     this.#d = deps;
     this.#now = deps.now ?? Date.now;
-    this.killSwitch = deps.config.killSwitch;
-    deps.metrics.killSwitch.set(this.killSwitch ? 1 : 0);
+    this.#log = deps.log ?? ((line) => console.error(line));
+    this.#runs = new PQueue({ concurrency: deps.config.limits.concurrency });
+    const persisted = deps.store.killSwitch();
+    if (deps.config.killSwitch && !persisted.on) {
+      const at = this.#now();
+      deps.store.transaction(() => {
+        deps.store.setKillSwitch({ on: true, by: 'config (killSwitch: true)', at, reason: 'started with the kill switch on' });
+        deps.store.recordOperation({ at, what: 'kill-switch-on', who: 'config (killSwitch: true)', detail: 'started with the kill switch on' });
+      });
+    }
+    this.#kill = deps.store.killSwitch().on;
+    deps.metrics.killSwitch.set(this.#kill ? 1 : 0);
     deps.metrics.dryRun.set(deps.config.dryRun ? 1 : 0);
     deps.metrics.breaker.set(deps.store.breaker().tripped ? 1 : 0);
   }
@@ -69,154 +101,374 @@ export class Engine {
     return this.#d.config.dryRun;
   }
 
-  /** Actions queued or running. */
+  get killSwitch(): boolean {
+    return this.#kill;
+  }
+
+  /** Runs queued or running. */
   get pending(): number {
-    return this.#pending;
+    return this.#active.size;
   }
 
-  /** Resolves once every queued action has run. */
+  /** Resolves once every queued run has finished. */
   async idle(): Promise<void> {
-    while (this.#pending > 0) await this.#queue;
+    while (this.#active.size > 0) await this.#runs.onIdle();
   }
 
-  setKillSwitch(on: boolean): void {
-    this.killSwitch = on;
-    this.#d.metrics.killSwitch.set(on ? 1 : 0);
-  }
-
-  resetBreaker(): void {
-    this.#d.store.resetBreaker();
-    this.#d.metrics.breaker.set(0);
-  }
-
-  /** Decides about every alert of an accepted webhook, records it, and queues the actions. */
-  handle(webhookId: number, alerts: readonly Alert[]): DecisionSummary[] {
-    return alerts.map((alert) => this.#decide(webhookId, alert));
-  }
-
-  #decide(webhookId: number, alert: Alert): DecisionSummary {
-    const { store, metrics, config } = this.#d;
+  /**
+   * Resumes the outbox after a restart: each unfinished run is driven again, or
+   * abandoned (recorded with the reason) when it was received longer ago than
+   * `limits.resumeMaxAge`; resolutions kept during a hold are applied if none is on.
+   */
+  resume(): { resumed: number; abandoned: number } {
+    const { store, config } = this.#d;
     const now = this.#now();
+    const maxAge = durationMs(config.limits.resumeMaxAge);
+    let resumed = 0;
+    let abandoned = 0;
+    for (const run of store.pendingRuns()) {
+      if (now - run.createdAt > maxAge) {
+        abandoned++;
+        const detail = `abandoned at start-up: received ${new Date(run.createdAt).toISOString()}, more than limits.resumeMaxAge (${config.limits.resumeMaxAge}) ago`;
+        store.transaction(() => {
+          for (const row of store.stepRows(run.decisionId)) {
+            if (row.outcome === 'running') store.finishAction(row.id, { outcome: 'interrupted', durationMs: 0, detail: 'the responder stopped while this ran; its effect is unknown' });
+          }
+          store.recordAction({ decisionId: run.decisionId, action: run.kind, target: `run@${run.alert.fingerprint}`, startedAt: now, durationMs: 0, outcome: 'abandoned', detail });
+          store.finishRun(run.decisionId, 'abandoned', now);
+          // Still firing, Alertmanager's next delivery is acted on afresh.
+          if (run.idemKey !== undefined) store.release(run.idemKey);
+        });
+        continue;
+      }
+      resumed++;
+      this.#drive(run);
+    }
+    this.#applyDeferred();
+    return { resumed, abandoned };
+  }
+
+  /**
+   * Records an accepted webhook, decides about each of its alerts and queues
+   * the runs, all in one transaction; the runs start once it has committed.
+   */
+  accept(webhook: WebhookRecord, alerts: readonly Alert[]): { webhookId: number; decisions: DecisionSummary[] } {
+    const { store } = this.#d;
+    const toRun: PendingRun[] = [];
+    const out = store.transaction(() => {
+      const webhookId = store.recordWebhook(webhook);
+      const now = this.#now();
+      return { webhookId, decisions: alerts.map((a) => this.#decide(webhookId, a, now, toRun)) };
+    });
+    for (const run of toRun) this.#drive(run);
+    return out;
+  }
+
+  /** Turns the kill switch on or off, persisted and audited; on cancels queued actions, off applies the resolutions it held back. */
+  setKillSwitch(on: boolean, op: Operator): void {
+    const { store, metrics } = this.#d;
+    const at = this.#now();
+    store.transaction(() => {
+      store.setKillSwitch({ on, by: op.who, at, ...(op.reason !== undefined && { reason: op.reason }) });
+      store.recordOperation({ at, what: on ? 'kill-switch-on' : 'kill-switch-off', who: op.who, remote: op.remote, detail: op.reason ?? '' });
+    });
+    this.#kill = on;
+    metrics.killSwitch.set(on ? 1 : 0);
+    if (!on) this.#applyDeferred();
+  }
+
+  resetBreaker(op: Operator): void {
+    const { store, metrics } = this.#d;
+    const at = this.#now();
+    store.transaction(() => {
+      const was = store.breaker();
+      store.resetBreaker();
+      store.recordOperation({ at, what: 'breaker-reset', who: op.who, remote: op.remote, detail: `${op.reason ?? ''}${was.tripped ? ` (tripped since ${new Date(was.since ?? 0).toISOString()}: ${was.reason})` : ' (was not tripped)'}` });
+    });
+    metrics.breaker.set(0);
+    this.#applyDeferred();
+  }
+
+  #hold(): string | undefined {
+    if (this.#kill) {
+      const k = this.#d.store.killSwitch();
+      return `kill switch on${k.by !== undefined ? ` (set by ${k.by}${k.at !== undefined ? ` at ${new Date(k.at).toISOString()}` : ''})` : ''}`;
+    }
+    const b = this.#d.store.breaker();
+    if (b.tripped) return `breaker tripped at ${new Date(b.since ?? 0).toISOString()} (${b.reason}); reset it to act again`;
+    return undefined;
+  }
+
+  /** Resolutions kept during a hold, decided afresh now that none is on. */
+  #applyDeferred(): void {
+    const { store } = this.#d;
+    if (this.#hold() !== undefined) return;
+    const kept = store.deferred();
+    if (kept.length === 0) return;
+    const toRun: PendingRun[] = [];
+    store.transaction(() => {
+      const webhookId = store.recordWebhook({ receivedAt: this.#now(), status: 'accepted', remoteAddress: 'llmwatch: resolutions kept during a hold', body: JSON.stringify({ deferred: kept.map((a) => a.fingerprint) }) });
+      for (const a of kept) {
+        store.dropDeferred(a.fingerprint);
+        this.#decide(webhookId, a, this.#now(), toRun);
+      }
+    });
+    for (const run of toRun) this.#drive(run);
+  }
+
+  /** One alert's decision, inside the webhook's transaction; an `act` adds its run to `toRun`. */
+  #decide(webhookId: number, alert: Alert, now: number, toRun: PendingRun[]): DecisionSummary {
+    const { store, metrics, config } = this.#d;
     const alertname = alert.labels.alertname!;
     const severity = alert.labels.severity ?? 'none';
     const tier = tierOf(alert.labels.severity);
+    const key = `${alert.fingerprint}|${alert.startsAt}|${alert.status}`;
     metrics.alert(alert.status);
     const record = (decision: 'act' | 'skip', why: DecisionWhy, reason: string) => {
-      const id = store.recordDecision({
-        webhookId,
-        at: now,
-        fingerprint: alert.fingerprint,
-        alertname,
-        status: alert.status,
-        severity,
-        tier,
-        decision,
-        reason,
-        dryRun: config.dryRun,
-      });
+      const id = store.recordDecision({ webhookId, at: now, fingerprint: alert.fingerprint, alertname, status: alert.status, severity, tier, decision, reason, dryRun: config.dryRun });
       metrics.decision(why);
       return { id, summary: { fingerprint: alert.fingerprint, alertname, decision, reason } };
     };
 
     // Alertmanager delivers at least once: the same alert state seen again is a redelivery.
-    if (!store.claim(`${alert.fingerprint}|${alert.startsAt}|${alert.status}`, now)) {
-      return record('skip', 'duplicate', 'duplicate delivery: this alert state was already handled').summary;
+    // Read, then claim below only when acting: inside an IMMEDIATE transaction nothing writes in between.
+    if (store.claimed(key)) return record('skip', 'duplicate', 'duplicate delivery: this alert state was already handled').summary;
+    if (tier === 'P2') {
+      store.claim(key, now);
+      return record('skip', 'info_tier', `severity ${severity}: P2, recorded only`).summary;
     }
-    if (tier === 'P2') return record('skip', 'info_tier', `severity ${severity}: P2, recorded only`).summary;
     const playbook = config.playbooks[alertname];
-    if (playbook === undefined) return record('skip', 'no_playbook', `no playbook for ${alertname}`).summary;
-    if (this.killSwitch) return record('skip', 'kill_switch', 'kill switch on: no action runs').summary;
-    const breaker = store.breaker();
-    if (breaker.tripped) {
-      return record('skip', 'breaker', `breaker tripped at ${new Date(breaker.since ?? 0).toISOString()} (${breaker.reason}); reset it to act again`).summary;
+    if (playbook === undefined) {
+      store.claim(key, now);
+      return record('skip', 'no_playbook', `no playbook for ${alertname}`).summary;
     }
-    if (alert.status === 'resolved') {
-      const reverts = playbook.steps.filter((s) => s.revertOnResolve);
-      if (reverts.length === 0) return record('skip', 'nothing_to_revert', 'resolved; the playbook has nothing to undo').summary;
-      const { id, summary } = record('act', 'revert', `resolved: undo ${reverts.map((s) => s.action).join(', ')}`);
-      this.#enqueue(() => this.#revert(id, alert, reverts));
-      return summary;
+    const reverts = playbook.steps.some((s) => s.revertOnResolve);
+    // A firing alert supersedes a resolution of the same series kept during a hold.
+    if (alert.status === 'firing') store.dropDeferred(alert.fingerprint);
+    const hold = this.#hold();
+    if (hold !== undefined) {
+      // Holds never claim the key: Alertmanager's next delivery of a still-firing alert is acted on once the hold ends.
+      if (alert.status === 'resolved' && reverts) store.defer(alert, now);
+      const why: DecisionWhy = this.#kill ? 'kill_switch' : 'breaker';
+      return record('skip', why, `${hold}: no action runs${alert.status === 'resolved' && reverts ? '; the resolution is kept and applied when the hold ends' : ''}`).summary;
     }
-    const { id, summary } = record('act', 'playbook', `playbook ${alertname} (${tier}${config.dryRun ? ', dry run' : ''})`);
-    this.#enqueue(() => this.#run(id, alert, playbook, tier));
+    if (alert.status === 'resolved' && !reverts) {
+      store.claim(key, now);
+      return record('skip', 'nothing_to_revert', 'resolved; the playbook has nothing to undo').summary;
+    }
+    // A dry run claims nothing: the real run, later, must still happen.
+    const idemKey = config.dryRun ? undefined : key;
+    if (idemKey !== undefined) store.claim(idemKey, now);
+    const kind = alert.status === 'resolved' ? 'revert' : 'playbook';
+    const reason =
+      kind === 'revert'
+        ? `resolved: undo ${playbook.steps.filter((s) => s.revertOnResolve).map((s) => s.action).join(', ')}`
+        : `playbook ${alertname} (${tier}${config.dryRun ? ', dry run' : ''})`;
+    const { id, summary } = record('act', kind === 'revert' ? 'revert' : 'playbook', reason);
+    store.insertRun({ decisionId: id, kind, alert, idemKey, createdAt: now });
+    toRun.push({ decisionId: id, kind, alert, idemKey, createdAt: now, tier, dryRun: config.dryRun });
     return summary;
   }
 
-  #enqueue(work: () => Promise<void>): void {
-    this.#pending++;
-    this.#queue = this.#queue
-      .then(work)
-      .catch((err: unknown) => console.error(`llmwatch responder: a playbook failed to run: ${String(err)}`))
+  #drive(run: PendingRun): void {
+    if (this.#active.has(run.decisionId)) return;
+    this.#active.add(run.decisionId);
+    this.#d.metrics.pendingRuns.set(this.#active.size);
+    this.#runs
+      .add(() => this.#execute(run))
+      .catch((err: unknown) => this.#log(`llmwatch responder: run ${run.decisionId} failed: ${(err as Error).stack ?? String(err)}`))
       .finally(() => {
-        this.#pending--;
+        this.#active.delete(run.decisionId);
+        this.#d.metrics.pendingRuns.set(this.#active.size);
       });
   }
 
-  async #run(decisionId: number, alert: Alert, playbook: Playbook, tier: Tier): Promise<void> {
-    let stopped = false;
+  async #execute(run: PendingRun): Promise<void> {
+    const { store, config } = this.#d;
+    const alertname = run.alert.labels.alertname!;
+    const playbook = config.playbooks[alertname];
+    if (playbook === undefined) {
+      const now = this.#now();
+      store.transaction(() => {
+        store.recordAction({ decisionId: run.decisionId, action: run.kind, target: `run@${run.alert.fingerprint}`, startedAt: now, durationMs: 0, outcome: 'abandoned', detail: `no playbook for ${alertname} in this config any more` });
+        store.finishRun(run.decisionId, 'abandoned', now);
+      });
+      return;
+    }
+    const revert = run.kind === 'revert';
+    const steps = playbook.steps.map((step, index) => ({ step, index })).filter((s) => !revert || s.step.revertOnResolve);
+    // What an earlier life of this run already did (resume after a crash).
+    const rows = store.stepRows(run.decisionId);
     const done: string[] = [];
-    for (const step of playbook.steps) {
-      const skip = (detail: string) => this.#skip(decisionId, step, alert, detail);
-      if (stopped && !step.always) {
-        skip('an earlier step succeeded (stopOnSuccess)');
+    let stopped = false;
+    let ran = false;
+    let held = false;
+    let cancelled = false;
+    for (const { step, index } of steps) {
+      const prior = rows.filter((r) => r.step === index).at(-1);
+      const name = revert ? `${step.action}:revert` : step.action;
+      if (prior !== undefined && prior.outcome !== 'running') {
+        done.push(`${step.action}: ${prior.detail}`);
+        if (prior.outcome === 'success' || prior.outcome === 'failure' || prior.outcome === 'interrupted') ran = true;
+        if (prior.outcome === 'success' && step.stopOnSuccess) stopped = true;
         continue;
       }
-      if (tier === 'P1' && !LOW_RISK.has(step.action)) {
-        skip(`severity warning (P1) runs low-risk actions only; ${step.action} needs critical`);
-        continue;
-      }
-      if (step.if !== undefined) {
-        const why = await this.#conditionFails(step, alert);
-        if (why !== undefined) {
-          skip(why);
-          done.push(`${step.action}: skipped (${why})`);
+      if (prior !== undefined) {
+        // Marked started, never finished: the process stopped while it ran.
+        const again = this.#idempotent(step, run.alert);
+        store.finishAction(prior.id, {
+          outcome: 'interrupted',
+          durationMs: 0,
+          detail: again
+            ? 'the responder stopped while this ran; the action is idempotent, so it runs again'
+            : `the responder stopped while this ran; ${step.action} is not idempotent, so it is not repeated: check whether it took effect`,
+        });
+        this.#d.metrics.action(step.action, 'interrupted', 0);
+        if (!again) {
+          ran = true;
+          done.push(`${step.action}: interrupted`);
           continue;
         }
       }
-      const result = await this.#act(decisionId, alert, step, playbook, done.join('; '), false);
-      if (result === undefined) break;
-      done.push(`${step.action}: ${result.detail}`);
-      if (result.outcome === 'success' && step.stopOnSuccess) stopped = true;
-    }
-  }
-
-  async #revert(decisionId: number, alert: Alert, steps: readonly PlaybookStep[]): Promise<void> {
-    for (const step of steps) await this.#act(decisionId, alert, step, undefined, '', true);
-  }
-
-  /** Runs one step with every guard; undefined when the breaker tripped and the playbook must stop. */
-  async #act(decisionId: number, alert: Alert, step: PlaybookStep, playbook: Playbook | undefined, summary: string, revert: boolean): Promise<ActionResult | undefined> {
-    const { store, config, metrics, actions } = this.#d;
-    const action = actions.get(step.action);
-    const name = revert ? `${step.action}:revert` : step.action;
-    const alertname = alert.labels.alertname!;
-    // exec never sees label values in its parameters: they go to the environment only.
-    const params = step.action === 'exec' ? step.params : expandParams(step.params, alert);
-    const target = targetOf(step.action, params, alert);
-    const now = this.#now();
-    if (action === undefined || (revert && action.revert === undefined)) {
-      this.#skip(decisionId, step, alert, `no ${name} action is available in this responder`, name, target);
-      return { outcome: 'skipped', detail: 'unavailable' };
-    }
-    if (!revert && !config.dryRun) {
-      const until = store.cooldownUntil(alertname, target, now);
-      if (until !== undefined) {
-        const detail = `cooldown on ${target} until ${new Date(until).toISOString()}`;
-        this.#skip(decisionId, step, alert, detail, name, target);
-        return { outcome: 'skipped', detail };
+      if (cancelled) {
+        this.#row(run, index, name, step, 'cancelled', 'cancelled: the kill switch went on before it ran');
+        continue;
       }
+      if (stopped && !step.always) {
+        this.#row(run, index, name, step, 'skipped', 'an earlier step succeeded (stopOnSuccess)');
+        continue;
+      }
+      const { end, result } = await this.#step(run, step, index, done.join('; '));
+      if (result !== undefined) done.push(`${step.action}: ${result.detail}`);
+      if (end === 'ran') {
+        ran = true;
+        if (result?.outcome === 'success' && step.stopOnSuccess) stopped = true;
+      } else if (end === 'held') held = true;
+      else if (end === 'cancelled') cancelled = true;
+      else if (end === 'breaker') {
+        held = true;
+        stopped = true;
+      }
+    }
+    const now = this.#now();
+    store.transaction(() => {
+      store.finishRun(run.decisionId, cancelled ? 'cancelled' : 'done', now);
+      // A run that a hold kept from doing anything gives its key back: the alert is acted on when Alertmanager repeats it.
+      if ((held || cancelled) && !ran && run.idemKey !== undefined) store.release(run.idemKey);
+      if (cancelled && revert) store.defer(run.alert, now);
+    });
+  }
+
+  #idempotent(step: PlaybookStep, alert: Alert): boolean {
+    const spec = actionSpec(step.action);
+    const action = this.#d.actions.get(step.action);
+    const params = this.#params(step, spec, alert);
+    return action?.idempotent?.(params) ?? spec?.idempotent ?? false;
+  }
+
+  #params(step: PlaybookStep, spec: ActionSpec | undefined, alert: Alert): Record<string, unknown> {
+    return spec?.expandsLabels === false ? { ...step.params } : expandParams(step.params, alert);
+  }
+
+  #row(run: PendingRun, index: number, name: string, step: PlaybookStep, outcome: ActionOutcome, detail: string, target?: string): ActionResult {
+    const spec = actionSpec(step.action);
+    this.#d.store.recordAction({
+      decisionId: run.decisionId,
+      step: index,
+      action: name,
+      target: target ?? (spec === undefined ? step.action : spec.target(this.#params(step, spec, run.alert), run.alert)),
+      startedAt: this.#now(),
+      durationMs: 0,
+      outcome,
+      detail,
+    });
+    this.#d.metrics.action(step.action, outcome, 0);
+    return { outcome, detail };
+  }
+
+  #queue(target: string): PQueue {
+    let q = this.#targets.get(target);
+    if (q === undefined) {
+      q = new PQueue({ concurrency: 1 });
+      this.#targets.set(target, q);
+    }
+    return q;
+  }
+
+  /** One step, in its target's queue, with every guard rechecked when its turn comes. */
+  async #step(run: PendingRun, step: PlaybookStep, index: number, summary: string): Promise<{ end: StepEnd; result?: ActionResult }> {
+    const spec = actionSpec(step.action);
+    const params = this.#params(step, spec, run.alert);
+    const target = spec === undefined ? step.action : spec.target(params, run.alert);
+    // Between steps the event loop serves /healthz and new webhooks, however long the burst.
+    await yieldToEventLoop();
+    const q = this.#queue(target);
+    try {
+      return (await q.add(() => this.#guardedRun(run, step, index, summary, spec, params, target), { throwOnTimeout: true }))!;
+    } finally {
+      if (q.size === 0 && q.pending === 0) this.#targets.delete(target);
+    }
+  }
+
+  async #guardedRun(
+    run: PendingRun,
+    step: PlaybookStep,
+    index: number,
+    summary: string,
+    spec: ActionSpec | undefined,
+    params: Record<string, unknown>,
+    target: string,
+  ): Promise<{ end: StepEnd; result?: ActionResult }> {
+    const { store, config, metrics, actions } = this.#d;
+    const revert = run.kind === 'revert';
+    const name = revert ? `${step.action}:revert` : step.action;
+    const alert = run.alert;
+    const alertname = alert.labels.alertname!;
+    const row = (outcome: ActionOutcome, detail: string) => this.#row(run, index, name, step, outcome, detail, target);
+    if (this.#kill) return { end: 'cancelled', result: row('cancelled', `cancelled before it ran: ${this.#hold()}`) };
+    if (run.tier === 'P1' && spec?.risk !== 'low') {
+      return { end: 'skipped', result: row('skipped', `severity warning (P1) runs low-risk actions only; ${step.action} needs critical`) };
+    }
+    if (step.if !== undefined && !revert) {
+      const why = await this.#conditionFails(step, alert);
+      if (why !== undefined) return { end: 'skipped', result: row('skipped', why) };
+      if (this.#kill) return { end: 'cancelled', result: row('cancelled', `cancelled before it ran: ${this.#hold()}`) };
+    }
+    const action = actions.get(step.action);
+    if (spec === undefined || action === undefined || (revert && (action.revert === undefined || !spec.revertible))) {
+      const why = this.#d.unavailable?.get(step.action);
+      return { end: 'skipped', result: row('skipped', `no ${name} action is available in this responder${why !== undefined ? `: ${why}` : ''}`) };
+    }
+    const now = this.#now();
+    if (revert && !config.dryRun) {
+      // Revert ownership: only the last firing alert holding the target takes it back, and only if this responder changed it.
+      store.removeHolder(target, alert.fingerprint);
+      if (!store.owns(target)) {
+        return { end: 'skipped', result: row('skipped', `${target} was not changed by this responder (or was reverted already): left as it is`) };
+      }
+      const others = store.holders(target);
+      if (others.length > 0) {
+        return { end: 'skipped', result: row('skipped', `still held by ${others.length} firing alert(s): ${others.slice(0, 5).map((h) => `${h.alertname}@${h.fingerprint}`).join(', ')}`) };
+      }
+    } else if (!config.dryRun) {
+      const b = store.breaker();
+      if (b.tripped) return { end: 'breaker', result: row('skipped', `breaker tripped at ${new Date(b.since ?? 0).toISOString()} (${b.reason})`) };
+      const until = store.cooldownUntil(this.#cooldownScope(alertname), target, now);
+      if (until !== undefined) return { end: 'held', result: row('skipped', `cooldown on ${target} until ${new Date(until).toISOString()}`) };
       const recent = store.actionsSince(now - HOUR_MS);
       if (recent >= config.limits.maxActionsPerHour) {
         const reason = `${recent} actions in the last hour reached the cap of ${config.limits.maxActionsPerHour}`;
-        store.tripBreaker(now, reason);
+        store.transaction(() => {
+          store.tripBreaker(now, reason);
+          store.recordOperation({ at: now, what: 'breaker-trip', who: 'responder', detail: reason });
+        });
         metrics.breaker.set(1);
-        this.#skip(decisionId, step, alert, `breaker tripped: ${reason}`, name, target);
-        return undefined;
+        return { end: 'breaker', result: row('skipped', `breaker tripped: ${reason}`) };
       }
     }
-    const signal = AbortSignal.timeout(config.limits.actionTimeoutMs);
-    const ctx: ActionContext = { alert, params, dryRun: config.dryRun, signal, summary };
-    const started = this.#now();
+    // Marked started before it runs: a crash from here on leaves a `running` row that start-up resolves.
+    const rowId = store.recordAction({ decisionId: run.decisionId, step: index, action: name, target, startedAt: now, durationMs: 0, outcome: 'running', detail: 'started' });
+    const ctx: ActionContext = { alert, params, dryRun: config.dryRun, signal: AbortSignal.timeout(config.limits.actionTimeoutMs), summary, key: `${run.decisionId}:${index}` };
     const t0 = performance.now();
     let result: ActionResult;
     try {
@@ -226,26 +478,29 @@ export class Engine {
       result = { outcome: 'failure', detail: `the action threw: ${(err as Error).message}` };
     }
     const seconds = (performance.now() - t0) / 1000;
-    store.recordAction({ decisionId, action: name, target, startedAt: started, durationMs: Math.round(seconds * 1000), outcome: result.outcome, detail: result.detail, data: result.data });
+    const playbook = config.playbooks[alertname];
+    store.transaction(() => {
+      store.finishAction(rowId, { outcome: result.outcome, durationMs: Math.round(seconds * 1000), detail: result.detail, data: result.data });
+      if (config.dryRun) return;
+      if (!revert && playbook !== undefined && (result.outcome === 'success' || result.outcome === 'failure')) {
+        store.setCooldown(this.#cooldownScope(alertname), target, this.#now() + durationMs(playbook.cooldown));
+      }
+      if (spec.revertible && result.outcome === 'success') {
+        if (revert) store.disown(target);
+        else {
+          // A change this responder made is owned; a target already there (an operator's route) is not.
+          if (result.data?.changed !== false) store.own(target, run.decisionId, now);
+          if (store.owns(target)) store.addHolder(target, alert.fingerprint, alertname, now);
+        }
+      }
+    });
     metrics.action(step.action, result.outcome, seconds);
-    if (!revert && playbook !== undefined && (result.outcome === 'success' || result.outcome === 'failure')) {
-      store.setCooldown(alertname, target, this.#now() + durationMs(playbook.cooldown));
-    }
-    return result;
+    return { end: result.outcome === 'success' || result.outcome === 'failure' ? 'ran' : 'skipped', result };
   }
 
-  #skip(decisionId: number, step: PlaybookStep, alert: Alert, detail: string, name: string = step.action, target?: string): void {
-    const params = step.action === 'exec' ? step.params : expandParams(step.params, alert);
-    this.#d.store.recordAction({
-      decisionId,
-      action: name,
-      target: target ?? targetOf(step.action, params, alert),
-      startedAt: this.#now(),
-      durationMs: 0,
-      outcome: 'skipped',
-      detail,
-    });
-    this.#d.metrics.action(step.action, 'skipped', 0);
+  /** Cooldowns are per target across alerts by default (`limits.cooldownScope: target`), or per (alert, target). */
+  #cooldownScope(alertname: string): string {
+    return this.#d.config.limits.cooldownScope === 'target' ? '*' : alertname;
   }
 
   /** Why the step's condition does not hold, or undefined when it does. */
@@ -263,32 +518,4 @@ export class Engine {
     if (c.below !== undefined && !(value < c.below)) return `condition false: ${query} = ${value}, not below ${c.below}`;
     return undefined;
   }
-}
-
-/**
- * What an action touches, the key of its cooldown with the alert name: a
- * Deployment for `scale`, a model for `switch-model` (whichever alert
- * instance asks); for actions that touch nothing shared (notify, exec, noop),
- * the alert instance itself, so one model's alert never mutes another's.
- */
-const SHARED_TARGETS: Readonly<Record<string, (p: Record<string, unknown>) => string>> = {
-  scale: (p) => `${String(p.namespace ?? 'default')}/${String(p.deployment)}`,
-  'switch-model': (p) => String(p.model),
-};
-
-function targetOf(action: string, params: Record<string, unknown>, alert: Alert): string {
-  const shared = SHARED_TARGETS[action];
-  return `${action}:${shared !== undefined ? shared(params) : `${stableJson(params)}@${alert.fingerprint}`}`;
-}
-
-/** JSON with sorted keys: the same params always name the same target. */
-function stableJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
-  if (v !== null && typeof v === 'object') {
-    return `{${Object.keys(v as object)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${stableJson((v as Record<string, unknown>)[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(v);
 }

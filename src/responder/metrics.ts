@@ -15,6 +15,8 @@ export class ResponderMetrics {
   readonly breaker: Gauge<string>;
   readonly killSwitch: Gauge<string>;
   readonly dryRun: Gauge<string>;
+  readonly pendingRuns: Gauge<string>;
+  readonly auditBytes: Gauge<string>;
 
   constructor(registry: Registry) {
     this.registry = registry;
@@ -33,6 +35,8 @@ export class ResponderMetrics {
     this.breaker = new Gauge({ name: RESPONDER_METRIC.breaker, help: '1 while the hourly action cap has tripped the breaker.', registers });
     this.killSwitch = new Gauge({ name: RESPONDER_METRIC.killSwitch, help: '1 while the kill switch refuses every action.', registers });
     this.dryRun = new Gauge({ name: RESPONDER_METRIC.dryRun, help: '1 when actions are only simulated.', registers });
+    this.pendingRuns = new Gauge({ name: RESPONDER_METRIC.pendingActions, help: 'Playbook runs queued or running.', registers });
+    this.auditBytes = new Gauge({ name: RESPONDER_METRIC.auditBytes, help: 'Size of the audit database file, in bytes.', registers });
     for (const r of WEBHOOK_RESULT) this.#webhooks.inc({ result: r }, 0);
     for (const s of ['firing', 'resolved']) this.#alerts.inc({ status: s }, 0);
     for (const why of DECISION_WHY) this.#decisions.inc({ decision: why === 'playbook' || why === 'revert' ? 'act' : 'skip', why }, 0);

@@ -17,18 +17,17 @@ import { createNotifyAction } from './actions/notify.ts';
 import { createSwitchModelAction } from './actions/switch-model.ts';
 import { SqliteAuditStore } from './audit-store.ts';
 import { Engine } from './engine.ts';
-import type { RevertibleAction } from './engine.ts';
+import type { Operator, RevertibleAction } from './engine.ts';
 import { RSP_ERR_FORBIDDEN, RSP_ERR_INVALID_PAYLOAD, RSP_ERR_UNAUTHORIZED } from './errors.ts';
 import { ResponderMetrics } from './metrics.ts';
 import { queryNumber } from './prometheus-query.ts';
-import type { AuditStore } from './types.ts';
 import { parseWebhook } from './webhook.ts';
 
 export interface ResponderHandle {
   readonly port: number;
   readonly url: string;
   readonly engine: Engine;
-  readonly store: AuditStore;
+  readonly store: SqliteAuditStore;
   readonly metrics: ResponderMetrics;
   /** Stops taking webhooks, lets queued actions finish, closes the audit log. */
   close(): Promise<void>;
@@ -113,9 +112,9 @@ export async function startResponder(config: ResponderConfig, opts: ResponderOpt
     }
     const r = parseWebhook(parsed);
     if (!r.ok) return refuse('invalid_payload', RSP_ERR_INVALID_PAYLOAD(`Not an Alertmanager webhook (version 4): ${r.reason}`), raw.toString('utf8'));
-    const webhookId = store.recordWebhook({ receivedAt, status: 'accepted', remoteAddress: req.socket.remoteAddress, body: raw.toString('utf8') });
+    // The webhook, its decisions and their runs commit together before Alertmanager gets its answer.
+    const { webhookId, decisions } = engine.accept({ receivedAt, status: 'accepted', remoteAddress: req.socket.remoteAddress, body: raw.toString('utf8') }, r.alerts);
     metrics.webhook('accepted');
-    const decisions = engine.handle(webhookId, r.alerts);
     sendJson(res, 200, { webhook: webhookId, dryRun: engine.dryRun, killSwitch: engine.killSwitch, decisions });
   }
 
@@ -146,19 +145,27 @@ export async function startResponder(config: ResponderConfig, opts: ResponderOpt
       case '/admin/kill-switch': {
         allow('POST');
         authenticate(req);
-        const body = parseJsonObject(await readBody(req, 1024));
+        const body = parseJsonObject(await readBody(req, 4096));
         if (typeof body.on !== 'boolean') throw RSP_ERR_INVALID_PAYLOAD("Send {\"on\": true} or {\"on\": false}", { param: 'on' });
-        engine.setKillSwitch(body.on);
-        return sendJson(res, 200, { killSwitch: engine.killSwitch });
+        engine.setKillSwitch(body.on, operator(req, body));
+        return sendJson(res, 200, { killSwitch: engine.killSwitch, ...store.killSwitch() });
       }
       case '/admin/breaker/reset':
         allow('POST');
         authenticate(req);
-        engine.resetBreaker();
+        engine.resetBreaker(operator(req, req.headers['content-length'] === undefined || req.headers['content-length'] === '0' ? {} : parseJsonObject(await readBody(req, 4096))));
         return sendJson(res, 200, { breaker: store.breaker() });
       default:
         throw HTTP_ERR_NOT_FOUND(`Unknown path: ${method} ${url.pathname}`);
     }
+  }
+
+  /** Who did an admin operation: the `by` of the body or the `x-llmwatch-actor` header (else "admin"), and from where. */
+  function operator(req: IncomingMessage, body: Record<string, unknown>): Operator {
+    const header = req.headers['x-llmwatch-actor'];
+    const named = typeof body.by === 'string' ? body.by : typeof header === 'string' ? header : undefined;
+    const who = (named ?? 'admin').replace(/[^\x20-\x7e]/g, '?').slice(0, 128);
+    return { who, remote: req.socket.remoteAddress, ...(typeof body.reason === 'string' && { reason: body.reason.slice(0, 1024) }) };
   }
 
   const server: Server = createServer((req, res) => {
@@ -166,6 +173,8 @@ export async function startResponder(config: ResponderConfig, opts: ResponderOpt
   });
   const host = opts.host ?? config.host;
   const port = await listen(server, opts.port ?? config.port, host);
+  const resumed = engine.resume();
+  if (resumed.resumed + resumed.abandoned > 0) console.error(`llmwatch responder: outbox at start-up: ${resumed.resumed} run(s) resumed, ${resumed.abandoned} abandoned (too old)`);
   return {
     port,
     url: `http://${host}:${port}`,

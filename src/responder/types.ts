@@ -26,9 +26,16 @@ export interface ActionContext {
   readonly signal: AbortSignal;
   /** What the earlier steps of the playbook did, in words (for `notify`). */
   readonly summary?: string;
+  /** The same on every attempt of one step (`decision:step`), for targets that dedupe (exec's `LLMWATCH_ACTION_KEY`). */
+  readonly key?: string;
 }
 
-export type ActionOutcome = 'success' | 'failure' | 'dry-run' | 'skipped';
+/**
+ * `running`: marked started, not finished (yet, or ever: the process stopped); `interrupted`: was running when
+ * the responder stopped; `cancelled`: a hold (kill switch) stopped it before it ran; `abandoned`: its alert
+ * was too old to act on when the responder came back.
+ */
+export type ActionOutcome = 'running' | 'success' | 'failure' | 'dry-run' | 'skipped' | 'interrupted' | 'cancelled' | 'abandoned';
 
 /** What an action did, in words and data, for the audit log. */
 export interface ActionResult {
@@ -41,6 +48,10 @@ export interface ActionResult {
 export interface Action {
   readonly id: string;
   run(ctx: ActionContext): Promise<ActionResult>;
+  /** Undo (the alert resolved); only for actions the registry marks revertible. */
+  revert?(ctx: ActionContext): Promise<ActionResult>;
+  /** Overrides the registry's `idempotent` for these params (exec: per command). */
+  idempotent?(params: Readonly<Record<string, unknown>>): boolean;
 }
 
 /** One webhook delivery as received. */
@@ -72,6 +83,8 @@ export interface DecisionRecord {
 /** One action run (or dry run) with its outcome. */
 export interface ActionRecord {
   readonly decisionId: number;
+  /** Index of the playbook step (0 for a row that is no step's, such as a whole run abandoned). */
+  readonly step?: number;
   readonly action: string;
   readonly target: string;
   readonly startedAt: number;

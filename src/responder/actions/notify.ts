@@ -1,12 +1,7 @@
-import { z } from 'zod';
+import { notifyParamsSchema } from './registry.ts';
 import type { Action, ActionResult } from '../types.ts';
 
-const Params = z.strictObject({
-  /** A channel name from the responder config's notify.webhooks / notify.slack. */
-  channel: z.string().min(1).default('chat'),
-  /** Overrides the default text; `{{ $labels.x }}` expanded. */
-  text: z.string().optional(),
-});
+const Params = notifyParamsSchema;
 
 export interface NotifyOptions {
   readonly webhooks: Readonly<Record<string, string>>;

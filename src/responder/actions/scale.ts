@@ -1,28 +1,10 @@
 import { ApiException, AppsV1Api, IsomorphicFetchHttpLibrary } from '@kubernetes/client-node';
 import type { HttpLibrary, KubeConfig, V1Scale } from '@kubernetes/client-node';
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { Action, ActionContext, ActionResult } from '../types.ts';
+import { scaleParamsSchema } from './registry.ts';
 
-// https://kubernetes.io/docs/concepts/overview/working-with-objects/names/
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-
-/**
- * The `scale` action's parameters. `max` defaults to 3, the source article's
- * ceiling; unknown keys are refused so that a typo in a playbook (`maxReplicas`)
- * is not silently ignored. Exported so a playbook can be checked at start-up.
- */
-export const scaleParamsSchema = z
-  .object({
-    deployment: z.string().max(253).regex(DNS_SUBDOMAIN, 'must be a Kubernetes object name (lower-case DNS subdomain)'),
-    namespace: z.string().max(63).regex(DNS_LABEL, 'must be a Kubernetes namespace name (lower-case DNS label)').default('default'),
-    step: z.int().min(1).default(1),
-    min: z.int().min(0).default(1),
-    max: z.int().min(1).default(3),
-    direction: z.enum(['out', 'in']).default('out'),
-  })
-  .strict()
-  .refine((p) => p.min <= p.max, { message: 'min must not be greater than max', path: ['min'] });
+export { scaleParamsSchema };
 
 export type ScaleParams = z.output<typeof scaleParamsSchema>;
 

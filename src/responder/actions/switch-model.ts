@@ -1,12 +1,7 @@
-import { z } from 'zod';
+import { switchModelParamsSchema } from './registry.ts';
 import type { Action, ActionContext, ActionResult } from '../types.ts';
 
-const Params = z.strictObject({
-  /** The gateway's public model name, usually `{{ $labels.model }}`. */
-  model: z.string().min(1),
-  /** "fallback", "primary", an index, or "upstream/model". */
-  target: z.union([z.string().min(1), z.int().min(0)]).default('fallback'),
-});
+const Params = switchModelParamsSchema;
 
 export interface SwitchModelOptions {
   readonly gatewayURL: string;

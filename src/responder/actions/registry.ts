@@ -1,0 +1,117 @@
+import { z } from 'zod';
+import type { Alert } from '../types.ts';
+
+// https://kubernetes.io/docs/concepts/overview/working-with-objects/names/
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/**
+ * The `scale` action's parameters. `max` defaults to 3, the source article's
+ * ceiling; unknown keys are refused so that a typo in a playbook (`maxReplicas`)
+ * is not silently ignored.
+ */
+export const scaleParamsSchema = z
+  .object({
+    deployment: z.string().max(253).regex(DNS_SUBDOMAIN, 'must be a Kubernetes object name (lower-case DNS subdomain)'),
+    namespace: z.string().max(63).regex(DNS_LABEL, 'must be a Kubernetes namespace name (lower-case DNS label)').default('default'),
+    step: z.int().min(1).default(1),
+    min: z.int().min(0).default(1),
+    max: z.int().min(1).default(3),
+    direction: z.enum(['out', 'in']).default('out'),
+  })
+  .strict()
+  .refine((p) => p.min <= p.max, { message: 'min must not be greater than max', path: ['min'] });
+
+export const switchModelParamsSchema = z.strictObject({
+  /** The gateway's public model name, usually `{{ $labels.model }}`. */
+  model: z.string().min(1),
+  /** "fallback", "primary", an index, or "upstream/model". */
+  target: z.union([z.string().min(1), z.int().min(0)]).default('fallback'),
+});
+
+export const notifyParamsSchema = z.strictObject({
+  /** A channel name from the responder config's notify.webhooks / notify.slack. */
+  channel: z.string().min(1).default('chat'),
+  /** Overrides the default text; `{{ $labels.x }}` expanded. */
+  text: z.string().max(4000).optional(),
+});
+
+export const execParamsSchema = z.strictObject({
+  /** A name from the responder config's `commands`. */
+  command: z.string().min(1),
+});
+
+export const noopParamsSchema = z.strictObject({});
+
+/**
+ * What the engine knows of an action, in one place: its parameters' schema,
+ * its risk tier (a warning, P1, runs `low` ones only), whether running it
+ * twice is harmless (then a step interrupted by a crash is run again on
+ * restart), whether it can undo itself when its alert resolves, and the
+ * target it touches: the key of its queue, its cooldown and revert ownership.
+ * A target shared by several alerts (a Deployment, a model) makes them take
+ * turns and share one cooldown; an action that touches nothing shared keys on
+ * the alert instance, so one model's alert never mutes another's.
+ */
+export interface ActionSpec {
+  readonly params: z.ZodType<Record<string, unknown>>;
+  readonly risk: 'low' | 'high';
+  readonly idempotent: boolean;
+  readonly revertible: boolean;
+  /** Label values are expanded into string params (`{{ $labels.x }}`); false for exec, whose labels reach the environment only. */
+  readonly expandsLabels: boolean;
+  target(params: Record<string, unknown>, alert: Alert): string;
+}
+
+export const ACTION_SPECS = {
+  scale: {
+    params: scaleParamsSchema as z.ZodType<Record<string, unknown>>,
+    risk: 'high',
+    // "One step out" read twice is two steps; a crash mid-write is recorded, never repeated.
+    idempotent: false,
+    revertible: false,
+    expandsLabels: true,
+    target: (p) => `scale:${String(p.namespace ?? 'default')}/${String(p.deployment)}`,
+  },
+  'switch-model': {
+    params: switchModelParamsSchema as z.ZodType<Record<string, unknown>>,
+    risk: 'low',
+    // Routing a model to the target it is on already changes nothing (the gateway answers changed: false).
+    idempotent: true,
+    revertible: true,
+    expandsLabels: true,
+    target: (p) => `switch-model:${String(p.model)}`,
+  },
+  notify: {
+    params: notifyParamsSchema as z.ZodType<Record<string, unknown>>,
+    risk: 'low',
+    idempotent: false,
+    revertible: false,
+    expandsLabels: true,
+    target: (p, a) => `notify:${String(p.channel ?? 'chat')}@${a.fingerprint}`,
+  },
+  exec: {
+    params: execParamsSchema as z.ZodType<Record<string, unknown>>,
+    risk: 'high',
+    // Unless the command is declared idempotent (it dedupes on LLMWATCH_ACTION_KEY): see commands.*.idempotent.
+    idempotent: false,
+    revertible: false,
+    expandsLabels: false,
+    target: (p, a) => `exec:${String(p.command)}@${a.fingerprint}`,
+  },
+  noop: {
+    params: noopParamsSchema as z.ZodType<Record<string, unknown>>,
+    risk: 'low',
+    idempotent: true,
+    revertible: false,
+    expandsLabels: true,
+    target: (_p, a) => `noop@${a.fingerprint}`,
+  },
+} as const satisfies Record<string, ActionSpec>;
+
+export type ActionId = keyof typeof ACTION_SPECS;
+export const ACTION_IDS = Object.keys(ACTION_SPECS) as [ActionId, ...ActionId[]];
+
+export function actionSpec(id: string): ActionSpec | undefined {
+  return Object.hasOwn(ACTION_SPECS, id) ? (ACTION_SPECS as Record<string, ActionSpec>)[id] : undefined;
+}

@@ -1,0 +1,149 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import Database from 'better-sqlite3';
+import { startAlertmanager } from './helpers/alertmanager.ts';
+import { freePort } from './helpers/processes.ts';
+
+const BIN = new URL('../bin/llmwatch.js', import.meta.url).pathname;
+const TOKEN = 'responder-token-0123456789abcdef';
+const ALERTS = 200;
+
+/**
+ * Issue 13, point 1: `kill -9` of a real responder process in the middle of a
+ * burst of 200 distinct alerts delivered by a real Alertmanager, a restart on
+ * the same port, and Alertmanager's own retries and repeats. Each alert's
+ * playbook has two side effects, both counted on disk:
+ * - `mark` (declared idempotent): creates effects/<LLMWATCH_ACTION_KEY> only if
+ *   absent, and logs every execution; interrupted, it is run again.
+ * - `once` (not idempotent): appends the fingerprint to once.log; interrupted,
+ *   it is recorded `interrupted` and never repeated.
+ */
+test('kill -9 mid-burst of 200 alerts, restart, redelivery: 0 acted on twice, 0 lost, every side effect audited', { timeout: 180_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'llmwatch-crash-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(join(dir, 'effects'));
+  const tokenFile = join(dir, 'token');
+  writeFileSync(tokenFile, `${TOKEN}\n`);
+  const port = await freePort();
+  const db = join(dir, 'audit.db');
+  writeFileSync(
+    join(dir, 'responder.json'),
+    JSON.stringify({
+      auth: { tokenFile },
+      auditPath: db,
+      limits: { maxActionsPerHour: 100_000, concurrency: 8 },
+      commands: {
+        // noclobber: the effect file is created once per action key, however often the command runs.
+        mark: { argv: ['/bin/sh', '-c', `set -C; echo "$LLMWATCH_FINGERPRINT" > "${dir}/effects/$LLMWATCH_ACTION_KEY" 2>/dev/null; echo "$LLMWATCH_FINGERPRINT" >> "${dir}/mark-runs.log"`], idempotent: true },
+        once: { argv: ['/bin/sh', '-c', `echo "$LLMWATCH_FINGERPRINT" >> "${dir}/once.log"`] },
+      },
+      playbooks: { Burst: { cooldown: '1h', steps: [{ action: 'exec', params: { command: 'mark' } }, { action: 'exec', params: { command: 'once' } }] } },
+    }),
+  );
+
+  let output = '';
+  const startResponderProcess = async () => {
+    const child = spawn(process.execPath, [BIN, 'responder', '--config', join(dir, 'responder.json'), '--port', String(port)], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.on('data', (b: Buffer) => (output += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (output += b.toString()));
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline) {
+      try {
+        if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) return child;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    child.kill('SIGKILL');
+    throw new Error(`the responder did not start:\n${output}`);
+  };
+
+  let responder = await startResponderProcess();
+  t.after(() => responder.kill('SIGKILL'));
+
+  // Each alert its own shard of ten per webhook; Alertmanager retries failed deliveries and repeats every 2 s.
+  const am = await startAlertmanager(`
+route:
+  receiver: responder
+  group_by: [shard]
+  group_wait: 0s
+  group_interval: 1s
+  repeat_interval: 2s
+receivers:
+  - name: responder
+    webhook_configs:
+      - url: http://127.0.0.1:${port}/alerts
+        send_resolved: false
+        max_alerts: 0
+        http_config:
+          authorization: { type: Bearer, credentials_file: ${tokenFile} }
+`);
+  t.after(() => am.close());
+  await am.post(Array.from({ length: ALERTS }, (_, i) => ({ labels: { alertname: 'Burst', severity: 'critical', shard: `s${i % 20}`, n: `a${i}` } })));
+
+  // kill -9 once some side effects happened and others have not.
+  const lines = (f: string) => (existsSync(join(dir, f)) ? readFileSync(join(dir, f), 'utf8').split('\n').filter((l) => l !== '') : []);
+  const deadline = Date.now() + 60_000;
+  while (lines('mark-runs.log').length < 40 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  const atKill = lines('mark-runs.log').length;
+  assert.ok(atKill >= 40 && atKill < ALERTS, `killed mid-burst (${atKill} of ${ALERTS} marks done)\n${output}`);
+  responder.kill('SIGKILL');
+  await new Promise((r) => responder.once('exit', r));
+
+  responder = await startResponderProcess();
+  // Until every alert's playbook has finished, and Alertmanager has repeated the whole set at least once after that.
+  const raw = new Database(db, { readonly: true, fileMustExist: true });
+  t.after(() => raw.close());
+  const count = (sql: string) => (raw.prepare(sql).get() as { n: number }).n;
+  const done = () => count("SELECT count(DISTINCT fingerprint) AS n FROM decisions d JOIN runs r ON r.decision_id = d.id WHERE r.state = 'done'") === ALERTS;
+  const until = Date.now() + 90_000;
+  while (!done() && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
+  assert.ok(done(), `every alert's run finished within 90 s\n${output}`);
+  const seen = count("SELECT count(*) AS n FROM decisions WHERE reason LIKE 'duplicate%'");
+  while (count("SELECT count(*) AS n FROM decisions WHERE reason LIKE 'duplicate%'") < seen + ALERTS && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
+  assert.ok(count("SELECT count(*) AS n FROM decisions WHERE reason LIKE 'duplicate%'") >= seen + ALERTS, 'Alertmanager redelivered every alert after the restart');
+
+  // 0 acted on twice: one act decision per alert, however many deliveries.
+  const acts = raw.prepare("SELECT fingerprint, count(*) AS n FROM decisions WHERE decision = 'act' GROUP BY fingerprint").all() as Array<{ fingerprint: string; n: number }>;
+  assert.equal(acts.length, ALERTS, '0 lost: every alert has its act decision');
+  assert.deepEqual(acts.filter((a) => a.n !== 1), [], '0 acted on twice');
+  assert.equal(count("SELECT count(*) AS n FROM runs WHERE state = 'pending'"), 0);
+  assert.equal(count("SELECT count(*) AS n FROM actions WHERE outcome = 'running'"), 0, 'no action left running');
+
+  // The idempotent effect: exactly one per alert, even where a crash made it run twice.
+  const effects = readdirSync(join(dir, 'effects')).map((f) => readFileSync(join(dir, 'effects', f), 'utf8').trim());
+  assert.equal(effects.length, ALERTS);
+  assert.equal(new Set(effects).size, ALERTS, 'one idempotent effect per alert');
+  const reruns = lines('mark-runs.log').length - ALERTS;
+  const interruptedMarks = count("SELECT count(*) AS n FROM actions WHERE step = 0 AND outcome = 'interrupted'");
+  assert.ok(reruns <= interruptedMarks, `a re-run happens only for an interrupted idempotent step (${reruns} re-runs, ${interruptedMarks} interrupted)`);
+
+  // The non-idempotent effect: at most once per alert; where it is missing, the audit log says it was interrupted.
+  const once = lines('once.log');
+  const perFp = new Map<string, number>();
+  for (const fp of once) perFp.set(fp, (perFp.get(fp) ?? 0) + 1);
+  assert.deepEqual([...perFp].filter(([, n]) => n > 1), [], 'the non-idempotent effect never ran twice');
+  const audited = new Map(
+    (
+      raw
+        .prepare("SELECT d.fingerprint, a.outcome FROM actions a JOIN decisions d ON d.id = a.decision_id WHERE a.step = 1 AND a.action = 'exec'")
+        .all() as Array<{ fingerprint: string; outcome: string }>
+    ).map((r) => [r.fingerprint, r.outcome]),
+  );
+  assert.equal(audited.size, ALERTS, 'every alert has an audit row for its second step');
+  for (const fp of perFp.keys()) assert.ok(['success', 'interrupted'].includes(audited.get(fp)!), `the side effect for ${fp} has its audit row`);
+  const missing = [...audited].filter(([fp]) => !perFp.has(fp));
+  assert.deepEqual(
+    missing.filter(([, outcome]) => outcome !== 'interrupted'),
+    [],
+    'an alert whose non-idempotent effect is absent is recorded as interrupted, never silently lost',
+  );
+  console.log(
+    `# killed after ${atKill} marks; idempotent re-runs ${reruns} (interrupted ${interruptedMarks}); non-idempotent effects ${once.length}, interrupted without effect ${missing.length}; duplicates answered ${count("SELECT count(*) AS n FROM decisions WHERE reason LIKE 'duplicate%'")}`,
+  );
+});
