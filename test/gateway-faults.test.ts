@@ -20,6 +20,7 @@ function outcome(m: Exposition, reason?: string) {
     success: v('requests_total', { ...l, status: 'success', code: '2xx' }),
     error5xx: v('requests_total', { ...l, status: 'error', code: '5xx' }),
     error4xx: v('requests_total', { ...l, status: 'error', code: '4xx' }),
+    clientError: v('requests_total', { ...l, status: 'client_error', code: '4xx' }),
     cancelled: v('requests_total', { ...l, status: 'cancelled', code: '4xx' }),
     reason: reason === undefined ? 0 : v('upstream_errors_total', { model: MODEL, upstream: 'sim', reason }),
     allReasons: m.samples.filter((s) => s.name === P + 'upstream_errors_total').reduce((a, s) => a + s.value, 0),
@@ -28,8 +29,12 @@ function outcome(m: Exposition, reason?: string) {
   };
 }
 
-/** Runs `act`, then checks that exactly the expected counters moved, by one, and the gauges are back at zero. */
-async function expectCounted(url: string, reason: string | undefined, field: 'error5xx' | 'error4xx' | 'cancelled', act: () => Promise<void>) {
+/**
+ * Runs `act`, then checks that exactly the expected counters moved, by one, and the gauges are back at zero.
+ * `field` is the request's SLI class: error5xx and error4xx are server-side failures (`status="error"`),
+ * clientError the client's own (`status="client_error"`), cancelled the client going away.
+ */
+async function expectCounted(url: string, reason: string | undefined, field: 'error5xx' | 'error4xx' | 'clientError' | 'cancelled', act: () => Promise<void>) {
   const before = outcome(await scrape(url), reason);
   await act();
   let after = outcome(await scrape(url), reason);
@@ -40,7 +45,7 @@ async function expectCounted(url: string, reason: string | undefined, field: 'er
   });
   assert.equal(after[field] - before[field], 1, `${field} moved by one`);
   assert.equal(after.success - before.success, 0, 'no success counted');
-  for (const other of ['error5xx', 'error4xx', 'cancelled'] as const) {
+  for (const other of ['error5xx', 'error4xx', 'clientError', 'cancelled'] as const) {
     if (other !== field) assert.equal(after[other] - before[other], 0, `${other} did not move`);
   }
   if (reason !== undefined) assert.equal(after.reason - before.reason, 1, `upstream_errors_total{reason="${reason}"} moved by one`);
@@ -83,6 +88,18 @@ describe('simulator faults reach the client clearly and are counted once', () =>
         return true;
       });
     });
+  });
+
+  test('HTTP 400 (prompt longer than the context) passes through as a client error, no upstream error counted', async () => {
+    await setProfile(pair.simURL, { errors: { http500: 0, http429: 0, reset: 0, hang: 0, http400: 1 } });
+    await expectCounted(pair.gw.url, undefined, 'clientError', async () => {
+      await assert.rejects(pair.client.chat.completions.create(ask), (err: unknown) => {
+        assert.ok(err instanceof OpenAI.BadRequestError);
+        assert.equal(err.code, 'context_length_exceeded');
+        return true;
+      });
+    });
+    await setProfile(pair.simURL, { errors: { http400: 0 } });
   });
 
   test('a connection reset before the answer -> 502 upstream_reset', async () => {

@@ -114,7 +114,9 @@ describe('output safety', () => {
     m = await scrape(gw.url);
     assert.equal(sampleValue(m, P + 'output_flagged_total', { model: BLOCKED, action: 'blocked' }), 1);
     assert.equal(sampleValue(m, P + 'output_flagged_total', { model: REDACTED, action: 'redacted' }), 1);
-    assert.equal(sampleValue(m, P + 'requests_total', { model: BLOCKED, endpoint: 'chat_completions', status: 'error', code: '4xx' }), 1);
+    // A content_filter block is a client error, never a server-side failure (issue 14, SLI classes).
+    assert.equal(sampleValue(m, P + 'requests_total', { model: BLOCKED, endpoint: 'chat_completions', status: 'client_error', code: '4xx' }), 1);
+    assert.equal(sampleValue(m, P + 'requests_total', { model: BLOCKED, endpoint: 'chat_completions', status: 'error', code: '4xx' }), 0);
   });
 
   test('the external classifier scores off the request path, and its failures are counted', async (t) => {

@@ -291,7 +291,7 @@ describe('the dashboards', () => {
     assert.equal(units['Requests per second'], 'reqps');
     for (const title of ['Queue length', 'Requests in flight', 'Output toxicity', 'Upstream errors by reason']) panelTitled(overview, title);
     assert.deepEqual(panelTitled(overview, 'Token throughput').targets!.map((t) => t.expr), [`${n.tokenThroughput}{model=~"$model"}`]);
-    assert.deepEqual(panelTitled(overview, 'Error rate').targets!.map((t) => t.expr), [`${n.errorRate}{model=~"$model"}`]);
+    assert.deepEqual(panelTitled(overview, 'Error rate').targets!.map((t) => t.expr), [`${n.errorRate}{model=~"$model"}`, `${n.clientErrorRatio}{model=~"$model"}`]);
     assert.deepEqual(
       overview.templating.list.map((v) => [v.name, v.type, v.query]),
       [

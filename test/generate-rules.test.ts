@@ -50,7 +50,7 @@ describe('generated rules pass the real promtool', () => {
       'model:openllm_inference_duration_seconds:p95{model="llama-70b"} > 5',
     ]);
     // Disabled for llama-1b: the default rule leaves it out and no rule of its own exists.
-    assert.deepEqual(exprOf('HighErrorRate', spec), ['openllm_request_error_rate{model!~"llama-1b"} > 0.01 and on (model) model:openllm_requests:rate5m >= 5']);
+    assert.deepEqual(exprOf('HighErrorRate', spec), ['openllm_request_error_rate{model!~"llama-1b"} > 0.01 and on (model) model:openllm_requests_judged:rate5m >= 5']);
     const { dir, cleanup } = generateInto(spec);
     t.after(cleanup);
     const tests = join(dir, 'prometheus', 'tests');
@@ -71,7 +71,7 @@ describe('the exact PromQL, table-driven', () => {
     ['HighTimeToFirstToken', ['model:openllm_time_to_first_token_seconds:p95 > 1']],
     ['LowTokenThroughput', ['openllm_token_throughput_per_second < 50 and on (model) model:openllm_requests_in_flight:avg5m >= 1']],
     ['QueueBacklog', ['model:openllm_queue_length:sum > 10']],
-    ['HighErrorRate', ['openllm_request_error_rate > 0.001 and on (model) model:openllm_requests:rate5m >= 1']],
+    ['HighErrorRate', ['openllm_request_error_rate > 0.001 and on (model) model:openllm_requests_judged:rate5m >= 1']],
     ['ModelServerUnreachable', ['model:openllm_upstream_connection_errors:rate5m > 0 unless on (model) model:openllm_request_successes:rate5m > 0']],
     ['HighToxicityScore', ['model:openllm_output_toxicity_score:avg > 0.3']],
     ['LowCacheHitRate', ['openllm_cache_hit_rate < 0.3 and on (model) model:openllm_cache_lookups:rate5m >= 0.1']],
@@ -95,7 +95,7 @@ describe('the exact PromQL, table-driven', () => {
   test('the article names are recorded exactly, over every gateway replica', () => {
     const recorded = buildModel(monitoringSpec({})).groups.flatMap((g) => g.rules.filter((r) => 'record' in r)) as Array<{ record: string; expr: string }>;
     const byName = Object.fromEntries(recorded.map((r) => [r.record, r.expr]));
-    assert.equal(byName.openllm_request_error_rate, 'model:openllm_request_errors:rate5m / model:openllm_requests:rate5m');
+    assert.equal(byName.openllm_request_error_rate, 'model:openllm_request_errors:rate5m / model:openllm_requests_judged:rate5m');
     assert.equal(byName.openllm_token_throughput_per_second, 'sum by (model) (rate(openllm_tokens_processed_total{kind="completion"}[5m]))');
     assert.equal(byName.openllm_cache_hit_rate, 'sum by (model) (rate(openllm_cache_requests_total{result="hit"}[5m])) / model:openllm_cache_lookups:rate5m');
     assert.equal(byName.node_cpu_usage_percent, '100 * (1 - avg by (instance) (rate(node_cpu_seconds_total{mode="idle"}[5m])))');

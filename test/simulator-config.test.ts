@@ -19,7 +19,7 @@ describe('simulator config', () => {
     const big = mergeProfile(c.defaults, c.models['llama-3.1-8b-instruct']!);
     const small = mergeProfile(c.defaults, c.models['llama-3.2-1b-instruct']!);
     assert.ok(small.ttftMs < big.ttftMs && small.tpotMs < big.tpotMs);
-    assert.deepEqual(big.errors, { http500: 0, http429: 0, reset: 0, hang: 0 });
+    assert.deepEqual(big.errors, { http500: 0, http429: 0, reset: 0, hang: 0, http400: 0 });
     assert.equal(big.embeddingDimensions, 16);
     assert.ok(Object.isFrozen(c.defaults));
   });

@@ -411,14 +411,14 @@ describe('simulator: latency and the admin API', () => {
     assert.equal(profiles.a?.ttftMs, 100);
     assert.equal(profiles.b?.ttftMs, 5);
     assert.equal(profiles.b?.tpotMs, 20);
-    assert.deepEqual(profiles.b?.errors, { http500: 0.5, http429: 0, reset: 0, hang: 0 });
+    assert.deepEqual(profiles.b?.errors, { http500: 0.5, http429: 0, reset: 0, hang: 0, http400: 0 });
   });
 
   test('a PUT merges over the current profile, errors field by field', async (t) => {
     const { sim } = await start(t);
     await post(sim, `/admin/profiles/${MODEL}`, { errors: { http500: 0.25 } }, 'PUT');
     await post(sim, `/admin/profiles/${MODEL}`, { errors: { hang: 0.5 }, tpotMs: 9 }, 'PUT');
-    assert.deepEqual(sim.profiles.get(MODEL)?.errors, { http500: 0.25, http429: 0, reset: 0, hang: 0.5 });
+    assert.deepEqual(sim.profiles.get(MODEL)?.errors, { http500: 0.25, http429: 0, reset: 0, hang: 0.5, http400: 0 });
     assert.equal(sim.profiles.get(MODEL)?.tpotMs, 9);
     assert.equal(sim.profiles.get(MODEL)?.ttftMs, 0);
   });

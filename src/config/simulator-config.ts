@@ -8,12 +8,16 @@ const TokenCount = z.number().int().min(0).max(131_072);
 const RetryAfterSeconds = z.number().int().min(0).max(86_400);
 const Dimensions = z.number().int().min(1).max(8192);
 
-/** How likely each injected fault is, per request; the four are exclusive, so they sum to at most 1. */
+/**
+ * How likely each injected fault is, per request; they are exclusive, so they sum to at most 1.
+ * `http400` is a client error (prompt longer than the context), the others server-side faults.
+ */
 const ErrorRatesSchema = z.strictObject({
   http500: Probability.default(0),
   http429: Probability.default(0),
   reset: Probability.default(0),
   hang: Probability.default(0),
+  http400: Probability.default(0),
 });
 
 export type ErrorRates = z.output<typeof ErrorRatesSchema>;
@@ -52,6 +56,7 @@ export const ProfilePatchSchema = z.strictObject({
       http429: Probability.optional(),
       reset: Probability.optional(),
       hang: Probability.optional(),
+      http400: Probability.optional(),
     })
     .optional(),
   retryAfterSeconds: RetryAfterSeconds.optional(),
@@ -121,13 +126,13 @@ export function mergeProfile(base: Profile, patch: ProfilePatch): Profile {
 /** The rules between fields of a whole profile, each with the path of the field to fix. */
 export function profileIssues(profile: Profile): Array<{ path: string[]; message: string }> {
   const issues: Array<{ path: string[]; message: string }> = [];
-  const { http500, http429, reset, hang } = profile.errors;
-  const sum = http500 + http429 + reset + hang;
+  const { http500, http429, reset, hang, http400 } = profile.errors;
+  const sum = http500 + http429 + reset + hang + http400;
   // Tolerance: 0.1 + 0.2 + 0.3 + 0.4 is 1.0000000000000002 in binary floating point.
   if (sum > 1 + 1e-9) {
     issues.push({
       path: ['errors'],
-      message: `http500 + http429 + reset + hang are exclusive per request and must sum to at most 1 (got ${sum}); lower one of them`,
+      message: `http500 + http429 + reset + hang + http400 are exclusive per request and must sum to at most 1 (got ${sum}); lower one of them`,
     });
   }
   if (profile.outputTokens.min > profile.outputTokens.max) {

@@ -1,4 +1,4 @@
-import type { ErrorClass, RouteMeter } from '../metrics/gateway-metrics.ts';
+import type { FailureClass, RouteMeter } from '../metrics/gateway-metrics.ts';
 import type { TokenCount } from './usage.ts';
 
 /** Timing of a streamed answer, from `performance.now()`. */
@@ -42,13 +42,13 @@ export class Exchange {
   }
 
   /**
-   * Counts a failure by the status class the client got. (Which upstream was
-   * at fault, and why, is counted per attempt by the proxy.) Tokens a failed
-   * stream already carried are counted: the server did process them.
+   * Counts a failure by its SLI class, from {@link classifyFailure}. (Which
+   * upstream was at fault, and why, is counted per attempt by the proxy.)
+   * Tokens a failed stream already carried are counted: the server did process them.
    */
-  fail(cls: ErrorClass, tokens?: TokenCount): void {
+  fail(cls: FailureClass, tokens?: TokenCount): void {
     if (this.#claim()) return;
-    this.meter.errorByClass[cls].inc();
+    this.meter.failures[cls].inc();
     if (tokens !== undefined) this.#tokens(tokens);
   }
 
@@ -76,6 +76,42 @@ export class Exchange {
     if (t.prompt > 0) pair.prompt.inc(t.prompt);
     if (t.completion > 0) pair.completion.inc(t.completion);
   }
+}
+
+/**
+ * Who answered the failing status: the gateway itself; an upstream it routed to,
+ * with its own key (or none) or with the client's key forwarded; or, for the
+ * instrumented `openai` SDK, a server the caller chose the model and key for.
+ */
+export type FailureSource = 'gateway' | 'upstream' | 'upstream-client-key' | 'sdk';
+
+/**
+ * The one place a failed request gets its SLI class (docs/metrics.md, "SLI
+ * classes"): server-side failures are what the error-rate, availability and
+ * error-budget alerts count; client errors are the client's own doing and
+ * never page.
+ *
+ * - 5xx (upstream 5xx, refused, reset, timeout, malformed, queue timeout 503): server-side.
+ * - 429 (queue full, upstream rate limit): server-side overload; the client saw a 4xx,
+ *   so `code="4xx"` stays as the article counts it.
+ * - 408 from a server: it gave up waiting, a server-side timeout.
+ * - 404 from an upstream the gateway routed to: the gateway routes only models it
+ *   knows to paths it knows, so the target is misconfigured or its model not loaded.
+ * - 401/403 from an upstream: the client's fault only when its own key was forwarded;
+ *   with the gateway's key (or none) the gateway is misconfigured: server-side.
+ * - Any other 4xx (400 context too long, 413, 422, a `content_filter` block): client error.
+ *
+ * @example classifyFailure(400, 'upstream') // 'client_error_4xx'
+ */
+export function classifyFailure(httpStatus: number, source: FailureSource): FailureClass {
+  if (httpStatus >= 500 || httpStatus < 400) return 'error_5xx';
+  if (httpStatus === 429) return 'error_4xx';
+  if (source === 'gateway') return 'client_error_4xx';
+  if (httpStatus === 408) return 'error_4xx';
+  if (source === 'sdk') return 'client_error_4xx';
+  if (httpStatus === 404) return 'error_4xx';
+  if ((httpStatus === 401 || httpStatus === 403) && source === 'upstream') return 'error_4xx';
+  return 'client_error_4xx';
 }
 
 let warned = false;

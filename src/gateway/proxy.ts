@@ -16,7 +16,7 @@ import {
   GW_ERR_UPSTREAM_STREAM,
   GW_ERR_UPSTREAM_TIMEOUT,
 } from './errors.ts';
-import { Exchange } from './exchange.ts';
+import { Exchange, classifyFailure } from './exchange.ts';
 import type { ModelRoute, RouteTarget } from './router.ts';
 import type { OutputSafety } from './safety/output-safety.ts';
 import { StreamMeter } from './stream-meter.ts';
@@ -113,7 +113,7 @@ export async function forward(
     }
   } finally {
     res.off('close', onClose);
-    if (!ex.counted) ex.fail('5xx');
+    if (!ex.counted) ex.fail('error_5xx');
   }
 }
 
@@ -128,7 +128,8 @@ async function attempt(call: Call, target: RouteTarget, last: boolean): Promise<
     } catch (err) {
       if (signal.aborted) ex.cancel();
       else {
-        ex.fail((err as LlmwatchError).status >= 500 ? '5xx' : '4xx');
+        // Queue full (429) and queue timeout (503): the gateway is overloaded, a server-side failure.
+        ex.fail(classifyFailure((err as LlmwatchError).status, 'gateway'));
         sendError(res, err);
       }
       return 'done';
@@ -160,7 +161,7 @@ async function exchange(call: Call, target: RouteTarget, last: boolean): Promise
     const reason = classifyUpstreamError(err);
     target.meter.errors[reason].inc();
     if (!last) return 'next';
-    ex.fail('5xx');
+    ex.fail('error_5xx');
     sendError(res, upstreamError(reason, target, err));
     return 'done';
   }
@@ -188,7 +189,7 @@ async function relayJson(call: Call, target: RouteTarget, answer: Dispatcher.Res
     if (signal.aborted) return ex.cancel();
     const reason = err instanceof LlmwatchError ? 'malformed' : classifyUpstreamError(err);
     target.meter.errors[reason].inc();
-    ex.fail('5xx');
+    ex.fail('error_5xx');
     return sendError(res, err instanceof LlmwatchError ? err : upstreamError(reason, target, err));
   }
   let obj: unknown;
@@ -199,7 +200,7 @@ async function relayJson(call: Call, target: RouteTarget, answer: Dispatcher.Res
   }
   if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
     target.meter.errors.malformed.inc();
-    ex.fail('5xx');
+    ex.fail('error_5xx');
     return sendError(res, GW_ERR_UPSTREAM_MALFORMED(`Upstream '${target.upstream.name}' answered HTTP ${answer.statusCode} with a body that is not a JSON object`));
   }
   const answerObj = obj as Record<string, unknown>;
@@ -212,8 +213,8 @@ async function relayJson(call: Call, target: RouteTarget, answer: Dispatcher.Res
   if (scored && model.config.safety.policy !== 'observe') {
     const verdict = services.safety!.judge(model, text);
     if (verdict.action === 'block') {
-      // The model did the work: its tokens count, and the request is an error the client sees.
-      ex.fail('4xx', tokens);
+      // The model did the work: its tokens count, and the request is a client error (content_filter), never a page.
+      ex.fail(classifyFailure(verdict.error.status, 'gateway'), tokens);
       return sendError(res, verdict.error);
     }
     if (verdict.action === 'redact') {
@@ -274,18 +275,18 @@ async function relayStream(call: Call, target: RouteTarget, answer: Dispatcher.R
     if (signal.aborted) return ex.cancel(streamedSoFar(sm, request));
     const reason = classifyUpstreamError(err);
     target.meter.errors[reason].inc();
-    ex.fail('5xx', streamedSoFar(sm, request));
+    ex.fail('error_5xx', streamedSoFar(sm, request));
     return endStreamWithError(res, upstreamError(reason, target, err));
   }
   if (sm.fault !== undefined) {
     target.meter.errors[sm.fault.kind].inc();
-    ex.fail('5xx', streamedSoFar(sm, request));
+    ex.fail('error_5xx', streamedSoFar(sm, request));
     const make = sm.fault.kind === 'malformed' ? GW_ERR_UPSTREAM_MALFORMED : GW_ERR_UPSTREAM_STREAM;
     return endStreamWithError(res, make(sm.fault.message));
   }
   if (!sm.done) {
     target.meter.errors.reset.inc();
-    ex.fail('5xx', streamedSoFar(sm, request));
+    ex.fail('error_5xx', streamedSoFar(sm, request));
     return endStreamWithError(res, GW_ERR_UPSTREAM_RESET(`Upstream '${target.upstream.name}' ended the stream before [DONE]`));
   }
   res.end();
@@ -314,7 +315,8 @@ async function relayUpstreamError(call: Call, target: RouteTarget, answer: Dispa
   const status = answer.statusCode;
   const reason: UpstreamErrorReason | undefined = status >= 500 ? 'http_5xx' : status === 429 ? 'http_429' : undefined;
   if (reason !== undefined) target.meter.errors[reason].inc();
-  ex.fail(status >= 500 ? '5xx' : '4xx');
+  const clientKeyForwarded = !call.services.ownsAuthorization && target.upstream.config.apiKey === undefined;
+  ex.fail(classifyFailure(status, clientKeyForwarded ? 'upstream-client-key' : 'upstream'));
   let buf: Buffer | undefined;
   try {
     buf = await readAll(answer.body, UPSTREAM_ERROR_BODY_LIMIT);

@@ -27,8 +27,16 @@ export const LABEL = {
   nodeVersion: 'node_version',
 } as const;
 
-/** `status` label of `requests_total`. */
-export const REQUEST_STATUS = ['success', 'error', 'cancelled'] as const;
+/**
+ * `status` label of `requests_total`: the request's SLI class, decided once in
+ * the gateway (`classifyFailure` in src/gateway/exchange.ts). `error` is a
+ * server-side failure (upstream 5xx, refused, reset, timeout, overload 429/503
+ * from the queue or the upstream): the error-rate, availability and
+ * error-budget alerts count only these. `client_error` is the client's own
+ * doing (other 4xx from the upstream, a `content_filter` block): visible, never
+ * a page. `cancelled`: the client went away first.
+ */
+export const REQUEST_STATUS = ['success', 'error', 'client_error', 'cancelled'] as const;
 export type RequestStatus = (typeof REQUEST_STATUS)[number];
 
 /** `code` label of `requests_total`: the HTTP status class the client saw. */
@@ -162,11 +170,19 @@ export function recordedNames(prefix: string = DEFAULT_PREFIX, window = '5m') {
   const m = (key: MetricKey) => metricName(key, prefix);
   return {
     // The article's names, ratios 0..1 and rates per second, per model.
+    /** Server-side failures over judged requests (successes and server-side failures). */
     errorRate: `${prefix}request_error_rate`,
     tokenThroughput: `${prefix}token_throughput_per_second`,
     cacheHitRate: `${prefix}cache_hit_rate`,
     requestRate: `model:${counterBaseName(m('requests'))}:rate${window}`,
+    /** Server-side failures (`status="error"`) per second. */
     errorRateAbs: `model:${prefix}request_errors:rate${window}`,
+    /** Client errors (`status="client_error"`) per second. */
+    clientErrorRateAbs: `model:${prefix}request_client_errors:rate${window}`,
+    /** Requests the server-side SLI judges (successes and server-side failures) per second: client errors and cancellations left out. */
+    judgedRate: `model:${prefix}requests_judged:rate${window}`,
+    /** Share of routed requests that were client errors. */
+    clientErrorRatio: `model:${prefix}request_client_errors:ratio_rate${window}`,
     successRate: `model:${prefix}request_successes:rate${window}`,
     inFlightAvg: `model:${m('requestsInFlight')}:avg${window}`,
     queueLength: `model:${m('queueLength')}:sum`,
@@ -175,7 +191,7 @@ export function recordedNames(prefix: string = DEFAULT_PREFIX, window = '5m') {
     upstreamFailures: `model:${prefix}upstream_connection_errors:rate${window}`,
     latencyQuantile: (q: Quantile) => `model:${m('inferenceDuration')}:${q}`,
     ttftQuantile: (q: Quantile) => `model:${m('timeToFirstToken')}:${q}`,
-    /** SLO: share of requests that failed, over a window. */
+    /** SLO: share of judged requests (client errors and cancellations left out) that failed server-side, over a window. */
     errorRatio: (window: string) => `model:${prefix}request_errors:ratio_rate${window}`,
     /** SLO: share of successful requests slower than the latency objective, over a window. */
     slowRatio: (window: string) => `model:${prefix}requests_slow:ratio_rate${window}`,
@@ -215,6 +231,7 @@ export const MODEL_ALERTS = [
   'LowTokenThroughput',
   'QueueBacklog',
   'HighErrorRate',
+  'ClientErrorFlood',
   'ModelServerUnreachable',
   'HighToxicityScore',
   'LowCacheHitRate',

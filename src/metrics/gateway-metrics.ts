@@ -21,6 +21,13 @@ import type { CacheOp, CacheResult, ClassifierFailure, CodeClass, FlagAction, Re
 /** Status classes an error can carry. */
 export type ErrorClass = Exclude<CodeClass, '2xx'>;
 
+/**
+ * A failed request's SLI class and the status class its client saw: a
+ * server-side failure (`status="error"`) with a 5xx, or with a 4xx (429:
+ * overloaded), or a client error (`status="client_error"`, always a 4xx).
+ */
+export type FailureClass = 'error_5xx' | 'error_4xx' | 'client_error_4xx';
+
 interface ObserveChild {
   observe(v: number): void;
 }
@@ -71,8 +78,8 @@ export interface RouteMeter {
   readonly completionSize: ObserveChild;
   readonly success: IncChild;
   readonly cancelled: IncChild;
-  /** Errors by the status class sent; a stream cut after its 200 counts as 5xx. */
-  readonly errorByClass: Readonly<Record<ErrorClass, IncChild>>;
+  /** Failures by SLI class and the status class sent; a stream cut after its 200 counts as a server-side 5xx. */
+  readonly failures: Readonly<Record<FailureClass, IncChild>>;
 }
 
 /** The instruments of one target of a model (an upstream, and the model's name there). */
@@ -113,7 +120,7 @@ export class GatewayMetrics {
     const tpot = histogram('timePerOutputToken', 'Mean time between output tokens after the first, per streamed request.', [model, endpoint], BUCKETS.timePerOutputToken);
     const promptSize = histogram('promptTokens', 'Prompt size of successful requests, in tokens.', [model, endpoint], BUCKETS.tokens);
     const completionSize = histogram('completionTokens', 'Completion size of successful requests, in tokens.', [model, endpoint], BUCKETS.tokens);
-    const requests = counter('requests', 'Requests routed to a model, by outcome and the HTTP status class the client saw.', [model, endpoint, status, code]);
+    const requests = counter('requests', 'Requests routed to a model, by SLI class (success; error: server-side failure; client_error; cancelled) and the HTTP status class the client saw.', [model, endpoint, status, code]);
     const tokens = counter('tokensProcessed', 'Tokens processed; source="usage" as reported by the server, source="estimate" counted by the gateway.', [model, kind, source]);
     const queueLength = gauge('queueLength', 'Requests waiting for a free upstream slot.', [model, upstream]);
     const queueWait = histogram('queueWait', 'Time requests waited for an upstream slot.', [model, upstream], BUCKETS.queueWait);
@@ -220,7 +227,7 @@ export class GatewayMetrics {
           success: req('success', '2xx'),
           // A client that went away is nginx's 499: a 4xx, never a success.
           cancelled: req('cancelled', '4xx'),
-          errorByClass: { '4xx': req('error', '4xx'), '5xx': req('error', '5xx') },
+          failures: { error_5xx: req('error', '5xx'), error_4xx: req('error', '4xx'), client_error_4xx: req('client_error', '4xx') },
         });
       }
     }

@@ -1,5 +1,5 @@
 import type { Registry } from 'prom-client';
-import { Exchange } from '../gateway/exchange.ts';
+import { Exchange, classifyFailure } from '../gateway/exchange.ts';
 import { generatedText, reportedUsage, tokenCount } from '../gateway/usage.ts';
 import type { Endpoint } from '../openai/endpoints.ts';
 import type { InferenceRequest } from '../openai/validate.ts';
@@ -143,7 +143,7 @@ function settleError(ex: Exchange, err: unknown): void {
   const e = err as { name?: string; status?: unknown };
   if (e?.name === 'APIUserAbortError' || e?.name === 'AbortError') return ex.cancel();
   const status = typeof e?.status === 'number' ? e.status : 502;
-  ex.fail(status >= 500 ? '5xx' : '4xx');
+  ex.fail(classifyFailure(status, 'sdk'));
 }
 
 function asRequest(endpoint: Endpoint, body: Record<string, unknown>): InferenceRequest {

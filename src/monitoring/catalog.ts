@@ -3,7 +3,7 @@ import { BUCKETS, DCGM, GPU_LABEL, GPU_METRIC, JOB, LABEL, NODE, metricName } fr
 import type { AlertContext, AlertDef } from './alert-def.ts';
 import { humanize, humanizeDuration, humanizePercentage } from './humanize.ts';
 import { andOn, num, sel, unlessOn } from './promql.ts';
-import { REPLICAS, counter, gauge, minutesOf, stepValues } from './scenario.ts';
+import { REPLICAS, counter, gauge, minutesOf, seriesOf, stepValues } from './scenario.ts';
 import type { InputSeries, Scenario } from './scenario.ts';
 
 const M = LABEL.model;
@@ -203,8 +203,10 @@ export const HIGH_ERROR_RATE: AlertDef = {
   description: 'More than {threshold} of requests to model {{ $labels.model }} have failed for {for} (now {{ $value | humanizePercentage }}).',
   showThreshold: humanizePercentage,
   // At 0.1%, one failed request pages at low traffic: the rule speaks only above minRequestRate.
+  // Both the ratio and the gate count judged requests only (success and server-side error):
+  // client errors neither raise the rate nor dilute it, nor open the gate.
   expr: (c, m) =>
-    andOn([M], `${sel(c.names.errorRate, ...m)} > ${num(c.tuning.threshold)}`, `${c.names.requestRate} >= ${num(c.tuning.minRequestRate)}`),
+    andOn([M], `${sel(c.names.errorRate, ...m)} > ${num(c.tuning.threshold)}`, `${c.names.judgedRate} >= ${num(c.tuning.minRequestRate)}`),
   scenarios: (c, model) => {
     const requests = metricName('requests', c.spec.metricsPrefix);
     const at = checkAt(c);
@@ -220,26 +222,89 @@ export const HIGH_ERROR_RATE: AlertDef = {
       ...onReplicas((instance) => [counter(requests, gatewayLabels(model, instance, { endpoint: 'chat_completions', status: 'success', code: '2xx' }), 1)]),
       { series: `${requests}{job="${JOB.gateway}",instance="${REPLICAS[0]}",model="${model}",endpoint="chat_completions",status="error",code="5xx"}`, values: '0x3 1x177' },
     ];
+    const clientErrors = (perMinute: number) =>
+      onReplicas((instance) => [counter(requests, gatewayLabels(model, instance, { endpoint: 'chat_completions', status: 'client_error', code: '4xx' }), perMinute)]);
     return [
       { name: 'firing', series: series(n, errors), at, expect: [{ labels: { [M]: model }, value: errors / n }] },
       { name: 'healthy', series: series(n, 0), at, expect: [] },
       { name: 'idle', series: series(0, 0), at, expect: [] },
       // The article's rule pages here: one failure among three requests a minute.
       { name: 'one failure at low traffic', series: lowTraffic, at: 6, expect: [] },
+      // A client sending bad requests (400s, content_filter blocks) is not the service failing.
+      { name: 'client error flood', series: [...series(n, 0), ...clientErrors(n * 4)], at, expect: [] },
+      // Client errors neither dilute the server-side rate nor open the traffic gate.
+      { name: 'server errors among a client error flood', series: [...series(n, errors), ...clientErrors(n * 4)], at, expect: [{ labels: { [M]: model }, value: errors / n }] },
     ];
   },
   runbook: {
-    meaning: 'A share of the requests routed to the model failed (5xx from the server, timeouts, resets, queue full or queue timeout), above the threshold, while traffic is above the minimum rate.',
+    meaning: 'A share of the requests routed to the model failed server-side (5xx from the server, refused, timeouts, resets, 429 from the queue or the server, queue timeout), above the threshold, while judged traffic (successes and server-side failures) is above the minimum rate. Client errors (other 4xx, content_filter blocks) are not counted: they raise ClientErrorFlood instead.',
     impact: 'Users get errors; SDKs retry and add load.',
     diagnosis: [
       'Which failure? `sum by (reason) (rate(openllm_upstream_errors_total[5m]))`: refused (server down), timeout, reset, http_5xx, http_429, malformed, stream_error.',
-      'Gateway-side capacity errors: `openllm_requests_total{code="4xx",status="error"}` (queue full).',
+      'Overload: `openllm_requests_total{code="4xx",status="error"}` is 429 (queue full, or the server\'s rate limit); `GW_ERR_QUEUE_TIMEOUT` answers count as 5xx.',
       'The model server\'s logs around the first failure.',
     ],
     mitigation: [
       'The responder switches the model to its fallback when its playbook says so.',
       'Restart or roll back the model server; check GPU memory (out-of-memory errors arrive as 5xx or stream errors).',
     ],
+  },
+};
+
+export const CLIENT_ERROR_FLOOD: AlertDef = {
+  name: 'ClientErrorFlood',
+  scope: 'model',
+  category: 'error',
+  // Never a page: clients sending bad requests is their problem to fix, and ours to see.
+  defaults: { threshold: 0.5, for: '15m', severity: 'warning', minRequestRate: 1 },
+  identity: [M],
+  humanizer: 'humanizePercentage',
+  summary: 'More than {threshold} of requests to {{ $labels.model }} are client errors',
+  description: 'More than {threshold} of requests to model {{ $labels.model }} have been refused as client errors (4xx other than 429, content_filter blocks) for {for} (now {{ $value | humanizePercentage }}). The model is serving; some client is sending bad requests.',
+  showThreshold: humanizePercentage,
+  expr: (c, m) =>
+    andOn([M], `${sel(c.names.clientErrorRatio, ...m)} > ${num(c.tuning.threshold)}`, `${c.names.requestRate} >= ${num(c.tuning.minRequestRate)}`),
+  validate: (c) => (c.tuning.threshold > 0 && c.tuning.threshold < 1 ? undefined : 'threshold is a share of requests and must lie between 0 and 1'),
+  scenarios: (c, model) => {
+    const requests = metricName('requests', c.spec.metricsPrefix);
+    const at = checkAt(c);
+    const n = Math.max(60, Math.ceil(c.tuning.minRequestRate * 60));
+    const bad = Math.ceil(n * (1 + c.tuning.threshold) / 2);
+    const series = (total: number, clientErrors: number) =>
+      onReplicas((instance) => [
+        counter(requests, gatewayLabels(model, instance, { endpoint: 'chat_completions', status: 'success', code: '2xx' }), total - clientErrors),
+        counter(requests, gatewayLabels(model, instance, { endpoint: 'chat_completions', status: 'client_error', code: '4xx' }), clientErrors),
+      ]);
+    const few = Math.floor(n * c.tuning.threshold / 2);
+    // Checked while a flood goes on, before `for` has passed: only meaningful with a `for` of several minutes.
+    const young = minutesOf(c.tuning.for) >= 5;
+    return [
+      { name: 'firing', series: series(n, bad), at, expect: [{ labels: { [M]: model }, value: bad / n }] },
+      { name: 'healthy', series: series(n, few), at, expect: [] },
+      { name: 'idle', series: series(0, 0), at, expect: [] },
+      // A flood that started less than `for` ago is not yet sustained: checked while it goes on.
+      ...(!young ? [] : [{
+        name: 'flood younger than for',
+        series: [
+          ...onReplicas((instance) => [counter(requests, gatewayLabels(model, instance, { endpoint: 'chat_completions', status: 'success', code: '2xx' }), n)]),
+          ...onReplicas((instance) => [
+            { series: seriesOf(requests, gatewayLabels(model, instance, { endpoint: 'chat_completions', status: 'client_error', code: '4xx' })), values: `0x10 0+${n * 2}x170` },
+          ]),
+        ],
+        at: 10 + minutesOf(c.tuning.for) - 2,
+        expect: [],
+      }]),
+    ];
+  },
+  runbook: {
+    meaning: 'Most requests to the model are refused as the client\'s own errors: upstream 4xx other than 429 (prompt longer than the context, bad parameters, 413, 422), and the gateway\'s content_filter blocks. The model server is fine; these never count against the error rate or the error budget.',
+    impact: 'The clients sending them get no answers; a broken client release or a prompt template that outgrew the context.',
+    diagnosis: [
+      'Which endpoint: `sum by (endpoint) (rate(openllm_requests_total{status="client_error"}[5m]))`.',
+      'Which client, when client keys are configured: `rate(openllm_client_requests_total[5m])` by key.',
+      'Content filter or bad requests: `openllm_output_flagged_total{action="blocked"}` counts blocks; the rest are 4xx from the server (its logs say which, e.g. vLLM\'s "maximum context length").',
+    ],
+    mitigation: ['Tell the team owning the client; cap its rate with its own key if it hurts others.', 'A prompt template that outgrew the context: raise `max_model_len` on the server or trim the template.'],
   },
 };
 
@@ -642,6 +707,7 @@ export const CATALOG: readonly AlertDef[] = [
   LOW_TOKEN_THROUGHPUT,
   QUEUE_BACKLOG,
   HIGH_ERROR_RATE,
+  CLIENT_ERROR_FLOOD,
   MODEL_SERVER_UNREACHABLE,
   HIGH_TOXICITY_SCORE,
   LOW_CACHE_HIT_RATE,

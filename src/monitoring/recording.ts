@@ -46,8 +46,12 @@ export function recordingGroups(spec: Readonly<MonitoringSpec>): RuleGroup[] {
     { record: n.requestRate, expr: sumBy(byModel, rate(requests, w)) },
     { record: n.errorRateAbs, expr: sumBy(byModel, rate(sel(requests, eq(LABEL.status, 'error')), w)) },
     { record: n.successRate, expr: sumBy(byModel, rate(sel(requests, eq(LABEL.status, 'success')), w)) },
-    // The article's openllm_request_error_rate: failed over routed requests. No traffic gives no value, not 0.
-    { record: n.errorRate, expr: `${n.errorRateAbs} / ${n.requestRate}` },
+    { record: n.clientErrorRateAbs, expr: sumBy(byModel, rate(sel(requests, eq(LABEL.status, 'client_error')), w)) },
+    // Client errors and cancellations are neither good nor bad service: a flood of 400s must not dilute the error rate.
+    { record: n.judgedRate, expr: sumBy(byModel, rate(sel(requests, re(LABEL.status, 'success|error')), w)) },
+    // The article's openllm_request_error_rate: server-side failures over judged requests. No traffic gives no value, not 0.
+    { record: n.errorRate, expr: `${n.errorRateAbs} / ${n.judgedRate}` },
+    { record: n.clientErrorRatio, expr: `${n.clientErrorRateAbs} / ${n.requestRate}` },
     // The article's openllm_token_throughput_per_second: tokens generated per second (completion tokens).
     { record: n.tokenThroughput, expr: sumBy(byModel, rate(sel(metricName('tokensProcessed', p), eq(LABEL.kind, 'completion')), w)) },
     { record: n.inFlightAvg, expr: sumBy(byModel, avgOverTime(metricName('requestsInFlight', p), w)) },
@@ -83,7 +87,7 @@ export function recordingGroups(spec: Readonly<MonitoringSpec>): RuleGroup[] {
     for (const win of SLO_WINDOWS) {
       slo.push({
         record: n.errorRatio(win),
-        expr: `${sumBy(byModel, rate(sel(requests, eq(LABEL.status, 'error')), win))} / ${sumBy(byModel, rate(requests, win))}`,
+        expr: `${sumBy(byModel, rate(sel(requests, eq(LABEL.status, 'error')), win))} / ${sumBy(byModel, rate(sel(requests, re(LABEL.status, 'success|error')), win))}`,
       });
       slo.push({
         record: n.slowRatio(win),

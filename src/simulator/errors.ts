@@ -6,5 +6,7 @@ export const SIM_ERR_UNKNOWN_MODEL = defineError('SIM_ERR_UNKNOWN_MODEL', 404, '
 export const SIM_ERR_INJECTED_500 = defineError('SIM_ERR_INJECTED_500', 500, 'server_error', 'server_error');
 /** An injected rate limit (profile `errors.http429`), with `Retry-After`; type and code as OpenAI sends them. */
 export const SIM_ERR_INJECTED_429 = defineError('SIM_ERR_INJECTED_429', 429, 'requests', 'rate_limit_exceeded');
+/** An injected client error (profile `errors.http400`): the prompt is longer than the context, as OpenAI words it. */
+export const SIM_ERR_INJECTED_400 = defineError('SIM_ERR_INJECTED_400', 400, 'invalid_request_error', 'context_length_exceeded');
 /** An admin profile change that breaks the profile schema; `param` names the field. */
 export const SIM_ERR_INVALID_PROFILE = defineError('SIM_ERR_INVALID_PROFILE', 400, 'invalid_request_error', 'invalid_profile');

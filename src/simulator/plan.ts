@@ -4,7 +4,7 @@ import { generateTokens } from './text.ts';
 import { jittered } from './timing.ts';
 
 /** What happens to one request, drawn from the profile's fault rates. */
-export type Fault = 'none' | 'http500' | 'http429' | 'reset' | 'hang';
+export type Fault = 'none' | 'http500' | 'http429' | 'reset' | 'hang' | 'http400';
 
 /** Everything random about one chat or completion request, drawn before any byte is sent. */
 export interface GenerationPlan {
@@ -60,6 +60,9 @@ function drawFault(u: number, rates: ErrorRates): Fault {
   if (u < edge) return 'reset';
   edge += rates.hang;
   if (u < edge) return 'hang';
+  // Last, so that profiles without it draw exactly the faults they drew before it existed.
+  edge += rates.http400;
+  if (u < edge) return 'http400';
   return 'none';
 }
 

@@ -24,6 +24,11 @@ export interface Scenario {
   readonly waitsForWindow?: boolean;
   /** Needs a GPU (skipped without one). */
   readonly gpu?: boolean;
+  /**
+   * No critical alert may fire for the model from the fault until the alert resolves: the
+   * fault is the client's, and paging someone for it is the failure this drill looks for.
+   */
+  readonly mustNotPage?: boolean;
 }
 
 export const SCENARIOS: readonly Scenario[] = [
@@ -81,6 +86,18 @@ export const SCENARIOS: readonly Scenario[] = [
     addedLatency: 0,
     // ModelServerUnreachable holds only when no request succeeded within the window.
     waitsForWindow: true,
+  },
+  {
+    name: 'client-400s',
+    alert: 'ClientErrorFlood',
+    description: 'a client floods the model with prompts longer than its context: 80% of requests get HTTP 400',
+    model: (s) => s.drillModel,
+    fault: { errors: { http500: 0, http429: 0, reset: 0, hang: 0, http400: 0.8 } },
+    concurrency: 4,
+    action: undefined,
+    addedLatency: 0,
+    // Client errors are visible (a warning), never a page: HighErrorRate, ErrorBudgetBurn and the rest stay silent.
+    mustNotPage: true,
   },
   {
     name: 'gpu',
@@ -144,6 +161,11 @@ export async function runDrill(s: StackInfo, scenario: Scenario, log: (line: str
   const model = scenario.model(s);
   const problems: string[] = [];
   const firingNow = async () => (await promQuery(s, `ALERTS{alertname="${scenario.alert}",alertstate="firing",model="${model}"}`)) > 0;
+  const paged = new Set<string>();
+  const checkPages = async () => {
+    if (scenario.mustNotPage !== true) return;
+    for (const name of await promLabelValues(s, `ALERTS{alertstate="firing",severity="critical",model="${model}"}`, 'alertname')) paged.add(name);
+  };
 
   const health = (await (await fetch(`${s.urls.responder}/healthz`)).json()) as { breaker?: { tripped: boolean; reason?: string }; killSwitch?: boolean };
   if (scenario.action !== undefined && health.breaker?.tripped === true) {
@@ -171,8 +193,11 @@ export async function runDrill(s: StackInfo, scenario: Scenario, log: (line: str
   let actionDetail: string | undefined;
   const deadline = t0 + Math.max(actionBound, fireBound) * 3000;
   try {
-    while ((fire === undefined || alertmanager === undefined || (scenario.action !== undefined && action === undefined)) && Date.now() < deadline) {
+    // A drill that must not page watches for at least as long as a page would take to fire.
+    const watching = () => scenario.mustNotPage === true && Date.now() - t0 < fireBound * 1000;
+    while ((fire === undefined || alertmanager === undefined || (scenario.action !== undefined && action === undefined) || watching()) && Date.now() < deadline) {
       const now = (Date.now() - t0) / 1000;
+      await checkPages();
       if (fire === undefined && (await firingNow())) {
         fire = now;
         log(`${scenario.name}: ${scenario.alert} firing in Prometheus after ${fire.toFixed(1)} s`);
@@ -201,6 +226,7 @@ export async function runDrill(s: StackInfo, scenario: Scenario, log: (line: str
     if (fire !== undefined) {
       const until = t1 + resolveBound * 3000;
       while (Date.now() < until) {
+        await checkPages();
         if (!(await firingNow())) {
           resolve = (Date.now() - t1) / 1000;
           log(`${scenario.name}: resolved after ${resolve.toFixed(1)} s`);
@@ -222,6 +248,7 @@ export async function runDrill(s: StackInfo, scenario: Scenario, log: (line: str
     }
     else if (action > actionBound) problems.push(`action after ${action.toFixed(1)} s, bound ${actionBound.toFixed(1)} s`);
   }
+  if (paged.size > 0) problems.push(`paged for a client's fault: ${[...paged].sort().join(', ')} fired (critical)`);
   if (fire !== undefined && resolve === undefined) problems.push('did not resolve');
   else if (resolve !== undefined && resolve > resolveBound) problems.push(`resolved after ${resolve.toFixed(1)} s, bound ${resolveBound.toFixed(1)} s`);
   return { ...base, fire, alertmanager, action, actionDetail, resolve, ok: problems.length === 0, problems };
@@ -249,6 +276,12 @@ async function promQuery(s: StackInfo, q: string): Promise<number> {
   const res = await fetch(`${s.urls.prometheus}/api/v1/query?query=${encodeURIComponent(q)}`);
   const body = (await res.json()) as { data?: { result?: unknown[] } };
   return body.data?.result?.length ?? 0;
+}
+
+async function promLabelValues(s: StackInfo, q: string, label: string): Promise<string[]> {
+  const res = await fetch(`${s.urls.prometheus}/api/v1/query?query=${encodeURIComponent(q)}`);
+  const body = (await res.json()) as { data?: { result?: Array<{ metric: Record<string, string> }> } };
+  return (body.data?.result ?? []).map((r) => r.metric[label] ?? '');
 }
 
 async function inAlertmanager(s: StackInfo, alert: string, model: string): Promise<boolean> {

@@ -26,6 +26,7 @@ function tuned(alertFor: string): Timings['alerts'] {
     QueueBacklog: { for: alertFor },
     // Drill traffic is a few requests a second.
     HighErrorRate: { threshold: 0.05, for: alertFor, minRequestRate: 0.2 },
+    ClientErrorFlood: { for: alertFor, minRequestRate: 0.2 },
     ModelServerUnreachable: { for: alertFor },
     HighToxicityScore: { for: alertFor },
     LowCacheHitRate: { enabled: false },

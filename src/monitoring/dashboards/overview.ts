@@ -61,9 +61,9 @@ export function overviewDashboard(model: MonitoringModel): Dashboard {
           panel('stat', {
             key: 'error-rate-now',
             title: 'Overall error rate',
-            description: `Failed over routed requests of the chosen models together, over ${w}.`,
+            description: `Server-side failures over judged requests (successes and server-side failures; client errors left out) of the chosen models together, over ${w}.`,
             unit: 'ratio',
-            queries: [{ expr: `${sum(sel(n.errorRateAbs, m))} / ${sum(sel(n.requestRate, m))}`, legend: 'errors' }],
+            queries: [{ expr: `${sum(sel(n.errorRateAbs, m))} / ${sum(sel(n.judgedRate, m))}`, legend: 'errors' }],
             threshold: alertThreshold(model, 'HighErrorRate', 'above'),
             width: 6,
             height: 4,
@@ -135,9 +135,9 @@ export function overviewDashboard(model: MonitoringModel): Dashboard {
           panel('timeseries', {
             key: 'error-rate',
             title: 'Error rate',
-            description: `Failed over routed requests per model (\`${n.errorRate}\`, the article's name). No traffic shows no value, not 0.`,
+            description: `Server-side failures over judged requests per model (\`${n.errorRate}\`, the article's name), and the share of requests that were client errors (\`${n.clientErrorRatio}\`: other 4xx, content_filter blocks; they never page). No traffic shows no value, not 0.`,
             unit: 'ratio',
-            queries: [perModel(n.errorRate)],
+            queries: [perModel(n.errorRate, 'errors {{model}}'), perModel(n.clientErrorRatio, 'client errors {{model}}')],
             threshold: alertThreshold(model, 'HighErrorRate', 'above'),
             min: 0,
             width: 8,
