@@ -113,7 +113,11 @@ export const METRIC = {
   cacheRequests: 'cache_requests_total',
   /** Cache store failures (Redis down, timeouts): the request went on without the cache. */
   cacheErrors: 'cache_errors_total',
-  /** Rolling mean toxicity score of recent outputs, 0..1, per model. */
+  /**
+   * The seed's gauge, kept: the rolling mean toxicity score of the last 100 outputs scored by
+   * one gateway replica, 0..1, per model. It has no notion of time (it holds its value while
+   * idle), so no alert reads it; HighToxicityScore reads `outputSafetyScore` over a window.
+   */
   outputToxicity: 'output_toxicity_score',
   /** Distribution of the toxicity scores of single outputs. */
   outputSafetyScore: 'output_safety_score',
@@ -186,7 +190,14 @@ export function recordedNames(prefix: string = DEFAULT_PREFIX, window = '5m') {
     successRate: `model:${prefix}request_successes:rate${window}`,
     inFlightAvg: `model:${m('requestsInFlight')}:avg${window}`,
     queueLength: `model:${m('queueLength')}:sum`,
+    /**
+     * Mean toxicity score of the answers scored within the rate window, weighted by answers
+     * across every replica (the score histogram's `_sum` over its `_count`); no answers, no value.
+     * The name is the seed's; it no longer averages the per-replica rolling-mean gauges.
+     */
     toxicity: `model:${m('outputToxicity')}:avg`,
+    /** Answers scored for toxicity per second. */
+    scoredAnswers: `model:${prefix}output_safety_scores:rate${window}`,
     cacheLookups: `model:${prefix}cache_lookups:rate${window}`,
     upstreamFailures: `model:${prefix}upstream_connection_errors:rate${window}`,
     latencyQuantile: (q: Quantile) => `model:${m('inferenceDuration')}:${q}`,

@@ -3,7 +3,7 @@ import { BUCKETS, DCGM, GPU_LABEL, GPU_METRIC, JOB, LABEL, NODE, metricName } fr
 import type { AlertContext, AlertDef } from './alert-def.ts';
 import { humanize, humanizeDuration, humanizePercentage } from './humanize.ts';
 import { andOn, num, sel, unlessOn } from './promql.ts';
-import { REPLICAS, counter, gauge, minutesOf, seriesOf, stepValues } from './scenario.ts';
+import { REPLICAS, SERIES_MINUTES, counter, gauge, minutesOf, seriesOf, stepValues } from './scenario.ts';
 import type { InputSeries, Scenario } from './scenario.ts';
 
 const M = LABEL.model;
@@ -15,6 +15,11 @@ function checkAt(c: AlertContext): number {
 
 function gatewayLabels(model: string, instance: string, extra: Record<string, string> = {}) {
   return { job: JOB.gateway, instance, model, ...extra };
+}
+
+/** A counter growing by `perMinute` for `minutes`, then holding its value, as an idle exporter's counter does. */
+function counterThenFlat(perMinute: number, minutes: number): string {
+  return `0+${perMinute}x${minutes} ${perMinute * minutes}+0x${SERIES_MINUTES - minutes - 1}`;
 }
 
 /** The same series on each of the three gateway replicas. */
@@ -350,25 +355,65 @@ export const HIGH_TOXICITY_SCORE: AlertDef = {
   identity: [M],
   humanizer: 'humanize',
   summary: 'Outputs of {{ $labels.model }} score above {threshold} for toxicity',
-  description: 'The rolling mean toxicity score of outputs of model {{ $labels.model }} has been above {threshold} for {for} (now {{ $value | humanize }}).',
+  description: 'The mean toxicity score of the outputs of model {{ $labels.model }} answered over the last rate window, over every gateway replica, has been above {threshold} for {for} (now {{ $value | humanize }}).',
   showThreshold: (t) => humanize(t),
   expr: (c, m) => `${sel(c.names.toxicity, ...m)} > ${num(c.tuning.threshold)}`,
+  validate: (c) => (c.tuning.threshold > 0 && c.tuning.threshold < 1 ? undefined : 'threshold is a mean toxicity score and must lie between 0 and 1'),
   scenarios: (c, model) => {
     const t = c.tuning.threshold;
-    const metric = metricName('outputToxicity', c.spec.metricsPrefix);
+    const p = c.spec.metricsPrefix;
+    const score = metricName('outputSafetyScore', p);
+    const gaugeName = metricName('outputToxicity', p);
     const at = checkAt(c);
-    const series = (v: number) => onReplicas((instance) => [gauge(metric, gatewayLabels(model, instance), v)]);
     const high = t + (1 - t) / 2;
+    const low = t / 4;
+    // Each replica answers `perMinute` outputs a minute, scoring `mean` on average.
+    const answers = (instance: string, perMinute: number, mean: number): InputSeries[] => [
+      counter(`${score}_sum`, gatewayLabels(model, instance), perMinute * mean),
+      counter(`${score}_count`, gatewayLabels(model, instance), perMinute),
+    ];
+    const series = (mean: number) => onReplicas((instance) => answers(instance, 60, mean));
+    // What the gateway really exports after `minutes` of toxic answers and then none: the histogram's
+    // counters hold, and the seed's rolling-mean gauge keeps its last (toxic) value forever.
+    const burstThenSilence = (minutes: number): InputSeries[] =>
+      onReplicas((instance) => [
+        { series: seriesOf(`${score}_sum`, gatewayLabels(model, instance)), values: counterThenFlat(60 * high, minutes) },
+        { series: seriesOf(`${score}_count`, gatewayLabels(model, instance)), values: counterThenFlat(60, minutes) },
+        gauge(gaugeName, gatewayLabels(model, instance), high),
+      ]);
     return [
       { name: 'firing', series: series(high), at, expect: [{ labels: { [M]: model }, value: high }] },
-      { name: 'healthy', series: series(t / 4), at, expect: [] },
-      { name: 'idle', series: series(0), at, expect: [] },
+      { name: 'healthy', series: series(low), at, expect: [] },
+      // Idle from the start: the counters stay at 0 (pre-zeroed), the gauge at its initial 0.
+      { name: 'idle', series: [...series(0).map((s) => ({ ...s, values: '0x180' })), ...onReplicas((instance) => [gauge(gaugeName, gatewayLabels(model, instance), 0)])], at, expect: [] },
+      // Fires during a toxic burst ...
+      { name: 'toxic burst', series: burstThenSilence(30), at: 28, expect: [{ labels: { [M]: model }, value: high }] },
+      // ... and resolves once the burst has left the window, though the seed's gauge still reads toxic.
+      { name: 'toxic burst then silence', series: burstThenSilence(30), at: 30 + minutesOf(c.spec.rateWindow) + 2, expect: [] },
+      // One replica's few toxic answers cannot outvote hundreds of clean ones on the others
+      // (the seed's avg of per-replica gauges read (0.95 + 2 x low) / 3 here, and fired).
+      {
+        name: 'one outlier replica',
+        series: [
+          ...answers(REPLICAS[0], 1, 0.95),
+          ...answers(REPLICAS[1], 100, low),
+          ...answers(REPLICAS[2], 100, low),
+          gauge(gaugeName, gatewayLabels(model, REPLICAS[0]), 0.95),
+          gauge(gaugeName, gatewayLabels(model, REPLICAS[1]), low),
+          gauge(gaugeName, gatewayLabels(model, REPLICAS[2]), low),
+        ],
+        at,
+        expect: [],
+      },
     ];
   },
   runbook: {
-    meaning: 'Recent outputs of the model score high on the gateway\'s toxicity scorer (a rolling mean, 0 to 1).',
+    meaning: 'The answers of the model served over the last rate window score high on the gateway\'s toxicity scorer, on average per answer across every gateway replica (from the score histogram `openllm_output_safety_score`: rate of `_sum` over rate of `_count`). With no answers in the window there is no value, so the alert resolves once toxic answers stop. (`openllm_output_toxicity_score`, the per-replica rolling mean of the last 100 answers, is for dashboards only: it holds its value while idle.)',
     impact: 'Users may be shown abusive or harmful text; a compliance incident.',
-    diagnosis: ['`openllm_output_flagged_total` and the score histogram: a few outputs or many?', 'Recent prompts: a jailbreak campaign? A changed system prompt or model version?'],
+    diagnosis: [
+      '`openllm_output_flagged_total` and the score histogram: a few outputs or many? Which replica: `sum by (instance) (rate(openllm_output_safety_score_sum[5m])) / sum by (instance) (rate(openllm_output_safety_score_count[5m]))`.',
+      'Recent prompts: a jailbreak campaign? A changed system prompt or model version?',
+    ],
     mitigation: ['Set the model\'s safety policy to `redact` or `block` in the gateway.', 'Switch to a safer model or roll back the change.'],
   },
 };

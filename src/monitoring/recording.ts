@@ -56,7 +56,10 @@ export function recordingGroups(spec: Readonly<MonitoringSpec>): RuleGroup[] {
     { record: n.tokenThroughput, expr: sumBy(byModel, rate(sel(metricName('tokensProcessed', p), eq(LABEL.kind, 'completion')), w)) },
     { record: n.inFlightAvg, expr: sumBy(byModel, avgOverTime(metricName('requestsInFlight', p), w)) },
     { record: n.queueLength, expr: sumBy(byModel, metricName('queueLength', p)) },
-    { record: n.toxicity, expr: avgBy(byModel, metricName('outputToxicity', p)) },
+    { record: n.scoredAnswers, expr: sumBy(byModel, rate(`${metricName('outputSafetyScore', p)}_count`, w)) },
+    // Per answer over the window, across replicas: a replica with few answers cannot outvote the others,
+    // and with no answers in the window there is no value, so the alert resolves once toxic answers stop.
+    { record: n.toxicity, expr: `${sumBy(byModel, rate(`${metricName('outputSafetyScore', p)}_sum`, w))} / ${n.scoredAnswers}` },
     { record: n.cacheLookups, expr: sumBy(byModel, rate(sel(cache, re(LABEL.result, 'hit|miss')), w)) },
     // The article's openllm_cache_hit_rate: hits over cacheable lookups (bypassed requests are not lookups).
     { record: n.cacheHitRate, expr: `${sumBy(byModel, rate(sel(cache, eq(LABEL.result, 'hit')), w))} / ${n.cacheLookups}` },

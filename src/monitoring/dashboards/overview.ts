@@ -220,7 +220,7 @@ export function overviewDashboard(model: MonitoringModel): Dashboard {
           panel('timeseries', {
             key: 'toxicity',
             title: 'Output toxicity',
-            description: 'Rolling mean toxicity score of recent outputs per model, 0 to 1.',
+            description: 'Mean toxicity score per answer over the rate window, across every gateway replica, per model, 0 to 1. No answers, no value.',
             unit: 'count',
             queries: [perModel(n.toxicity)],
             threshold: alertThreshold(model, 'HighToxicityScore', 'above'),
