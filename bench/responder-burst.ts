@@ -35,10 +35,12 @@ async function pool(n: number, work: (i: number) => Promise<void>): Promise<void
   );
 }
 
+const TOKEN = 'bench-responder-token-0123456789';
 const dir = mkdtempSync(join(tmpdir(), 'llmwatch-bench-rsp-'));
 const r = await startResponder(
   validateConfig(ResponderConfigSchema, {
     port: 0,
+    auth: { token: TOKEN },
     auditPath: join(dir, 'audit.db'),
     limits: { maxActionsPerHour: 1_000_000 },
     playbooks: { BenchAlert: { cooldown: '1s', steps: [{ action: 'noop' }] } },
@@ -74,7 +76,7 @@ try {
       ],
     });
     sentAt.set(fingerprint, Date.now());
-    const res = await fetch(`${r.url}/alerts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const res = await fetch(`${r.url}/alerts`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body });
     await res.arrayBuffer();
   });
   await r.engine.idle();

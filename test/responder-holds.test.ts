@@ -18,6 +18,7 @@ import { alert, post, webhook } from './helpers/webhook.ts';
 const ADMIN = 'gateway-admin-token-0123456789';
 const TOKEN = 'responder-token-0123456789abcdef';
 const auth = { authorization: `Bearer ${TOKEN}` };
+const RSP_ADMIN = 'responder-admin-token-0123456789';
 
 /** Issue 13 points 2 (holds) and 3 (revert ownership, per-target cooldown), against the real gateway. */
 describe('holds and overlapping alerts', () => {
@@ -31,6 +32,7 @@ describe('holds and overlapping alerts', () => {
     validateConfig(ResponderConfigSchema, {
       port: 0,
       auth: { token: TOKEN },
+      adminAuth: { token: RSP_ADMIN },
       auditPath: join(dir, 'audit.db'),
       gateway: { url: gw.url, adminToken: ADMIN },
       limits: { maxActionsPerHour: 10_000 },
@@ -46,7 +48,7 @@ describe('holds and overlapping alerts', () => {
       ...extra,
     });
   const admin = (path: string, body: unknown) =>
-    fetch(`${r.url}${path}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    fetch(`${r.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${RSP_ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
   const rows = (fingerprint: string) => r.store.listActions({ limit: 1000 }).filter((a) => a.fingerprint === fingerprint);
   const route = (m: string) => gw.router.get(m)!.active;
   const resolved = (a: ReturnType<typeof alert>) => ({ ...a, status: 'resolved' as const, endsAt: new Date().toISOString() });
@@ -212,7 +214,7 @@ describe('holds and overlapping alerts', () => {
     assert.match(res.body.decisions[0].reason, /breaker tripped .*the resolution is kept/);
     await r.engine.idle();
     assert.equal(route(m), 1);
-    const reset = await fetch(`${r.url}/admin/breaker/reset`, { method: 'POST', headers: { ...auth, 'x-llmwatch-actor': 'erin' } });
+    const reset = await fetch(`${r.url}/admin/breaker/reset`, { method: 'POST', headers: { authorization: `Bearer ${RSP_ADMIN}`, 'content-type': 'application/json', 'x-llmwatch-actor': 'erin' } });
     assert.equal(reset.status, 200);
     await r.engine.idle();
     assert.equal(route(m), 0, 'the kept resolution was applied');

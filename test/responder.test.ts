@@ -21,6 +21,8 @@ const LIGHT = 'llama-3.2-1b-instruct';
 const ADMIN = 'gateway-admin-token-0123456789';
 const TOKEN = 'responder-token-0123456789abcdef';
 const auth = { authorization: `Bearer ${TOKEN}` };
+const RSP_ADMIN = 'responder-admin-token-0123456789';
+const adminAuth = { authorization: `Bearer ${RSP_ADMIN}`, 'content-type': 'application/json' };
 
 describe('the responder, against the real gateway', () => {
   let dir: string;
@@ -31,6 +33,7 @@ describe('the responder, against the real gateway', () => {
     validateConfig(ResponderConfigSchema, {
       port: 0,
       auth: { token: TOKEN },
+      adminAuth: { token: RSP_ADMIN },
       auditPath: join(dir, 'audit.db'),
       maxBodyBytes: 64 * 1024,
       gateway: { url: gw.url, adminToken: ADMIN },
@@ -51,7 +54,7 @@ describe('the responder, against the real gateway', () => {
       },
       ...extra,
     });
-  const actions = async (alertname?: string) => ((await (await fetch(`${r.url}/actions?limit=1000${alertname ? `&alertname=${alertname}` : ''}`)).json()) as { actions: Array<Record<string, any>> }).actions;
+  const actions = async (alertname?: string) => ((await (await fetch(`${r.url}/actions?limit=1000${alertname ? `&alertname=${alertname}` : ''}`, { headers: auth })).json()) as { actions: Array<Record<string, any>> }).actions;
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'llmwatch-rsp-'));
@@ -181,11 +184,11 @@ describe('the responder, against the real gateway', () => {
   });
 
   test('the kill switch and the hourly cap stop actions, and say so', async () => {
-    const ks = await fetch(`${r.url}/admin/kill-switch`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{"on":true}' });
+    const ks = await fetch(`${r.url}/admin/kill-switch`, { method: 'POST', headers: adminAuth, body: '{"on":true}' });
     assert.equal(ks.status, 200);
     const off = await post(r.url, webhook([alert({ alertname: 'HighToxicityScore', model: 'k1' })]), auth);
     assert.match(off.body.decisions[0].reason, /kill switch on/);
-    await fetch(`${r.url}/admin/kill-switch`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{"on":false}' });
+    await fetch(`${r.url}/admin/kill-switch`, { method: 'POST', headers: adminAuth, body: '{"on":false}' });
 
     await r.close();
     r = await startResponder(config({ limits: { maxActionsPerHour: 1 } }), { port: 0 });
@@ -199,7 +202,7 @@ describe('the responder, against the real gateway', () => {
     assert.match(next.body.decisions[0].reason, /breaker tripped at/);
     const m = parseExposition(await (await fetch(`${r.url}/metrics`)).text());
     assert.equal(sampleValue(m, 'llmwatch_responder_breaker_tripped'), 1);
-    const reset = await fetch(`${r.url}/admin/breaker/reset`, { method: 'POST', headers: auth });
+    const reset = await fetch(`${r.url}/admin/breaker/reset`, { method: 'POST', headers: adminAuth });
     assert.equal(reset.status, 200);
     assert.equal(r.store.breaker().tripped, false);
   });

@@ -22,6 +22,13 @@ export const ResponderConfigSchema = z
         basic: z.strictObject({ username: z.string().min(1), password: z.string().min(8).optional(), passwordFile: z.string().min(1).optional() }).optional(),
       })
       .prefault({}),
+    /** The bearer token of `/admin/*` (kill switch, breaker reset), separate from Alertmanager's; without one, admin calls are refused. */
+    adminAuth: z
+      .strictObject({
+        token: z.string().min(16, 'at least 16 characters').optional(),
+        tokenFile: z.string().min(1).optional(),
+      })
+      .prefault({}),
     /** Decide and record everything, run nothing. */
     dryRun: z.boolean().default(false),
     /** Start with every action refused (toggled at run time through /admin/kill-switch). */
@@ -71,6 +78,7 @@ export const ResponderConfigSchema = z
   })
   .superRefine((c, ctx) => {
     if (c.auth.token !== undefined && c.auth.tokenFile !== undefined) ctx.addIssue({ code: 'custom', path: ['auth'], message: "give either 'token' or 'tokenFile'" });
+    if (c.adminAuth.token !== undefined && c.adminAuth.tokenFile !== undefined) ctx.addIssue({ code: 'custom', path: ['adminAuth'], message: "give either 'token' or 'tokenFile'" });
     if (c.auth.basic !== undefined && (c.auth.basic.password === undefined) === (c.auth.basic.passwordFile === undefined)) {
       ctx.addIssue({ code: 'custom', path: ['auth', 'basic'], message: "give exactly one of 'password' or 'passwordFile'" });
     }

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { parsePort, waitForSignal } from '../cli-helpers.ts';
@@ -19,6 +19,7 @@ interface ConsoleCommandOptions {
   prometheus?: string;
   alertmanager?: string;
   responder?: string;
+  responderTokenFile?: string;
 }
 
 /**
@@ -35,6 +36,7 @@ export function consoleCommand(): Command {
     .option('--prometheus <url>', 'Prometheus base URL')
     .option('--alertmanager <url>', 'Alertmanager base URL')
     .option('--responder <url>', 'responder base URL (for its recent actions)')
+    .option('--responder-token-file <file>', "a file with the responder's token (its audit log needs credentials; default: the stack's)")
     .action(async function runConsole(opts: ConsoleCommandOptions) {
       const stack = existsSync(join(opts.dir, 'stack.json')) ? readStackInfo(opts.dir) : undefined;
       const spec: Readonly<MonitoringSpec> =
@@ -49,6 +51,7 @@ export function consoleCommand(): Command {
         prometheus,
         alertmanager: opts.alertmanager ?? stack?.urls.alertmanager,
         responder: opts.responder ?? stack?.urls.responder,
+        responderToken: opts.responderTokenFile !== undefined ? readFileSync(opts.responderTokenFile, 'utf8').trim() : stack?.responderToken,
         dashboards: buildDashboards(buildModel(spec)),
         port: opts.port,
         drillsFile: stack === undefined ? undefined : join(stack.dir, DRILLS_FILE),

@@ -17,6 +17,8 @@ export interface ConsoleOptions {
   readonly prometheus: string;
   readonly alertmanager?: string;
   readonly responder?: string;
+  /** The responder's webhook token: its audit log needs credentials. */
+  readonly responderToken?: string;
   /** The dashboard model to draw (`buildDashboards(buildModel(spec))`). */
   readonly dashboards: readonly Dashboard[];
   /** 0 for any free port. */
@@ -105,7 +107,7 @@ export async function startConsole(opts: ConsoleOptions): Promise<ConsoleHandle>
 
   async function actions(res: ServerResponse): Promise<void> {
     if (opts.responder === undefined) throw CONSOLE_ERR_NOT_CONFIGURED('No responder URL was given (--responder)');
-    const r = await getJson('The responder', `${opts.responder.replace(/\/+$/, '')}/actions?limit=20`, timeout);
+    const r = await getJson('The responder', `${opts.responder.replace(/\/+$/, '')}/actions?limit=20`, timeout, opts.responderToken === undefined ? {} : { authorization: `Bearer ${opts.responderToken}` });
     sendJson(res, r.status, r.body);
   }
 

@@ -12,10 +12,10 @@ export interface UpstreamReply {
  * can show it in its banner; an HTTP error with a JSON body is returned as is
  * (a PromQL error is the panel's to show, not a 502).
  */
-export async function getJson(what: string, url: string, timeoutMs: number): Promise<UpstreamReply> {
+export async function getJson(what: string, url: string, timeoutMs: number, headers: Record<string, string> = {}): Promise<UpstreamReply> {
   let res: Response;
   try {
-    res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } });
+    res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json', ...headers } });
   } catch (err) {
     throw CONSOLE_ERR_UPSTREAM(`${what} at ${new URL(url).origin} is unreachable: ${reason(err)}`, { cause: err });
   }

@@ -50,9 +50,10 @@ export function responderCommand(): Command {
     .option('-s, --spec <file>', 'monitoring spec whose playbooks to use (default: llmwatch.yaml if present)')
     .option('-p, --port <port>', 'port (default 9095)', parsePort)
     .option('--dry-run', 'decide and record everything, run nothing')
-    .action(async function runResponder(opts: { config?: string; spec?: string; port?: number; dryRun?: boolean }) {
+    .option('--insecure', 'serve without credentials (loopback addresses only): for a local trial, never in production')
+    .action(async function runResponder(opts: { config?: string; spec?: string; port?: number; dryRun?: boolean; insecure?: boolean }) {
       const config = responderConfig(opts);
-      const r = await startResponder(config, { port: opts.port, actions: await scaleActions(config) });
+      const r = await startResponder(config, { port: opts.port, actions: await scaleActions(config), insecure: opts.insecure === true });
       console.log(`llmwatch responder listening on ${r.url} (webhook: ${r.url}/alerts, audit log: ${config.auditPath}${config.dryRun ? ', DRY RUN' : ''})`);
       console.log(`  playbooks: ${Object.keys(config.playbooks).join(', ') || 'none'}`);
       await waitForSignal();

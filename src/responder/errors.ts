@@ -19,3 +19,11 @@ export const RSP_ERR_UNAUTHORIZED = defineError('RSP_ERR_UNAUTHORIZED', 401, 'in
 export const RSP_ERR_FORBIDDEN = defineError('RSP_ERR_FORBIDDEN', 403, 'invalid_request_error', 'forbidden');
 /** A webhook body that is not Alertmanager's version 4 payload; the message lists each field at fault. */
 export const RSP_ERR_INVALID_PAYLOAD = defineError('RSP_ERR_INVALID_PAYLOAD', 400, 'invalid_request_error', 'invalid_payload');
+/** Started without webhook credentials (auth.token, auth.tokenFile or auth.basic) and without `--insecure` on a loopback address. */
+export const RSP_ERR_NO_AUTH = defineError('RSP_ERR_NO_AUTH', 500, 'server_error', 'no_auth_configured');
+/** `/admin/*` called on a responder with no admin token configured (adminAuth.token or adminAuth.tokenFile). */
+export const RSP_ERR_ADMIN_DISABLED = defineError('RSP_ERR_ADMIN_DISABLED', 403, 'invalid_request_error', 'admin_disabled');
+/** A POST whose body is not declared `content-type: application/json` (a browser form cannot send that without CORS). */
+export const RSP_ERR_UNSUPPORTED_MEDIA_TYPE = defineError('RSP_ERR_UNSUPPORTED_MEDIA_TYPE', 415, 'invalid_request_error', 'unsupported_media_type');
+/** A playbook that the registry or the generated rules refuse (its message names the playbook, step and field). */
+export const RSP_ERR_PLAYBOOK = defineError('RSP_ERR_PLAYBOOK', 500, 'server_error', 'invalid_playbook');

@@ -18,7 +18,7 @@ import { createSwitchModelAction } from './actions/switch-model.ts';
 import { SqliteAuditStore } from './audit-store.ts';
 import { Engine } from './engine.ts';
 import type { Operator, RevertibleAction } from './engine.ts';
-import { RSP_ERR_FORBIDDEN, RSP_ERR_INVALID_PAYLOAD, RSP_ERR_UNAUTHORIZED } from './errors.ts';
+import { RSP_ERR_ADMIN_DISABLED, RSP_ERR_FORBIDDEN, RSP_ERR_INVALID_PAYLOAD, RSP_ERR_NO_AUTH, RSP_ERR_UNAUTHORIZED, RSP_ERR_UNSUPPORTED_MEDIA_TYPE } from './errors.ts';
 import { ResponderMetrics } from './metrics.ts';
 import { queryNumber } from './prometheus-query.ts';
 import { parseWebhook } from './webhook.ts';
@@ -40,6 +40,15 @@ export interface ResponderOptions {
   readonly actions?: readonly RevertibleAction[];
   readonly registry?: Registry;
   readonly now?: () => number;
+  /** Serve without credentials: allowed on a loopback address only (`llmwatch responder --insecure`). */
+  readonly insecure?: boolean;
+  /** Actions a playbook names that this responder cannot run, with why. */
+  readonly unavailable?: ReadonlyMap<string, string>;
+}
+
+/** Whether `host` only listens on this machine. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
 }
 
 /**
@@ -49,14 +58,23 @@ export interface ResponderOptions {
  * `POST /admin/kill-switch` / `POST /admin/breaker/reset` steer it (same credentials).
  */
 export async function startResponder(config: ResponderConfig, opts: ResponderOptions = {}): Promise<ResponderHandle> {
+  const host = opts.host ?? config.host;
+  const insecure = opts.insecure === true;
   const registry = opts.registry ?? new Registry();
-  const metrics = new ResponderMetrics(registry);
-  const store = new SqliteAuditStore(config.auditPath);
   const token = config.auth.token ?? (config.auth.tokenFile === undefined ? undefined : readSecretFile(config.auth.tokenFile, 'auth.tokenFile'));
   const basic =
     config.auth.basic === undefined
       ? undefined
       : { username: config.auth.basic.username, password: config.auth.basic.password ?? readSecretFile(config.auth.basic.passwordFile!, 'auth.basic.passwordFile') };
+  if (token === undefined && basic === undefined && !insecure) {
+    throw RSP_ERR_NO_AUTH(
+      "The responder changes production: it needs credentials for its webhook. Set auth.token, auth.tokenFile or auth.basic (and the same in Alertmanager's http_config), or start it with --insecure on a loopback address.",
+    );
+  }
+  if (insecure && !isLoopback(host)) throw RSP_ERR_NO_AUTH(`--insecure is allowed on a loopback address only, not ${host}: set auth.token or auth.tokenFile instead.`);
+  const responderAdminToken = config.adminAuth.token ?? (config.adminAuth.tokenFile === undefined ? undefined : readSecretFile(config.adminAuth.tokenFile, 'adminAuth.tokenFile'));
+  const metrics = new ResponderMetrics(registry);
+  const store = new SqliteAuditStore(config.auditPath);
   const adminToken = config.gateway.adminToken ?? (config.gateway.adminTokenFile === undefined ? undefined : readSecretFile(config.gateway.adminTokenFile, 'gateway.adminTokenFile'));
   const actions = new Map<string, RevertibleAction>(
     [
@@ -67,10 +85,11 @@ export async function startResponder(config: ResponderConfig, opts: ResponderOpt
       ...(opts.actions ?? []),
     ].map((a) => [a.id, a]),
   );
-  const engine = new Engine({ config, store, actions, metrics, query: (q, signal) => queryNumber(config.prometheusURL, q, signal), now: opts.now });
+  const engine = new Engine({ config, store, actions, metrics, unavailable: opts.unavailable, query: (q, signal) => queryNumber(config.prometheusURL, q, signal), now: opts.now });
 
+  /** Alertmanager's credentials (the webhook; also enough to read the audit log). */
   function authenticate(req: IncomingMessage): void {
-    if (token === undefined && basic === undefined) return;
+    if (token === undefined && basic === undefined) return; // only with --insecure on loopback, checked at start
     const header = req.headers.authorization;
     if (header === undefined) throw RSP_ERR_UNAUTHORIZED('This responder needs credentials: set Alertmanager http_config authorization (Bearer) or basic_auth');
     if (token !== undefined) {
@@ -85,6 +104,34 @@ export async function startResponder(config: ResponderConfig, opts: ResponderOpt
     throw RSP_ERR_FORBIDDEN('Wrong credentials');
   }
 
+  /** The admin token, never Alertmanager's credential: the webhook's secret cannot pull the kill switch. */
+  function authenticateAdmin(req: IncomingMessage): void {
+    if (responderAdminToken === undefined) {
+      if (insecure) return;
+      throw RSP_ERR_ADMIN_DISABLED('No admin token is configured: set adminAuth.token or adminAuth.tokenFile to use /admin/*');
+    }
+    const header = req.headers.authorization;
+    if (header === undefined) throw RSP_ERR_UNAUTHORIZED('/admin/* needs the admin token: Authorization: Bearer <adminAuth token>');
+    const given = bearer(header);
+    if (given === undefined || !sameSecret(given, responderAdminToken)) throw RSP_ERR_FORBIDDEN('Wrong admin credentials');
+  }
+
+  /** The audit log: the admin token or Alertmanager's credentials. */
+  function authenticateReader(req: IncomingMessage): void {
+    if (responderAdminToken !== undefined) {
+      const given = bearer(req.headers.authorization);
+      if (given !== undefined && sameSecret(given, responderAdminToken)) return;
+    }
+    authenticate(req);
+  }
+
+  function requireJson(req: IncomingMessage): void {
+    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type !== 'application/json') {
+      throw RSP_ERR_UNSUPPORTED_MEDIA_TYPE(`Send the body as content-type: application/json (got ${type === '' ? 'none' : JSON.stringify(type.slice(0, 100))})`);
+    }
+  }
+
   async function receive(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const receivedAt = Date.now();
     const refuse = (result: WebhookResult, err: LlmwatchError, body = '') => {
@@ -97,6 +144,12 @@ export async function startResponder(config: ResponderConfig, opts: ResponderOpt
       authenticate(req);
     } catch (err) {
       return refuse(hasCode(err, RSP_ERR_UNAUTHORIZED) ? 'unauthorized' : 'forbidden', err as LlmwatchError);
+    }
+    try {
+      requireJson(req);
+    } catch (err) {
+      res.setHeader('connection', 'close');
+      return refuse('unsupported_media_type', err as LlmwatchError);
     }
     let raw: Buffer;
     try {
@@ -130,6 +183,7 @@ export async function startResponder(config: ResponderConfig, opts: ResponderOpt
         return receive(req, res);
       case '/actions': {
         allow('GET');
+        authenticateReader(req);
         const limit = Math.min(1000, Math.max(1, Number(url.searchParams.get('limit') ?? 100) || 100));
         const since = url.searchParams.get('since');
         const alertname = url.searchParams.get('alertname') ?? undefined;
@@ -144,7 +198,8 @@ export async function startResponder(config: ResponderConfig, opts: ResponderOpt
         return sendJson(res, 200, { status: 'ok', dryRun: engine.dryRun, killSwitch: engine.killSwitch, breaker: store.breaker(), pending: engine.pending });
       case '/admin/kill-switch': {
         allow('POST');
-        authenticate(req);
+        authenticateAdmin(req);
+        requireJson(req);
         const body = parseJsonObject(await readBody(req, 4096));
         if (typeof body.on !== 'boolean') throw RSP_ERR_INVALID_PAYLOAD("Send {\"on\": true} or {\"on\": false}", { param: 'on' });
         engine.setKillSwitch(body.on, operator(req, body));
@@ -152,8 +207,10 @@ export async function startResponder(config: ResponderConfig, opts: ResponderOpt
       }
       case '/admin/breaker/reset':
         allow('POST');
-        authenticate(req);
-        engine.resetBreaker(operator(req, req.headers['content-length'] === undefined || req.headers['content-length'] === '0' ? {} : parseJsonObject(await readBody(req, 4096))));
+        authenticateAdmin(req);
+        requireJson(req);
+        const raw = await readBody(req, 4096);
+        engine.resetBreaker(operator(req, raw.length === 0 ? {} : parseJsonObject(raw)));
         return sendJson(res, 200, { breaker: store.breaker() });
       default:
         throw HTTP_ERR_NOT_FOUND(`Unknown path: ${method} ${url.pathname}`);
@@ -171,7 +228,6 @@ export async function startResponder(config: ResponderConfig, opts: ResponderOpt
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => sendError(res, err));
   });
-  const host = opts.host ?? config.host;
   const port = await listen(server, opts.port ?? config.port, host);
   const resumed = engine.resume();
   if (resumed.resumed + resumed.abandoned > 0) console.error(`llmwatch responder: outbox at start-up: ${resumed.resumed} run(s) resumed, ${resumed.abandoned} abandoned (too old)`);

@@ -154,6 +154,8 @@ export async function startStack(opts: StackOptions): Promise<StackHandle> {
       validateConfig(ResponderConfigSchema, {
         port: ports.responder,
         auth: { tokenFile: join(dir, 'secrets/responder-token') },
+        // The stack's one admin token steers the gateway's routes and the responder's kill switch.
+        adminAuth: { token: adminToken },
         auditPath: join(dir, 'data/responder.db'),
         // A playground: drills act again and again; the cap still trips a runaway loop.
         limits: { maxActionsPerHour: 200 },
@@ -209,6 +211,7 @@ export async function startStack(opts: StackOptions): Promise<StackHandle> {
       prometheus: url(ports.prometheus),
       alertmanager: url(ports.alertmanager),
       responder: responder.url,
+      responderToken,
       dashboards: buildDashboards(buildModel(spec)),
       port: ports.console,
       drillsFile: join(dir, DRILLS_FILE),

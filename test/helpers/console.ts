@@ -90,6 +90,7 @@ export async function startConsoleWorld(): Promise<ConsoleWorld> {
       prometheus: prom.url,
       alertmanager: am.url,
       responder: responder.url,
+      responderToken: 'console-test-responder-token-0123456789',
       dashboards: buildDashboards(buildModel(spec)),
       port: 0,
     });

@@ -83,6 +83,8 @@ export function deployedResponderConfig(spec: Readonly<MonitoringSpec>, wiring: 
     host: '0.0.0.0',
     port: DEPLOY_PART.responder.port,
     auth: { tokenFile: wiring.responderTokenFile },
+    // /admin/* (kill switch, breaker) takes the deployment's admin token, never Alertmanager's.
+    adminAuth: { tokenFile: wiring.adminTokenFile },
     auditPath: wiring.auditPath,
     prometheusURL: wiring.prometheusURL,
     gateway: { url: wiring.gatewayURL, adminTokenFile: wiring.adminTokenFile },
