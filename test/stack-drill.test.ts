@@ -29,7 +29,7 @@ test('the whole stack with compressed timings: the latency drill fires, the resp
   const deadline = Date.now() + 20_000;
   let reverted = false;
   while (!reverted && Date.now() < deadline) {
-    const body = (await (await fetch(`${stack.info.urls.responder}/actions?alertname=HighInferenceLatency`)).json()) as { actions: Array<{ action: string; outcome: string }> };
+    const body = (await (await fetch(`${stack.info.urls.responder}/actions?alertname=HighInferenceLatency`, { headers: { authorization: `Bearer ${stack.info.responderToken}` } })).json()) as { actions: Array<{ action: string; outcome: string }> };
     reverted = body.actions.some((a) => a.action === 'switch-model:revert' && a.outcome === 'success');
     if (!reverted) await new Promise((r) => setTimeout(r, 250));
   }

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { ACTION_IDS, actionSpec } from '../responder/actions/registry.ts';
+import { promqlSyntaxError } from './promql-syntax.ts';
 
 export const Duration = z.string().regex(/^[1-9]\d*(ms|s|m|h|d)$/, 'a duration with one unit, such as 30s, 10m or 1h');
 
@@ -13,8 +15,8 @@ const Condition = z
   .refine((c) => (c.above === undefined) !== (c.below === undefined), "give exactly one of 'above' or 'below'");
 
 const Step = z.strictObject({
-  /** The action plugin: scale, switch-model, notify, exec or noop. */
-  action: z.enum(['scale', 'switch-model', 'notify', 'exec', 'noop']),
+  /** The action plugin, from the registry (src/responder/actions/registry.ts): scale, switch-model, notify, exec or noop. */
+  action: z.enum(ACTION_IDS),
   /** The action's parameters; string values may use `{{ $labels.x }}` (exec never expands them). */
   params: z.record(z.string(), z.unknown()).default({}),
   /** Run only when this holds. */
@@ -38,10 +40,45 @@ const Step = z.strictObject({
  *     - { action: switch-model, params: { model: '{{ $labels.model }}', target: fallback }, revertOnResolve: true }
  *     - { action: notify, always: true, params: { channel: chat } }
  */
-export const PlaybookSchema = z.strictObject({
-  cooldown: Duration.default('10m'),
-  steps: z.array(Step).min(1),
-});
+export const PlaybookSchema = z
+  .strictObject({
+    cooldown: Duration.default('10m'),
+    steps: z.array(Step).min(1),
+  })
+  .superRefine((p, ctx) => {
+    p.steps.forEach((step, i) => {
+      const spec = actionSpec(step.action)!;
+      // Checked with every `{{ $labels.x }}` standing for a plain value: the schema judges the shape, the alert fills it in.
+      const r = spec.params.safeParse(withSampleLabels(step.params));
+      if (!r.success) {
+        for (const issue of r.error.issues) ctx.addIssue({ code: 'custom', path: ['steps', i, 'params', ...issue.path.map(String)], message: `${step.action}: ${issue.message}` });
+      }
+      if (step.revertOnResolve && !spec.revertible) {
+        ctx.addIssue({ code: 'custom', path: ['steps', i, 'revertOnResolve'], message: `${step.action} cannot undo itself; only ${revertibleIds().join(', ')} can` });
+      }
+      if (step.if !== undefined) {
+        const err = promqlSyntaxError(String(withSampleLabels({ q: step.if.query }).q));
+        if (err !== undefined) ctx.addIssue({ code: 'custom', path: ['steps', i, 'if', 'query'], message: `not valid PromQL (${err}): ${step.if.query}` });
+      }
+    });
+  });
+
+function revertibleIds(): string[] {
+  return ACTION_IDS.filter((id) => actionSpec(id)!.revertible);
+}
+
+/** The params with each `{{ $labels.x }}` replaced by a sample value, for validation before any alert exists. */
+function withSampleLabels(params: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const sample = (v: unknown): unknown =>
+    typeof v === 'string'
+      ? v.replace(/\{\{\s*\$labels\.[a-zA-Z_][a-zA-Z0-9_]*\s*\}\}/g, 'x')
+      : Array.isArray(v)
+        ? v.map(sample)
+        : v !== null && typeof v === 'object'
+          ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, sample(x)]))
+          : v;
+  return sample(params) as Record<string, unknown>;
+}
 
 export const PlaybooksSchema = z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9_]*$/, 'an alert name'), PlaybookSchema);
 

@@ -3,8 +3,9 @@ import { Command } from 'commander';
 import { MonitoringSpecSchema, loadMonitoringSpec } from '../config/monitoring-spec.ts';
 import { validateConfig } from '../config/validate.ts';
 import { runChecks } from './check.ts';
-import { GEN_ERR_STALE } from './errors.ts';
+import { GEN_ERR_CHECK_FAILED, GEN_ERR_STALE } from './errors.ts';
 import { diffGenerated, generate, writeGenerated } from './generate.ts';
+import { alertNamesOf, playbookAlertErrors, ruleFilesIn } from '../responder/playbook-check.ts';
 
 /** The spec file used when none is named; absent, the defaults (the article's thresholds) apply. */
 export const DEFAULT_SPEC_FILE = 'llmwatch.yaml';
@@ -42,8 +43,20 @@ export function checkCommand(): Command {
   return new Command('check')
     .description('check a generated folder with promtool (config, rules, unit tests) and amtool (Alertmanager config)')
     .option('-o, --out <dir>', 'the generated folder', 'deploy')
-    .action(function runCheck(opts: { out: string }) {
+    .option('-s, --spec <file>', "monitoring spec whose playbooks to check against the generated rules (default: llmwatch.yaml if present)")
+    .action(function runCheck(opts: { out: string; spec?: string }) {
       runChecks(opts.out, (line) => console.log(line));
+      checkSpecPlaybooks(opts.out, opts.spec, (line) => console.log(line));
       console.log('all checks passed');
     });
+}
+
+/** Playbooks of the spec (their params, PromQL and reverts are checked when the spec loads) name alerts the generated rules define. */
+function checkSpecPlaybooks(out: string, specPath: string | undefined, log: (line: string) => void): void {
+  const path = specPath ?? (existsSync('llmwatch.yaml') ? 'llmwatch.yaml' : undefined);
+  if (path === undefined) return;
+  const spec = loadMonitoringSpec(path);
+  const errors = playbookAlertErrors(spec.playbooks, alertNamesOf(ruleFilesIn(out)));
+  if (errors.length > 0) throw GEN_ERR_CHECK_FAILED(`Playbooks of ${path}:\n${errors.map((e) => `  ${e}`).join('\n')}`);
+  log(`ok  playbooks: ${Object.keys(spec.playbooks).length} in ${path} (params, PromQL, alert names)`);
 }

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { parsePort, waitForSignal } from '../cli-helpers.ts';
@@ -6,7 +7,12 @@ import { PlaybooksSchema } from '../config/playbook-spec.ts';
 import { ResponderConfigSchema } from '../config/responder-config.ts';
 import type { ResponderConfig } from '../config/responder-config.ts';
 import { loadConfigFile, validateConfig } from '../config/validate.ts';
+import { loadMonitoringSpec } from '../config/monitoring-spec.ts';
+import { generate } from '../monitoring/generate.ts';
 import { SqliteAuditStore } from './audit-store.ts';
+import { RSP_ERR_PLAYBOOK } from './errors.ts';
+import { alertNamesOf, playbookAlertErrors } from './playbook-check.ts';
+import type { Action } from './types.ts';
 import { startResponder } from './server.ts';
 
 /** The responder's config: its file, with the playbooks of the monitoring spec when one is there. */
@@ -15,8 +21,14 @@ export function responderConfig(opts: { config?: string; spec?: string; dryRun?:
   let playbooks = base.playbooks;
   const specPath = opts.spec ?? (existsSync('llmwatch.yaml') ? 'llmwatch.yaml' : undefined);
   if (specPath !== undefined) {
-    const spec = (parseYaml(readFileSync(specPath, 'utf8')) ?? {}) as { playbooks?: unknown };
-    if (spec.playbooks !== undefined) playbooks = validateConfig(PlaybooksSchema, spec.playbooks, `playbooks of ${specPath}`);
+    const raw = (parseYaml(readFileSync(specPath, 'utf8')) ?? {}) as { playbooks?: unknown };
+    if (raw.playbooks !== undefined) {
+      playbooks = validateConfig(PlaybooksSchema, raw.playbooks, `playbooks of ${specPath}`);
+      // Each playbook must answer an alert the spec's rules can fire: a typo would wait for 3 a.m. to show.
+      const rules = generate(loadMonitoringSpec(specPath)).filter((f) => f.path.startsWith('prometheus/rules/')).map((f) => f.content);
+      const errors = playbookAlertErrors(playbooks, alertNamesOf(rules));
+      if (errors.length > 0) throw RSP_ERR_PLAYBOOK(`Playbooks of ${specPath}:\n${errors.map((e) => `  ${e}`).join('\n')}`);
+    }
   }
   return validateConfig(ResponderConfigSchema, { ...base, playbooks, dryRun: opts.dryRun === true ? true : base.dryRun }, 'responder config');
 }
@@ -26,17 +38,37 @@ export function responderConfig(opts: { config?: string; spec?: string; dryRun?:
  * playbooks that scale record it as unavailable. The Kubernetes client takes
  * seconds to import, so it is loaded only when a playbook scales.
  */
-async function scaleActions(config: ResponderConfig) {
-  if (!Object.values(config.playbooks).some((p) => p.steps.some((s) => s.action === 'scale'))) return [];
+export async function scaleActions(config: ResponderConfig, env: NodeJS.ProcessEnv = process.env): Promise<{ actions: Action[]; unavailable: Map<string, string> }> {
+  const unavailable = new Map<string, string>();
+  if (!Object.values(config.playbooks).some((p) => p.steps.some((s) => s.action === 'scale'))) return { actions: [], unavailable };
+  // Never the client's last resort (http://localhost:8080): only a configuration someone gave.
+  const home = env.HOME === undefined ? undefined : join(env.HOME, '.kube/config');
+  const source =
+    config.kubernetes.kubeconfig !== undefined
+      ? 'file'
+      : env.KUBERNETES_SERVICE_HOST !== undefined && env.KUBERNETES_SERVICE_PORT !== undefined
+        ? 'cluster'
+        : env.KUBECONFIG !== undefined && env.KUBECONFIG !== ''
+          ? 'env'
+          : home !== undefined && existsSync(home)
+            ? 'home'
+            : undefined;
+  if (source === undefined) {
+    unavailable.set('scale', 'no Kubernetes configuration (kubernetes.kubeconfig, an in-cluster service account, KUBECONFIG or ~/.kube/config)');
+    return { actions: [], unavailable };
+  }
   try {
     const [{ KubeConfig }, { createScaleAction }] = await Promise.all([import('@kubernetes/client-node'), import('./actions/scale.ts')]);
     const kc = new KubeConfig();
-    if (config.kubernetes.kubeconfig !== undefined) kc.loadFromFile(config.kubernetes.kubeconfig);
-    else kc.loadFromDefault();
-    return [createScaleAction({ kubeConfig: kc })];
+    if (source === 'file') kc.loadFromFile(config.kubernetes.kubeconfig!);
+    else if (source === 'cluster') kc.loadFromCluster();
+    else if (source === 'env') kc.loadFromFile(env.KUBECONFIG!.split(':')[0]!);
+    else kc.loadFromFile(home!);
+    if (kc.getCurrentCluster() === null) throw new Error(`the ${source === 'file' ? config.kubernetes.kubeconfig : source} configuration has no current cluster`);
+    return { actions: [createScaleAction({ kubeConfig: kc })], unavailable };
   } catch (err) {
-    console.error(`llmwatch responder: no Kubernetes API (${(err as Error).message}); the scale action is off`);
-    return [];
+    unavailable.set('scale', `the Kubernetes configuration cannot be used: ${(err as Error).message}`);
+    return { actions: [], unavailable };
   }
 }
 
@@ -53,7 +85,9 @@ export function responderCommand(): Command {
     .option('--insecure', 'serve without credentials (loopback addresses only): for a local trial, never in production')
     .action(async function runResponder(opts: { config?: string; spec?: string; port?: number; dryRun?: boolean; insecure?: boolean }) {
       const config = responderConfig(opts);
-      const r = await startResponder(config, { port: opts.port, actions: await scaleActions(config), insecure: opts.insecure === true });
+      const scale = await scaleActions(config);
+      for (const [action, why] of scale.unavailable) console.error(`llmwatch responder: ${action} is unavailable: ${why}; its steps are recorded as skipped`);
+      const r = await startResponder(config, { port: opts.port, actions: scale.actions, unavailable: scale.unavailable, insecure: opts.insecure === true });
       console.log(`llmwatch responder listening on ${r.url} (webhook: ${r.url}/alerts, audit log: ${config.auditPath}${config.dryRun ? ', DRY RUN' : ''})`);
       console.log(`  playbooks: ${Object.keys(config.playbooks).join(', ') || 'none'}`);
       await waitForSignal();

@@ -293,7 +293,8 @@ async function inAlertmanager(s: StackInfo, alert: string, model: string): Promi
 async function findAction(s: StackInfo, alert: string, action: string, since: string, skipped = false): Promise<{ outcome: string; detail: string } | undefined> {
   const res = await fetch(`${s.urls.responder}/actions?alertname=${alert}&since=${encodeURIComponent(since)}&limit=100`, { headers: { authorization: `Bearer ${s.responderToken}` } });
   const body = (await res.json()) as { actions: Array<{ action: string; outcome: string; detail: string; alertStatus: string }> };
-  return body.actions.find((a) => a.action === action && a.alertStatus === 'firing' && (a.outcome === 'skipped') === skipped);
+  // `running` rows are actions in flight: their outcome is not known yet.
+  return body.actions.find((a) => a.action === action && a.alertStatus === 'firing' && a.outcome !== 'running' && (a.outcome === 'skipped') === skipped);
 }
 
 async function setProfile(s: StackInfo, model: string, patch: Record<string, unknown>): Promise<void> {
