@@ -71,7 +71,7 @@ test('Prometheus fires the latency rule, Alertmanager delivers it, the responder
         HighInferenceLatency: {
           steps: [
             // The article's playbook: a queue over 20 scales out; otherwise switch to the lighter model.
-            { action: 'scale', if: { query: 'sum(openllm_queue_length)', above: 20 }, params: { deployment: 'openllm' }, stopOnSuccess: true },
+            { action: 'scale', if: { query: 'sum(openllm_queue_length{model="{{ $labels.model }}"})', above: 20 }, params: { deployment: 'openllm' }, stopOnSuccess: true },
             { action: 'switch-model', params: { model: '{{ $labels.model }}', target: 'fallback' }, revertOnResolve: true },
           ],
         },
@@ -99,7 +99,7 @@ test('Prometheus fires the latency rule, Alertmanager delivers it, the responder
   const scale = log.find((a) => a.action === 'scale');
   const sw = log.find((a) => a.action === 'switch-model');
   assert.equal(scale?.outcome, 'skipped');
-  assert.match(scale?.detail ?? '', /condition false: sum\(openllm_queue_length\) = 0, not above 20/);
+  assert.match(scale?.detail ?? '', /condition false: sum\(openllm_queue_length\{model="llama-3\.1-8b-instruct"\}\) = 0, not above 20/);
   assert.equal(sw?.outcome, 'success');
   assert.equal(sw?.alertStatus, 'firing');
   console.log(`# fired and switched ${((Date.now() - started) / 1000).toFixed(1)} s after the first slow request`);

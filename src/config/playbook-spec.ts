@@ -36,7 +36,7 @@ const Step = z.strictObject({
  * HighInferenceLatency:
  *   cooldown: 10m
  *   steps:
- *     - { action: scale, if: { query: 'sum(openllm_queue_length)', above: 20 }, params: { deployment: vllm, max: 3 }, stopOnSuccess: true }
+ *     - { action: scale, if: { query: 'sum(openllm_queue_length{model="{{ $labels.model }}"})', above: 20 }, params: { deployment: vllm, max: 3 }, stopOnSuccess: true }
  *     - { action: switch-model, params: { model: '{{ $labels.model }}', target: fallback }, revertOnResolve: true }
  *     - { action: notify, always: true, params: { channel: chat } }
  */
@@ -100,7 +100,7 @@ export const ARTICLE_PLAYBOOKS: z.input<typeof PlaybooksSchema> = {
     steps: [
       {
         action: 'scale',
-        if: { query: 'sum(openllm_queue_length)', above: 20 },
+        if: { query: 'sum(openllm_queue_length{model="{{ $labels.model }}"})', above: 20 },
         params: { deployment: 'openllm', namespace: 'default', max: 3 },
         stopOnSuccess: true,
       },

@@ -51,7 +51,7 @@ export const LOCAL_PLAYBOOKS: z.input<typeof PlaybooksSchema> = {
   HighInferenceLatency: {
     cooldown: '15s',
     steps: [
-      { action: 'scale', if: { query: 'sum(openllm_queue_length)', above: 20 }, params: { deployment: 'openllm', max: 3 }, stopOnSuccess: true },
+      { action: 'scale', if: { query: 'sum(openllm_queue_length{model="{{ $labels.model }}"})', above: 20 }, params: { deployment: 'openllm', max: 3 }, stopOnSuccess: true },
       { action: 'switch-model', params: { model: '{{ $labels.model }}', target: 'fallback' }, revertOnResolve: true },
       { action: 'notify', always: true, params: { channel: 'chat' } },
     ],
