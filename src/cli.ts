@@ -1,6 +1,6 @@
 import { Command } from 'commander';
+import { describeFailure } from './cli-errors.ts';
 import { consoleCommand } from './console/command.ts';
-import { LlmwatchError } from './errors.ts';
 import { exporterCommand } from './exporter/command.ts';
 import { gatewayCommand } from './gateway/command.ts';
 import { checkCommand, generateCommand } from './monitoring/command.ts';
@@ -9,9 +9,14 @@ import { simulateCommand } from './simulator/command.ts';
 import { drillCommand, upCommand } from './stack/up-command.ts';
 import { VERSION } from './version.ts';
 
+let running: Command | undefined;
 const program = new Command('llmwatch')
   .description('Prometheus-native monitoring, alerting and auto-remediation for self-hosted LLM serving')
   .version(VERSION)
+  .option('--debug', 'print the stack trace of an error')
+  .hook('preAction', (_program, actionCommand) => {
+    running = actionCommand;
+  })
   .addCommand(upCommand())
   .addCommand(drillCommand())
   .addCommand(consoleCommand())
@@ -25,11 +30,9 @@ const program = new Command('llmwatch')
 try {
   await program.parseAsync();
 } catch (err) {
-  // A bad config or option ends the command with its message, not a stack trace.
-  if (err instanceof LlmwatchError) {
-    console.error(`llmwatch: ${err.message}`);
-    process.exitCode = 2;
-  } else {
-    throw err;
-  }
+  // Every command's failure ends here: one `llmwatch:` line with the fix, the stack only with --debug.
+  const debug = program.opts<{ debug?: boolean }>().debug === true || process.argv.includes('--debug');
+  const failure = describeFailure(err, running, debug);
+  console.error(failure.text);
+  process.exitCode = failure.exitCode;
 }

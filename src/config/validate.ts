@@ -1,36 +1,59 @@
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { YAMLParseError, parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { CFG_ERR_INVALID, CFG_ERR_SYNTAX, CFG_ERR_UNREADABLE } from './errors.ts';
 
 /**
  * Validates plain data against a schema, applies its defaults and freezes the
- * result. A failure names every field at fault: `models.llama.upstream: Required`.
+ * result. A failure names every field at fault on one line:
+ * `Invalid config file gw.yaml: models.llama.upstream: Required; colour: unknown field, remove it or check its spelling`.
  */
 export function validateConfig<S extends z.ZodType>(schema: S, data: unknown, source = 'config'): Readonly<z.output<S>> {
   const result = schema.safeParse(data);
   if (!result.success) {
-    const lines = result.error.issues.map((i) => `  - ${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`);
-    throw CFG_ERR_INVALID(`Invalid ${source}:\n${lines.join('\n')}`, { cause: result.error });
+    const problems = result.error.issues.flatMap((i) => {
+      const at = (key?: PropertyKey) => [...i.path, ...(key === undefined ? [] : [key])].map(String).join('.') || '(root)';
+      // zod reports unknown keys on their parent; name each key itself, with the fix.
+      if (i.code === 'unrecognized_keys') return i.keys.map((k) => `${at(k)}: unknown field, remove it or check its spelling`);
+      return [`${at()}: ${i.message}`];
+    });
+    throw CFG_ERR_INVALID(`Invalid ${source}: ${problems.join('; ')}`, { cause: result.error });
   }
   return deepFreeze(result.data);
 }
 
-/** Reads a YAML or JSON file (YAML is a superset of JSON) and validates it. */
-export function loadConfigFile<S extends z.ZodType>(schema: S, path: string): Readonly<z.output<S>> {
+/**
+ * Reads and parses a YAML or JSON file (YAML is a superset of JSON). A file
+ * that cannot be read, or is not YAML, stops with a message naming the file,
+ * and for a syntax error its line and column: `llmwatch.yaml:3:2: ...`.
+ * An empty file is `{}`.
+ */
+export function readYamlFile(path: string): unknown {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw CFG_ERR_UNREADABLE(`Cannot read config file ${path}: ${(err as Error).message}`, { cause: err });
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a folder' : (err as Error).message;
+    throw CFG_ERR_UNREADABLE(`Cannot read config file ${path}: ${why}; check the path`, { cause: err });
   }
-  let data: unknown;
   try {
-    data = parseYaml(text);
+    return parseYaml(text) ?? {};
   } catch (err) {
-    throw CFG_ERR_SYNTAX(`Config file ${path} is not valid YAML or JSON: ${(err as Error).message}`, { cause: err });
+    if (err instanceof YAMLParseError) {
+      const pos = err.linePos?.[0];
+      // yaml appends " at line L, column C:" and a code frame; the position goes in front instead.
+      const reason = err.message.replace(/ at line \d+, column \d+:[\s\S]*$/, '').trim();
+      const where = pos === undefined ? path : `${path}:${pos.line}:${pos.col}`;
+      throw CFG_ERR_SYNTAX(`${where}: not valid YAML: ${reason}; fix the file there and run again`, { cause: err });
+    }
+    throw CFG_ERR_SYNTAX(`${path}: not valid YAML or JSON: ${(err as Error).message}`, { cause: err });
   }
-  return validateConfig(schema, data ?? {}, `config file ${path}`);
+}
+
+/** Reads a YAML or JSON file and validates it. */
+export function loadConfigFile<S extends z.ZodType>(schema: S, path: string): Readonly<z.output<S>> {
+  return validateConfig(schema, readYamlFile(path), `config file ${path}`);
 }
 
 function deepFreeze<T>(value: T): T {

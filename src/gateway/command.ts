@@ -6,6 +6,7 @@ import { CFG_ERR_INVALID } from '../config/errors.ts';
 import { loadConfigFile, validateConfig } from '../config/validate.ts';
 import { parsePort, waitForSignal } from '../cli-helpers.ts';
 import { startGateway } from './server.ts';
+import { upstreamWarnings } from './startup-checks.ts';
 
 export interface GatewayCommandOptions {
   config?: string;
@@ -51,6 +52,7 @@ export function gatewayCommand(): Command {
         const targets = modelTargets(model, m).map((t) => `${config.upstreams[t.upstream]!.baseURL} as ${t.model}`);
         console.log(`  ${model} -> ${targets.join(', then ')}`);
       }
+      for (const warning of await upstreamWarnings(config)) console.error(`llmwatch gateway: warning: ${warning}`);
       await waitForSignal();
       await gw.close();
       console.log('llmwatch gateway stopped');

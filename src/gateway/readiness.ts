@@ -1,3 +1,4 @@
+import { missingV1Hint } from '../openai/list-models.ts';
 import type { Upstream } from './upstream.ts';
 
 const PROBE_TIMEOUT_MS = 2_000;
@@ -9,7 +10,10 @@ export interface ReadinessReport {
 
 /**
  * Asks each upstream for `GET {baseURL}/models`. Any HTTP answer below 500
- * (401 included) proves it is up; the gateway is ready when all of them are.
+ * (401 included) proves it is up, except 404: every OpenAI-compatible server
+ * serves `/models`, so a 404 means the base URL is wrong (most often it lacks
+ * `/v1`) and every request would fail the same way. The gateway is ready when
+ * all of them are.
  */
 export async function probeUpstreams(upstreams: Iterable<Upstream>): Promise<ReadinessReport> {
   const entries = await Promise.all(
@@ -17,6 +21,9 @@ export async function probeUpstreams(upstreams: Iterable<Upstream>): Promise<Rea
       try {
         const answer = await u.request('/models', undefined, undefined, AbortSignal.timeout(PROBE_TIMEOUT_MS), 'GET');
         await answer.body.dump();
+        if (answer.statusCode === 404) {
+          return [u.name, { ok: false, status: 404, error: `GET ${u.config.baseURL.replace(/\/+$/, '')}/models answered 404: ${missingV1Hint(u.config.baseURL) ?? 'check the base URL'}` }] as const;
+        }
         return [u.name, { ok: answer.statusCode < 500, status: answer.statusCode }] as const;
       } catch (err) {
         return [u.name, { ok: false, error: (err as Error).message }] as const;

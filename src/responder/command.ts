@@ -1,12 +1,11 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { parse as parseYaml } from 'yaml';
 import { parsePort, waitForSignal } from '../cli-helpers.ts';
 import { PlaybooksSchema } from '../config/playbook-spec.ts';
 import { ResponderConfigSchema } from '../config/responder-config.ts';
 import type { ResponderConfig } from '../config/responder-config.ts';
-import { loadConfigFile, validateConfig } from '../config/validate.ts';
+import { loadConfigFile, readYamlFile, validateConfig } from '../config/validate.ts';
 import { loadMonitoringSpec } from '../config/monitoring-spec.ts';
 import { generate } from '../monitoring/generate.ts';
 import { SqliteAuditStore } from './audit-store.ts';
@@ -21,7 +20,7 @@ export function responderConfig(opts: { config?: string; spec?: string; dryRun?:
   let playbooks = base.playbooks;
   const specPath = opts.spec ?? (existsSync('llmwatch.yaml') ? 'llmwatch.yaml' : undefined);
   if (specPath !== undefined) {
-    const raw = (parseYaml(readFileSync(specPath, 'utf8')) ?? {}) as { playbooks?: unknown };
+    const raw = readYamlFile(specPath) as { playbooks?: unknown };
     if (raw.playbooks !== undefined) {
       playbooks = validateConfig(PlaybooksSchema, raw.playbooks, `playbooks of ${specPath}`);
       // Each playbook must answer an alert the spec's rules can fire: a typo would wait for 3 a.m. to show.

@@ -10,3 +10,5 @@ export const STACK_ERR_NO_STACK = defineError('STACK_ERR_NO_STACK', 500, 'server
 export const STACK_ERR_UNKNOWN_SCENARIO = defineError('STACK_ERR_UNKNOWN_SCENARIO', 400, 'invalid_request_error', 'unknown_scenario');
 /** A part of the stack did not become ready. */
 export const STACK_ERR_NOT_READY = defineError('STACK_ERR_NOT_READY', 500, 'server_error', 'not_ready');
+/** `llmwatch up --upstream` cannot use the upstream: unreachable, not an OpenAI API at that base URL, or no models. */
+export const STACK_ERR_UPSTREAM = defineError('STACK_ERR_UPSTREAM', 502, 'server_error', 'upstream_unusable');

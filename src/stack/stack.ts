@@ -1,13 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { GatewayConfigSchema } from '../config/gateway-config.ts';
 import { MonitoringSpecSchema } from '../config/monitoring-spec.ts';
 import type { MonitoringSpec } from '../config/monitoring-spec.ts';
 import { ResponderConfigSchema } from '../config/responder-config.ts';
 import { DEFAULT_SIMULATOR_CONFIG } from '../config/simulator-config.ts';
-import { validateConfig } from '../config/validate.ts';
+import { readYamlFile, validateConfig } from '../config/validate.ts';
 import { startConsole } from '../console/server.ts';
 import { startGateway } from '../gateway/server.ts';
 import type { GatewayHandle } from '../gateway/server.ts';
@@ -20,12 +19,13 @@ import type { ResponderHandle } from '../responder/server.ts';
 import { startSimulator } from '../simulator/server.ts';
 import type { SimulatorHandle } from '../simulator/server.ts';
 import { TOXIC_LEXICON } from '../simulator/text.ts';
+import { missingV1Hint, probeModels } from '../openai/list-models.ts';
 import { COMPONENTS, ensureComponents } from './binaries.ts';
 import { DRILLS_FILE } from './drill.ts';
-import { STACK_ERR_NO_STACK } from './errors.ts';
+import { STACK_ERR_NO_STACK, STACK_ERR_UPSTREAM } from './errors.ts';
 import { startLogged, waitHealthy } from './children.ts';
 import type { StackChild } from './children.ts';
-import { freePort } from './ports.ts';
+import { assertPortFree, freePort } from './ports.ts';
 import { LOCAL_PLAYBOOKS, localTimings } from './timings.ts';
 import type { Timings } from './timings.ts';
 
@@ -48,6 +48,10 @@ export interface StackInfo {
   /** The model a drill targets (has a fallback), and the fallback's name. */
   readonly drillModel: string;
   readonly fallbackModel: string;
+  /** The models the gateway serves. */
+  readonly models: readonly string[];
+  /** A model to try a request with: one the upstream lists; undefined when none of them is listed. */
+  readonly tryModel?: string;
   readonly timings: Timings;
   readonly spec: Readonly<MonitoringSpec>;
 }
@@ -71,6 +75,16 @@ export interface StackHandle {
 }
 
 const DEFAULT_PORTS = { simulator: 3000, gateway: 8000, responder: 9095, prometheus: 9090, alertmanager: 9093, nodeExporter: 9100, console: 3100 } as const;
+/** What each default port is for, for the message when one is taken. */
+const PORT_OWNERS = {
+  simulator: 'the simulator',
+  gateway: 'the gateway',
+  responder: 'the responder',
+  prometheus: 'Prometheus',
+  alertmanager: 'Alertmanager',
+  nodeExporter: 'node-exporter',
+  console: 'the console',
+} as const satisfies Record<keyof typeof DEFAULT_PORTS, string>;
 const DRILL_MODEL = 'llama-3.1-8b-instruct';
 const FALLBACK_MODEL = 'llama-3.2-1b-instruct';
 
@@ -84,9 +98,10 @@ const FALLBACK_MODEL = 'llama-3.2-1b-instruct';
 export async function startStack(opts: StackOptions): Promise<StackHandle> {
   const dir = resolve(opts.dir);
   const timings = opts.timings ?? localTimings();
-  for (const sub of ['logs', 'data', 'secrets']) mkdirSync(join(dir, sub), { recursive: true });
   const log = opts.log;
-  const bins = ensureComponents([COMPONENTS.prometheus, COMPONENTS.alertmanager, COMPONENTS.nodeExporter], log);
+  // Everything that can be wrong with the user's input is found before anything starts:
+  // the upstream, the spec, the binaries, the ports.
+  const upstream = opts.upstream === undefined ? undefined : await checkUpstream(opts.upstream, log);
   const port = async (name: keyof typeof DEFAULT_PORTS) => (opts.ports === 'free' ? freePort() : DEFAULT_PORTS[name]);
   const ports = {
     simulator: await port('simulator'),
@@ -99,6 +114,21 @@ export async function startStack(opts: StackOptions): Promise<StackHandle> {
   };
   const url = (p: number) => `http://127.0.0.1:${p}`;
   const hostPort = (p: number) => `127.0.0.1:${p}`;
+  const spec = localSpec(opts.specFile, timings, {
+    gateways: [hostPort(ports.gateway)],
+    nodeExporter: [hostPort(ports.nodeExporter)],
+    responder: [hostPort(ports.responder)],
+    alertmanagers: [hostPort(ports.alertmanager)],
+    responderURL: `${url(ports.responder)}/alerts`,
+    responderTokenFile: join(dir, 'secrets/responder-token'),
+  });
+  const bins = ensureComponents([COMPONENTS.prometheus, COMPONENTS.alertmanager, COMPONENTS.nodeExporter], log);
+  if (opts.ports === 'default') {
+    for (const [name, p] of Object.entries(ports)) {
+      if (name !== 'simulator' || upstream === undefined) await assertPortFree(p, PORT_OWNERS[name as keyof typeof PORT_OWNERS]);
+    }
+  }
+  for (const sub of ['logs', 'data', 'secrets']) mkdirSync(join(dir, sub), { recursive: true });
   const adminToken = secret(join(dir, 'secrets/gateway-admin-token'));
   const responderToken = secret(join(dir, 'secrets/responder-token'));
 
@@ -110,7 +140,7 @@ export async function startStack(opts: StackOptions): Promise<StackHandle> {
     let sim: SimulatorHandle | undefined;
     let upstreamURL: string;
     let models: Record<string, unknown>;
-    if (opts.upstream === undefined) {
+    if (upstream === undefined) {
       sim = await startSimulator(DEFAULT_SIMULATOR_CONFIG, { port: ports.simulator });
       stops.push(() => sim!.close());
       upstreamURL = `${sim.url}/v1`;
@@ -120,18 +150,10 @@ export async function startStack(opts: StackOptions): Promise<StackHandle> {
         [FALLBACK_MODEL]: { upstream: 'local' },
       };
     } else {
-      upstreamURL = opts.upstream.baseURL;
-      models = Object.fromEntries(opts.upstream.models.map((m) => [m, { upstream: 'local' }]));
+      upstreamURL = upstream.baseURL;
+      models = Object.fromEntries(upstream.models.map((m) => [m, { upstream: 'local' }]));
     }
 
-    const spec = localSpec(opts.specFile, timings, {
-      gateways: [hostPort(ports.gateway)],
-      nodeExporter: [hostPort(ports.nodeExporter)],
-      responder: [hostPort(ports.responder)],
-      alertmanagers: [hostPort(ports.alertmanager)],
-      responderURL: `${url(ports.responder)}/alerts`,
-      responderTokenFile: join(dir, 'secrets/responder-token'),
-    });
     writeGenerated(join(dir, 'config'), generate(spec));
     log(`wrote  configs       ${join(dir, 'config')} (rules, tests, alertmanager.yml, runbooks)`);
 
@@ -235,6 +257,8 @@ export async function startStack(opts: StackOptions): Promise<StackHandle> {
       responderToken,
       drillModel: DRILL_MODEL,
       fallbackModel: FALLBACK_MODEL,
+      models: upstream === undefined ? [DRILL_MODEL, FALLBACK_MODEL] : upstream.models,
+      tryModel: upstream === undefined ? DRILL_MODEL : upstream.listed[0],
       timings,
       spec,
     };
@@ -265,6 +289,41 @@ export function readStackInfo(dir: string): StackInfo {
   return JSON.parse(readFileSync(path, 'utf8')) as StackInfo;
 }
 
+/**
+ * Asks the real upstream for its models before anything starts: a server that
+ * is not running, or a base URL without `/v1`, stops `up` with the fix; with
+ * no `--model`, the models it lists are served; a `--model` it does not list
+ * is still routed (a server may serve aliases) but never offered as the one to try.
+ */
+async function checkUpstream(
+  given: { readonly baseURL: string; readonly models: readonly string[] },
+  log: (line: string) => void,
+): Promise<{ baseURL: string; models: readonly string[]; listed: readonly string[] }> {
+  const probe = await probeModels(given.baseURL);
+  const at = `GET ${given.baseURL.replace(/\/+$/, '')}/models`;
+  switch (probe.kind) {
+    case 'unreachable':
+      throw STACK_ERR_UPSTREAM(`Upstream ${given.baseURL} is unreachable (${at}: ${probe.reason}); start the model server, or fix --upstream`);
+    case 'http': {
+      if (probe.status === 404) {
+        throw STACK_ERR_UPSTREAM(`Upstream ${given.baseURL} answered 404 to ${at}; ${missingV1Hint(given.baseURL) ?? 'is --upstream the base URL of its OpenAI API?'}`);
+      }
+      if (given.models.length === 0) throw STACK_ERR_UPSTREAM(`Upstream ${given.baseURL} answered ${probe.status} to ${at}, so its models are unknown; name them with --model`);
+      log(`warn   upstream      ${at} answered ${probe.status}; serving --model ${given.models.join(' ')} unchecked`);
+      return { baseURL: given.baseURL, models: given.models, listed: [] };
+    }
+    case 'ok': {
+      const models = given.models.length > 0 ? given.models : probe.models;
+      if (models.length === 0) throw STACK_ERR_UPSTREAM(`Upstream ${given.baseURL} lists no models at ${at}; name them with --model`);
+      const unlisted = models.filter((m) => !probe.models.includes(m));
+      if (unlisted.length > 0) {
+        log(`warn   upstream      does not list ${unlisted.join(', ')} (it lists: ${probe.models.join(', ') || 'nothing'}); requests for ${unlisted.length === 1 ? 'it' : 'them'} will fail`);
+      }
+      return { baseURL: given.baseURL, models, listed: models.filter((m) => probe.models.includes(m)) };
+    }
+  }
+}
+
 function secret(path: string): string {
   if (existsSync(path)) return readFileSync(path, 'utf8').trim();
   const value = randomBytes(24).toString('hex');
@@ -283,7 +342,7 @@ function localSpec(
   t: { gateways: string[]; nodeExporter: string[]; responder: string[]; alertmanagers: string[]; responderURL: string; responderTokenFile: string },
 ): Readonly<MonitoringSpec> {
   const path = specFile ?? (existsSync('llmwatch.yaml') ? 'llmwatch.yaml' : undefined);
-  const user = (path === undefined ? {} : (parseYaml(readFileSync(path, 'utf8')) ?? {})) as Record<string, any>;
+  const user = (path === undefined ? {} : readYamlFile(path)) as Record<string, any>;
   const compress = (tunings: Record<string, Record<string, unknown>> | undefined) =>
     Object.fromEntries(
       Object.entries(tunings ?? {}).map(([k, v]) => [k, { ...v, for: timings.alertFor, ...(v.keepFiringFor === undefined ? {} : { keepFiringFor: timings.alertFor }) }]),
@@ -307,6 +366,6 @@ function localSpec(
       },
       playbooks: user.playbooks ?? LOCAL_PLAYBOOKS,
     },
-    'local stack spec',
+    path === undefined ? 'local stack spec' : `spec file ${path}`,
   );
 }

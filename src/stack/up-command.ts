@@ -44,15 +44,22 @@ export function upCommand(): Command {
       });
       const u = stack.info.urls;
       log('');
-      log(`OpenAI API      ${u.gateway}/v1   (models: ${stack.info.drillModel}, ${stack.info.fallbackModel})`);
+      log(`OpenAI API      ${u.gateway}/v1   (models: ${stack.info.models.join(', ')})`);
       log(`Prometheus      ${u.prometheus}/alerts`);
       log(`Alertmanager    ${u.alertmanager}`);
       log(`Responder log   ${u.responder}/actions`);
       if (u.console !== undefined) log(`Console         ${u.console}   (the dashboards, live)`);
       log(`Logs and data   ${stack.info.dir}`);
       log('');
-      log(`try: curl -s ${u.gateway}/v1/chat/completions -H 'content-type: application/json' -d '{"model":"${stack.info.drillModel}","messages":[{"role":"user","content":"hi"}]}'`);
-      log('     llmwatch drill latency      (in another terminal: proves an alert fires and the responder acts)');
+      const model = stack.info.tryModel;
+      if (model !== undefined) {
+        log(`try: curl -s ${u.gateway}/v1/chat/completions -H 'content-type: application/json' -d '${JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }).replaceAll("'", "'\\''")}'`);
+      }
+      if (u.simulator !== undefined) {
+        log('     llmwatch drill latency      (in another terminal: proves an alert fires and the responder acts)');
+      } else {
+        log('drills: skipped with --upstream (they inject faults in the simulator; run `llmwatch up` without --upstream to drill)');
+      }
       log('Ctrl-C stops everything.');
       const signal = await waitForSignal();
       log(`\n${signal}: stopping (waiting for queued responder actions)`);
