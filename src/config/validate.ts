@@ -13,8 +13,9 @@ export function validateConfig<S extends z.ZodType>(schema: S, data: unknown, so
   if (!result.success) {
     const problems = result.error.issues.flatMap((i) => {
       const at = (key?: PropertyKey) => [...i.path, ...(key === undefined ? [] : [key])].map(String).join('.') || '(root)';
-      // zod reports unknown keys on their parent; name each key itself, with the fix.
-      if (i.code === 'unrecognized_keys') return i.keys.map((k) => `${at(k)}: unknown field, remove it or check its spelling`);
+      // zod reports unknown keys on their parent; name each key itself, with the fix
+      // (unless the schema gave its own message, such as the list of known alerts).
+      if (i.code === 'unrecognized_keys' && i.message.startsWith('Unrecognized key')) return i.keys.map((k) => `${at(k)}: unknown field, remove it or check its spelling`);
       return [`${at()}: ${i.message}`];
     });
     throw CFG_ERR_INVALID(`Invalid ${source}: ${problems.join('; ')}`, { cause: result.error });
