@@ -120,7 +120,7 @@ test('a port in use names the port and the flag that changes it, for every comma
   for (const args of [
     ['simulate', '--port', p],
     ['gateway', '--upstream', 'http://127.0.0.1:9/v1', '--model', 'm', '--port', p],
-    ['responder', '--port', p],
+    ['responder', '--insecure', '--port', p],
     ['console', '--port', p, '--prometheus', 'http://127.0.0.1:9'],
     ['exporter', '--port', p, '--nvidia-smi', join(cwd, 'no-nvidia-smi')],
   ]) {
