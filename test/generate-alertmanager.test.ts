@@ -62,6 +62,7 @@ test('the config carries the spec timings, the route tree, the inhibitions and t
   assert.equal(config.route.receiver, 'null');
   assert.deepEqual([config.route.group_wait, config.route.group_interval, config.route.repeat_interval], ['10s', '1m', '2h']);
   assert.deepEqual(config.route.routes, [
+    { receiver: 'watchdog', matchers: ['alertname="Watchdog"'], group_wait: '0s', group_interval: '5m', repeat_interval: '5m' },
     { receiver: 'pager', matchers: ['severity="critical"'], continue: true },
     { receiver: 'chat', matchers: ['severity="warning"'], continue: true },
     { receiver: 'llmwatch-responder', matchers: ['severity=~"critical|warning"'] },
@@ -69,12 +70,17 @@ test('the config carries the spec timings, the route tree, the inhibitions and t
   ]);
   assert.deepEqual(config.inhibit_rules, [
     // The group labels, then the other identity labels of the model's alerts (fixture: gpu, job), sorted.
-    { source_matchers: ['severity="critical"'], target_matchers: ['severity="warning"'], equal: ['alertname', 'service', 'model', 'instance', 'gpu', 'job'] },
-    { source_matchers: ['alertname="TargetDown"'], target_matchers: ['alertname!="TargetDown"'], equal: ['instance'] },
-    { source_matchers: ['alertname="TargetAbsent"'], target_matchers: ['alertname="TargetDown"'], equal: ['job'] },
+    // Every rule spares the Watchdog.
+    {
+      source_matchers: ['severity="critical"'],
+      target_matchers: ['severity="warning"', 'alertname!="Watchdog"'],
+      equal: ['alertname', 'service', 'model', 'instance', 'gpu', 'job'],
+    },
+    { source_matchers: ['alertname="TargetDown"'], target_matchers: ['alertname!="TargetDown"', 'alertname!="Watchdog"'], equal: ['instance'] },
+    { source_matchers: ['alertname="TargetAbsent"'], target_matchers: ['alertname="TargetDown"', 'alertname!="Watchdog"'], equal: ['job'] },
   ]);
   const receivers = receiversOf(config);
-  assert.deepEqual(Object.keys(receivers), ['null', 'pager', 'chat', 'llmwatch-responder']);
+  assert.deepEqual(Object.keys(receivers), ['null', 'watchdog', 'pager', 'chat', 'llmwatch-responder']);
   assert.deepEqual(receivers.null, { name: 'null' });
   assert.deepEqual(receivers.pager.webhook_configs, [{ url: 'http://127.0.0.1:1/pager', send_resolved: true }]);
   assert.equal(receivers.pager.slack_configs[0].api_url, 'http://127.0.0.1:1/slack-pager');
@@ -116,7 +122,7 @@ for (const [name, spec] of [
     const { stdout } = await run('amtool', ['check-config', file], { timeout: 10_000 });
     assert.match(stdout, /SUCCESS/);
     assert.match(stdout, /3 inhibit rules/);
-    assert.match(stdout, /4 receivers/);
+    assert.match(stdout, /5 receivers/);
   });
 
   test(`amtool routes each severity to its tier (${name})`, async (t) => {
@@ -129,6 +135,9 @@ for (const [name, spec] of [
       assert.equal(await routesTest(file, { severity, alertname: 'HighInferenceLatency', model: 'm' }), expected[severity], severity);
     }
     assert.equal(await routesTest(file, { severity: 'critical', alertname: 'TargetDown', instance: '10.0.0.1:8000' }), 'pager,llmwatch-responder');
+    // The Watchdog reaches the dead man's switch only: never a person, never the responder.
+    assert.equal(await routesTest(file, { severity: 'info', alertname: 'Watchdog', service: 'openllm', category: 'meta' }), RECEIVER.watchdog);
+    assert.equal(await routesTest(file, { severity: 'critical', alertname: 'Watchdog' }), RECEIVER.watchdog);
     // An alert that carries no known severity is still kept, never lost to an error.
     assert.equal(await routesTest(file, { alertname: 'Stray', model: 'm' }), RECEIVER.none);
     assert.equal(await routesTest(file, { severity: 'page', alertname: 'Stray' }), RECEIVER.none);
@@ -169,6 +178,7 @@ test('a real Alertmanager inhibits and delivers as the generated config says', a
       responderURL: `${sink.url}/responder`,
       pager: { slackWebhookURL: `${sink.url}/pager` },
       chat: { webhookURL: `${sink.url}/chat` },
+      watchdog: { webhookURL: `${sink.url}/watchdog`, repeatInterval: '1m' },
     },
   });
   const am = await startAlertmanager(config);
@@ -267,5 +277,25 @@ test('a real Alertmanager inhibits and delivers as the generated config says', a
     assert.equal(absent.status.state, 'active');
     assert.deepEqual(find(alerts, { alertname: 'TargetDown', job: 'node' })!.status.inhibitedBy, [absent.fingerprint]);
     assert.equal(find(alerts, { alertname: 'TargetDown', job: 'llmwatch-responder' })!.status.state, 'active');
+  });
+
+  await t.test('nothing inhibits the Watchdog, and it reaches the dead man\'s switch only', async () => {
+    // Last: a TargetDown with no instance label (`equal` also holds when both lack a label),
+    // which without the Watchdog's exclusion would silence it, and every other alert lacking one.
+    const watchdog = { alertname: 'Watchdog', severity: 'info', service: 'openllm', category: 'meta' };
+    await am.post([
+      { labels: { ...base, alertname: 'TargetDown', severity: 'critical', job: 'alertmanager' } },
+      { labels: watchdog, annotations: { summary: 'The alerting pipeline is alive' } },
+    ]);
+    const alerts = await waitForAlerts(() => am.alerts(), (list) => find(list, { alertname: 'Watchdog' }) !== undefined, 'the Watchdog');
+    const dog = find(alerts, { alertname: 'Watchdog' })!;
+    assert.equal(dog.status.state, 'active');
+    assert.deepEqual(dog.status.inhibitedBy, []);
+    assert.deepEqual(dog.receivers.map((r) => r.name), ['watchdog']);
+    await waitFor(() => sink.received('/watchdog').length > 0, "the dead man's switch notification");
+    const sent = (path: string) => sink.received(path).flatMap((b) => (b as { alerts?: Array<{ labels: Record<string, string> }> }).alerts ?? []);
+    assert.ok(sent('/watchdog').every((a) => a.labels.alertname === 'Watchdog'));
+    assert.ok(!sent('/responder').some((a) => a.labels.alertname === 'Watchdog'));
+    assert.ok(!sent('/chat').some((a) => a.labels.alertname === 'Watchdog'));
   });
 });

@@ -178,6 +178,9 @@ test('the compose prometheus.yml scrapes each service at the name and port it li
     // node-exporter is on the host's network (its default port), reached through the host gateway.
     node: 'host.docker.internal:9100',
     'model-server-vllm': 'vllm:8001',
+    // Prometheus and Alertmanager scrape themselves, by service name.
+    prometheus: 'prometheus:9090',
+    alertmanager: 'alertmanager:9093',
   };
   const jobs = Object.fromEntries(prom.scrape_configs.map((j: { job_name: string; static_configs: Array<{ targets: string[] }> }) => [j.job_name, j.static_configs.flatMap((c) => c.targets)]));
   assert.deepEqual(jobs, Object.fromEntries(Object.entries(listens).map(([j, target]) => [j, [target]])));

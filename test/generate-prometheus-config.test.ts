@@ -58,7 +58,7 @@ function writeTree(t: { after(fn: () => void): void }, model: MonitoringModel): 
   return join(dir, PROMETHEUS_CONFIG_PATH);
 }
 
-test('the default spec scrapes the gateway, node-exporter and the responder, and no GPU exporter', () => {
+test('the default spec scrapes the gateway, node-exporter, the responder, Prometheus and Alertmanager, and no GPU exporter', () => {
   const config = configOf(fixtureModel());
   assert.deepEqual(config.global, { scrape_interval: '15s', evaluation_interval: '15s' });
   assert.deepEqual(config.rule_files, ['rules/*.yml']);
@@ -67,6 +67,9 @@ test('the default spec scrapes the gateway, node-exporter and the responder, and
     { job_name: 'llmwatch-gateway', metrics_path: '/metrics', static_configs: [{ targets: ['127.0.0.1:8000'] }] },
     { job_name: 'node', metrics_path: '/metrics', static_configs: [{ targets: ['127.0.0.1:9100'] }] },
     { job_name: 'llmwatch-responder', metrics_path: '/metrics', static_configs: [{ targets: ['127.0.0.1:9095'] }] },
+    // Prometheus and Alertmanager scrape themselves: the meta alerts read these series.
+    { job_name: 'prometheus', metrics_path: '/metrics', static_configs: [{ targets: ['127.0.0.1:9090'] }] },
+    { job_name: 'alertmanager', metrics_path: '/metrics', static_configs: [{ targets: ['127.0.0.1:9093'] }] },
   ]);
 });
 
@@ -77,11 +80,13 @@ test('a full spec: external labels sorted, a GPU job, one job per model server w
   assert.deepEqual(config.alerting.alertmanagers[0].static_configs, [{ targets: ['am-1:9093', 'am-2:9093'] }]);
   assert.deepEqual(
     config.scrape_configs.map((j: { job_name: string }) => j.job_name),
-    ['llmwatch-gateway', 'node', 'llmwatch-gpu', 'llmwatch-responder', 'model-server-vllm-a', 'model-server-tgi'],
+    ['llmwatch-gateway', 'node', 'llmwatch-gpu', 'llmwatch-responder', 'prometheus', 'alertmanager', 'model-server-vllm-a', 'model-server-tgi'],
   );
   const jobs = Object.fromEntries(config.scrape_configs.map((j: { job_name: string }) => [j.job_name, j]));
   assert.deepEqual(jobs['llmwatch-gateway'].static_configs, [{ targets: ['gw-1:8000', 'gw-2:8000'] }]);
   assert.deepEqual(jobs['llmwatch-gpu'].static_configs, [{ targets: ['gpu-host:9400'] }]);
+  // Every Alertmanager Prometheus sends to is scraped.
+  assert.deepEqual(jobs.alertmanager.static_configs, [{ targets: ['am-1:9093', 'am-2:9093'] }]);
   assert.deepEqual(jobs['model-server-tgi'], {
     job_name: 'model-server-tgi',
     metrics_path: '/prom',
@@ -91,10 +96,11 @@ test('a full spec: external labels sorted, a GPU job, one job per model server w
 });
 
 test('jobs with no targets are left out (a dcgm source with no targets included)', () => {
-  const config = configOf(fixtureModel({ targets: { nodeExporter: [], responder: [], gpuExporter: { source: 'dcgm' } } }));
+  const config = configOf(fixtureModel({ targets: { nodeExporter: [], responder: [], prometheus: [], gpuExporter: { source: 'dcgm' } } }));
   assert.deepEqual(
     config.scrape_configs.map((j: { job_name: string }) => j.job_name),
-    ['llmwatch-gateway'],
+    // The Alertmanagers are always there: Prometheus sends to at least one.
+    ['llmwatch-gateway', 'alertmanager'],
   );
 });
 

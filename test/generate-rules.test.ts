@@ -78,8 +78,20 @@ describe('the exact PromQL, table-driven', () => {
     ['HighGpuMemoryUsage', ['gpu:node_gpu_memory_utilisation:ratio > 0.9']],
     ['HighCpuUsage', ['node_cpu_usage_percent > 80']],
     ['HighHostMemoryUsage', ['instance:node_memory_utilisation:ratio > 0.85']],
-    ['TargetDown', ['up{job="llmwatch-gateway"} == 0', 'up{job="node"} == 0', 'up{job="llmwatch-responder"} == 0']],
-    ['TargetAbsent', ['absent(up{job="llmwatch-gateway"})', 'absent(up{job="node"})', 'absent(up{job="llmwatch-responder"})']],
+    [
+      'TargetDown',
+      ['up{job="llmwatch-gateway"} == 0', 'up{job="node"} == 0', 'up{job="llmwatch-responder"} == 0', 'up{job="prometheus"} == 0', 'up{job="alertmanager"} == 0'],
+    ],
+    [
+      'TargetAbsent',
+      [
+        'absent(up{job="llmwatch-gateway"})',
+        'absent(up{job="node"})',
+        'absent(up{job="llmwatch-responder"})',
+        'absent(up{job="prometheus"})',
+        'absent(up{job="alertmanager"})',
+      ],
+    ],
     [
       'ErrorBudgetBurn',
       [

@@ -107,6 +107,8 @@ export const MonitoringSpecSchema = z
           .prefault({}),
         responder: z.array(HostPort).default(['127.0.0.1:9095']),
         alertmanagers: z.array(HostPort).min(1).default(['127.0.0.1:9093']),
+        /** Prometheus' own address, for its self-scrape job (the meta alerts read it); empty: not scraped. */
+        prometheus: z.array(HostPort).default(['127.0.0.1:9090']),
         /** The model servers' own metrics (vLLM, BentoML/OpenLLM, TGI), scraped beside the gateway's. */
         modelServers: z.array(ModelServer).default([]),
       })
@@ -138,6 +140,12 @@ export const MonitoringSpecSchema = z
         pager: Receiver.default({}),
         /** Warnings (P1). */
         chat: Receiver.default({}),
+        /**
+         * The always-firing Watchdog's receiver: a dead man's switch (Healthchecks.io, Cronitor, a
+         * PagerDuty or Opsgenie heartbeat) that pages when the Watchdog stops arriving. It is sent
+         * every `repeatInterval`; set the switch's period a little longer.
+         */
+        watchdog: Receiver.extend({ repeatInterval: Duration.default('5m') }).default({ repeatInterval: '5m' }),
         /** The llmwatch responder's webhook, sent critical and warning alerts, resolved ones too. */
         responderURL: z.url().default('http://127.0.0.1:9095/alerts'),
         /** A file holding the bearer token Alertmanager sends to the responder. */

@@ -233,6 +233,10 @@ export const JOB = {
   gpu: 'llmwatch-gpu',
   responder: 'llmwatch-responder',
   modelServer: 'model-server',
+  /** Prometheus scraping itself: its self-alerts read these series. */
+  prometheus: 'prometheus',
+  /** Prometheus scraping the Alertmanagers it sends to. */
+  alertmanager: 'alertmanager',
 } as const;
 
 /** Alert names. Model alerts are per model and can be tuned per model; the others are per host or target. */
@@ -249,6 +253,21 @@ export const MODEL_ALERTS = [
 ] as const;
 export const HOST_ALERTS = ['HighGpuMemoryUsage', 'HighCpuUsage', 'HighHostMemoryUsage', 'HighGpuTemperature', 'GpuCollectorFailing'] as const;
 export const TARGET_ALERTS = ['TargetDown', 'TargetAbsent'] as const;
+/** Alerts about the monitoring itself: the always-firing Watchdog, and Prometheus' and Alertmanager's own failures. */
+export const META_ALERTS = [
+  'Watchdog',
+  'PrometheusRuleFailures',
+  'PrometheusNotificationsDropped',
+  'PrometheusErrorSendingAlerts',
+  'PrometheusNotificationQueueRunningFull',
+  'PrometheusConfigReloadFailed',
+  'PrometheusTSDBCompactionsFailing',
+  'AlertmanagerNotificationsFailing',
+  'AlertmanagerConfigReloadFailed',
+] as const;
+export type MetaAlert = (typeof META_ALERTS)[number];
+/** The always-firing alert whose silence means the alerting pipeline is broken. */
+export const WATCHDOG_ALERT = 'Watchdog' satisfies MetaAlert;
 export const SLO_ALERTS = ['ErrorBudgetBurn', 'LatencyBudgetBurn'] as const;
 export type ModelAlert = (typeof MODEL_ALERTS)[number];
 export type HostAlert = (typeof HOST_ALERTS)[number];
@@ -259,7 +278,7 @@ export const TUNABLE_ALERTS: readonly TunableAlert[] = [...MODEL_ALERTS, ...HOST
 export const ALERT_LABEL = { severity: 'severity', service: 'service', category: 'category' } as const;
 export const SEVERITIES = ['critical', 'warning', 'info'] as const;
 export type Severity = (typeof SEVERITIES)[number];
-export const CATEGORIES = ['performance', 'error', 'content', 'efficiency', 'resource', 'availability', 'slo'] as const;
+export const CATEGORIES = ['performance', 'error', 'content', 'efficiency', 'resource', 'availability', 'slo', 'meta'] as const;
 export type Category = (typeof CATEGORIES)[number];
 
 /** Rule group names, one file each under `prometheus/rules/`. */
@@ -287,9 +306,10 @@ export function modelServerJob(server: string): string {
 /**
  * Alertmanager receivers of the generated config, one per response tier
  * (the source article's section 6): `null` records only, `pager` is P0,
- * `chat` is P1, and the llmwatch responder acts on P0 and P1.
+ * `chat` is P1, and the llmwatch responder acts on P0 and P1; `watchdog` gets
+ * only the always-firing Watchdog, for a dead man's switch outside the stack.
  */
-export const RECEIVER = { none: 'null', pager: 'pager', chat: 'chat', responder: 'llmwatch-responder' } as const;
+export const RECEIVER = { none: 'null', pager: 'pager', chat: 'chat', responder: 'llmwatch-responder', watchdog: 'watchdog' } as const;
 export type ReceiverName = (typeof RECEIVER)[keyof typeof RECEIVER];
 
 /** Names of the generated prometheus-operator manifests. */
@@ -374,6 +394,33 @@ export const DCGM = {
   gpuTemp: 'DCGM_FI_DEV_GPU_TEMP',
   powerUsage: 'DCGM_FI_DEV_POWER_USAGE',
   label: { gpu: 'gpu', uuid: 'UUID', modelName: 'modelName', hostname: 'Hostname', gpuInstance: 'GPU_I_ID' },
+} as const;
+
+/**
+ * Prometheus' own metrics (2.42, read from a running server's `/metrics`) that its
+ * self-alerts use. Per-group and per-Alertmanager series appear once a rule group
+ * or an Alertmanager is configured.
+ */
+export const PROMETHEUS_SELF_METRIC = {
+  ruleEvaluationFailures: 'prometheus_rule_evaluation_failures_total',
+  notificationsDropped: 'prometheus_notifications_dropped_total',
+  notificationsErrors: 'prometheus_notifications_errors_total',
+  notificationsSent: 'prometheus_notifications_sent_total',
+  notificationsQueueLength: 'prometheus_notifications_queue_length',
+  notificationsQueueCapacity: 'prometheus_notifications_queue_capacity',
+  configReloadSuccessful: 'prometheus_config_last_reload_successful',
+  tsdbCompactionsFailed: 'prometheus_tsdb_compactions_failed_total',
+  /** Labels: `rule_group` (`<file>;<group>`), `alertmanager` (its API URL). */
+  label: { ruleGroup: 'rule_group', alertmanager: 'alertmanager' },
+} as const;
+
+/** Alertmanager's own metrics (0.25, read from a running server's `/metrics`); each integration is pre-zeroed. */
+export const ALERTMANAGER_SELF_METRIC = {
+  notifications: 'alertmanager_notifications_total',
+  notificationsFailed: 'alertmanager_notifications_failed_total',
+  configReloadSuccessful: 'alertmanager_config_last_reload_successful',
+  /** Label: `integration` (webhook, slack, pagerduty, email, ...). */
+  label: { integration: 'integration' },
 } as const;
 
 /** Series and labels Prometheus itself writes: `up` per target, `ALERTS` per pending or firing alert. */

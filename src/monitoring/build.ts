@@ -1,8 +1,10 @@
 import type { AlertTuning, MonitoringSpec } from '../config/monitoring-spec.ts';
 import { ALERT_LABEL, DCGM, GPU_METRIC, JOB, LABEL, NODE, RULE_GROUP, metricName, modelServerJob, recordedNames } from '../metrics/conventions.ts';
 import type { Category, Severity } from '../metrics/conventions.ts';
-import type { AlertContext, AlertDef, Tuning } from './alert-def.ts';
+import type { AlertContext, AlertDef, Recovery, Tuning } from './alert-def.ts';
 import { catalogFor } from './catalog.ts';
+import { META_CATALOG } from './meta-catalog.ts';
+import type { MetaAlertDef } from './meta-catalog.ts';
 import { GEN_ERR_INVALID_SPEC } from './errors.ts';
 import { expandTemplate, humanizeDuration, humanizePercentage } from './humanize.ts';
 import type { Humanizer } from './humanize.ts';
@@ -38,6 +40,7 @@ export function buildModel(spec: Readonly<MonitoringSpec>): MonitoringModel {
   for (const def of catalogFor(spec)) built.push(...buildTunable(spec, names, def, problems));
   if (problems.length > 0) throw GEN_ERR_INVALID_SPEC(`The spec's alert tuning cannot be generated:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   built.push(buildTargetDown(spec), buildTargetAbsent(spec));
+  built.push(...META_CATALOG.map((def) => buildMeta(spec, def)));
   if (spec.slo.enabled) built.push(...buildBurnRates(spec, names));
 
   const recording = recordingGroups(spec);
@@ -129,7 +132,7 @@ function buildTunable(spec: Readonly<MonitoringSpec>, names: ReturnType<typeof r
         },
       },
       humanizer: def.humanizer,
-      scenarios: [...def.scenarios(c, v.subject), ...recoveryScenarios(def, c, v.subject, keepFiringFor)],
+      scenarios: [...def.scenarios(c, v.subject), ...recoveryScenarios(def.recovery?.(c, v.subject), keepFiringFor)],
       subject: v.subject,
     });
   }
@@ -159,9 +162,8 @@ function keptFor(t: Tuning): string | undefined {
  * late: promtool evaluates rule groups in no fixed order, so an alert reading a
  * recording rule may see the recovery one evaluation after `clearsAt`.
  */
-export function recoveryScenarios(def: AlertDef, c: AlertContext, model: string, keepFiringFor: string | undefined): Scenario[] {
-  if (def.recovery === undefined) return [];
-  const r = def.recovery(c, model);
+export function recoveryScenarios(r: Recovery | undefined, keepFiringFor: string | undefined): Scenario[] {
+  if (r === undefined) return [];
   if (keepFiringFor === undefined) {
     return [{ name: 'resolves once the signal recovers', series: r.series, at: r.clearsAt + 1, expect: [], exprSilentAt: r.clearsAt + 1 }];
   }
@@ -200,7 +202,34 @@ function jobs(spec: Readonly<MonitoringSpec>): Array<{ job: string; severity: Se
   if (spec.targets.gpuExporter.targets.length > 0) list.push({ job: JOB.gpu, severity: 'warning' });
   if (spec.targets.responder.length > 0) list.push({ job: JOB.responder, severity: 'warning' });
   for (const server of spec.targets.modelServers) list.push({ job: modelServerJob(server.name), severity: 'warning' });
+  // The self-scrape jobs: without them the meta alerts read nothing.
+  if (spec.targets.prometheus.length > 0) list.push({ job: JOB.prometheus, severity: 'warning' });
+  list.push({ job: JOB.alertmanager, severity: 'warning' });
   return list;
+}
+
+/** A meta alert (the Watchdog, Prometheus' and Alertmanager's own failures): one fixed rule, its scenarios, and its recovery where it keeps firing. */
+function buildMeta(spec: Readonly<MonitoringSpec>, def: MetaAlertDef): BuiltAlert {
+  const rule: BuiltRule = {
+    rule: {
+      alert: def.name,
+      expr: def.expr,
+      for: def.for,
+      ...(def.keepFiringFor === undefined ? {} : { keepFiringFor: def.keepFiringFor }),
+      labels: staticLabels(spec, def.severity, 'meta'),
+      annotations: { summary: def.summary, description: def.description, runbook_url: runbookURL(spec, def.name) },
+    },
+    humanizer: def.humanizer,
+    scenarios: [...def.scenarios, ...recoveryScenarios(def.recovery, def.keepFiringFor)],
+    subject: def.identity.includes('instance') ? 'self' : 'pipeline',
+  };
+  return {
+    info: {
+      ...alertInfo(spec, def.name, 'meta', [rule], def.identity, def.summary, def.runbook),
+      ...(def.keepFiringForWhy === undefined ? {} : { keepFiringForWhy: def.keepFiringForWhy }),
+    },
+    rules: [rule],
+  };
 }
 
 const TARGET_DOWN_RUNBOOK: Runbook = {

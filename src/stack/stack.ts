@@ -119,6 +119,7 @@ export async function startStack(opts: StackOptions): Promise<StackHandle> {
     nodeExporter: [hostPort(ports.nodeExporter)],
     responder: [hostPort(ports.responder)],
     alertmanagers: [hostPort(ports.alertmanager)],
+    prometheus: [hostPort(ports.prometheus)],
     responderURL: `${url(ports.responder)}/alerts`,
     responderTokenFile: join(dir, 'secrets/responder-token'),
   });
@@ -339,7 +340,15 @@ function secret(path: string): string {
 function localSpec(
   specFile: string | undefined,
   timings: Timings,
-  t: { gateways: string[]; nodeExporter: string[]; responder: string[]; alertmanagers: string[]; responderURL: string; responderTokenFile: string },
+  t: {
+    gateways: string[];
+    nodeExporter: string[];
+    responder: string[];
+    alertmanagers: string[];
+    prometheus: string[];
+    responderURL: string;
+    responderTokenFile: string;
+  },
 ): Readonly<MonitoringSpec> {
   const path = specFile ?? (existsSync('llmwatch.yaml') ? 'llmwatch.yaml' : undefined);
   const user = (path === undefined ? {} : readYamlFile(path)) as Record<string, any>;
@@ -353,7 +362,7 @@ function localSpec(
       ...user,
       prometheus: { ...user.prometheus, scrapeInterval: timings.scrapeInterval, evaluationInterval: timings.evaluationInterval },
       rateWindow: timings.rateWindow,
-      targets: { ...user.targets, gateways: t.gateways, nodeExporter: t.nodeExporter, responder: t.responder, alertmanagers: t.alertmanagers },
+      targets: { ...user.targets, gateways: t.gateways, nodeExporter: t.nodeExporter, responder: t.responder, alertmanagers: t.alertmanagers, prometheus: t.prometheus },
       alerts: keptBriefly({ ...timings.alerts, ...compress(user.alerts) }, timings),
       models: Object.fromEntries(Object.entries(user.models ?? {}).map(([m, v]) => [m, { alerts: compress((v as { alerts?: Record<string, Record<string, unknown>> }).alerts) }])),
       alertmanager: {

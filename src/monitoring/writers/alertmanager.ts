@@ -1,5 +1,5 @@
 import type { ReceiverSpec } from '../../config/monitoring-spec.ts';
-import { ALERT_LABEL, LABEL, RECEIVER, TARGET_LABEL } from '../../metrics/conventions.ts';
+import { ALERT_LABEL, LABEL, RECEIVER, TARGET_LABEL, WATCHDOG_ALERT } from '../../metrics/conventions.ts';
 import type { ReceiverName, Severity, TARGET_ALERTS } from '../../metrics/conventions.ts';
 import type { GeneratedFile, MonitoringModel } from '../model.ts';
 import { dumpYaml } from '../yaml.ts';
@@ -38,6 +38,7 @@ const TARGET_ABSENT = 'TargetAbsent' satisfies TargetAlert;
 export function renderAlertmanager(model: MonitoringModel): GeneratedFile[] {
   const am = model.spec.alertmanager;
   const severity = ALERT_LABEL.severity;
+  const notWatchdog = notEq(TARGET_LABEL.alertname, WATCHDOG_ALERT);
   const config = {
     route: {
       receiver: RECEIVER.none,
@@ -49,6 +50,15 @@ export function renderAlertmanager(model: MonitoringModel): GeneratedFile[] {
       // continue, so the responder route after them sees critical and warning alike.
       // https://prometheus.io/docs/alerting/0.25/configuration/#route
       routes: [
+        // The Watchdog first, and only there: it must reach the dead man's switch on every
+        // repeat, never a person or the responder.
+        {
+          receiver: RECEIVER.watchdog,
+          matchers: [eq(TARGET_LABEL.alertname, WATCHDOG_ALERT)],
+          group_wait: '0s',
+          group_interval: am.watchdog.repeatInterval,
+          repeat_interval: am.watchdog.repeatInterval,
+        },
         { receiver: RECEIVER.pager, matchers: [eq(severity, 'critical')], continue: true },
         { receiver: RECEIVER.chat, matchers: [eq(severity, 'warning')], continue: true },
         { receiver: RECEIVER.responder, matchers: [oneOf(severity, ['critical', 'warning'])] },
@@ -60,27 +70,30 @@ export function renderAlertmanager(model: MonitoringModel): GeneratedFile[] {
       // `equal` also holds when both lack a label, so every label that tells two
       // instances of an alert apart is listed, or a critical on one host (or GPU)
       // would hide the warning of another.
+      // Every rule spares the Watchdog: an inhibited Watchdog would look, to the dead man's
+      // switch, like a dead pipeline.
       {
         source_matchers: [eq(severity, 'critical')],
-        target_matchers: [eq(severity, 'warning')],
+        target_matchers: [eq(severity, 'warning'), notWatchdog],
         equal: severityInhibitionEqual(model),
       },
       // A target that is down explains every other alert about that instance.
       {
         source_matchers: [eq(TARGET_LABEL.alertname, TARGET_DOWN)],
-        target_matchers: [notEq(TARGET_LABEL.alertname, TARGET_DOWN)],
+        target_matchers: [notEq(TARGET_LABEL.alertname, TARGET_DOWN), notWatchdog],
         equal: [TARGET_LABEL.instance],
       },
       // A job with no targets at all explains its targets being down.
       {
         source_matchers: [eq(TARGET_LABEL.alertname, TARGET_ABSENT)],
-        target_matchers: [eq(TARGET_LABEL.alertname, TARGET_DOWN)],
+        target_matchers: [eq(TARGET_LABEL.alertname, TARGET_DOWN), notWatchdog],
         equal: [TARGET_LABEL.job],
       },
     ],
     receivers: [
       // No configs: alerts routed here are kept in Alertmanager's UI and API only.
       { name: RECEIVER.none },
+      notifyReceiver(RECEIVER.watchdog, am.watchdog),
       notifyReceiver(RECEIVER.pager, am.pager),
       notifyReceiver(RECEIVER.chat, am.chat),
       {

@@ -89,6 +89,7 @@ export function composeSpec(spec: Readonly<MonitoringSpec>): Readonly<Monitoring
       gpuExporter: { ...spec.targets.gpuExporter, targets: [at(DEPLOY_PART.gpuExporter)] },
       responder: [at(DEPLOY_PART.responder)],
       alertmanagers: [at(DEPLOY_PART.alertmanager)],
+      prometheus: [at(DEPLOY_PART.prometheus)],
       modelServers,
     },
     alertmanager: {

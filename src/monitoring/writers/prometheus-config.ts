@@ -54,6 +54,10 @@ function scrapeJobs(model: MonitoringModel): ScrapeJob[] {
     // Either source (llmwatch's exporter or NVIDIA dcgm-exporter) is one job; the recording rules map dcgm's names.
     job(JOB.gpu, targets.gpuExporter.targets),
     job(JOB.responder, targets.responder),
+    // Prometheus and the Alertmanagers scraping themselves: the meta alerts (rule failures,
+    // dropped notifications, failed reloads, failing integrations) read these series.
+    job(JOB.prometheus, targets.prometheus),
+    job(JOB.alertmanager, targets.alertmanagers),
   ];
   const seen = new Map<string, string>(jobs.map((j) => [j.job_name, `the built-in job ${j.job_name}`]));
   targets.modelServers.forEach((server, i) => {

@@ -1,4 +1,4 @@
-import { ALERT_LABEL, RECEIVER, SEVERITIES } from '../../metrics/conventions.ts';
+import { ALERT_LABEL, RECEIVER, SEVERITIES, WATCHDOG_ALERT } from '../../metrics/conventions.ts';
 import type { Severity } from '../../metrics/conventions.ts';
 import { GEN_ERR_ALERT_NAME, GEN_ERR_DUPLICATE_ALERT, GEN_ERR_EMPTY_OUTPUT, GEN_ERR_RUNBOOK_URL } from '../errors.ts';
 import type { AlertInfo, AlertingRule, GeneratedFile, MonitoringModel } from '../model.ts';
@@ -56,7 +56,7 @@ function runbookPage(alert: AlertInfo, rules: readonly AlertingRule[]): string {
     `| Severity | ${severities.join(', ')} |`,
     `| Category | ${alert.category} |`,
     `| One alert per | ${alert.identity.length > 0 ? alert.identity.map((l) => `\`${l}\``).join(', ') : 'the whole service'} |`,
-    `| Notifies | ${severities.map((s) => `${s}: ${receiversText(s)}`).join('; ')} |`,
+    `| Notifies | ${alert.name === WATCHDOG_ALERT ? `only the dead man's switch (\`${RECEIVER.watchdog}\` receiver), every repeat interval` : severities.map((s) => `${s}: ${receiversText(s)}`).join('; ')} |`,
     '',
     '## Meaning',
     '',
@@ -95,6 +95,9 @@ function runbookPage(alert: AlertInfo, rules: readonly AlertingRule[]): string {
  * warning reach the responder, info reaches no one.
  */
 function automaticResponse(name: string, severities: readonly Severity[]): string {
+  if (name === WATCHDOG_ALERT) {
+    return `None here: Alertmanager routes the Watchdog before every other route to the \`${RECEIVER.watchdog}\` receiver only, and no inhibition rule touches it. The dead man's switch behind that receiver acts when it stops.`;
+  }
   const acted = severities.filter((s) => SEVERITY_RECEIVERS[s].includes(RECEIVER.responder));
   const recordedOnly = severities.filter((s) => !acted.includes(s));
   if (acted.length === 0) {
