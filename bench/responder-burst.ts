@@ -1,14 +1,17 @@
 /**
- * Webhook-to-action latency of the responder under a burst of alerts.
+ * The responder under bursts of alerts, against baselines in the same run.
  *
- * A responder with a no-op playbook (the cap raised out of the way) takes a
- * burst of N alerts, one per webhook, sent concurrently; each alert's latency
- * runs from the moment its webhook is sent to the moment its action was
- * recorded in the audit log. The baseline, in the same run, is the round trip
- * of a plain `GET /healthz` to the same process at the same concurrency.
+ * 1. Webhook-to-action latency: a burst of N alerts (a no-op playbook, the cap
+ *    out of the way), one per webhook, `--concurrency` at a time; baseline: a
+ *    plain `GET /healthz` round trip at the same concurrency.
+ * 2. Isolation: the same burst with one slow `exec` action (`--slow-ms`) on one
+ *    target sent first: the other targets' actions p99 beside (1)'s, and
+ *    `/healthz` p99 sampled during the burst.
+ * 3. Event loop: a burst of `--big` alerts in webhooks of 100 (as Alertmanager
+ *    batches); `/healthz` p99 sampled every 5 ms until every action is done.
  *
- *   npm run bench:responder                # 1000 alerts, 50 at a time
- *   npm run bench:responder -- --alerts 200 --concurrency 20
+ *   npm run bench:responder                 # 1000 alerts, 50 at a time, 10000 in the big burst
+ *   npm run bench:responder -- --alerts 200 --concurrency 20 --big 2000
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,14 +20,23 @@ import { parseArgs } from 'node:util';
 import { ResponderConfigSchema } from '../src/config/responder-config.ts';
 import { validateConfig } from '../src/config/validate.ts';
 import { startResponder } from '../src/responder/server.ts';
+import type { ResponderHandle } from '../src/responder/server.ts';
 
-const { values: args } = parseArgs({ options: { alerts: { type: 'string', default: '1000' }, concurrency: { type: 'string', default: '50' } } });
+const { values: args } = parseArgs({
+  options: { alerts: { type: 'string', default: '1000' }, concurrency: { type: 'string', default: '50' }, big: { type: 'string', default: '10000' }, 'slow-ms': { type: 'string', default: '3000' } },
+});
 const N = Number(args.alerts);
 const CONCURRENCY = Number(args.concurrency);
+const BIG = Number(args.big);
+const SLOW_MS = Number(args['slow-ms']);
+const TOKEN = 'bench-responder-token-0123456789';
+const HEADERS = { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` };
 
 function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
+const ms = (v: number) => `${v.toFixed(1)} ms`;
+const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
 
 async function pool(n: number, work: (i: number) => Promise<void>): Promise<void> {
   let next = 0;
@@ -35,21 +47,92 @@ async function pool(n: number, work: (i: number) => Promise<void>): Promise<void
   );
 }
 
-const TOKEN = 'bench-responder-token-0123456789';
+function payload(alerts: Array<{ alertname: string; fingerprint: string; n: number }>, startsAt: string): string {
+  return JSON.stringify({
+    version: '4',
+    groupKey: 'bench',
+    status: 'firing',
+    receiver: 'llmwatch-responder',
+    groupLabels: {},
+    commonLabels: {},
+    commonAnnotations: {},
+    externalURL: 'http://127.0.0.1:9093',
+    alerts: alerts.map((a) => ({
+      status: 'firing',
+      labels: { alertname: a.alertname, severity: 'critical', n: String(a.n) },
+      annotations: {},
+      startsAt,
+      endsAt: '0001-01-01T00:00:00Z',
+      generatorURL: '',
+      fingerprint: a.fingerprint,
+    })),
+  });
+}
+
+/** Samples `GET /healthz` every `everyMs` until `stop()` is called; the round trips, in ms. */
+function probeHealth(r: ResponderHandle, everyMs: number): { stop(): Promise<number[]> } {
+  const samples: number[] = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const t0 = performance.now();
+      await (await fetch(`${r.url}/healthz`)).arrayBuffer();
+      samples.push(performance.now() - t0);
+      await new Promise((res) => setTimeout(res, everyMs));
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return samples;
+    },
+  };
+}
+
 const dir = mkdtempSync(join(tmpdir(), 'llmwatch-bench-rsp-'));
 const r = await startResponder(
   validateConfig(ResponderConfigSchema, {
     port: 0,
     auth: { token: TOKEN },
     auditPath: join(dir, 'audit.db'),
-    limits: { maxActionsPerHour: 1_000_000 },
-    playbooks: { BenchAlert: { cooldown: '1s', steps: [{ action: 'noop' }] } },
+    limits: { maxActionsPerHour: 1_000_000, actionTimeoutMs: SLOW_MS * 4 },
+    commands: { slow: { argv: ['/bin/sleep', String(SLOW_MS / 1000)], timeoutMs: SLOW_MS * 4 } },
+    playbooks: { BenchAlert: { cooldown: '1s', steps: [{ action: 'noop' }] }, SlowAlert: { cooldown: '1s', steps: [{ action: 'exec', params: { command: 'slow' } }] } },
   }),
   { port: 0 },
 );
+let serial = 0;
+
+/** One burst of `n` BenchAlert alerts, one per webhook; each alert's webhook-sent to action-done latency. */
+async function burst(n: number, withSlow: boolean): Promise<{ latencies: number[]; health: number[]; seconds: number; slowDone: number | undefined }> {
+  const startsAt = new Date().toISOString();
+  const sentAt = new Map<string, number>();
+  const probe = probeHealth(r, 10);
+  const t0 = Date.now();
+  let slowFp: string | undefined;
+  if (withSlow) {
+    slowFp = `slow${serial++}`;
+    await (await fetch(`${r.url}/alerts`, { method: 'POST', headers: HEADERS, body: payload([{ alertname: 'SlowAlert', fingerprint: slowFp, n: -1 }], startsAt) })).arrayBuffer();
+  }
+  await pool(n, async (i) => {
+    const fingerprint = `bench${(serial++).toString(16).padStart(8, '0')}`;
+    sentAt.set(fingerprint, Date.now());
+    await (await fetch(`${r.url}/alerts`, { method: 'POST', headers: HEADERS, body: payload([{ alertname: 'BenchAlert', fingerprint, n: i }], startsAt) })).arrayBuffer();
+  });
+  const fastDone = Date.now();
+  await r.engine.idle();
+  const health = await probe.stop();
+  const rows = r.store.listActions({ limit: n * 2 + 10, since: t0 - 1 });
+  const latencies = rows.filter((a) => sentAt.has(a.fingerprint)).map((a) => a.startedAt + a.durationMs - sentAt.get(a.fingerprint)!);
+  const slow = rows.find((a) => a.fingerprint === slowFp);
+  return { latencies: sorted(latencies), health: sorted(health), seconds: (fastDone - t0) / 1000, slowDone: slow === undefined ? undefined : slow.durationMs };
+}
+
 try {
   // Warm-up: JIT, SQLite statements, sockets.
   await pool(200, async () => void (await (await fetch(`${r.url}/healthz`)).arrayBuffer()));
+  await burst(100, false);
 
   const baseline: number[] = [];
   await pool(N, async () => {
@@ -57,38 +140,35 @@ try {
     await (await fetch(`${r.url}/healthz`)).arrayBuffer();
     baseline.push(performance.now() - t0);
   });
+  const base = sorted(baseline);
 
-  const sentAt = new Map<string, number>();
+  const plain = await burst(N, false);
+  const isolated = await burst(N, true);
+  console.log(`responder burst bench (node ${process.version}); action: noop; audit log: SQLite (WAL); per-target queues (p-queue)`);
+  console.log(`baseline GET /healthz round trip at ${CONCURRENCY} concurrent: p50 ${ms(quantile(base, 0.5))}, p99 ${ms(quantile(base, 0.99))}`);
+  console.log(`1. ${N} alerts, one per webhook: ${plain.latencies.length} actions; webhook -> action done p50 ${ms(quantile(plain.latencies, 0.5))}, p99 ${ms(quantile(plain.latencies, 0.99))}; /healthz during p99 ${ms(quantile(plain.health, 0.99))}`);
+  console.log(
+    `2. the same with one ${SLOW_MS} ms exec on another target (sent first, took ${isolated.slowDone} ms): ${isolated.latencies.length} actions; other targets p50 ${ms(quantile(isolated.latencies, 0.5))}, p99 ${ms(quantile(isolated.latencies, 0.99))} (${(quantile(isolated.latencies, 0.99) / quantile(plain.latencies, 0.99)).toFixed(2)}x of 1.); /healthz during p99 ${ms(quantile(isolated.health, 0.99))}`,
+  );
+
+  // 3. The big burst, in webhooks of 100 alerts.
+  const startsAt = new Date().toISOString();
+  const probe = probeHealth(r, 5);
   const t0 = Date.now();
-  await pool(N, async (i) => {
-    const fingerprint = `bench${i.toString(16).padStart(6, '0')}`;
-    const body = JSON.stringify({
-      version: '4',
-      groupKey: 'bench',
-      status: 'firing',
-      receiver: 'llmwatch-responder',
-      groupLabels: {},
-      commonLabels: {},
-      commonAnnotations: {},
-      externalURL: 'http://127.0.0.1:9093',
-      alerts: [
-        { status: 'firing', labels: { alertname: 'BenchAlert', severity: 'critical', n: String(i) }, annotations: {}, startsAt: new Date(t0).toISOString(), endsAt: '0001-01-01T00:00:00Z', generatorURL: '', fingerprint },
-      ],
-    });
-    sentAt.set(fingerprint, Date.now());
-    const res = await fetch(`${r.url}/alerts`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body });
+  const batches = Math.ceil(BIG / 100);
+  await pool(batches, async (b) => {
+    const alerts = Array.from({ length: Math.min(100, BIG - b * 100) }, (_, k) => ({ alertname: 'BenchAlert', fingerprint: `big${(serial++).toString(16)}`, n: b * 100 + k }));
+    const res = await fetch(`${r.url}/alerts`, { method: 'POST', headers: HEADERS, body: payload(alerts, startsAt) });
     await res.arrayBuffer();
+    if (!res.ok) throw new Error(`webhook refused: ${res.status}`);
   });
   await r.engine.idle();
-  const done = Date.now();
-  const rows = r.store.listActions({ limit: N * 2, alertname: 'BenchAlert' });
-  const latencies = rows.map((a) => a.startedAt + a.durationMs - sentAt.get(a.fingerprint)!).sort((a, b) => a - b);
-  baseline.sort((a, b) => a - b);
-  console.log(`${N} alerts, one per webhook, ${CONCURRENCY} at a time; action: noop; audit log: SQLite (WAL)`);
-  console.log(`actions recorded: ${rows.length}; burst handled in ${((done - t0) / 1000).toFixed(2)} s (${(rows.length / ((done - t0) / 1000)).toFixed(0)} actions/s)`);
-  console.log(`webhook -> action done: p50 ${quantile(latencies, 0.5).toFixed(1)} ms, p99 ${quantile(latencies, 0.99).toFixed(1)} ms, max ${latencies.at(-1)!.toFixed(1)} ms`);
-  console.log(`baseline GET /healthz round trip: p50 ${quantile(baseline, 0.5).toFixed(2)} ms, p99 ${quantile(baseline, 0.99).toFixed(2)} ms`);
-  console.log(`ratio (p50 webhook->action / p50 baseline): ${(quantile(latencies, 0.5) / quantile(baseline, 0.5)).toFixed(1)}x`);
+  const health = sorted(await probe.stop());
+  const seconds = (Date.now() - t0) / 1000;
+  const done = r.store.listActions({ limit: BIG + 10, since: t0 - 1 }).length;
+  console.log(
+    `3. ${BIG} alerts in ${batches} webhooks: ${done} actions in ${seconds.toFixed(2)} s (${(done / seconds).toFixed(0)} actions/s); /healthz sampled ${health.length} times during it: p50 ${ms(quantile(health, 0.5))}, p99 ${ms(quantile(health, 0.99))}, max ${ms(health.at(-1)!)}`,
+  );
 } finally {
   await r.close();
   rmSync(dir, { recursive: true, force: true });

@@ -1,4 +1,3 @@
-import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import PQueue from 'p-queue';
 import type { ResponderConfig } from '../config/responder-config.ts';
 import { durationMs } from '../config/playbook-spec.ts';
@@ -35,6 +34,9 @@ export function tierOf(severity: string | undefined): Tier {
 }
 
 const HOUR_MS = 3_600_000;
+
+/** Longest stretch of responder work (decisions, steps) between two turns of the event loop. */
+const SLICE_MS = 4;
 
 /** One alert's decision, as the webhook answer reports it. */
 export interface DecisionSummary {
@@ -77,6 +79,8 @@ export class Engine {
   readonly #targets = new Map<string, PQueue>();
   readonly #active = new Set<number>();
   #kill: boolean;
+  #sliceStart = 0;
+  #nextTurn: Promise<void> | undefined;
 
   constructor(deps: EngineDeps) {
     this.#d = deps;
@@ -108,6 +112,27 @@ export class Engine {
   /** Runs queued or running. */
   get pending(): number {
     return this.#active.size;
+  }
+
+  /**
+   * Cooperative time slicing: resolves at once while the current slice of
+   * {@link SLICE_MS} lasts, else on the event loop's next turn, when a new
+   * slice starts. Every step and webhook waits for it, so a burst of ten
+   * thousand alerts never keeps /healthz or a new webhook waiting longer than a
+   * slice or two (bench/responder-burst.ts measures it).
+   */
+  async turn(): Promise<void> {
+    while (performance.now() - this.#sliceStart > SLICE_MS) {
+      // One shared setImmediate per turn: its waiters wake together, the first ones use the new slice, the rest wait again.
+      this.#nextTurn ??= new Promise<void>((resolve) =>
+        setImmediate(() => {
+          this.#nextTurn = undefined;
+          this.#sliceStart = performance.now();
+          resolve();
+        }),
+      );
+      await this.#nextTurn;
+    }
   }
 
   /** Resolves once every queued run has finished. */
@@ -400,11 +425,16 @@ export class Engine {
     const spec = actionSpec(step.action);
     const params = this.#params(step, spec, run.alert);
     const target = spec === undefined ? step.action : spec.target(params, run.alert);
-    // Between steps the event loop serves /healthz and new webhooks, however long the burst.
-    await yieldToEventLoop();
     const q = this.#queue(target);
     try {
-      return (await q.add(() => this.#guardedRun(run, step, index, summary, spec, params, target), { throwOnTimeout: true }))!;
+      return (await q.add(
+        async () => {
+          // Between steps the event loop serves /healthz and new webhooks, however long the burst.
+          await this.turn();
+          return this.#guardedRun(run, step, index, summary, spec, params, target);
+        },
+        { throwOnTimeout: true },
+      ))!;
     } finally {
       if (q.size === 0 && q.pending === 0) this.#targets.delete(target);
     }

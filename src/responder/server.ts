@@ -157,6 +157,8 @@ export async function startResponder(config: ResponderConfig, opts: ResponderOpt
     } catch (err) {
       return refuse('too_large', err as LlmwatchError);
     }
+    // Parsing and deciding a batch is synchronous work: it waits for its slice like every step does.
+    await engine.turn();
     let parsed: Record<string, unknown>;
     try {
       parsed = parseJsonObject(raw);
