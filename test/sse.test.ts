@@ -33,3 +33,34 @@ test('an event refused by the callback stops the stream: only the events before 
   const out = p.push(Buffer.from('data: ok1\n\ndata: ok2\n\ndata: bad\n\ndata: after\n\n'));
   assert.equal(out.toString(), 'data: ok1\n\ndata: ok2\n\n');
 });
+
+test('any chunking gives the same events and the same bytes (random splits, long lines across many chunks)', () => {
+  const events = ['data: {"a":1}\n\n', ': keep-alive\n\n', `data: ${'x'.repeat(5000)}\r\n\r\n`, 'data: p1\ndata: p2\n\n', 'data: [DONE]\n\n'];
+  const text = events.join('');
+  const bytes = Buffer.from(text);
+  let seed = 7;
+  const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n) + 1;
+  for (let k = 0; k < 200; k++) {
+    const seen: string[] = [];
+    const p = new SseParser((d) => (seen.push(d), true));
+    const out: Buffer[] = [];
+    for (let at = 0; at < bytes.length; ) {
+      const n = rand(k % 2 === 0 ? 7 : 900);
+      out.push(p.push(bytes.subarray(at, at + n)));
+      at += n;
+    }
+    out.push(p.end());
+    assert.deepEqual(seen, ['{"a":1}', 'x'.repeat(5000), 'p1\np2', '[DONE]']);
+    assert.equal(Buffer.concat(out).toString(), text);
+  }
+});
+
+test('an event still unfinished past maxEventBytes stops the stream, marked overflowed; the events before it pass', () => {
+  const p = new SseParser(() => true, 1024);
+  assert.equal(p.push(Buffer.from('data: ok\n\ndata: "')).toString(), 'data: ok\n\n');
+  for (let i = 0; i < 3; i++) p.push(Buffer.alloc(400, 'a'));
+  assert.equal(p.overflowed, true);
+  assert.equal(p.stopped, true);
+  assert.equal(p.push(Buffer.from('"\n\n')).length, 0, 'nothing after an overflow');
+  assert.equal(p.end().length, 0);
+});

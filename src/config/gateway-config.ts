@@ -22,6 +22,8 @@ const UpstreamSchema = z
     idleTimeoutMs: z.int().min(1).default(60_000),
     /** A non-streaming answer larger than this is refused as malformed. */
     maxResponseBytes: z.int().min(1024).default(32 * 1024 * 1024),
+    /** A stream event still unfinished past this many bytes ends the stream with a malformed error. */
+    maxEventBytes: z.int().min(1024).default(4 * 1024 * 1024),
   })
   .strict();
 

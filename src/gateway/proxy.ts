@@ -211,14 +211,16 @@ async function relayJson(call: Call, target: RouteTarget, answer: Dispatcher.Res
   const tokens = tokenCount(usage, request, text);
   // Only redact and block need the score before the answer leaves; observe scores after.
   if (scored && model.config.safety.policy !== 'observe') {
-    const verdict = services.safety!.judge(model, text);
+    const verdict = await services.safety!.judge(model, text);
+    // A long answer is scored over several turns of the event loop: the client may have gone.
+    if (signal.aborted) return ex.cancel(tokens);
     if (verdict.action === 'block') {
       // The model did the work: its tokens count, and the request is a client error (content_filter), never a page.
       ex.fail(classifyFailure(verdict.error.status, 'gateway'), tokens);
       return sendError(res, verdict.error);
     }
     if (verdict.action === 'redact') {
-      const body = Buffer.from(JSON.stringify(services.safety!.redactAnswer(answerObj)));
+      const body = Buffer.from(JSON.stringify(await services.safety!.redactAnswer(answerObj)));
       res.writeHead(answer.statusCode, passHeaders(answer.headers, 'application/json', body.length, 'redacted'));
       res.end(body);
       ex.succeed(tokens, undefined);
@@ -243,7 +245,7 @@ async function relayStream(call: Call, target: RouteTarget, answer: Dispatcher.R
     'x-accel-buffering': 'no',
   });
   res.flushHeaders();
-  const sm = new StreamMeter();
+  const sm = new StreamMeter(target.upstream.config.maxEventBytes);
   // A copy for the cache, kept only while the stream stays under the cache's entry limit.
   let copy: Buffer[] | undefined = call.cacheKey === undefined ? undefined : [];
   let copied = 0;
@@ -290,7 +292,7 @@ async function relayStream(call: Call, target: RouteTarget, answer: Dispatcher.R
     return endStreamWithError(res, GW_ERR_UPSTREAM_RESET(`Upstream '${target.upstream.name}' ended the stream before [DONE]`));
   }
   res.end();
-  const tokens = tokenCount(sm.usage, request, sm.text);
+  const tokens = tokenCount(sm.usage, request, sm.text, sm.textChars);
   ex.succeed(tokens, sm);
   // Scored once the client has it all: a stream is never held back for scoring.
   services.safety?.observe(model, sm.text);
@@ -378,7 +380,7 @@ function endStreamWithError(res: ServerResponse, err: LlmwatchError): void {
 }
 
 function streamedSoFar(sm: StreamMeter, request: InferenceRequest): TokenCount | undefined {
-  return sm.text.length === 0 ? undefined : tokenCount(undefined, request, sm.text);
+  return sm.textChars === 0 ? undefined : tokenCount(undefined, request, sm.text, sm.textChars);
 }
 
 async function readAll(body: Dispatcher.ResponseData['body'], limit: number): Promise<Buffer> {

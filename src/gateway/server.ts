@@ -14,6 +14,7 @@ import type { RejectReason } from '../metrics/conventions.ts';
 import { GatewayMetrics } from '../metrics/gateway-metrics.ts';
 import { endpointForPath } from '../openai/endpoints.ts';
 import type { Endpoint } from '../openai/endpoints.ts';
+import { preloadTokenizer } from '../openai/tokens.ts';
 import { validateInferenceRequest } from '../openai/validate.ts';
 import { VERSION } from '../version.ts';
 import { serveAdmin } from './admin.ts';
@@ -184,6 +185,8 @@ export function createGateway(config: GatewayConfig, opts: GatewayOptions = {}) 
     router,
     /** Connects the cache store, if any; never fails (a Redis outage is counted, not fatal). */
     start: async () => {
+      // Before the first client: loading the vocabulary holds the event loop for a moment.
+      preloadTokenizer();
       if (store instanceof RedisCacheStore) await store.connect();
     },
     closeResources: async () => {

@@ -2,27 +2,48 @@ import { SseParser } from '../openai/sse.ts';
 import { generatedText, reportedUsage } from './usage.ts';
 
 /**
+ * The generated text a stream meter keeps, at most: enough for a token
+ * estimate's sample and for scoring; the length past it is still counted, so
+ * an estimate extrapolates over the whole answer.
+ */
+export const KEPT_TEXT_CHARS = 256 * 1024;
+
+/**
  * Watches an OpenAI SSE stream as its bytes pass through the gateway: times
- * the first and last content token, keeps the generated text (for a token
- * estimate when the server sends no usage), and notes `usage`, `[DONE]`, an
- * error event or a malformed event. It never holds the stream itself.
+ * the first and last content token, keeps the start of the generated text
+ * (for a token estimate when the server sends no usage, and for scoring),
+ * and notes `usage`, `[DONE]`, an error event, a malformed event or one that
+ * outgrew `maxEventBytes`. It never holds the stream itself.
  */
 export class StreamMeter {
   firstTokenAt = 0;
   lastTokenAt = 0;
+  /** The generated text, up to {@link KEPT_TEXT_CHARS}. */
   text = '';
+  /** The length of the whole generated text, kept or not. */
+  textChars = 0;
   usage: { prompt: number; completion: number } | undefined;
   done = false;
   /** Set when the stream stops being the protocol. */
   fault: { readonly kind: 'malformed' | 'stream_error'; readonly message: string } | undefined;
-  readonly #parser = new SseParser((data) => this.#onEvent(data));
+  readonly #parser: SseParser;
+  readonly #maxEventBytes: number;
+
+  constructor(maxEventBytes = Number.POSITIVE_INFINITY) {
+    this.#maxEventBytes = maxEventBytes;
+    this.#parser = new SseParser((data) => this.#onEvent(data), maxEventBytes);
+  }
 
   /**
    * Feeds the next chunk; returns the bytes of the events it completed, which
    * are safe to forward. After a fault (see `fault`) nothing more is returned.
    */
   push(chunk: Uint8Array): Buffer {
-    return this.#parser.push(chunk);
+    const out = this.#parser.push(chunk);
+    if (this.#parser.overflowed && this.fault === undefined) {
+      this.fault = { kind: 'malformed', message: `The upstream sent a stream event larger than ${this.#maxEventBytes} bytes (maxEventBytes)` };
+    }
+    return out;
   }
 
   /** The end of the stream: returns an unterminated last event, if valid. */
@@ -49,7 +70,7 @@ export class StreamMeter {
     const event = obj as Record<string, unknown>;
     if (event.error !== undefined && event.error !== null) {
       const e = event.error as { message?: unknown };
-      const message = typeof e.message === 'string' ? e.message : JSON.stringify(event.error);
+      const message = typeof e.message === 'string' ? e.message.slice(0, 1024) : JSON.stringify(event.error).slice(0, 1024);
       this.fault = { kind: 'stream_error', message: `The upstream failed mid-stream: ${message}` };
       return false;
     }
@@ -58,7 +79,8 @@ export class StreamMeter {
       const now = performance.now();
       if (this.firstTokenAt === 0) this.firstTokenAt = now;
       this.lastTokenAt = now;
-      this.text += text;
+      if (this.text.length < KEPT_TEXT_CHARS) this.text += text.length <= KEPT_TEXT_CHARS - this.text.length ? text : text.slice(0, KEPT_TEXT_CHARS - this.text.length);
+      this.textChars += text.length;
     }
     const usage = reportedUsage(event);
     if (usage !== undefined) this.usage = usage;

@@ -1,5 +1,5 @@
 import type { TokenSource } from '../metrics/conventions.ts';
-import { countTokens, estimatePromptTokens } from '../openai/tokens.ts';
+import { estimatePromptTokens, TokenTally } from '../openai/tokens.ts';
 import type { InferenceRequest } from '../openai/validate.ts';
 
 /** Token counts of one request and where they came from. */
@@ -40,16 +40,20 @@ export function generatedText(obj: Record<string, unknown>, part: 'message' | 'd
 }
 
 /**
- * The tokens of one request: as the server reported them, or else counted
- * with the tokenizer from the request and the text generated.
+ * The tokens of one request: as the server reported them, or else estimated
+ * with the tokenizer from the request and the text generated, in bounded time
+ * (see {@link TokenTally}). `completionChars` is the whole completion's
+ * length when only its start was kept in `completionText`.
  */
 export function tokenCount(
   reported: { prompt: number; completion: number } | undefined,
   request: InferenceRequest,
   completionText: string,
+  completionChars = completionText.length,
 ): TokenCount {
   if (reported !== undefined) return { ...reported, source: 'usage' };
-  return { prompt: estimatePromptTokens(request.endpoint, request.body), completion: countTokens(completionText), source: 'estimate' };
+  const completion = new TokenTally().add(completionText).skip(completionChars - completionText.length).total;
+  return { prompt: estimatePromptTokens(request.endpoint, request.body), completion, source: 'estimate' };
 }
 
 function messageText(m: Record<string, unknown>): string {

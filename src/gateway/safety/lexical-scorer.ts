@@ -74,21 +74,35 @@ export class LexicalScorer implements SafetyScorer {
 
   /** 0 (clean) to 1; see the class comment for the formula. */
   score(text: string): number {
+    const { words, flagged } = this.tally(text);
+    return this.scoreOf(words, flagged);
+  }
+
+  /**
+   * The words and flagged words of a text. Additive over pieces of a text cut
+   * between words, so a long text can be scored a piece at a time.
+   */
+  tally(text: string): { words: number; flagged: number } {
     const matches = this.#matches(text);
-    if (matches.length === 0) return 0;
     let words = 0;
     let flagged = 0;
     let m = 0;
     WORD.lastIndex = 0;
     for (let w = WORD.exec(text); w !== null; w = WORD.exec(text)) {
       words++;
+      if (matches.length === 0) continue;
       const start = w.index;
       const end = start + w[0].length; // exclusive; a match's endIndex is inclusive
       // Matches are sorted by start: skip those that ended before this word.
       while (m < matches.length && matches[m]!.endIndex < start) m++;
       if (m < matches.length && matches[m]!.startIndex < end) flagged++;
     }
-    return Math.min(1, flagged / words / this.saturation);
+    return { words, flagged };
+  }
+
+  /** The score of a tally. */
+  scoreOf(words: number, flagged: number): number {
+    return flagged === 0 || words === 0 ? 0 : Math.min(1, flagged / words / this.saturation);
   }
 
   /** The text with every flagged span replaced by as many asterisks; the length is unchanged. */

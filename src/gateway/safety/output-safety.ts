@@ -5,9 +5,20 @@ import { RollingMean } from './rolling-mean.ts';
 
 /** A scorer that answers at once (the lexical one), with masking for the `redact` policy. */
 export interface InlineScorer {
-  score(text: string): number;
+  /** Words and flagged words; additive over pieces of a text cut between words. */
+  tally(text: string): { words: number; flagged: number };
+  scoreOf(words: number, flagged: number): number;
   redact(text: string): string;
 }
+
+/**
+ * Text scored in one go, between two turns of the event loop. The lexical
+ * matcher costs about 1 µs a character: a 1 MB answer scored at once held
+ * every other client for most of a second (issue 12).
+ */
+export const SCORE_PIECE_CHARS = 4096;
+/** The start of an answer that `observe` scores; `redact` and `block` score all of a (non-streamed) answer. */
+export const OBSERVED_CHARS = 256 * 1024;
 
 /** A scorer run off the request path (the external classifier, sampled and bounded). */
 export interface BackgroundScorer {
@@ -39,13 +50,17 @@ export class OutputSafety {
     this.#window = window;
   }
 
-  /** Scores a whole (non-streamed) answer and says what to do with it. */
-  judge(model: ModelRoute, text: string): Verdict {
+  /**
+   * Scores a whole (non-streamed) answer and says what to do with it. Long
+   * answers are scored a piece at a time, yielding between pieces: this
+   * request waits, the others do not.
+   */
+  async judge(model: ModelRoute, text: string): Promise<Verdict> {
     if (this.#inline === undefined) {
       this.observe(model, text);
       return PASS;
     }
-    const score = this.#inline.score(text);
+    const score = await scoreInPieces(this.#inline, text);
     if (!this.#record(model, score)) return PASS;
     switch (model.config.safety.policy) {
       case 'observe':
@@ -70,13 +85,17 @@ export class OutputSafety {
   }
 
   /** Scores an answer that was already delivered (a stream): counts and exports, changes nothing. */
-  observe(model: ModelRoute, text: string): void {
-    if (text.length === 0) return;
+  observe(model: ModelRoute, whole: string): void {
+    if (whole.length === 0) return;
+    // Observing only feeds a rolling mean: the start of a huge answer tells enough, at bounded cost.
+    const text = whole.length > OBSERVED_CHARS ? whole.slice(0, OBSERVED_CHARS) : whole;
     const inline = this.#inline;
     if (inline !== undefined) {
       // After the answer's bytes have gone out: a response is corked until the end of its tick.
       setImmediate(() => {
-        if (this.#record(model, inline.score(text))) model.meter.flagged.observed.inc();
+        void scoreInPieces(inline, text).then((score) => {
+          if (this.#record(model, score)) model.meter.flagged.observed.inc();
+        });
       });
       return;
     }
@@ -86,23 +105,25 @@ export class OutputSafety {
     });
   }
 
-  /** A copy of a chat or completions answer with every flagged word masked. */
-  redactAnswer(answer: Record<string, unknown>): Record<string, unknown> {
+  /** A copy of a chat or completions answer with every flagged word masked (in pieces, as {@link judge} scores). */
+  async redactAnswer(answer: Record<string, unknown>): Promise<Record<string, unknown>> {
     const inline = this.#inline!;
     const choices = Array.isArray(answer.choices) ? answer.choices : [];
-    return {
-      ...answer,
-      choices: choices.map((c: unknown) => {
-        if (c === null || typeof c !== 'object') return c;
-        const choice = { ...(c as Record<string, unknown>) };
-        if (typeof choice.text === 'string') choice.text = inline.redact(choice.text);
-        const message = choice.message as Record<string, unknown> | undefined;
-        if (message !== null && typeof message === 'object' && typeof message.content === 'string') {
-          choice.message = { ...message, content: inline.redact(message.content) };
-        }
-        return choice;
-      }),
-    };
+    const out: unknown[] = [];
+    for (const c of choices as unknown[]) {
+      if (c === null || typeof c !== 'object') {
+        out.push(c);
+        continue;
+      }
+      const choice = { ...(c as Record<string, unknown>) };
+      if (typeof choice.text === 'string') choice.text = await redactInPieces(inline, choice.text);
+      const message = choice.message as Record<string, unknown> | undefined;
+      if (message !== null && typeof message === 'object' && typeof message.content === 'string') {
+        choice.message = { ...message, content: await redactInPieces(inline, message.content) };
+      }
+      out.push(choice);
+    }
+    return { ...answer, choices: out };
   }
 
   /** Records one score; true when it reaches the model's threshold. */
@@ -117,4 +138,45 @@ export class OutputSafety {
     model.meter.safetyScore.observe(score);
     return score >= model.config.safety.threshold;
   }
+}
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Where the piece of `text` from `from` ends: at most {@link SCORE_PIECE_CHARS} on, moved back to a space within the last 256 characters. */
+function pieceEnd(text: string, from: number): number {
+  const limit = from + SCORE_PIECE_CHARS;
+  if (limit >= text.length) return text.length;
+  // A bounded look back: `lastIndexOf` would scan to the start of a text without spaces, on every piece.
+  for (let i = limit; i > limit - 256; i--) if (text.charCodeAt(i) === 32) return i;
+  return limit;
+}
+
+async function scoreInPieces(inline: InlineScorer, text: string): Promise<number> {
+  if (text.length <= SCORE_PIECE_CHARS) {
+    const t = inline.tally(text);
+    return inline.scoreOf(t.words, t.flagged);
+  }
+  let words = 0;
+  let flagged = 0;
+  for (let from = 0; from < text.length; ) {
+    const to = pieceEnd(text, from);
+    const t = inline.tally(text.slice(from, to));
+    words += t.words;
+    flagged += t.flagged;
+    from = to;
+    if (from < text.length) await nextTurn();
+  }
+  return inline.scoreOf(words, flagged);
+}
+
+async function redactInPieces(inline: InlineScorer, text: string): Promise<string> {
+  if (text.length <= SCORE_PIECE_CHARS) return inline.redact(text);
+  const parts: string[] = [];
+  for (let from = 0; from < text.length; ) {
+    const to = pieceEnd(text, from);
+    parts.push(inline.redact(text.slice(from, to)));
+    from = to;
+    if (from < text.length) await nextTurn();
+  }
+  return parts.join('');
 }
