@@ -352,3 +352,62 @@ test('close twice is harmless; a call after close throws', (t) => {
   store.close();
   assert.throws(() => store.claim('k', 1));
 });
+
+/** Issue 13 point 7: retention by age and size, never a pending run. */
+test('prune: by age and by size, oldest first; a pending run and its decision are kept; the file reports its size', (t) => {
+  const f = fixture(t);
+  const s = f.open();
+  const old = 1_000_000;
+  const recent = 9_000_000;
+  const w = s.recordWebhook(webhook({ receivedAt: old }));
+  const rejected = s.recordWebhook(webhook({ receivedAt: old, status: 'rejected', reason: 'x' }));
+  const stale = s.recordDecision(decision(w, { at: old }));
+  s.recordAction(action(stale));
+  const pending = s.recordDecision(decision(w, { at: old, fingerprint: 'pending' }));
+  s.insertRun({ decisionId: pending, kind: 'playbook', alert: { status: 'firing', labels: { alertname: 'A' }, annotations: {}, startsAt: 't', endsAt: '', generatorURL: '', fingerprint: 'pending' }, idemKey: undefined, createdAt: old });
+  s.recordOperation({ at: old, what: 'kill-switch-on', who: 'alice', detail: '' });
+  const w2 = s.recordWebhook(webhook({ receivedAt: recent }));
+  const fresh = s.recordDecision(decision(w2, { at: recent }));
+  const r = s.prune({ before: 5_000_000 });
+  assert.deepEqual(r, { decisions: 1, webhooks: 1, operations: 1 });
+  assert.equal(s.getDecision(stale), undefined);
+  assert.ok(s.getDecision(pending), 'a pending run is never pruned');
+  assert.ok(s.getDecision(fresh));
+  assert.equal(s.getWebhook(rejected), undefined);
+  assert.ok(s.getWebhook(w), 'still referenced by the pending decision');
+
+  // By size: fill with big decisions, then cap far below.
+  const big = 'x'.repeat(4000);
+  for (let i = 0; i < 2000; i++) s.recordDecision(decision(w2, { at: recent + i, reason: big }));
+  assert.ok(s.usedBytes() > 4 * 1024 * 1024);
+  s.prune({ before: 0, maxBytes: 2 * 1024 * 1024 });
+  assert.ok(s.usedBytes() <= 2 * 1024 * 1024, String(s.usedBytes()));
+  assert.ok(s.getDecision(pending), 'kept');
+  const left = s.timeline({ limit: 5000, outcome: 'act' }).map((x) => x.at);
+  assert.ok(Math.min(...left.filter((a) => a >= recent)) > recent, 'the oldest went first');
+  assert.ok(s.sizeBytes() >= s.usedBytes());
+});
+
+test('a version 1 file migrates to the current schema with its rows', (t) => {
+  const f = fixture(t);
+  const raw = f.raw();
+  raw.exec(`CREATE TABLE webhooks (id INTEGER PRIMARY KEY, received_at INTEGER NOT NULL, status TEXT NOT NULL, reason TEXT, remote_address TEXT, body TEXT NOT NULL, body_bytes INTEGER NOT NULL);
+    CREATE TABLE decisions (id INTEGER PRIMARY KEY, webhook_id INTEGER NOT NULL REFERENCES webhooks (id), at INTEGER NOT NULL, fingerprint TEXT NOT NULL, alertname TEXT NOT NULL, status TEXT NOT NULL, severity TEXT NOT NULL, tier TEXT NOT NULL, decision TEXT NOT NULL, reason TEXT NOT NULL, dry_run INTEGER NOT NULL);
+    CREATE INDEX decisions_webhook_id ON decisions (webhook_id); CREATE INDEX decisions_alertname ON decisions (alertname);
+    CREATE TABLE actions (id INTEGER PRIMARY KEY, decision_id INTEGER NOT NULL REFERENCES decisions (id), action TEXT NOT NULL, target TEXT NOT NULL, started_at INTEGER NOT NULL, duration_ms REAL NOT NULL, outcome TEXT NOT NULL, detail TEXT NOT NULL, data TEXT);
+    CREATE INDEX actions_started_at ON actions (started_at); CREATE INDEX actions_decision_id ON actions (decision_id);
+    CREATE TABLE idempotency (key TEXT PRIMARY KEY, claimed_at INTEGER NOT NULL) WITHOUT ROWID; CREATE INDEX idempotency_claimed_at ON idempotency (claimed_at);
+    CREATE TABLE cooldowns (alertname TEXT NOT NULL, target TEXT NOT NULL, until INTEGER NOT NULL, PRIMARY KEY (alertname, target)) WITHOUT ROWID;
+    CREATE TABLE breaker (id INTEGER PRIMARY KEY CHECK (id = 1), tripped INTEGER NOT NULL, since INTEGER, reason TEXT); INSERT INTO breaker (id, tripped) VALUES (1, 0);
+    INSERT INTO webhooks VALUES (1, 1, 'accepted', NULL, NULL, '{}', 2);
+    INSERT INTO decisions VALUES (1, 1, 2, 'fp', 'A', 'firing', 'critical', 'P0', 'act', 'playbook A', 0);
+    INSERT INTO actions VALUES (1, 1, 'noop', 'noop@fp', 3, 1, 'success', 'nothing to do', NULL);
+    PRAGMA user_version = 1;`);
+  raw.close();
+  const s = f.open();
+  assert.deepEqual(
+    s.listActions({ limit: 10 }).map((a) => [a.alertname, a.action, a.outcome]),
+    [['A', 'noop', 'success']],
+  );
+  assert.equal(s.stepRows(1)[0]!.step, 0);
+});

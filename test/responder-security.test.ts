@@ -98,6 +98,7 @@ test('hostile webhooks: text/plain, oversized, deeply nested, many alerts; each 
   assert.equal((await fetch(`${r.url}/healthz`)).status, 200);
   const m = parseExposition(await (await fetch(`${r.url}/metrics`)).text());
   assert.equal(sampleValue(m, 'llmwatch_responder_webhooks_total', { result: 'unsupported_media_type' }), 1);
+  assert.equal(sampleValue(m, 'llmwatch_responder_audit_db_bytes'), r.store.sizeBytes());
   const rejected = r.store.getWebhook(1)!;
   assert.equal(rejected.status, 'rejected');
   assert.match(rejected.reason!, /RSP_ERR_UNSUPPORTED_MEDIA_TYPE/);

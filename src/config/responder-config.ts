@@ -47,6 +47,15 @@ export const ResponderConfigSchema = z
         cooldownScope: z.enum(['target', 'alert']).default('target'),
       })
       .prefault({}),
+    /** How long the audit log keeps decisions, actions and deliveries, and how large it may grow; pruned at start-up and every `every`. */
+    retention: z
+      .strictObject({
+        maxAge: Duration.default('30d'),
+        /** Live data in bytes; past it, the oldest decisions go first. */
+        maxBytes: z.int().min(1024 * 1024).default(512 * 1024 * 1024),
+        every: Duration.default('10m'),
+      })
+      .prefault({}),
     /** The SQLite file of the audit log, cooldowns and idempotency keys. */
     auditPath: z.string().min(1).default('.llmwatch/responder.db'),
     /** Where `if` conditions are queried. */

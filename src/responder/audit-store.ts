@@ -59,6 +59,22 @@ export interface PendingRun {
   readonly dryRun: boolean;
 }
 
+/** One row of {@link SqliteAuditStore.timeline}. */
+export interface TimelineRow {
+  readonly kind: 'decision' | 'action' | 'operation' | 'webhook';
+  readonly at: number;
+  readonly id: number;
+  readonly alertname: string | null;
+  readonly fingerprint: string | null;
+  readonly alertStatus: 'firing' | 'resolved' | null;
+  readonly outcome: string;
+  readonly action: string | null;
+  readonly detail: string;
+}
+
+/** Every value `responder log --outcome` takes. */
+export const TIMELINE_OUTCOMES = ['act', 'skip', 'running', 'success', 'failure', 'dry-run', 'skipped', 'interrupted', 'cancelled', 'abandoned', 'kill-switch-on', 'kill-switch-off', 'breaker-reset', 'breaker-trip', 'rejected'] as const;
+
 /** The persisted kill switch, with who set it, when and why. */
 export interface KillSwitchState {
   readonly on: boolean;
@@ -382,6 +398,66 @@ export class SqliteAuditStore implements AuditStore {
     const pages = this.#db.pragma('page_count', { simple: true }) as number;
     const size = this.#db.pragma('page_size', { simple: true }) as number;
     return pages * size;
+  }
+
+  /**
+   * Retention: deletes decisions (with their actions and runs) received before
+   * `before`, then the oldest ones while the live data exceeds `maxBytes`; and
+   * webhooks, operations and lapsed keys past `before`. A run still pending is
+   * never pruned. Freed pages are reused by later writes (the file does not shrink).
+   */
+  prune(opts: { before: number; maxBytes?: number }): { decisions: number; webhooks: number; operations: number } {
+    const decisions = (ids: string) => {
+      this.#stmt(`DELETE FROM actions WHERE decision_id IN (${ids})`).run();
+      this.#stmt(`DELETE FROM runs WHERE decision_id IN (${ids})`).run();
+      return this.#stmt(`DELETE FROM decisions WHERE id IN (${ids})`).run().changes;
+    };
+    const keep = "SELECT decision_id FROM runs WHERE state = 'pending'";
+    let removed = this.transaction(() => decisions(`SELECT id FROM decisions WHERE at < ${Number(opts.before)} AND id NOT IN (${keep})`));
+    if (opts.maxBytes !== undefined) {
+      // Oldest first, a thousand at a time, until the live pages fit.
+      while (this.usedBytes() > opts.maxBytes) {
+        const n = this.transaction(() => decisions(`SELECT id FROM decisions WHERE id NOT IN (${keep}) ORDER BY id LIMIT 1000`));
+        if (n === 0) break;
+        removed += n;
+      }
+    }
+    return this.transaction(() => {
+      const webhooks = this.#stmt(
+        `DELETE FROM webhooks WHERE id NOT IN (SELECT webhook_id FROM decisions) AND (received_at < ? OR id < (SELECT coalesce(min(webhook_id), 0) FROM decisions))`,
+      ).run(opts.before).changes;
+      const operations = this.#stmt('DELETE FROM operations WHERE at < ?').run(opts.before).changes;
+      this.purge(Date.now());
+      return { decisions: removed, webhooks, operations };
+    });
+  }
+
+  /** Bytes of the pages holding data (the file's size less its free pages). */
+  usedBytes(): number {
+    const free = this.#db.pragma('freelist_count', { simple: true }) as number;
+    return this.sizeBytes() - free * (this.#db.pragma('page_size', { simple: true }) as number);
+  }
+
+  /**
+   * The whole audit trail, newest first: decisions (act or skip, with why),
+   * actions, kill-switch and breaker operations, and rejected deliveries.
+   * `outcome` matches a decision (`act`, `skip`), an action's outcome, an
+   * operation (`kill-switch-on`, ...) or `rejected`.
+   */
+  timeline(opts: { limit: number; since?: number; alertname?: string; outcome?: string }): TimelineRow[] {
+    return this.#stmt(
+      `SELECT kind, at, id, alertname, fingerprint, alertStatus, outcome, action, detail FROM (
+         SELECT 'decision' AS kind, d.at AS at, d.id AS id, d.alertname AS alertname, d.fingerprint AS fingerprint, d.status AS alertStatus, d.decision AS outcome, NULL AS action, d.reason AS detail FROM decisions d
+         UNION ALL
+         SELECT 'action', a.started_at, a.id, d.alertname, d.fingerprint, d.status, a.outcome, a.action, a.detail FROM actions a JOIN decisions d ON d.id = a.decision_id
+         UNION ALL
+         SELECT 'operation', o.at, o.id, NULL, NULL, NULL, o.what, NULL, o.who || coalesce(' from ' || o.remote, '') || CASE WHEN o.detail = '' THEN '' ELSE ': ' || o.detail END FROM operations o
+         UNION ALL
+         SELECT 'webhook', w.received_at, w.id, NULL, NULL, NULL, 'rejected', NULL, coalesce(w.reason, '') || coalesce(' from ' || w.remote_address, '') FROM webhooks w WHERE w.status = 'rejected'
+       )
+       WHERE at >= @since AND (@alertname IS NULL OR alertname = @alertname) AND (@outcome IS NULL OR outcome = @outcome)
+       ORDER BY at DESC, id DESC LIMIT @limit`,
+    ).all({ limit: opts.limit, since: opts.since ?? 0, alertname: opts.alertname ?? null, outcome: opts.outcome ?? null }) as TimelineRow[];
   }
 
   /** Gives back an idempotency key, so the next delivery of that alert state is acted on. */

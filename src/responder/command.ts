@@ -1,14 +1,14 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { parsePort, waitForSignal } from '../cli-helpers.ts';
-import { PlaybooksSchema } from '../config/playbook-spec.ts';
+import { PlaybooksSchema, durationMs } from '../config/playbook-spec.ts';
 import { ResponderConfigSchema } from '../config/responder-config.ts';
 import type { ResponderConfig } from '../config/responder-config.ts';
 import { loadConfigFile, readYamlFile, validateConfig } from '../config/validate.ts';
 import { loadMonitoringSpec } from '../config/monitoring-spec.ts';
 import { generate } from '../monitoring/generate.ts';
-import { SqliteAuditStore } from './audit-store.ts';
+import { SqliteAuditStore, TIMELINE_OUTCOMES } from './audit-store.ts';
 import { RSP_ERR_PLAYBOOK } from './errors.ts';
 import { alertNamesOf, playbookAlertErrors } from './playbook-check.ts';
 import type { Action } from './types.ts';
@@ -71,6 +71,24 @@ export async function scaleActions(config: ResponderConfig, env: NodeJS.ProcessE
   }
 }
 
+function parseLimit(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < 1 || n > 100_000) throw new InvalidArgumentError(`-n takes a whole number from 1 to 100000, not '${v}'`);
+  return n;
+}
+
+function parseSince(v: string): number {
+  if (/^\d+(ms|s|m|h|d)$/.test(v) && !v.startsWith('0')) return Date.now() - durationMs(v);
+  const t = Date.parse(v);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(v) || Number.isNaN(t)) throw new InvalidArgumentError(`--since takes an ISO date (2026-11-29T04:00:00Z) or an age (30m, 2h, 7d), not '${v}'`);
+  return t;
+}
+
+function parseOutcome(v: string): string {
+  if (!(TIMELINE_OUTCOMES as readonly string[]).includes(v)) throw new InvalidArgumentError(`--outcome takes one of ${TIMELINE_OUTCOMES.join(', ')}, not '${v}'`);
+  return v;
+}
+
 /** `llmwatch responder` and `llmwatch responder log`. */
 export function responderCommand(): Command {
   const cmd = new Command('responder').description('receive Alertmanager webhooks and run tiered, safe remediation playbooks');
@@ -95,24 +113,30 @@ export function responderCommand(): Command {
     });
   cmd
     .command('log')
-    .description('show the audit log of actions, newest first')
+    .description('show the audit trail, newest first: decisions (act or skip, and why), actions, kill-switch and breaker operations, rejected deliveries')
     .option('--db <file>', 'the audit database', '.llmwatch/responder.db')
-    .option('-n, --limit <n>', 'how many', (v) => Number(v), 50)
+    .option('-n, --limit <n>', 'how many rows (1 to 100000)', parseLimit, 50)
     .option('--alert <name>', 'only this alert')
+    .option('--since <when>', 'only rows at or after this time: an ISO date (2026-11-29T04:00:00Z) or an age (30m, 2h, 7d)', parseSince)
+    .option('--outcome <outcome>', `only this outcome: ${TIMELINE_OUTCOMES.join(', ')}`, parseOutcome)
+    .option('--create', 'create the database when it does not exist (else a missing --db is an error)')
     .option('--json', 'JSON lines instead of a table')
-    .action(function showLog(opts: { db: string; limit: number; alert?: string; json?: boolean }) {
+    .action(function showLog(opts: { db: string; limit: number; alert?: string; since?: number; outcome?: string; create?: boolean; json?: boolean }) {
+      // A typo in --db must not quietly create an empty database and show "nothing".
+      if (opts.db !== ':memory:' && !existsSync(opts.db) && opts.create !== true) {
+        throw new InvalidArgumentError(`no audit database at ${opts.db} (give the responder's auditPath with --db, or --create to start an empty one)`);
+      }
       const store = new SqliteAuditStore(opts.db);
       try {
-        const rows = store.listActions({ limit: opts.limit, alertname: opts.alert });
+        const rows = store.timeline({ limit: opts.limit, since: opts.since, alertname: opts.alert, outcome: opts.outcome });
         if (opts.json === true) {
           for (const r of rows) console.log(JSON.stringify(r));
           return;
         }
-        if (rows.length === 0) return console.log('no actions recorded');
+        if (rows.length === 0) return console.log('nothing recorded matches');
         for (const r of rows) {
-          console.log(
-            `${new Date(r.startedAt).toISOString()}  ${r.alertname.padEnd(24)} ${r.alertStatus.padEnd(8)} ${r.action.padEnd(20)} ${r.outcome.padEnd(8)} ${r.dryRun ? '(dry run) ' : ''}${r.detail}`,
-          );
+          const what = r.kind === 'action' ? r.action! : r.kind;
+          console.log(`${new Date(r.at).toISOString()}  ${(r.alertname ?? '-').padEnd(24)} ${(r.alertStatus ?? '').padEnd(8)} ${what.padEnd(20)} ${r.outcome.padEnd(11)} ${r.detail}`);
         }
       } finally {
         store.close();

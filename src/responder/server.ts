@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Registry } from 'prom-client';
+import { durationMs } from '../config/playbook-spec.ts';
 import { readSecretFile } from '../config/secrets.ts';
 import type { ResponderConfig } from '../config/responder-config.ts';
 import { hasCode } from '../errors.ts';
@@ -192,6 +193,7 @@ export async function startResponder(config: ResponderConfig, opts: ResponderOpt
         return sendJson(res, 200, { actions: store.listActions({ limit, since: since === null ? undefined : Date.parse(since), alertname }) });
       }
       case '/metrics': {
+        metrics.auditBytes.set(store.sizeBytes());
         const text = await registry.metrics();
         res.writeHead(200, { 'content-type': registry.contentType, 'content-length': Buffer.byteLength(text) });
         return void res.end(text);
@@ -231,6 +233,17 @@ export async function startResponder(config: ResponderConfig, opts: ResponderOpt
     handle(req, res).catch((err: unknown) => sendError(res, err));
   });
   const port = await listen(server, opts.port ?? config.port, host);
+  const prune = () => {
+    try {
+      store.prune({ before: Date.now() - durationMs(config.retention.maxAge), maxBytes: config.retention.maxBytes });
+      metrics.auditBytes.set(store.sizeBytes());
+    } catch (err) {
+      console.error(`llmwatch responder: pruning the audit log failed: ${(err as Error).message}`);
+    }
+  };
+  prune();
+  const pruner = setInterval(prune, durationMs(config.retention.every));
+  pruner.unref();
   const resumed = engine.resume();
   if (resumed.resumed + resumed.abandoned > 0) console.error(`llmwatch responder: outbox at start-up: ${resumed.resumed} run(s) resumed, ${resumed.abandoned} abandoned (too old)`);
   return {
@@ -240,6 +253,7 @@ export async function startResponder(config: ResponderConfig, opts: ResponderOpt
     store,
     metrics,
     close: async () => {
+      clearInterval(pruner);
       await close(server);
       await engine.idle();
       store.close();
