@@ -234,8 +234,10 @@ test('the ConfigMaps\' configs are valid for their parts and wire the in-cluster
 });
 
 test('the kustomization lists exactly the files of the folder, generated and committed', () => {
+  // Beside it: the Alertmanager kustomization (another namespace) and the chart values, applied on their own.
+  const apart = ['alertmanager/alertmanager.yaml', 'alertmanager/kustomization.yaml', 'kube-prometheus-stack-values.yaml'];
   const listed = (k: { resources: string[]; configMapGenerator: Array<{ files: string[] }> }) =>
-    ['kustomization.yaml', ...k.resources, ...k.configMapGenerator.flatMap((g) => g.files)].sort();
+    ['kustomization.yaml', ...k.resources, ...k.configMapGenerator.flatMap((g) => g.files), ...apart].sort();
   const { byPath, kustomization } = kube();
   assert.deepEqual(listed(kustomization), [...byPath.keys()].sort());
   const dir = join(ROOT, 'deploy/k8s');

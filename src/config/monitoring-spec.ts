@@ -47,13 +47,47 @@ const allAlertTunings = z.strictObject(
   },
 );
 
-const ModelServer = z.strictObject({
-  /** Used in the `server` label and the job. */
-  name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lower-case letters, digits and -'),
-  kind: z.enum(['vllm', 'openllm', 'tgi', 'ollama', 'generic']).default('generic'),
-  targets: z.array(HostPort).min(1),
-  metricsPath: z.string().startsWith('/').default('/metrics'),
-});
+/** A Kubernetes label set: names as Kubernetes allows them (prefix/name), values up to 63 characters. */
+const K8sLabels = z.record(
+  z.string().regex(/^([a-z0-9.-]{1,253}\/)?[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$/, 'a Kubernetes label name, such as app.kubernetes.io/name'),
+  z.string().regex(/^([A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?)?$/, 'a Kubernetes label value'),
+);
+
+/**
+ * Where each kind of model server serves Prometheus metrics: vLLM's OpenAI server, TGI's router and
+ * BentoML (OpenLLM) all on `/metrics` of their API port. Ollama serves none: it cannot be scraped,
+ * and the gateway in front of it measures its requests.
+ */
+export const MODEL_SERVER_METRICS_PATH = { vllm: '/metrics', tgi: '/metrics', openllm: '/metrics', generic: '/metrics', ollama: undefined } as const;
+
+const ModelServer = z
+  .strictObject({
+    /** Used in the `server` label and the job. */
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lower-case letters, digits and -'),
+    kind: z.enum(['vllm', 'openllm', 'tgi', 'ollama', 'generic']).default('generic'),
+    targets: z.array(HostPort).min(1),
+    /** Default: the kind's ({@link MODEL_SERVER_METRICS_PATH}). */
+    metricsPath: z.string().startsWith('/').optional(),
+    /** How the generated Kubernetes Service finds the server's pods (in llmwatch's namespace). */
+    kubernetes: z
+      .strictObject({
+        /** The pods' labels; default `app.kubernetes.io/name: <name>`. */
+        podSelector: K8sLabels.optional(),
+        /** The pods' metrics port; default the port of the first target. */
+        port: z.number().int().min(1).max(65_535).optional(),
+      })
+      .prefault({}),
+  })
+  .superRefine((server, ctx) => {
+    if (server.kind === 'ollama' && server.metricsPath === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['kind'],
+        message: "ollama serves no Prometheus metrics, so there is nothing to scrape: remove this server from targets.modelServers (the gateway in front of it measures its requests), or give the metricsPath of an exporter beside it",
+      });
+    }
+  })
+  .transform((server) => ({ ...server, metricsPath: server.metricsPath ?? MODEL_SERVER_METRICS_PATH[server.kind] ?? '/metrics' }));
 
 const Receiver = z.strictObject({
   /** A generic JSON webhook (Alertmanager's webhook_config). */
@@ -103,6 +137,17 @@ export const MonitoringSpecSchema = z
           .strictObject({
             source: z.enum(['llmwatch', 'dcgm']).default('llmwatch'),
             targets: z.array(HostPort).default([]),
+            /**
+             * How the generated ServiceMonitor finds it on Kubernetes. `llmwatch`: the exporter's pods in
+             * llmwatch's namespace (`podSelector`, default `app.kubernetes.io/name: llmwatch-gpu-exporter`).
+             * `dcgm`: the NVIDIA GPU operator's `nvidia-dcgm-exporter` Service in `namespace` (default `gpu-operator`).
+             */
+            kubernetes: z
+              .strictObject({
+                podSelector: K8sLabels.optional(),
+                namespace: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'a Kubernetes namespace name').optional(),
+              })
+              .prefault({}),
           })
           .prefault({}),
         responder: z.array(HostPort).default(['127.0.0.1:9095']),

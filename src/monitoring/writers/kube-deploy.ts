@@ -5,6 +5,7 @@ import { GEN_ERR_INVALID_SPEC } from '../errors.ts';
 import type { GeneratedFile, MonitoringModel } from '../model.ts';
 import { dumpYaml } from '../yaml.ts';
 import { PROMETHEUS_RULE_PATH, SERVICE_MONITOR_PATH } from './kubernetes.ts';
+import { renderOperatorAlertmanager, scrapeManifests } from './kube-monitors.ts';
 import { deployedGatewayConfig, deployedPlaybooks, deployedResponderConfig } from './service-configs.ts';
 
 /** The Kubernetes folder, relative to the output folder; `kubectl apply -k` takes it whole. */
@@ -109,8 +110,11 @@ export function scaleRules(targets: readonly ScaleTarget[]): Array<Record<string
  * Renders the Kubernetes deployment of the gateway and the responder beside
  * the prometheus-operator manifests of `kubernetes.ts`: Deployments, Services,
  * the responder's ServiceAccount, Role and RoleBinding, its audit volume, a
- * ServiceMonitor for it, their configs, and a `kustomization.yaml` listing all
- * of it, so `kubectl apply -k k8s/` applies every file of the folder.
+ * ServiceMonitor for it, Services and ServiceMonitors for the model servers and
+ * the GPU exporter, their configs, and a `kustomization.yaml` listing all of
+ * it, so `kubectl apply -k k8s/` applies every file of the folder; beside it,
+ * `k8s/alertmanager/` (the Alertmanager config Secret for prometheus-operator)
+ * and the kube-prometheus-stack values.
  */
 export function renderKubeDeploy(model: MonitoringModel): GeneratedFile[] {
   const spec = model.spec;
@@ -218,6 +222,9 @@ export function renderKubeDeploy(model: MonitoringModel): GeneratedFile[] {
     );
   }
 
+  // What the rules alert on is scraped: each model server and the GPU exporter under the job the rules select.
+  manifests.push(...scrapeManifests(spec, namespace));
+
   const files: GeneratedFile[] = manifests.map((m) => ({ path: `${K8S_DIR}/${m.file}`, content: dumpYaml(m.object) }));
   files.push(
     { path: K8S_GATEWAY_CONFIG_PATH, content: dumpYaml(gatewayConfig) },
@@ -235,7 +242,7 @@ export function renderKubeDeploy(model: MonitoringModel): GeneratedFile[] {
       { name: K8S_OBJECT.responder, files: [local(K8S_RESPONDER_CONFIG_PATH)] },
     ],
   };
-  files.push({ path: KUSTOMIZATION_PATH, content: dumpYaml(kustomization) });
+  files.push({ path: KUSTOMIZATION_PATH, content: dumpYaml(kustomization) }, ...renderOperatorAlertmanager(model, namespace));
   return files;
 }
 
