@@ -48,6 +48,16 @@ function targetAbsentJobs(objects: K8sObject[]): string[] {
   return exprs.map((e: string) => /absent\(up\{job="([^"]+)"\}\)/.exec(e)![1]!).sort();
 }
 
+/**
+ * The Services the operators create, which the generated monitors select outside llmwatch's
+ * namespace (a list of their documented labels and ports, not a cluster).
+ */
+const OPERATOR_SERVICES: K8sObject[] = [
+  { apiVersion: 'v1', kind: 'Service', metadata: { name: 'prometheus-operated', namespace: 'monitoring', labels: { 'operated-prometheus': 'true' } }, spec: { ports: [{ name: 'web' }] } },
+  { apiVersion: 'v1', kind: 'Service', metadata: { name: 'alertmanager-operated', namespace: 'monitoring', labels: { 'operated-alertmanager': 'true' } }, spec: { ports: [{ name: 'web' }] } },
+  { apiVersion: 'v1', kind: 'Service', metadata: { name: 'nvidia-dcgm-exporter', namespace: 'gpu-operator', labels: { app: 'nvidia-dcgm-exporter' } }, spec: { ports: [{ name: 'gpu-metrics' }] } },
+];
+
 const matches = (selector: Record<string, string>, labels: Record<string, string> | undefined) =>
   Object.entries(selector).every(([k, v]) => labels?.[k] === v);
 
@@ -59,21 +69,27 @@ function monitorJob(monitor: K8sObject, service: K8sObject | undefined): string 
 }
 
 test('every job a TargetAbsent rule selects is scraped by a ServiceMonitor, through a generated Service whose labels it selects', () => {
-  const { objects, all } = kube(SPEC);
-  const jobs = targetAbsentJobs(objects);
-  assert.deepEqual(jobs, ['llmwatch-gateway', 'llmwatch-gpu', 'llmwatch-responder', 'model-server-bento', 'model-server-tgi', 'model-server-vllm-a', 'node']);
-  const scraped = new Map<string, K8sObject>();
-  for (const monitor of all('ServiceMonitor')) {
-    const services = all('Service').filter((s) => matches(monitor.spec.selector.matchLabels, s.metadata.labels));
-    assert.equal(services.length, 1, `${monitor.metadata.name} selects exactly one Service`);
-    const service = services[0]!;
-    for (const e of monitor.spec.endpoints) assert.ok(service.spec.ports.some((p: { name: string }) => p.name === e.port), `${monitor.metadata.name}: port ${e.port}`);
-    const job = monitorJob(monitor, service)!;
-    assert.ok(jobs.includes(job), `${monitor.metadata.name} gives job ${job}, which no rule selects`);
-    scraped.set(job, monitor);
+  for (const spec of [SPEC, { targets: { ...SPEC.targets, gpuExporter: { source: 'dcgm', targets: ['10.0.0.5:9400'] } } }]) {
+    const { objects, all, kustomization } = kube(spec);
+    const jobs = targetAbsentJobs(objects);
+    assert.deepEqual(jobs, ['alertmanager', 'llmwatch-gateway', 'llmwatch-gpu', 'llmwatch-responder', 'model-server-bento', 'model-server-tgi', 'model-server-vllm-a', 'node', 'prometheus']);
+    const scraped = new Map<string, K8sObject>();
+    for (const monitor of all('ServiceMonitor')) {
+      const namespaces: string[] = monitor.spec.namespaceSelector?.matchNames ?? [kustomization.namespace];
+      const services = [...all('Service').map((s) => ({ ...s, metadata: { ...s.metadata, namespace: kustomization.namespace } })), ...OPERATOR_SERVICES].filter(
+        (s) => namespaces.includes(s.metadata.namespace!) && matches(monitor.spec.selector.matchLabels, s.metadata.labels),
+      );
+      assert.equal(services.length, 1, `${monitor.metadata.name} selects exactly one Service`);
+      const service = services[0]!;
+      for (const e of monitor.spec.endpoints) assert.ok(service.spec.ports.some((p: { name: string }) => p.name === e.port), `${monitor.metadata.name}: port ${e.port}`);
+      const job = monitorJob(monitor, service)!;
+      assert.ok(jobs.includes(job), `${monitor.metadata.name} gives job ${job}, which no rule selects`);
+      assert.ok(!scraped.has(job), `two monitors give job ${job}`);
+      scraped.set(job, monitor);
+    }
+    // node-exporter comes with kube-prometheus under its own job (docs/deploy.md, "Known gaps").
+    assert.deepEqual(jobs.filter((j) => !scraped.has(j)), ['node']);
   }
-  // node-exporter comes with kube-prometheus under its own job (docs/deploy.md, "Known gaps").
-  assert.deepEqual(jobs.filter((j) => !scraped.has(j)), ['node']);
 });
 
 test('a model server: a headless Service on its pods (default app.kubernetes.io/name: <name>, the target\'s port), scraped at the kind\'s path with its server label', () => {
@@ -115,7 +131,8 @@ test('dcgm-exporter: the GPU operator\'s Service in its namespace, relabelled to
 
 test('no model server and no GPU exporter: no scrape Service or monitor for them', () => {
   const { all } = kube({});
-  assert.deepEqual(all('ServiceMonitor').map((m) => m.metadata.name).sort(), ['llmwatch-gateway', 'llmwatch-responder']);
+  assert.deepEqual(all('ServiceMonitor').map((m) => m.metadata.name).sort(), ['llmwatch-alertmanager', 'llmwatch-gateway', 'llmwatch-prometheus', 'llmwatch-responder']);
+  assert.deepEqual(all('Service').map((m) => m.metadata.name).sort(), ['llmwatch-gateway', 'llmwatch-responder']);
 });
 
 test('kind ollama serves no metrics: refused with the fix, unless a metricsPath names an exporter', () => {

@@ -35,8 +35,9 @@ export const K8S_ALERTMANAGER_DIR = 'k8s/alertmanager';
 export const K8S_STACK_VALUES_PATH = 'k8s/kube-prometheus-stack-values.yaml';
 
 /**
- * A Service and a ServiceMonitor for each model server of the spec, and a
+ * A Service and a ServiceMonitor for each model server of the spec, a
  * ServiceMonitor for the GPU exporter (with its Service when it is llmwatch's),
+ * and for the operator's own Prometheus and Alertmanager (the meta alerts' jobs),
  * so everything the rules select by `job` (TargetDown, TargetAbsent, the model
  * server and GPU rules) is scraped in-cluster under that job. Returned as
  * manifests of the llmwatch kustomization, file name -> object.
@@ -78,6 +79,18 @@ export function scrapeManifests(spec: Readonly<MonitoringSpec>, namespace: strin
       );
     }
   }
+  // The meta alerts' self-scrape jobs, through the Services prometheus-operator creates for every
+  // Prometheus and Alertmanager (`prometheus-operated`, `alertmanager-operated`, port `web`).
+  const operated = (job: string, file: string, label: string) => ({
+    file,
+    object: serviceMonitor(namespace, `${K8S.partOf}-${job}`, {
+      selector: { [label]: 'true' },
+      namespaces: [MONITORING_NAMESPACE],
+      endpoint: { port: 'web', path: '/metrics', interval, relabelings: [{ targetLabel: TARGET_LABEL.job, replacement: job, action: 'replace' }] },
+    }),
+  });
+  if (spec.targets.prometheus.length > 0) out.push(operated(JOB.prometheus, 'prometheus-servicemonitor.yaml', 'operated-prometheus'));
+  out.push(operated(JOB.alertmanager, 'alertmanager-servicemonitor.yaml', 'operated-alertmanager'));
   return out;
 }
 
