@@ -76,7 +76,7 @@ test('every job a TargetAbsent rule selects is scraped by a ServiceMonitor, thro
     const scraped = new Map<string, K8sObject>();
     for (const monitor of all('ServiceMonitor')) {
       const namespaces: string[] = monitor.spec.namespaceSelector?.matchNames ?? [kustomization.namespace];
-      const services = [...all('Service').map((s) => ({ ...s, metadata: { ...s.metadata, namespace: kustomization.namespace } })), ...OPERATOR_SERVICES].filter(
+      const services = [...all('Service').map((s): K8sObject => ({ ...s, metadata: { ...s.metadata, namespace: kustomization.namespace } })), ...OPERATOR_SERVICES].filter(
         (s) => namespaces.includes(s.metadata.namespace!) && matches(monitor.spec.selector.matchLabels, s.metadata.labels),
       );
       assert.equal(services.length, 1, `${monitor.metadata.name} selects exactly one Service`);
