@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
-import { cacheKey, canonicalJson, isCacheable } from '../src/gateway/cache/key.ts';
+import { cacheKey, canonicalJson, isCacheable, tenantOf } from '../src/gateway/cache/key.ts';
 import type { Cacheability } from '../src/gateway/cache/key.ts';
 import type { Endpoint } from '../src/openai/endpoints.ts';
 import { validateInferenceRequest } from '../src/openai/validate.ts';
@@ -25,15 +25,15 @@ test('canonicalJson sorts keys at every depth and keeps array order', () => {
 
 test('the key is the SHA-256 hex of a versioned derivation, stable across releases', () => {
   // A change here invalidates every entry in a shared Redis: bump KEY_VERSION with it.
-  const key = cacheKey(chat(), TARGET);
+  const key = cacheKey(chat(), TARGET, 'anonymous');
   assert.match(key, /^[0-9a-f]{64}$/);
-  assert.equal(key, cacheKey(chat(), TARGET));
+  assert.equal(key, cacheKey(chat(), TARGET, 'anonymous'));
   // Computed outside llmwatch: printf '%s' '<the JSON below>' | sha256sum
   const derivation =
-    '["llmwatch-cache-key-v1","chat_completions","http://127.0.0.1:8000/v1#llama-3-8b",false,' +
+    '["llmwatch-cache-key-v2","anonymous","chat_completions","http://127.0.0.1:8000/v1#llama-3-8b",false,' +
     '{"messages":[{"content":"hi","role":"user"}],"model":"llama","stream":false,"temperature":0}]';
   assert.equal(createHash('sha256').update(derivation).digest('hex'), key);
-  assert.equal(key, '1308b65e9a6abd74dcfed5999f2f908c1f42210ab606849b17c9dc96742b131f');
+  assert.equal(key, 'd89fdf028116c10173f90920d7fce776d43c250fd93ac1e039e2c6c94bb33182');
 });
 
 const SAME: Array<[string, Record<string, unknown>, Record<string, unknown>]> = [
@@ -43,10 +43,8 @@ const SAME: Array<[string, Record<string, unknown>, Record<string, unknown>]> = 
     { response_format: { type: 'json_schema', json_schema: { name: 'a', schema: { type: 'object' } } } },
     { response_format: { json_schema: { schema: { type: 'object' }, name: 'a' }, type: 'json_schema' } },
   ],
-  ['user', {}, { user: 'alice' }],
   ['metadata', {}, { metadata: { trace: 'abc' } }],
   ['store', {}, { store: true }],
-  ['service_tier', {}, { service_tier: 'flex' }],
   ['stream_options on a JSON answer', {}, { stream_options: { include_usage: true } }],
   ['stream: false and no stream', {}, { stream: false }],
   ['stream: null and no stream', {}, { stream: null }],
@@ -55,7 +53,7 @@ const SAME: Array<[string, Record<string, unknown>, Record<string, unknown>]> = 
 
 for (const [what, a, b] of SAME) {
   test(`same key despite a different ${what}`, () => {
-    assert.equal(cacheKey(chat(a), TARGET), cacheKey(chat(b), TARGET));
+    assert.equal(cacheKey(chat(a), TARGET, 'anonymous'), cacheKey(chat(b), TARGET, 'anonymous'));
   });
 }
 
@@ -72,23 +70,25 @@ const DIFFERENT: Array<[string, Record<string, unknown>, Record<string, unknown>
   ['temperature', {}, { temperature: 0.5 }],
   ['max_tokens', {}, { max_tokens: 10 }],
   ['seed', {}, { seed: 7 }],
+  ['user', {}, { user: 'alice' }],
+  ['service_tier', {}, { service_tier: 'flex' }],
   ['tools', {}, { tools: [{ type: 'function', function: { name: 'f' } }] }],
 ];
 
 for (const [what, a, b] of DIFFERENT) {
   test(`different key for a different ${what}`, () => {
-    assert.notEqual(cacheKey(chat(a), TARGET), cacheKey(chat(b), TARGET));
+    assert.notEqual(cacheKey(chat(a), TARGET, 'anonymous'), cacheKey(chat(b), TARGET, 'anonymous'));
   });
 }
 
 test('a route switch to another upstream target changes the key', () => {
-  assert.notEqual(cacheKey(chat(), TARGET), cacheKey(chat(), 'http://127.0.0.1:8001/v1#llama-3-8b-fallback'));
+  assert.notEqual(cacheKey(chat(), TARGET, 'anonymous'), cacheKey(chat(), 'http://127.0.0.1:8001/v1#llama-3-8b-fallback', 'anonymous'));
 });
 
 test('the same body on another endpoint has another key', () => {
   const body = { model: 'm', prompt: 'x', input: 'x', messages: [{ role: 'user', content: 'x' }] };
   const keys = (['chat_completions', 'completions', 'embeddings'] as Endpoint[]).map((e) =>
-    cacheKey(validateInferenceRequest(e, { ...body }), TARGET),
+    cacheKey(validateInferenceRequest(e, { ...body }), TARGET, 'anonymous'),
   );
   assert.equal(new Set(keys).size, 3);
 });
@@ -125,3 +125,10 @@ for (const [what, endpoint, extra, header, expected] of CACHEABILITY) {
     assert.equal(isCacheable(request, header), expected);
   });
 }
+
+test('the tenant is in the key: client keys by name, else a digest of the Authorization the upstream sees, else anonymous', () => {
+  const tenants = [tenantOf('team-a', undefined), tenantOf('team-b', undefined), tenantOf(undefined, 'Bearer sk-1'), tenantOf(undefined, 'Bearer sk-2'), tenantOf(undefined, undefined)];
+  assert.equal(new Set(tenants.map((t) => cacheKey(chat(), TARGET, t))).size, tenants.length);
+  assert.ok(!tenantOf(undefined, 'Bearer sk-1').includes('sk-1'), 'the credential itself is never part of the key material');
+  assert.equal(tenantOf(undefined, 'Bearer sk-1'), tenantOf(undefined, 'Bearer sk-1'));
+});

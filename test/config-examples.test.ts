@@ -32,13 +32,21 @@ test('a bad gateway config names each field at fault and how to fix it', () => {
       validateConfig(GatewayConfigSchema, {
         safety: { scorer: 'classifier', classifier: { baseURL: 'http://127.0.0.1:1/v1' } },
         upstreams: { a: { baseURL: 'http://127.0.0.1:1/v1' } },
-        models: { m: { upstream: 'a', targets: [{ upstream: 'a' }], safety: { policy: 'block' } } },
+        models: { m: { upstream: 'a', targets: [{ upstream: 'a' }], streaming: false, safety: { policy: 'block' } } },
       }),
     (err: unknown) =>
       hasCode(err, CFG_ERR_INVALID) &&
       /models\.m: give either 'upstream' \(one target\) or 'targets'/.test(err.message) &&
       /models\.m\.safety\.policy: 'block' needs an answer scored before it is sent/.test(err.message),
   );
+  for (const policy of ['block', 'redact']) {
+    assert.throws(
+      () => validateConfig(GatewayConfigSchema, { upstreams: { a: { baseURL: 'http://127.0.0.1:1/v1' } }, models: { m: { upstream: 'a', safety: { policy } } } }),
+      (err: unknown) =>
+        hasCode(err, CFG_ERR_INVALID) && new RegExp(`models\\.m\\.safety\\.policy: '${policy}' cannot hold back a streamed answer.*set models\\.m\\.streaming: false`).test(err.message),
+      `${policy} on a streaming model is refused, naming the field and the fix`,
+    );
+  }
   assert.throws(
     () => validateConfig(GatewayConfigSchema, { upstreams: {}, models: {}, colour: 'red' }),
     (err: unknown) => hasCode(err, CFG_ERR_INVALID) && /colour/.test(err.message) && /at least one upstream/.test(err.message),

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
+import OpenAI from 'openai';
 import { GatewayConfigSchema } from '../src/config/gateway-config.ts';
 import { simulatorConfig } from '../src/config/simulator-config.ts';
 import { validateConfig } from '../src/config/validate.ts';
@@ -109,5 +111,83 @@ describe('Redis response cache, shared by replicas', () => {
     const errors = ['get', 'set', 'connect'].reduce((a, op) => a + (sampleValue(m, P + 'cache_errors_total', { store: 'redis', op }) ?? 0), 0);
     assert.ok(errors >= 3, `cache errors counted: ${errors}`);
     assert.equal(sampleValue(m, P + 'requests_total', { model: MODEL, endpoint: 'chat_completions', status: 'success', code: '2xx' }), 4);
+  });
+});
+
+describe('cache isolation between tenants (issue 12)', () => {
+  const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+  const sdk = (gw: GatewayHandle, apiKey: string, headers: Record<string, string> = {}) =>
+    new OpenAI({ baseURL: `${gw.url}/v1`, apiKey, maxRetries: 0, timeout: 10_000, defaultHeaders: headers });
+  const question = { model: MODEL, messages: [{ role: 'user' as const, content: 'What is 2+2?' }], temperature: 0 };
+  async function cacheHeader(client: OpenAI, extra: Record<string, unknown> = {}) {
+    const { response } = await client.chat.completions.create({ ...question, ...extra }).withResponse();
+    return response.headers.get('x-llmwatch-cache');
+  }
+
+  test('with client keys, key B never gets what key A cached; `user` splits entries too', async (t) => {
+    const sim = await simulator();
+    t.after(() => sim.close());
+    const config = validateConfig(GatewayConfigSchema, {
+      port: 0,
+      metrics: { processMetrics: false },
+      cache: { enabled: true },
+      auth: { keys: [{ name: 'team-a', sha256: sha('key-a') }, { name: 'team-b', sha256: sha('key-b') }] },
+      upstreams: { sim: { baseURL: `${sim.url}/v1` } },
+      models: { [MODEL]: { upstream: 'sim' } },
+    });
+    const gw = await startGateway(config, { port: 0 });
+    t.after(() => gw.close());
+    const a = sdk(gw, 'key-a');
+    const b = sdk(gw, 'key-b');
+    assert.equal(await cacheHeader(a), null);
+    await until(async () => (await cacheHeader(a)) === 'hit');
+    assert.equal(await cacheHeader(b), null, "key B must not see key A's answer");
+    assert.equal(await cacheHeader(a, { user: 'alice' }), null, 'another user is another entry');
+  });
+
+  test('without client keys, the credential the upstream sees is the tenant; no credential is its own tenant', async (t) => {
+    const sim = await simulator();
+    t.after(() => sim.close());
+    const gw = await startGateway(gatewayConfig(sim.url, { store: 'memory' }), { port: 0 });
+    t.after(() => gw.close());
+    const u1 = sdk(gw, 'upstream-credential-1');
+    assert.equal(await cacheHeader(u1), null);
+    await until(async () => (await cacheHeader(u1)) === 'hit');
+    assert.equal(await cacheHeader(sdk(gw, 'upstream-credential-2')), null);
+    // The SDK always sends Authorization: a raw request without one is the anonymous tenant.
+    const anon = await ask(gw, { temperature: 0 });
+    assert.equal(anon.status, 200);
+    assert.equal(anon.cache, null);
+  });
+
+  test('a failover answer is cached under the target that gave it, never replayed as the primary recovered', async (t) => {
+    const primary = await simulator();
+    t.after(() => primary.close());
+    const fallback = await simulator();
+    t.after(() => fallback.close());
+    const setErrors = async (http500: number) => {
+      const res = await fetch(`${primary.url}/admin/profiles/${MODEL}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ errors: { http500 } }) });
+      assert.equal(res.status, 200, await res.text());
+    };
+    const config = validateConfig(GatewayConfigSchema, {
+      port: 0,
+      metrics: { processMetrics: false },
+      cache: { enabled: true },
+      upstreams: { big: { baseURL: `${primary.url}/v1` }, small: { baseURL: `${fallback.url}/v1` } },
+      models: { [MODEL]: { failover: true, targets: [{ upstream: 'big' }, { upstream: 'small' }] } },
+    });
+    const gw = await startGateway(config, { port: 0 });
+    t.after(() => gw.close());
+    await setErrors(1);
+    const failedOver = await ask(gw, { temperature: 0 });
+    assert.equal(failedOver.status, 200);
+    // Still failing over: the lookup is under the primary's key, the answer was stored under the fallback's.
+    assert.equal((await ask(gw, { temperature: 0 })).cache, null);
+    await setErrors(0);
+    const recovered = await ask(gw, { temperature: 0 });
+    assert.equal(recovered.cache, null, "the fallback's answer is not replayed for the primary");
+    await until(async () => (await ask(gw, { temperature: 0 })).cache === 'hit');
+    const m = await scrape(gw.url);
+    assert.equal(sampleValue(m, P + 'failovers_total', { model: MODEL, upstream: 'big' }), 2);
   });
 });

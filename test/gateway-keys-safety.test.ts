@@ -78,8 +78,8 @@ describe('output safety', () => {
         models: {
           [CLEAN]: { upstream: 'sim' },
           [TOXIC]: { upstream: 'sim' },
-          [BLOCKED]: { upstream: 'sim', upstreamModel: TOXIC, safety: { policy: 'block' } },
-          [REDACTED]: { upstream: 'sim', upstreamModel: TOXIC, safety: { policy: 'redact' } },
+          [BLOCKED]: { upstream: 'sim', upstreamModel: TOXIC, streaming: false, safety: { policy: 'block' } },
+          [REDACTED]: { upstream: 'sim', upstreamModel: TOXIC, streaming: false, safety: { policy: 'redact' } },
         },
       }),
       { port: 0 },
@@ -107,6 +107,15 @@ describe('output safety', () => {
       assert.match(err.message, /withheld by the gateway's content policy/);
       return true;
     });
+    // block and redact need the whole answer: the config had to turn streaming off, and a stream request is refused, named.
+    for (const model of [BLOCKED, REDACTED]) {
+      await assert.rejects(client.chat.completions.create({ model, messages: [{ role: 'user', content: 'talk to me' }], stream: true }), (err: unknown) => {
+        assert.ok(err instanceof OpenAI.BadRequestError);
+        assert.equal(err.code, 'streaming_not_supported');
+        assert.equal(err.param, 'stream');
+        return true;
+      });
+    }
     const redacted = await say(REDACTED);
     const text = redacted.choices[0]!.message.content!;
     assert.ok(text.includes('*'), text);

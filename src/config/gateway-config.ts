@@ -47,6 +47,12 @@ const ModelSchema = z
     failover: z.boolean().default(false),
     /** Cache this model's deterministic answers (when the gateway's cache is on). */
     cache: z.boolean().default(true),
+    /**
+     * Accept `stream: true` requests. Must be false with a `redact` or `block`
+     * policy: a stream is scored only once delivered, so those policies could
+     * not hold it back.
+     */
+    streaming: z.boolean().default(true),
     safety: z
       .strictObject({
         /** `observe` scores and exports; `redact` masks flagged words; `block` refuses the answer. */
@@ -151,6 +157,13 @@ export const GatewayConfigSchema = z
             message: `unknown upstream '${r.upstream}'; define it under 'upstreams' (known: ${Object.keys(cfg.upstreams).join(', ')})`,
           });
         }
+      }
+      if (m.safety.policy !== 'observe' && m.streaming) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['models', model, 'safety', 'policy'],
+          message: `'${m.safety.policy}' cannot hold back a streamed answer (streams are scored once delivered): set models.${model}.streaming: false, so that stream requests get 400, or use policy observe`,
+        });
       }
       if (m.safety.policy !== 'observe' && cfg.safety.scorer !== 'lexical') {
         ctx.addIssue({

@@ -20,6 +20,8 @@ export const GW_ERR_UPSTREAM_HTTP = defineError('GW_ERR_UPSTREAM_HTTP', 502, 'se
 export const GW_ERR_UPSTREAM_STREAM = defineError('GW_ERR_UPSTREAM_STREAM', 502, 'server_error', 'upstream_stream_error');
 /** A model's answer was withheld by its `block` safety policy (as Azure OpenAI's content filter answers). */
 export const GW_ERR_CONTENT_BLOCKED = defineError('GW_ERR_CONTENT_BLOCKED', 400, 'invalid_request_error', 'content_filter');
+/** `stream: true` to a model whose config says `streaming: false` (its safety policy must see whole answers). */
+export const GW_ERR_STREAMING_DISABLED = defineError('GW_ERR_STREAMING_DISABLED', 400, 'invalid_request_error', 'streaming_not_supported');
 /** No or an unknown client API key. */
 export const GW_ERR_INVALID_API_KEY = defineError('GW_ERR_INVALID_API_KEY', 401, 'invalid_request_error', 'invalid_api_key');
 /** The admin API needs its bearer token. */

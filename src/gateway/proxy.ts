@@ -44,8 +44,8 @@ interface Call {
   readonly services: ProxyServices;
   /** Aborts when the client goes away. */
   readonly signal: AbortSignal;
-  /** Where the answer is to be cached, when it is cacheable and was not cached. */
-  readonly cacheKey: string | undefined;
+  /** Who the answer is cached for, when it is cacheable and was not cached. */
+  readonly cacheTenant: string | undefined;
 }
 
 /** The reason a request was aborted when its client went away. */
@@ -73,6 +73,7 @@ export async function forward(
   rawBody: Buffer,
   startedAt: number,
   services: ProxyServices,
+  tenant: string,
 ): Promise<void> {
   const ex = new Exchange(meter, startedAt);
   const ac = new AbortController();
@@ -84,7 +85,7 @@ export async function forward(
     const first = model.targets[model.active]!;
     let lookup: CacheLookup | undefined;
     if (services.cache !== undefined && model.config.cache) {
-      lookup = await services.cache.lookup(model, request, first.id, req.headers['x-llmwatch-cache']);
+      lookup = await services.cache.lookup(model, request, first.id, tenant, req.headers['x-llmwatch-cache']);
       if (lookup.kind === 'hit') {
         const a = lookup.answer;
         res.writeHead(a.status, { 'content-type': a.contentType, 'content-length': a.body.length, 'x-llmwatch-cache': 'hit' });
@@ -103,7 +104,7 @@ export async function forward(
       ex,
       services,
       signal: ac.signal,
-      cacheKey: lookup?.kind === 'miss' ? lookup.key : undefined,
+      cacheTenant: lookup?.kind === 'miss' ? tenant : undefined,
     };
     const last = model.config.failover ? model.targets.length - 1 : model.active;
     for (let i = model.active; i <= last; i++) {
@@ -231,8 +232,8 @@ async function relayJson(call: Call, target: RouteTarget, answer: Dispatcher.Res
   res.end(buf);
   ex.succeed(tokens, undefined);
   if (scored && model.config.safety.policy === 'observe') services.safety!.observe(model, text);
-  if (call.cacheKey !== undefined && answer.statusCode === 200) {
-    services.cache!.save(call.cacheKey, { status: 200, contentType: 'application/json', body: buf, stream: false, promptTokens: tokens.prompt, completionTokens: tokens.completion });
+  if (call.cacheTenant !== undefined && answer.statusCode === 200) {
+    services.cache!.save(request, target.id, call.cacheTenant, { status: 200, contentType: 'application/json', body: buf, stream: false, promptTokens: tokens.prompt, completionTokens: tokens.completion });
   }
 }
 
@@ -247,7 +248,7 @@ async function relayStream(call: Call, target: RouteTarget, answer: Dispatcher.R
   res.flushHeaders();
   const sm = new StreamMeter(target.upstream.config.maxEventBytes);
   // A copy for the cache, kept only while the stream stays under the cache's entry limit.
-  let copy: Buffer[] | undefined = call.cacheKey === undefined ? undefined : [];
+  let copy: Buffer[] | undefined = call.cacheTenant === undefined ? undefined : [];
   let copied = 0;
   const limit = services.cache?.maxEntryBytes ?? 0;
   const keep = (b: Buffer) => {
@@ -297,7 +298,7 @@ async function relayStream(call: Call, target: RouteTarget, answer: Dispatcher.R
   // Scored once the client has it all: a stream is never held back for scoring.
   services.safety?.observe(model, sm.text);
   if (copy !== undefined) {
-    services.cache!.save(call.cacheKey!, {
+    services.cache!.save(request, target.id, call.cacheTenant!, {
       status: 200,
       contentType: 'text/event-stream; charset=utf-8',
       body: Buffer.concat(copy, copied),

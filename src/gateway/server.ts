@@ -19,11 +19,12 @@ import { validateInferenceRequest } from '../openai/validate.ts';
 import { VERSION } from '../version.ts';
 import { serveAdmin } from './admin.ts';
 import { AnswerCache } from './cache/answer-cache.ts';
+import { tenantOf } from './cache/key.ts';
 import { MemoryCacheStore } from './cache/memory-store.ts';
 import { RedisCacheStore } from './cache/redis-store.ts';
 import type { CacheStore } from './cache/types.ts';
 import { ClientKeys, readKeysFile } from './client-keys.ts';
-import { GW_ERR_INVALID_API_KEY, GW_ERR_UNKNOWN_MODEL } from './errors.ts';
+import { GW_ERR_INVALID_API_KEY, GW_ERR_STREAMING_DISABLED, GW_ERR_UNKNOWN_MODEL } from './errors.ts';
 import { forward } from './proxy.ts';
 import type { ProxyServices } from './proxy.ts';
 import { probeUpstreams } from './readiness.ts';
@@ -98,7 +99,7 @@ export function createGateway(config: GatewayConfig, opts: GatewayOptions = {}) 
   });
   const limit = config.maxBodyBytes;
 
-  async function handleInference(req: IncomingMessage, res: ServerResponse, endpoint: Endpoint): Promise<void> {
+  async function handleInference(req: IncomingMessage, res: ServerResponse, endpoint: Endpoint, tenant: string): Promise<void> {
     const startedAt = performance.now();
     let raw: Buffer;
     let request;
@@ -112,26 +113,32 @@ export function createGateway(config: GatewayConfig, opts: GatewayOptions = {}) 
           param: 'model',
         });
       }
+      if (request.stream && !model.config.streaming) {
+        throw GW_ERR_STREAMING_DISABLED(`The model '${request.model}' does not stream on this gateway (its answers are checked whole by its '${model.config.safety.policy}' safety policy): send stream: false`, { param: 'stream' });
+      }
     } catch (err) {
       metrics.rejected(endpoint, rejectReason(err));
       // The rest of an oversized body is not worth reading: close after answering.
       if (hasCode(err, HTTP_ERR_BODY_TOO_LARGE)) res.setHeader('connection', 'close');
       return sendError(res, err);
     }
-    await forward(req, res, model, metrics.route(model.name, endpoint)!, request, raw, startedAt, services);
+    await forward(req, res, model, metrics.route(model.name, endpoint)!, request, raw, startedAt, services, tenant);
   }
 
-  /** With client keys configured, every `/v1` request needs one: true when it may go on. */
-  function admitted(req: IncomingMessage, res: ServerResponse, endpoint: Endpoint | typeof ENDPOINT_NONE): boolean {
-    if (keys.size === 0) return true;
+  /**
+   * With client keys configured, every `/v1` request needs one. Returns the
+   * request's cache tenant when it may go on, undefined when it was refused.
+   */
+  function admitted(req: IncomingMessage, res: ServerResponse, endpoint: Endpoint | typeof ENDPOINT_NONE): string | undefined {
+    if (keys.size === 0) return tenantOf(undefined, req.headers.authorization);
     const name = keys.identify(req.headers.authorization);
     if (name !== undefined) {
       metrics.client(name);
-      return true;
+      return tenantOf(name, undefined);
     }
     metrics.rejected(endpoint, 'unauthorized');
     sendError(res, GW_ERR_INVALID_API_KEY('Missing or unknown API key: send Authorization: Bearer <key>'));
-    return false;
+    return undefined;
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -141,8 +148,9 @@ export function createGateway(config: GatewayConfig, opts: GatewayOptions = {}) 
     const endpoint = endpointForPath(path);
     if (endpoint !== undefined) {
       if (req.method !== 'POST') return refuse(res, endpoint, 'method_not_allowed', HTTP_ERR_METHOD_NOT_ALLOWED(`Use POST for ${path}`), 'POST');
-      if (!admitted(req, res, endpoint)) return;
-      return handleInference(req, res, endpoint);
+      const tenant = admitted(req, res, endpoint);
+      if (tenant === undefined) return;
+      return handleInference(req, res, endpoint, tenant);
     }
     if (path.startsWith('/admin/')) return serveAdmin(req, res, path, router, adminToken);
     const allowed = GET_PATHS.has(path);
@@ -151,7 +159,7 @@ export function createGateway(config: GatewayConfig, opts: GatewayOptions = {}) 
     }
     switch (path) {
       case '/v1/models':
-        if (!admitted(req, res, ENDPOINT_NONE)) return;
+        if (admitted(req, res, ENDPOINT_NONE) === undefined) return;
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(modelList) });
         return void res.end(modelList);
       case '/metrics': {

@@ -4,7 +4,7 @@ import { cacheKey, isCacheable } from './key.ts';
 import type { CachedAnswer, CacheStore } from './types.ts';
 
 /** What the cache says about one request. */
-export type CacheLookup = { readonly kind: 'hit'; readonly answer: CachedAnswer } | { readonly kind: 'miss'; readonly key: string } | { readonly kind: 'bypass' };
+export type CacheLookup = { readonly kind: 'hit'; readonly answer: CachedAnswer } | { readonly kind: 'miss' } | { readonly kind: 'bypass' };
 
 /**
  * The response cache as the proxy core uses it: decides whether a request is
@@ -24,25 +24,30 @@ export class AnswerCache {
     this.maxEntryBytes = maxEntryBytes;
   }
 
-  async lookup(model: ModelRoute, request: InferenceRequest, target: string, header: string | string[] | undefined): Promise<CacheLookup> {
+  /** Looks a request up under the key of `target` (the model's active one) for `tenant`. */
+  async lookup(model: ModelRoute, request: InferenceRequest, target: string, tenant: string, header: string | string[] | undefined): Promise<CacheLookup> {
     if (isCacheable(request, typeof header === 'string' ? header : undefined) === 'bypass') {
       model.meter.cache.bypass.inc();
       return { kind: 'bypass' };
     }
-    const key = cacheKey(request, target);
+    const key = cacheKey(request, target, tenant);
     // The store never rejects: an outage reads as a miss and is counted by its error handler.
     const answer = await this.store.get(key);
     if (answer === undefined) {
       model.meter.cache.miss.inc();
-      return { kind: 'miss', key };
+      return { kind: 'miss' };
     }
     model.meter.cache.hit.inc();
     return { kind: 'hit', answer };
   }
 
-  /** Stores an answer in the background; the store reports its own failures. */
-  save(key: string, answer: CachedAnswer): void {
+  /**
+   * Stores an answer in the background, under the key of the `target` that
+   * actually answered: a failover's answer is never replayed as the primary's.
+   * The store reports its own failures.
+   */
+  save(request: InferenceRequest, target: string, tenant: string, answer: CachedAnswer): void {
     if (answer.body.length > this.maxEntryBytes) return;
-    void this.store.set(key, answer, this.ttlMs);
+    void this.store.set(cacheKey(request, target, tenant), answer, this.ttlMs);
   }
 }

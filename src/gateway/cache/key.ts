@@ -12,27 +12,31 @@ export type Cacheability = 'cacheable' | 'bypass';
 
 /**
  * Top-level body fields that do not change the answer's bytes, dropped from
- * the key so that two clients asking the same thing share an entry.
- * `stream_options` is dropped as a whole, but its `include_usage` is mixed in
- * separately (see {@link cacheKey}) because it adds a chunk to a stream.
+ * the key so that two requests of one tenant asking the same thing share an
+ * entry. `stream_options` is dropped as a whole, but its `include_usage` is
+ * mixed in separately (see {@link cacheKey}) because it adds a chunk to a
+ * stream. `user` and `service_tier` stay in the key: a server may answer
+ * per user (moderation, personalisation) or per tier (another model).
  */
-const IGNORED_FIELDS: ReadonlySet<string> = new Set(['user', 'stream_options', 'metadata', 'store', 'service_tier']);
+const IGNORED_FIELDS: ReadonlySet<string> = new Set(['stream_options', 'metadata', 'store']);
 
 /**
  * Bumped whenever the key derivation changes, so that entries written by an
  * older gateway (in a shared Redis) are never read as answers to a new key.
  */
-const KEY_VERSION = 'llmwatch-cache-key-v1';
+const KEY_VERSION = 'llmwatch-cache-key-v2';
 
 /**
  * The cache key of a request: the SHA-256 hex of a canonical JSON (keys sorted
  * at every depth, answer-neutral fields removed) of the body, mixed with the
- * endpoint and the upstream `target`. The body's `model` is the public name,
- * so `target` is what makes a route switch to a fallback change the key.
+ * endpoint, the upstream `target` that answers and the `tenant` who asks. The
+ * body's `model` is the public name, so `target` is what makes a route switch
+ * (or a failover) to a fallback change the key; `tenant` is what keeps one
+ * client's answers from another (see {@link tenantOf}).
  * @example
- * const key = cacheKey(request, `${route.upstream.url}#${route.upstream.model}`);
+ * const key = cacheKey(request, target.id, tenantOf(keyName, req.headers.authorization));
  */
-export function cacheKey(request: InferenceRequest, target: string): string {
+export function cacheKey(request: InferenceRequest, target: string, tenant: string): string {
   const body: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(request.body)) {
     if (!IGNORED_FIELDS.has(name)) body[name] = value;
@@ -45,8 +49,20 @@ export function cacheKey(request: InferenceRequest, target: string): string {
   // chunk); for a JSON answer it is ignored upstream, so it must not split entries.
   const includeUsage = request.stream && request.includeUsage;
   return createHash('sha256')
-    .update(canonicalJson([KEY_VERSION, request.endpoint, target, includeUsage, body]))
+    .update(canonicalJson([KEY_VERSION, tenant, request.endpoint, target, includeUsage, body]))
     .digest('hex');
+}
+
+/**
+ * Who a cached answer belongs to. With client keys configured, the key's
+ * name; without, the client's own `Authorization` is what the upstream sees,
+ * so a SHA-256 digest of it (never the header itself, which could sit in a
+ * shared Redis); no header at all is the tenant `anonymous`.
+ */
+export function tenantOf(keyName: string | undefined, authorization: string | undefined): string {
+  if (keyName !== undefined) return `key:${keyName}`;
+  if (authorization === undefined || authorization === '') return 'anonymous';
+  return `auth:${createHash('sha256').update(authorization).digest('hex')}`;
 }
 
 /**
