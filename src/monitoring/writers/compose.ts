@@ -26,19 +26,26 @@ export const COMPOSE_RESPONDER_CONFIG_PATH = `${COMPOSE_DIR}/responder.yaml`;
 export const COMPOSE_ENV_FILE = '.env';
 
 /**
- * Pinned images: releases of the lines the generated files are checked with
- * (DESIGN.md: Prometheus 2.x, Alertmanager 0.25 syntax, node-exporter 1.5+), newer
- * than the source article's, and a current Grafana instead of its 9.5.
- * https://github.com/prometheus/prometheus/releases/tag/v2.53.0 (LTS),
- * https://github.com/prometheus/alertmanager/releases/tag/v0.27.0,
- * https://github.com/prometheus/node_exporter/releases/tag/v1.8.1,
- * https://github.com/grafana/grafana/releases/tag/v11.1.0
+ * Pinned images, checked on 2026-12-02 against the newest release tags this project could read
+ * (the repositories' tags as of August 2026; docs/deploy.md says what was newer and why it is not used):
+ * - Prometheus v2.53.5, the last patch of the 2.53 LTS line. Not 3.x (v3.14.0 is the newest seen):
+ *   Prometheus 3 normalizes `le` label values on ingestion (`le="2"` becomes `le="2.0"`), and the
+ *   generated SLO rules select `le="2"`: they would read nothing.
+ *   https://github.com/prometheus/prometheus/releases/tag/v2.53.5,
+ *   https://github.com/prometheus/prometheus/blob/main/docs/migration.md
+ * - Alertmanager v0.34.0, the newest (its config changes since 0.27 do not touch what we generate).
+ *   https://github.com/prometheus/alertmanager/releases/tag/v0.34.0
+ * - node-exporter v1.12.1, the newest (`--collector.filesystem.mount-points-exclude` unchanged).
+ *   https://github.com/prometheus/node_exporter/releases/tag/v1.12.1
+ * - Grafana 12.4.0: the dashboards are Grafana's v1 JSON from the foundation SDK; Grafana 13 is out
+ *   and not adopted, as no Grafana runs here to check the dashboards against it.
+ *   https://github.com/grafana/grafana/releases/tag/v12.4.0
  */
 export const COMPOSE_IMAGES = {
-  prometheus: 'prom/prometheus:v2.53.0',
-  alertmanager: 'prom/alertmanager:v0.27.0',
-  nodeExporter: 'prom/node-exporter:v1.8.1',
-  grafana: 'grafana/grafana:11.1.0',
+  prometheus: 'prom/prometheus:v2.53.5',
+  alertmanager: 'prom/alertmanager:v0.34.0',
+  nodeExporter: 'prom/node-exporter:v1.12.1',
+  grafana: 'grafana/grafana:12.4.0',
   /** llmwatch's own image, built from the repository's Dockerfile. */
   llmwatch: `llmwatch:${VERSION}`,
 } as const;
