@@ -147,3 +147,53 @@ receivers:
     `# killed after ${atKill} marks; idempotent re-runs ${reruns} (interrupted ${interruptedMarks}); non-idempotent effects ${once.length}, interrupted without effect ${missing.length}; duplicates answered ${count("SELECT count(*) AS n FROM decisions WHERE reason LIKE 'duplicate%'")}`,
   );
 });
+
+/** Issue 13 point 1: scale to the same replicas is a no-op, so an interrupted scale is finished, never stepped twice. */
+test('an interrupted scale resumes from its checkpoint: a no-op when its write had landed, that count (not another step) when not', async (t) => {
+  const { startKubernetesApiStandin } = await import('./fixtures/kubernetes-api-standin.ts');
+  const { createScaleAction } = await import('../src/responder/actions/scale.ts');
+  const { SqliteAuditStore } = await import('../src/responder/audit-store.ts');
+  const { startResponder } = await import('../src/responder/server.ts');
+  const { ResponderConfigSchema } = await import('../src/config/responder-config.ts');
+  const { validateConfig } = await import('../src/config/validate.ts');
+  const k8s = await startKubernetesApiStandin();
+  t.after(() => k8s.close());
+  const dir = mkdtempSync(join(tmpdir(), 'llmwatch-resume-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const db = join(dir, 'audit.db');
+  // What a responder killed between its checkpoint and the end of its write leaves behind.
+  const store = new SqliteAuditStore(db);
+  const interrupted = (deployment: string, to: number) => {
+    const alert = { status: 'firing' as const, labels: { alertname: 'QueueBacklog', severity: 'critical', deployment }, annotations: {}, startsAt: new Date().toISOString(), endsAt: '', generatorURL: '', fingerprint: `fp-${deployment}` };
+    const webhookId = store.recordWebhook({ receivedAt: Date.now(), status: 'accepted', body: '{}' });
+    const decisionId = store.recordDecision({ webhookId, at: Date.now(), fingerprint: alert.fingerprint, alertname: 'QueueBacklog', status: 'firing', severity: 'critical', tier: 'P0', decision: 'act', reason: 'playbook', dryRun: false });
+    store.insertRun({ decisionId, kind: 'playbook', alert, idemKey: `${alert.fingerprint}|${alert.startsAt}|firing`, createdAt: Date.now() });
+    const row = store.recordAction({ decisionId, step: 0, action: 'scale', target: `scale:default/${deployment}`, startedAt: Date.now(), durationMs: 0, outcome: 'running', detail: 'started' });
+    store.checkpointAction(row, { from: 1, to });
+    return decisionId;
+  };
+  const landed = interrupted('landed', 2);
+  const lost = interrupted('lost', 2);
+  store.close();
+  k8s.seed('default', 'landed', 2); // the write had landed
+  k8s.seed('default', 'lost', 1); // it had not
+
+  const r = await startResponder(
+    validateConfig(ResponderConfigSchema, {
+      port: 0,
+      auth: { token: TOKEN },
+      auditPath: db,
+      playbooks: { QueueBacklog: { steps: [{ action: 'scale', params: { deployment: '{{ $labels.deployment }}', step: 2, max: 3 } }] } },
+    }),
+    { port: 0, actions: [createScaleAction({ kubeConfig: k8s.kubeConfig() })] },
+  );
+  t.after(() => r.close());
+  await r.engine.idle();
+  assert.equal(k8s.replicas('default', 'landed'), 2, 'not stepped again');
+  assert.equal(k8s.replicas('default', 'lost'), 2, 'the checkpointed count, not 1 + step 2');
+  const rows = (id: number) => r.store.stepRows(id).map((x) => [x.outcome, x.detail]);
+  assert.deepEqual(rows(landed)[0]![0], 'interrupted');
+  assert.deepEqual(rows(landed)[1], ['success', 'deployment default/landed already at 2 replicas: the interrupted attempt had written them (no-op)']);
+  assert.deepEqual(rows(lost)[1], ['success', 'scaled default/lost from 1 to 2']);
+  assert.equal(k8s.requests.filter((q) => q.method === 'PUT').length, 1, 'one write in all');
+});

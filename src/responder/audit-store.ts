@@ -383,6 +383,11 @@ export class SqliteAuditStore implements AuditStore {
     this.#stmt('UPDATE actions SET outcome = ?, duration_ms = ?, detail = ?, data = ? WHERE id = ?').run(r.outcome, r.durationMs, boundText(r.detail), boundData(r.data), id);
   }
 
+  /** Stores a running action's checkpoint in its data (see ActionContext.checkpoint). */
+  checkpointAction(id: number, data: Readonly<Record<string, unknown>>): void {
+    this.#stmt("UPDATE actions SET data = ? WHERE id = ? AND outcome = 'running'").run(boundData({ checkpoint: data }), id);
+  }
+
   /** Runs `fn` in one IMMEDIATE transaction: all its writes commit together, or none. */
   transaction<T>(fn: () => T): T {
     return this.#db.transaction(fn).immediate();

@@ -338,12 +338,16 @@ export class Engine {
         if (prior.outcome === 'success' && step.stopOnSuccess) stopped = true;
         continue;
       }
+      let resume: Record<string, unknown> | undefined;
       if (prior !== undefined) {
         // Marked started, never finished: the process stopped while it ran.
         const again = this.#idempotent(step, run.alert);
+        const checkpoint = prior.data?.checkpoint;
+        if (checkpoint !== null && typeof checkpoint === 'object') resume = checkpoint as Record<string, unknown>;
         store.finishAction(prior.id, {
           outcome: 'interrupted',
           durationMs: 0,
+          data: prior.data,
           detail: again
             ? 'the responder stopped while this ran; the action is idempotent, so it runs again'
             : `the responder stopped while this ran; ${step.action} is not idempotent, so it is not repeated: check whether it took effect`,
@@ -363,7 +367,7 @@ export class Engine {
         this.#row(run, index, name, step, 'skipped', 'an earlier step succeeded (stopOnSuccess)');
         continue;
       }
-      const { end, result } = await this.#step(run, step, index, done.join('; '));
+      const { end, result } = await this.#step(run, step, index, done.join('; '), resume);
       if (result !== undefined) done.push(`${step.action}: ${result.detail}`);
       if (end === 'ran') {
         ran = true;
@@ -421,7 +425,7 @@ export class Engine {
   }
 
   /** One step, in its target's queue, with every guard rechecked when its turn comes. */
-  async #step(run: PendingRun, step: PlaybookStep, index: number, summary: string): Promise<{ end: StepEnd; result?: ActionResult }> {
+  async #step(run: PendingRun, step: PlaybookStep, index: number, summary: string, resume?: Record<string, unknown>): Promise<{ end: StepEnd; result?: ActionResult }> {
     const spec = actionSpec(step.action);
     const params = this.#params(step, spec, run.alert);
     const target = spec === undefined ? step.action : spec.target(params, run.alert);
@@ -431,7 +435,7 @@ export class Engine {
         async () => {
           // Between steps the event loop serves /healthz and new webhooks, however long the burst.
           await this.turn();
-          return this.#guardedRun(run, step, index, summary, spec, params, target);
+          return this.#guardedRun(run, step, index, summary, spec, params, target, resume);
         },
         { throwOnTimeout: true },
       ))!;
@@ -448,6 +452,7 @@ export class Engine {
     spec: ActionSpec | undefined,
     params: Record<string, unknown>,
     target: string,
+    resume?: Record<string, unknown>,
   ): Promise<{ end: StepEnd; result?: ActionResult }> {
     const { store, config, metrics, actions } = this.#d;
     const revert = run.kind === 'revert';
@@ -498,7 +503,16 @@ export class Engine {
     }
     // Marked started before it runs: a crash from here on leaves a `running` row that start-up resolves.
     const rowId = store.recordAction({ decisionId: run.decisionId, step: index, action: name, target, startedAt: now, durationMs: 0, outcome: 'running', detail: 'started' });
-    const ctx: ActionContext = { alert, params, dryRun: config.dryRun, signal: AbortSignal.timeout(config.limits.actionTimeoutMs), summary, key: `${run.decisionId}:${index}` };
+    const ctx: ActionContext = {
+      alert,
+      params,
+      dryRun: config.dryRun,
+      signal: AbortSignal.timeout(config.limits.actionTimeoutMs),
+      summary,
+      key: `${run.decisionId}:${index}`,
+      checkpoint: (data) => store.checkpointAction(rowId, data),
+      ...(resume !== undefined && { resume }),
+    };
     const t0 = performance.now();
     let result: ActionResult;
     try {

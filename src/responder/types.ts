@@ -28,6 +28,13 @@ export interface ActionContext {
   readonly summary?: string;
   /** The same on every attempt of one step (`decision:step`), for targets that dedupe (exec's `LLMWATCH_ACTION_KEY`). */
   readonly key?: string;
+  /**
+   * Records what the action is about to do (scale: the replica count it will write), committed
+   * before the side effect, so an attempt cut short by a crash can be finished idempotently.
+   */
+  readonly checkpoint?: (data: Readonly<Record<string, unknown>>) => void;
+  /** The checkpoint an interrupted earlier attempt of this step left, if any. */
+  readonly resume?: Readonly<Record<string, unknown>>;
 }
 
 /**

@@ -67,8 +67,9 @@ export const ACTION_SPECS = {
   scale: {
     params: scaleParamsSchema as z.ZodType<Record<string, unknown>>,
     risk: 'high',
-    // "One step out" read twice is two steps; a crash mid-write is recorded, never repeated.
-    idempotent: false,
+    // It checkpoints the replica count it is about to write: an interrupted attempt is finished by
+    // setting that count (a no-op when it is there already), never by stepping out again.
+    idempotent: true,
     revertible: false,
     expandsLabels: true,
     target: (p) => `scale:${String(p.namespace ?? 'default')}/${String(p.deployment)}`,

@@ -74,12 +74,17 @@ export function createScaleAction(opts: ScaleActionOptions): Action {
         data: { reason, ...ids, ...extra },
       });
 
+      // An earlier attempt was cut short after deciding its count: finish it by setting that count.
+      const resumeTo = typeof ctx.resume?.to === 'number' && ctx.resume.to >= p.min && ctx.resume.to <= p.max ? ctx.resume.to : undefined;
       try {
         for (let attempt = 1; ; attempt++) {
           if (ctx.signal.aborted) return aborted(ctx.signal, target, fail);
           const scale = await api.readNamespacedDeploymentScale({ name: p.deployment, namespace: p.namespace }, { httpApi });
           const from = scale.spec?.replicas ?? 0;
-          const to = nextReplicas(from, p);
+          if (resumeTo !== undefined && from === resumeTo) {
+            return { outcome: 'success', detail: `deployment ${target} already at ${from} replicas: the interrupted attempt had written them (no-op)`, data: { from, to: from, ...ids, resumed: true } };
+          }
+          const to = resumeTo ?? nextReplicas(from, p);
           if (to === undefined) {
             const bound = p.direction === 'out' ? `max ${p.max}` : `min ${p.min}`;
             const where = from === (p.direction === 'out' ? p.max : p.min) ? `already at ${bound}` : `${from} replicas, already beyond ${bound}`;
@@ -94,6 +99,8 @@ export function createScaleAction(opts: ScaleActionOptions): Action {
             metadata: { name: p.deployment, namespace: p.namespace, resourceVersion: scale.metadata?.resourceVersion },
             spec: { replicas: to },
           };
+          // Committed before the write: a crash from here on is finished by writing this count, not another step.
+          ctx.checkpoint?.({ from, to });
           try {
             await api.replaceNamespacedDeploymentScale({ name: p.deployment, namespace: p.namespace, body, fieldManager }, { httpApi });
             return { outcome: 'success', detail: `scaled ${target} from ${from} to ${to}`, data: { from, to, ...ids, attempts: attempt } };
