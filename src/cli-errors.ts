@@ -31,11 +31,34 @@ export function describeFailure(err: unknown, command: Command | undefined, debu
     if (hasCode(err, LISTEN_ERR_PORT_IN_USE)) line += `; stop what holds it, or ${portFlagHint(command)}`;
     return { text: `llmwatch: ${line}${stack}`, exitCode: 2 };
   }
+  const fsError = fileError(err);
+  if (fsError !== undefined) return { text: `llmwatch: ${fsError}${stack}`, exitCode: 2 };
   const message = err instanceof Error ? err.message : String(err);
   return {
     text: `llmwatch: unexpected error: ${oneLine(message)}${stack === '' ? ' (run again with --debug for the stack trace, and please report it)' : stack}`,
     exitCode: 1,
   };
+}
+
+/** A file-system error with its path (ENOENT, EACCES, ...): the path and what to do, not Node's wording. */
+function fileError(err: unknown): string | undefined {
+  const e = err as NodeJS.ErrnoException;
+  if (!(err instanceof Error) || typeof e.path !== 'string' || typeof e.code !== 'string') return undefined;
+  switch (e.code) {
+    case 'ENOENT':
+      return `${e.path} does not exist; check the path (or the folder option of the command)`;
+    case 'EACCES':
+    case 'EPERM':
+      return `${e.path}: permission denied; run as a user who may ${e.syscall === 'open' || e.syscall === 'scandir' ? 'read' : 'use'} it, or choose another path`;
+    case 'ENOTDIR':
+      return `${e.path}: a part of this path is a file, not a folder; check the path`;
+    case 'EISDIR':
+      return `${e.path} is a folder where a file was expected; check the path`;
+    case 'ENOSPC':
+      return `no space left on the device of ${e.path}; free some space`;
+    default:
+      return undefined;
+  }
 }
 
 /** `--port`, or `--free-ports` where the command has that instead. */

@@ -27,6 +27,12 @@ const program = new Command('llmwatch')
   .addCommand(checkCommand())
   .addCommand(responderCommand());
 
+// commander's own errors (an unknown option, a bad option value) read like every other failure.
+(function sameOutput(cmd: Command): void {
+  cmd.configureOutput({ outputError: (text, write) => write(`llmwatch: ${text.replace(/^error: /, '')}`) });
+  for (const sub of cmd.commands) sameOutput(sub);
+})(program);
+
 try {
   await program.parseAsync();
 } catch (err) {

@@ -259,3 +259,17 @@ async function startCli(
   assert.match(out, ready, `never printed ${ready}:\n${out}`);
   return { out: () => out, stop };
 }
+
+test('a bad option, and `check` on a folder with nothing generated: one llmwatch: line each', { timeout: 60_000 }, async (t) => {
+  const cwd = tempDir(t, 'llmwatch-options-');
+  const bad = await runCli(['exporter', '--interval', 'soon'], { cwd });
+  assert.notEqual(bad.code, 0);
+  assert.equal(failureLine(bad), "llmwatch: option '--interval <seconds>' argument 'soon' is invalid. interval must be a number of seconds from 0.1 to 3600");
+  const unknown = await runCli(['gateway', '--prot', '8001'], { cwd });
+  assert.notEqual(unknown.code, 0);
+  assert.match(failureLine(unknown), /^llmwatch: unknown option '--prot'/);
+  const check = await runCli(['check', '--out', join(cwd, 'deploy')], { cwd });
+  assert.equal(check.code, 2, check.out);
+  assert.equal(failureLine(check), `llmwatch: ${join(cwd, 'deploy')}/ holds no generated output (no prometheus/prometheus.yml); run 'llmwatch generate --out ${join(cwd, 'deploy')}' first, or name the folder with --out`);
+  assertNoStack(check);
+});

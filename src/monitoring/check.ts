@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { GEN_ERR_CHECK_FAILED, GEN_ERR_TOOL_MISSING } from './errors.ts';
+import { GEN_ERR_CHECK_FAILED, GEN_ERR_NO_OUTPUT, GEN_ERR_TOOL_MISSING } from './errors.ts';
 
 /** One tool run of `llmwatch check`. */
 export interface CheckStep {
@@ -13,6 +13,9 @@ export interface CheckStep {
 
 /** The checks of a generated folder: promtool over the config, rules and tests; amtool over Alertmanager's config. */
 export function checkSteps(dir: string): CheckStep[] {
+  if (!existsSync(join(dir, 'prometheus/prometheus.yml'))) {
+    throw GEN_ERR_NO_OUTPUT(`${dir}/ holds no generated output (no prometheus/prometheus.yml); run 'llmwatch generate --out ${dir}' first, or name the folder with --out`);
+  }
   const rules = readdirSync(join(dir, 'prometheus/rules')).filter((f) => f.endsWith('.yml')).sort();
   const testDir = join(dir, 'prometheus/tests');
   // A spec with a short rate window (the local stack's) has no unit tests to run.

@@ -24,3 +24,5 @@ export const GEN_ERR_CHECK_FAILED = defineError('GEN_ERR_CHECK_FAILED', 500, 'se
 export const GEN_ERR_STALE = defineError('GEN_ERR_STALE', 500, 'server_error', 'stale_output');
 /** A generated file that cannot take a header (JSON) does not carry the generated mark in its content. */
 export const GEN_ERR_UNMARKED = defineError('GEN_ERR_UNMARKED', 500, 'server_error', 'unmarked_output');
+/** `llmwatch check` was pointed at a folder that holds no generated output. */
+export const GEN_ERR_NO_OUTPUT = defineError('GEN_ERR_NO_OUTPUT', 400, 'invalid_request_error', 'no_output');
