@@ -76,8 +76,25 @@ export const GatewayConfigSchema = z
   .object({
     host: z.string().min(1).default('127.0.0.1'),
     port: z.int().min(0).max(65535).default(8000),
-    /** Largest request body accepted; larger gets 413. */
+    /** Largest request body accepted (after gzip or deflate decoding); larger gets 413. */
     maxBodyBytes: z.int().min(1024).default(4 * 1024 * 1024),
+    /** Limits on client connections: a slow or idle client cannot hold the gateway's sockets. */
+    server: z
+      .strictObject({
+        /** Longest time to receive a request's headers; then 408 and the connection closes. */
+        headersTimeoutMs: z.int().min(100).default(10_000),
+        /** Longest time to receive a request's body once its headers are in; then 408. */
+        bodyTimeoutMs: z.int().min(100).default(30_000),
+        /** An idle keep-alive connection is closed after this long (above a load balancer's 60 s idle timeout). */
+        keepAliveTimeoutMs: z.int().min(100).default(65_000),
+        /** Connections open at once; more are dropped at accept (counted as rejected, reason connection_limit). */
+        maxConnections: z.int().min(1).default(4096),
+        /** Requests served on one keep-alive connection before it is closed; 0 is no limit. */
+        maxRequestsPerSocket: z.int().min(0).default(0),
+      })
+      .prefault({}),
+    /** Name the configured models in the 404 for an unknown model (off: a client learns nothing it was not given). */
+    listModelsInErrors: z.boolean().default(false),
     metrics: z
       .object({
         prefix: z.string().regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*_$/, 'a Prometheus name prefix ending in _').default(DEFAULT_PREFIX),

@@ -5,9 +5,18 @@ import { readSecretFile } from '../config/secrets.ts';
 import { modelTargets } from '../config/gateway-config.ts';
 import type { GatewayConfig } from '../config/gateway-config.ts';
 import { hasCode } from '../errors.ts';
-import { HTTP_ERR_BODY_TOO_LARGE, HTTP_ERR_INVALID_JSON, HTTP_ERR_METHOD_NOT_ALLOWED, HTTP_ERR_NOT_FOUND } from '../http/errors.ts';
+import { answerClientError, clientErrorOf } from '../http/client-errors.ts';
+import {
+  HTTP_ERR_BAD_ENCODING,
+  HTTP_ERR_BODY_TOO_LARGE,
+  HTTP_ERR_INVALID_JSON,
+  HTTP_ERR_METHOD_NOT_ALLOWED,
+  HTTP_ERR_NOT_FOUND,
+  HTTP_ERR_REQUEST_TIMEOUT,
+  HTTP_ERR_UNSUPPORTED_MEDIA_TYPE,
+} from '../http/errors.ts';
 import { close, listen } from '../http/listen.ts';
-import { parseJsonObject, readBody } from '../http/read-body.ts';
+import { decodeBody, parseJsonObject, readBody, requireJsonContentType } from '../http/read-body.ts';
 import { sendError, sendJson } from '../http/send.ts';
 import { ENDPOINT_NONE } from '../metrics/conventions.ts';
 import type { RejectReason } from '../metrics/conventions.ts';
@@ -98,6 +107,7 @@ export function createGateway(config: GatewayConfig, opts: GatewayOptions = {}) 
     data: Object.keys(config.models).map((id) => ({ id, object: 'model', created: 0, owned_by: 'llmwatch' })),
   });
   const limit = config.maxBodyBytes;
+  const knownModels = config.listModelsInErrors ? ` (known: ${Object.keys(config.models).join(', ')})` : '';
 
   async function handleInference(req: IncomingMessage, res: ServerResponse, endpoint: Endpoint, tenant: string): Promise<void> {
     const startedAt = performance.now();
@@ -105,21 +115,23 @@ export function createGateway(config: GatewayConfig, opts: GatewayOptions = {}) 
     let request;
     let model;
     try {
-      raw = await readBody(req, limit);
+      requireJsonContentType(req.headers['content-type']);
+      raw = await readBody(req, limit, config.server.bodyTimeoutMs);
+      const encoding = req.headers['content-encoding'];
+      // Decoded bytes are what goes upstream: the upstream is never sent an encoding it may not read.
+      if (encoding !== undefined) raw = await decodeBody(raw, encoding, limit);
       request = validateInferenceRequest(endpoint, parseJsonObject(raw));
       model = router.get(request.model);
       if (model === undefined) {
-        throw GW_ERR_UNKNOWN_MODEL(`The model '${request.model}' does not exist on this gateway (known: ${Object.keys(config.models).join(', ')})`, {
-          param: 'model',
-        });
+        throw GW_ERR_UNKNOWN_MODEL(`The model '${truncate(request.model)}' does not exist on this gateway${knownModels}`, { param: 'model' });
       }
       if (request.stream && !model.config.streaming) {
         throw GW_ERR_STREAMING_DISABLED(`The model '${request.model}' does not stream on this gateway (its answers are checked whole by its '${model.config.safety.policy}' safety policy): send stream: false`, { param: 'stream' });
       }
     } catch (err) {
       metrics.rejected(endpoint, rejectReason(err));
-      // The rest of an oversized body is not worth reading: close after answering.
-      if (hasCode(err, HTTP_ERR_BODY_TOO_LARGE)) res.setHeader('connection', 'close');
+      // The rest of a body refused unread (oversized, slow, wrong type) is not worth reading: close after answering.
+      if (!req.complete) res.setHeader('connection', 'close');
       return sendError(res, err);
     }
     await forward(req, res, model, metrics.route(model.name, endpoint)!, request, raw, startedAt, services, tenant);
@@ -174,7 +186,7 @@ export function createGateway(config: GatewayConfig, opts: GatewayOptions = {}) 
         return sendJson(res, report.ready ? 200 : 503, report);
       }
       default:
-        return refuse(res, ENDPOINT_NONE, 'not_found', HTTP_ERR_NOT_FOUND(`Unknown path: ${req.method ?? 'GET'} ${path}`));
+        return refuse(res, ENDPOINT_NONE, 'not_found', HTTP_ERR_NOT_FOUND(`Unknown path: ${req.method ?? 'GET'} ${truncate(path)}`));
     }
   }
 
@@ -184,8 +196,29 @@ export function createGateway(config: GatewayConfig, opts: GatewayOptions = {}) 
     sendError(res, err);
   }
 
-  const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
-    handle(req, res).catch((err: unknown) => sendError(res, err));
+  const limits = config.server;
+  const server = createServer(
+    {
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      headersTimeout: limits.headersTimeoutMs,
+      // The body has its own timer (readBody); this is the backstop for the whole request.
+      requestTimeout: limits.headersTimeoutMs + limits.bodyTimeoutMs + 5_000,
+      // Node checks these timeouts on this interval (30 s by default, which made them 30 s late).
+      connectionsCheckingInterval: Math.min(1_000, Math.ceil(limits.headersTimeoutMs / 2)),
+    },
+    (req, res) => {
+      handle(req, res).catch((err: unknown) => sendError(res, err));
+    },
+  );
+  server.maxConnections = limits.maxConnections;
+  server.maxRequestsPerSocket = limits.maxRequestsPerSocket;
+  server.on('drop', () => metrics.rejected(ENDPOINT_NONE, 'connection_limit'));
+  // Node answers parse errors and timeouts with a bare status line: answer them in the OpenAI shape.
+  server.on('clientError', (err: Error & { code?: string }, socket) => {
+    if (err.code === 'ECONNRESET' || err.code === 'EPIPE') return void socket.destroy();
+    const { error, kind, headers } = clientErrorOf(err, 'GET, HEAD, POST');
+    metrics.rejected(ENDPOINT_NONE, kind);
+    answerClientError(socket, error, headers);
   });
   return {
     server,
@@ -232,7 +265,15 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions &
 
 const GET_PATHS = new Set(['/v1/models', '/metrics', '/healthz', '/readyz']);
 
+/** Client-supplied text echoed in an error, cut short: a 3 MB model name is not sent back. */
+function truncate(text: string, max = 128): string {
+  return text.length <= max ? text : `${text.slice(0, max)}... (${text.length} characters)`;
+}
+
 function rejectReason(err: unknown): RejectReason {
+  if (hasCode(err, HTTP_ERR_UNSUPPORTED_MEDIA_TYPE)) return 'unsupported_media_type';
+  if (hasCode(err, HTTP_ERR_REQUEST_TIMEOUT)) return 'request_timeout';
+  if (hasCode(err, HTTP_ERR_BAD_ENCODING)) return 'invalid_request';
   if (hasCode(err, HTTP_ERR_INVALID_JSON)) return 'invalid_json';
   if (hasCode(err, HTTP_ERR_BODY_TOO_LARGE)) return 'body_too_large';
   if (hasCode(err, GW_ERR_UNKNOWN_MODEL)) return 'unknown_model';

@@ -7,3 +7,11 @@ export const HTTP_ERR_NOT_FOUND = defineError('HTTP_ERR_NOT_FOUND', 404, 'invali
 export const HTTP_ERR_METHOD_NOT_ALLOWED = defineError('HTTP_ERR_METHOD_NOT_ALLOWED', 405, 'invalid_request_error', 'method_not_allowed');
 export const HTTP_ERR_UNSUPPORTED_MEDIA_TYPE = defineError('HTTP_ERR_UNSUPPORTED_MEDIA_TYPE', 415, 'invalid_request_error', 'unsupported_media_type');
 export const HTTP_ERR_UNAUTHORIZED = defineError('HTTP_ERR_UNAUTHORIZED', 401, 'invalid_request_error', 'unauthorized');
+/** The client sent its request (headers or body) too slowly. */
+export const HTTP_ERR_REQUEST_TIMEOUT = defineError('HTTP_ERR_REQUEST_TIMEOUT', 408, 'invalid_request_error', 'request_timeout');
+/** The request's headers are larger than the server accepts. */
+export const HTTP_ERR_HEADERS_TOO_LARGE = defineError('HTTP_ERR_HEADERS_TOO_LARGE', 431, 'invalid_request_error', 'headers_too_large');
+/** Not HTTP/1.1 the parser can read (bad request line, bad header, bad chunking). */
+export const HTTP_ERR_BAD_REQUEST = defineError('HTTP_ERR_BAD_REQUEST', 400, 'invalid_request_error', 'bad_request');
+/** A compressed body that does not decompress. */
+export const HTTP_ERR_BAD_ENCODING = defineError('HTTP_ERR_BAD_ENCODING', 400, 'invalid_request_error', 'invalid_content_encoding');

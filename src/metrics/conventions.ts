@@ -72,6 +72,10 @@ export const REJECT_REASON = [
   'not_found',
   'method_not_allowed',
   'unauthorized',
+  'unsupported_media_type',
+  'request_timeout',
+  'bad_http',
+  'connection_limit',
 ] as const;
 export type RejectReason = (typeof REJECT_REASON)[number];
 
