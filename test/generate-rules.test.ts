@@ -45,12 +45,12 @@ describe('generated rules pass the real promtool', () => {
       targets: { gpuExporter: { targets: ['10.0.0.5:9835'] }, modelServers: [{ name: 'vllm', kind: 'vllm', targets: ['10.0.0.6:8000'] }] },
     });
     assert.deepEqual(exprOf('HighInferenceLatency', spec), [
-      'model:openllm_inference_duration_seconds:p95{model!~"llama-1b|llama-70b"} > 2',
-      'model:openllm_inference_duration_seconds:p95{model="llama-1b"} > 0.5',
-      'model:openllm_inference_duration_seconds:p95{model="llama-70b"} > 5',
+      'model:openllm_inference_duration_seconds:p95{model!~"llama-1b|llama-70b"} > 2 and on (model) model:openllm_inference_duration_seconds_count:rate5m * 300 >= 100',
+      'model:openllm_inference_duration_seconds:p95{model="llama-1b"} > 0.5 and on (model) model:openllm_inference_duration_seconds_count:rate5m * 300 >= 100',
+      'model:openllm_inference_duration_seconds:p95{model="llama-70b"} > 5 and on (model) model:openllm_inference_duration_seconds_count:rate5m * 300 >= 100',
     ]);
     // Disabled for llama-1b: the default rule leaves it out and no rule of its own exists.
-    assert.deepEqual(exprOf('HighErrorRate', spec), ['openllm_request_error_rate{model!~"llama-1b"} > 0.01 and on (model) model:openllm_requests_judged:rate5m >= 5']);
+    assert.deepEqual(exprOf('HighErrorRate', spec), ['openllm_request_error_rate{model!~"llama-1b"} > 0.01 and on (model) model:openllm_requests_judged:rate5m >= 5 and on (model) model:openllm_requests_judged:rate5m * 300 >= 100']);
     const { dir, cleanup } = generateInto(spec);
     t.after(cleanup);
     const tests = join(dir, 'prometheus', 'tests');
@@ -67,11 +67,12 @@ describe('generated rules pass the real promtool', () => {
 
 describe('the exact PromQL, table-driven', () => {
   const cases: Array<[string, string[]]> = [
-    ['HighInferenceLatency', ['model:openllm_inference_duration_seconds:p95 > 2']],
-    ['HighTimeToFirstToken', ['model:openllm_time_to_first_token_seconds:p95 > 1']],
+    ['HighInferenceLatency', ['model:openllm_inference_duration_seconds:p95 > 2 and on (model) model:openllm_inference_duration_seconds_count:rate5m * 300 >= 100']],
+    ['HighTimeToFirstToken', ['model:openllm_time_to_first_token_seconds:p95 > 1 and on (model) model:openllm_time_to_first_token_seconds_count:rate5m * 300 >= 100']],
     ['LowTokenThroughput', ['openllm_token_throughput_per_second < 50 and on (model) model:openllm_requests_in_flight:avg5m >= 1']],
     ['QueueBacklog', ['model:openllm_queue_length:sum > 10']],
-    ['HighErrorRate', ['openllm_request_error_rate > 0.001 and on (model) model:openllm_requests_judged:rate5m >= 1']],
+    ['HighErrorRate', ['openllm_request_error_rate > 0.001 and on (model) model:openllm_requests_judged:rate5m >= 1 and on (model) model:openllm_requests_judged:rate5m * 300 >= 100']],
+    ['ModelUnavailable', ['model:openllm_request_errors:rate5m * 300 >= 3 unless on (model) model:openllm_request_successes:rate5m > 0']],
     ['ModelServerUnreachable', ['model:openllm_upstream_connection_errors:rate5m > 0 unless on (model) model:openllm_request_successes:rate5m > 0']],
     ['HighToxicityScore', ['model:openllm_output_toxicity_score:avg > 0.3']],
     ['LowCacheHitRate', ['openllm_cache_hit_rate < 0.3 and on (model) model:openllm_cache_lookups:rate5m >= 0.1']],
@@ -95,14 +96,33 @@ describe('the exact PromQL, table-driven', () => {
     [
       'ErrorBudgetBurn',
       [
-        '(model:openllm_request_errors:ratio_rate1h > 14.4 * 0.001 and model:openllm_request_errors:ratio_rate5m > 14.4 * 0.001) or (model:openllm_request_errors:ratio_rate6h > 6 * 0.001 and model:openllm_request_errors:ratio_rate30m > 6 * 0.001)',
-        '(model:openllm_request_errors:ratio_rate3d > 1 * 0.001 and model:openllm_request_errors:ratio_rate6h > 1 * 0.001)',
+        // Minimum events per pair, auto: 1 / (burn rate x budget), so one bad request alone never pages.
+        '(model:openllm_request_errors:ratio_rate1h > 14.4 * 0.001 and model:openllm_request_errors:ratio_rate5m > 14.4 * 0.001 and model:openllm_requests_judged:increase1h >= 70) or (model:openllm_request_errors:ratio_rate6h > 6 * 0.001 and model:openllm_request_errors:ratio_rate30m > 6 * 0.001 and model:openllm_requests_judged:increase6h >= 167)',
+        '(model:openllm_request_errors:ratio_rate3d > 1 * 0.001 and model:openllm_request_errors:ratio_rate6h > 1 * 0.001 and model:openllm_requests_judged:increase3d >= 1000)',
       ],
     ],
   ];
   for (const [name, want] of cases) {
     test(name, () => assert.deepEqual(exprOf(name), want));
   }
+
+  test('minEvents: tunable per alert and per model, 0 turns the guard off, refused where it means nothing; slo.minEvents fixes every pair', () => {
+    const spec = monitoringSpec({
+      alerts: { HighTimeToFirstToken: { minEvents: 0 } },
+      models: { small: { alerts: { HighInferenceLatency: { minEvents: 20 } } } },
+      slo: { minEvents: 50 },
+    });
+    assert.deepEqual(exprOf('HighTimeToFirstToken', spec), ['model:openllm_time_to_first_token_seconds:p95 > 1']);
+    assert.deepEqual(exprOf('HighInferenceLatency', spec), [
+      'model:openllm_inference_duration_seconds:p95{model!~"small"} > 2 and on (model) model:openllm_inference_duration_seconds_count:rate5m * 300 >= 100',
+      'model:openllm_inference_duration_seconds:p95{model="small"} > 2 and on (model) model:openllm_inference_duration_seconds_count:rate5m * 300 >= 20',
+    ]);
+    assert.match(exprOf('ErrorBudgetBurn', spec)[0]!, /increase1h >= 50\) or .*increase6h >= 50\)$/);
+    assert.throws(
+      () => buildModel(monitoringSpec({ alerts: { QueueBacklog: { minEvents: 10 } } })),
+      (err: unknown) => hasCode(err, GEN_ERR_INVALID_SPEC) && /alerts\.QueueBacklog\.minEvents: QueueBacklog is not a ratio or quantile alert/.test(err.message),
+    );
+  });
 
   test('the article names are recorded exactly, over every gateway replica', () => {
     const recorded = buildModel(monitoringSpec({})).groups.flatMap((g) => g.rules.filter((r) => 'record' in r)) as Array<{ record: string; expr: string }>;

@@ -18,6 +18,12 @@ const AlertTuning = z.strictObject({
   /** For rate-based alerts: the traffic below which the alert stays silent, in requests per second. */
   minRequestRate: z.number().min(0).optional(),
   /**
+   * For ratio and quantile alerts: the fewest events (requests, answers) the alert's window must
+   * hold before it may fire, so one bad event among a handful pages nobody. See docs/monitoring.md,
+   * "Low traffic".
+   */
+  minEvents: z.number().int().min(0).optional(),
+  /**
    * Prometheus' `keep_firing_for` (2.42+): how long the alert stays firing after its expression
    * stops returning it, so a noisy signal does not resolve and re-fire; `0s` turns it off.
    */
@@ -171,6 +177,11 @@ export const MonitoringSpecSchema = z
         latency: z.number().gt(0).lt(1).default(0.99),
         /** Seconds; must be one of `latencyBuckets`, so the ratio is exact. */
         latencyThreshold: z.number().positive().default(2),
+        /**
+         * The fewest judged requests the long window of a burn-rate pair must hold. `auto`: per pair,
+         * the fewest at which one bad request stays within the pair's burn threshold (docs/monitoring.md, "Low traffic").
+         */
+        minEvents: z.union([z.literal('auto'), z.number().int().min(0)]).default('auto'),
       })
       .prefault({}),
     /** What the responder does about each alert: see docs/responder.md. */

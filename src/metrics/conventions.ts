@@ -204,6 +204,14 @@ export function recordedNames(prefix: string = DEFAULT_PREFIX, window = '5m') {
     scoredAnswers: `model:${prefix}output_safety_scores:rate${window}`,
     cacheLookups: `model:${prefix}cache_lookups:rate${window}`,
     upstreamFailures: `model:${prefix}upstream_connection_errors:rate${window}`,
+    /** Latency observations (successful requests) per second. */
+    latencyCount: `model:${m('inferenceDuration')}_count:rate${window}`,
+    /** Time-to-first-token observations (streamed answers) per second. */
+    ttftCount: `model:${m('timeToFirstToken')}_count:rate${window}`,
+    /** SLO: judged requests (success and server-side error) over a window, as a count. */
+    judgedEvents: (window: string) => `model:${prefix}requests_judged:increase${window}`,
+    /** SLO: latency observations over a window, as a count. */
+    latencyEvents: (window: string) => `model:${m('inferenceDuration')}_count:increase${window}`,
     latencyQuantile: (q: Quantile) => `model:${m('inferenceDuration')}:${q}`,
     ttftQuantile: (q: Quantile) => `model:${m('timeToFirstToken')}:${q}`,
     /** SLO: share of judged requests (client errors and cancellations left out) that failed server-side, over a window. */
@@ -252,6 +260,7 @@ export const MODEL_ALERTS = [
   'HighErrorRate',
   'ClientErrorFlood',
   'ModelServerUnreachable',
+  'ModelUnavailable',
   'HighToxicityScore',
   'LowCacheHitRate',
 ] as const;

@@ -11,6 +11,11 @@ export interface Tuning {
   readonly for: string;
   readonly severity: Severity;
   readonly minRequestRate: number;
+  /**
+   * The fewest events the alert's window must hold before it may fire (ratio and quantile
+   * alerts only: those whose defaults set it); 0 turns the guard off.
+   */
+  readonly minEvents: number;
   /** Prometheus' `keep_firing_for`; absent or `0s`: the alert resolves as soon as its expression does. */
   readonly keepFiringFor?: string;
 }
@@ -44,7 +49,8 @@ export interface AlertDef {
   /** `model`: one alert per model, tunable per model; `host`: one per host or GPU. */
   readonly scope: 'model' | 'host';
   readonly category: Category;
-  readonly defaults: Omit<Tuning, 'enabled'>;
+  /** `minEvents` is set only by alerts that take it (ratio and quantile alerts). */
+  readonly defaults: Omit<Tuning, 'enabled' | 'minEvents'> & { readonly minEvents?: number };
   /** Labels that tell one firing instance from another. */
   readonly identity: readonly string[];
   /** How `$value` is shown. */

@@ -11,8 +11,8 @@ import type { Humanizer } from './humanize.ts';
 import type { AlertInfo, AlertingRule, MonitoringModel, PromtoolTestFile, RuleGroup, Runbook } from './model.ts';
 import { absent, anyOf, eq, nre, num, sel } from './promql.ts';
 import { BURN_RATE_WINDOWS, RATE_WINDOW, recordingGroups } from './recording.ts';
-import { REPLICAS, counter, gauge, minutesOf } from './scenario.ts';
-import type { Scenario } from './scenario.ts';
+import { REPLICAS, counter, gauge, minutesOf, seriesOf } from './scenario.ts';
+import type { InputSeries, Scenario } from './scenario.ts';
 
 /** An alerting rule with what its tests need to expand its annotations. */
 interface BuiltRule {
@@ -71,7 +71,7 @@ export function buildModel(spec: Readonly<MonitoringSpec>): MonitoringModel {
 
 /** An alert's tuning: its catalog defaults, then each spec layer in order (every model, one model). */
 export function resolveTuning(def: AlertDef, ...layers: Array<AlertTuning | undefined>): Tuning {
-  let t: Tuning = { enabled: true, ...def.defaults };
+  let t: Tuning = { enabled: true, minEvents: 0, ...def.defaults };
   for (const l of layers) if (l !== undefined) t = { ...t, ...stripUndefined(l) };
   return t;
 }
@@ -110,6 +110,10 @@ function buildTunable(spec: Readonly<MonitoringSpec>, names: ReturnType<typeof r
     const problem = def.validate?.(c);
     if (problem !== undefined) {
       problems.push(`${v.field}: ${problem}`);
+      continue;
+    }
+    if (def.defaults.minEvents === undefined && v.tuning.minEvents > 0) {
+      problems.push(`${v.field}.minEvents: ${def.name} is not a ratio or quantile alert, so a minimum of events has no meaning for it; remove it`);
       continue;
     }
     const keepFiringFor = keptFor(v.tuning);
@@ -323,7 +327,13 @@ function buildBurnRates(spec: Readonly<MonitoringSpec>, names: ReturnType<typeof
       name: 'ErrorBudgetBurn',
       objective: spec.slo.availability,
       ratio: names.errorRatio,
+      events: names.judgedEvents,
       what: 'failed',
+      // One request a minute on one replica, one of them (at minute 60) failed.
+      lowTraffic: (): InputSeries[] => [
+        counter(requests, { job: JOB.gateway, instance: REPLICAS[0], model, endpoint: 'chat_completions', status: 'success', code: '2xx' }, 1),
+        { series: seriesOf(requests, { job: JOB.gateway, instance: REPLICAS[0], model, endpoint: 'chat_completions', status: 'error', code: '5xx' }), values: '0x60 1x120' },
+      ],
       // Traffic where a share `bad` of requests fail.
       series: (bad: number) =>
         REPLICAS.flatMap((instance) => [
@@ -335,7 +345,13 @@ function buildBurnRates(spec: Readonly<MonitoringSpec>, names: ReturnType<typeof
       name: 'LatencyBudgetBurn',
       objective: spec.slo.latency,
       ratio: names.slowRatio,
+      events: names.latencyEvents,
       what: `took longer than ${humanizeDuration(spec.slo.latencyThreshold)}`,
+      // One answer a minute on one replica, one of them (at minute 60) slow.
+      lowTraffic: (): InputSeries[] => [
+        { series: seriesOf(`${duration}_bucket`, { job: JOB.gateway, instance: REPLICAS[0], model, endpoint: 'chat_completions', le }), values: '0+1x59 59+1x121' },
+        { series: seriesOf(`${duration}_count`, { job: JOB.gateway, instance: REPLICAS[0], model, endpoint: 'chat_completions' }), values: '0+1x180' },
+      ],
       // Traffic where a share `bad` of requests is slower than the objective.
       series: (bad: number) =>
         REPLICAS.flatMap((instance) => [
@@ -348,7 +364,7 @@ function buildBurnRates(spec: Readonly<MonitoringSpec>, names: ReturnType<typeof
     // Rounded: 1 - 0.999 is 0.0010000000000000009 in binary floating point.
     const budget = Number((1 - k.objective).toPrecision(12));
     const condition = (w: (typeof BURN_RATE_WINDOWS)[number]) =>
-      `(${k.ratio(w.long)} > ${num(w.burnRate)} * ${num(budget)} and ${k.ratio(w.short)} > ${num(w.burnRate)} * ${num(budget)})`;
+      `(${k.ratio(w.long)} > ${num(w.burnRate)} * ${num(budget)} and ${k.ratio(w.short)} > ${num(w.burnRate)} * ${num(budget)} and ${k.events(w.long)} >= ${num(burnMinEvents(spec, w.burnRate, budget))})`;
     const page = BURN_RATE_WINDOWS.filter((w) => w.severity === 'critical');
     const ticket = BURN_RATE_WINDOWS.filter((w) => w.severity === 'warning');
     // Fast burn: 20x the budget. Slow burn: 2x, which only the 3-day pair sees.
@@ -376,6 +392,8 @@ function buildBurnRates(spec: Readonly<MonitoringSpec>, names: ReturnType<typeof
       { name: 'slow burn', series: k.series(slowBad), at: 120, expect: [{ labels: m, value: slowBad, severity: 'warning' }] },
       { name: 'healthy', series: k.series(0), at: 120, expect: [] },
       { name: 'idle', series: k.series(0).map((s) => ({ ...s, values: '0+0x180' })), at: 120, expect: [] },
+      // Without the minimum of events this pages: one bad request (at minute 61) among the sixty of the last hour is 1.6%.
+      ...(burnMinEvents(spec, BURN_RATE_WINDOWS[0].burnRate, budget) > 65 ? [{ name: 'one bad request at one a minute', series: k.lowTraffic(), at: 65, expect: [] }] : []),
     ];
     const rules: BuiltRule[] = [
       {
@@ -411,6 +429,15 @@ function buildBurnRates(spec: Readonly<MonitoringSpec>, names: ReturnType<typeof
     };
     return { info: alertInfo(spec, k.name, 'slo', rules, [LABEL.model], annotations('hour', 'critical').summary, runbook), rules };
   });
+}
+
+/**
+ * The fewest events the long window of a burn-rate pair must hold: the spec's
+ * `slo.minEvents`, or with `auto` the fewest at which one bad event stays within
+ * the pair's burn threshold (1 / (burn rate x budget): 70 for 14.4x at 99.9%).
+ */
+export function burnMinEvents(spec: Readonly<MonitoringSpec>, burnRate: number, budget: number): number {
+  return spec.slo.minEvents === 'auto' ? Math.ceil(1 / (burnRate * budget) - 1e-9) : spec.slo.minEvents;
 }
 
 /** One promtool test per rule and scenario, each in its own test group. */

@@ -22,6 +22,22 @@ function counterThenFlat(perMinute: number, minutes: number): string {
   return `0+${perMinute}x${minutes} ${perMinute * minutes}+0x${SERIES_MINUTES - minutes - 1}`;
 }
 
+/** Seconds in a one-unit Prometheus duration. */
+export function secondsOf(duration: string): number {
+  const m = /^(\d+)(ms|s|m|h|d|w)$/.exec(duration);
+  if (m === null) throw new Error(`not a duration: ${duration}`);
+  return Number(m[1]) * { ms: 0.001, s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd' | 'w'];
+}
+
+/**
+ * The low-traffic guard of a ratio or quantile alert: `and` the window held at least
+ * `minEvents` events (a per-second rate times the window), or nothing when the guard is off.
+ */
+function enoughEvents(c: AlertContext, ratePerSecond: string): string {
+  if (c.tuning.minEvents <= 0) return '';
+  return ` and on (${M}) ${ratePerSecond} * ${num(secondsOf(c.spec.rateWindow))} >= ${num(c.tuning.minEvents)}`;
+}
+
 /** The same series on each of the three gateway replicas. */
 function onReplicas(make: (instance: string) => InputSeries[]): InputSeries[] {
   return REPLICAS.flatMap(make);
@@ -45,10 +61,27 @@ function histogramScenarios(c: AlertContext, model: string, metric: string, boun
       counter(`${metric}_count`, gatewayLabels(model, instance, { endpoint: 'chat_completions' }), perMinute),
     ]);
   const firingValue = bounds[lower]! + (bounds[lower + 1]! - bounds[lower]!) * q;
+  // Enough traffic to clear minEvents in the window twice over.
+  const perMinute = Math.max(60, Math.ceil((2 * c.tuning.minEvents) / (REPLICAS.length * minutesOf(c.spec.rateWindow))));
+  // One answer a minute on one replica, every fifth one slow: each window holds five answers, one of
+  // them above the threshold, so the P95 (rank 4.75 of 5) lies in the slow bucket all along.
+  const handful = (): InputSeries[] => {
+    const upTo = (t: number, slowToo: boolean) => t - Math.floor(t / 5) + (slowToo ? Math.floor(t / 5) : 0);
+    const values = (slowToo: boolean) => Array.from({ length: SERIES_MINUTES + 1 }, (_, t) => upTo(t, slowToo)).join(' ');
+    return [
+      ...[...bounds.map(num), '+Inf'].map((le, i) => ({
+        series: seriesOf(`${metric}_bucket`, gatewayLabels(model, REPLICAS[0], { endpoint: 'chat_completions', le })),
+        values: values(i >= lower + 1),
+      })),
+      { series: seriesOf(`${metric}_count`, gatewayLabels(model, REPLICAS[0], { endpoint: 'chat_completions' })), values: values(true) },
+    ];
+  };
   return [
-    { name: 'firing', series: series(lower + 1, 60), at, expect: [{ labels: { [M]: model }, value: firingValue }] },
-    { name: 'healthy', series: series(0, 60), at, expect: [] },
+    { name: 'firing', series: series(lower + 1, perMinute), at, expect: [{ labels: { [M]: model }, value: firingValue }] },
+    { name: 'healthy', series: series(0, perMinute), at, expect: [] },
     { name: 'idle', series: series(0, 0), at, expect: [] },
+    // Without the minimum of events this pages: one slow answer in five is the whole tail.
+    ...(c.tuning.minEvents > 5 ? [{ name: 'one slow answer among a handful', series: handful(), at: at + 10, expect: [] }] : []),
   ];
 }
 
@@ -69,13 +102,13 @@ export const HIGH_INFERENCE_LATENCY: AlertDef = {
   name: 'HighInferenceLatency',
   scope: 'model',
   category: 'performance',
-  defaults: { threshold: 2, for: '3m', severity: 'critical', minRequestRate: 0 },
+  defaults: { threshold: 2, for: '3m', severity: 'critical', minRequestRate: 0, minEvents: 100 },
   identity: [M],
   humanizer: 'humanizeDuration',
   summary: 'P95 inference latency of {{ $labels.model }} is above {threshold}',
   description: 'The 95th percentile of inference latency of model {{ $labels.model }} has been above {threshold} for {for} (now {{ $value | humanizeDuration }}).',
   showThreshold: sec,
-  expr: (c, m) => `${sel(c.names.latencyQuantile('p95'), ...m)} > ${num(c.tuning.threshold)}`,
+  expr: (c, m) => `${sel(c.names.latencyQuantile('p95'), ...m)} > ${num(c.tuning.threshold)}${enoughEvents(c, c.names.latencyCount)}`,
   scenarios: (c, model) => histogramScenarios(c, model, metricName('inferenceDuration', c.spec.metricsPrefix), c.spec.latencyBuckets, 0.95),
   validate: (c) => histogramCheck(c.spec.latencyBuckets, 'latency')(c),
   runbook: {
@@ -99,13 +132,13 @@ export const HIGH_TIME_TO_FIRST_TOKEN: AlertDef = {
   name: 'HighTimeToFirstToken',
   scope: 'model',
   category: 'performance',
-  defaults: { threshold: 1, for: '5m', severity: 'warning', minRequestRate: 0 },
+  defaults: { threshold: 1, for: '5m', severity: 'warning', minRequestRate: 0, minEvents: 100 },
   identity: [M],
   humanizer: 'humanizeDuration',
   summary: 'P95 time to first token of {{ $labels.model }} is above {threshold}',
   description: 'Streamed requests to model {{ $labels.model }} have waited more than {threshold} for their first token (95th percentile) for {for} (now {{ $value | humanizeDuration }}).',
   showThreshold: sec,
-  expr: (c, m) => `${sel(c.names.ttftQuantile('p95'), ...m)} > ${num(c.tuning.threshold)}`,
+  expr: (c, m) => `${sel(c.names.ttftQuantile('p95'), ...m)} > ${num(c.tuning.threshold)}${enoughEvents(c, c.names.ttftCount)}`,
   scenarios: (c, model) => histogramScenarios(c, model, metricName('timeToFirstToken', c.spec.metricsPrefix), BUCKETS.timeToFirstToken, 0.95),
   validate: (c) => histogramCheck(BUCKETS.timeToFirstToken, 'time-to-first-token')(c),
   runbook: {
@@ -201,7 +234,7 @@ export const HIGH_ERROR_RATE: AlertDef = {
   name: 'HighErrorRate',
   scope: 'model',
   category: 'error',
-  defaults: { threshold: 0.001, for: '1m', severity: 'critical', minRequestRate: 1 },
+  defaults: { threshold: 0.001, for: '1m', severity: 'critical', minRequestRate: 1, minEvents: 100 },
   identity: [M],
   humanizer: 'humanizePercentage',
   summary: 'More than {threshold} of requests to {{ $labels.model }} fail',
@@ -211,12 +244,12 @@ export const HIGH_ERROR_RATE: AlertDef = {
   // Both the ratio and the gate count judged requests only (success and server-side error):
   // client errors neither raise the rate nor dilute it, nor open the gate.
   expr: (c, m) =>
-    andOn([M], `${sel(c.names.errorRate, ...m)} > ${num(c.tuning.threshold)}`, `${c.names.judgedRate} >= ${num(c.tuning.minRequestRate)}`),
+    andOn([M], `${sel(c.names.errorRate, ...m)} > ${num(c.tuning.threshold)}`, `${c.names.judgedRate} >= ${num(c.tuning.minRequestRate)}`) + enoughEvents(c, c.names.judgedRate),
   scenarios: (c, model) => {
     const requests = metricName('requests', c.spec.metricsPrefix);
     const at = checkAt(c);
     // Per replica per minute; enough traffic to clear minRequestRate three times over.
-    const n = Math.max(600, Math.ceil(c.tuning.minRequestRate * 60));
+    const n = Math.max(600, Math.ceil(c.tuning.minRequestRate * 60), Math.ceil((2 * c.tuning.minEvents) / (REPLICAS.length * minutesOf(c.spec.rateWindow))));
     const errors = Math.min(n / 2, Math.max(1, Math.ceil(n * c.tuning.threshold * 10)));
     const series = (total: number, failed: number) =>
       onReplicas((instance) => [
@@ -344,6 +377,63 @@ export const MODEL_SERVER_UNREACHABLE: AlertDef = {
     impact: 'The model is down for every client.',
     diagnosis: ['`curl {baseURL}/models` from the gateway host.', 'The model server\'s process, container or pod: crashed, OOM-killed, still loading weights?', '`GET /readyz` on the gateway lists each upstream.'],
     mitigation: ['Restart the model server; the responder can switch the model to a fallback on another upstream.'],
+  },
+};
+
+export const MODEL_UNAVAILABLE: AlertDef = {
+  name: 'ModelUnavailable',
+  scope: 'model',
+  category: 'availability',
+  // The low-traffic answer to a dead model: the ratio alerts need minEvents, this needs only a few
+  // failures and no success, so a model failing every request pages even at one request a minute.
+  defaults: { threshold: 0, for: '2m', severity: 'critical', minRequestRate: 0, minEvents: 3 },
+  identity: [M],
+  humanizer: 'humanize',
+  summary: 'Every request to {{ $labels.model }} fails',
+  description: 'Every judged request to model {{ $labels.model }} over the last rate window failed server-side, and none succeeded, for {for} ({{ $value | humanize }} failures in the window).',
+  showThreshold: (t) => humanize(t),
+  expr: (c, m) =>
+    unlessOn([M], `${sel(c.names.errorRateAbs, ...m)} * ${num(secondsOf(c.spec.rateWindow))} >= ${num(Math.max(1, c.tuning.minEvents))}`, `${c.names.successRate} > 0`),
+  validate: (c) =>
+    c.tuning.threshold === 0 ? undefined : 'threshold has no meaning here (the alert fires when at least minEvents requests failed and none succeeded); tune minEvents instead',
+  scenarios: (c, model) => {
+    const requests = metricName('requests', c.spec.metricsPrefix);
+    const w = minutesOf(c.spec.rateWindow);
+    const need = Math.max(1, c.tuning.minEvents);
+    const labels = (status: string, code: string) => gatewayLabels(model, REPLICAS[0], { endpoint: 'chat_completions', status, code });
+    // One request a minute on one replica: successes until minute 30, then `failing` of them fail.
+    const oneAMinute = (failFrom: number): InputSeries[] => [
+      { series: seriesOf(requests, labels('success', '2xx')), values: `0+1x${failFrom} ${failFrom}+0x${SERIES_MINUTES - failFrom - 1}` },
+      { series: seriesOf(requests, labels('error', '5xx')), values: `0x${failFrom} 0+1x${SERIES_MINUTES - failFrom - 1}` },
+    ];
+    const at = 30 + w + minutesOf(c.tuning.for) + 3;
+    // A few requests, all failing, fewer than minEvents in any window: one request every `gap` minutes.
+    const gap = w + 1;
+    const sparse = Array.from({ length: SERIES_MINUTES + 1 }, (_, t) => Math.floor(t / gap)).join(' ');
+    return [
+      // At one request a minute, the last success leaves the window, then `for`: a page within minutes.
+      { name: 'firing at one request a minute', series: oneAMinute(30), at, expect: [{ labels: { [M]: model }, value: w }] },
+      { name: 'healthy', series: oneAMinute(SERIES_MINUTES - 1), at, expect: [] },
+      { name: 'idle', series: [gauge(requests, labels('success', '2xx'), 0), gauge(requests, labels('error', '5xx'), 0)], at, expect: [] },
+      // One failure among a handful of successes: the ratio alerts' case, silent here too.
+      {
+        name: 'one failure among a handful',
+        series: [counter(requests, labels('success', '2xx'), 1), { series: seriesOf(requests, labels('error', '5xx')), values: '0x30 1x150' }],
+        at,
+        expect: [],
+      },
+      ...(need > 1 ? [{ name: 'failures fewer than minEvents', series: [{ series: seriesOf(requests, labels('error', '5xx')), values: sparse }], at, expect: [] }] : []),
+    ];
+  },
+  runbook: {
+    meaning: 'Every request routed to the model over the rate window failed server-side (5xx, refused, reset, timeout, overload), at least `minEvents` of them, and none succeeded. It needs no minimum traffic rate: it is the page for a dead model at low traffic, where the ratio alerts (HighErrorRate, ErrorBudgetBurn) stay silent below their minimum of events.',
+    impact: 'The model answers nobody.',
+    diagnosis: [
+      'Which failure: `sum by (reason) (rate(openllm_upstream_errors_total[5m]))` and `openllm_requests_total{status="error"}` by `code`.',
+      'ModelServerUnreachable fires beside it when the server cannot be reached at all.',
+      'The model server\'s logs: crashed, out of memory, a bad deploy?',
+    ],
+    mitigation: ['Restart or roll back the model server; switch the model to its fallback (`POST /admin/routes`).'],
   },
 };
 
@@ -754,6 +844,7 @@ export const CATALOG: readonly AlertDef[] = [
   HIGH_ERROR_RATE,
   CLIENT_ERROR_FLOOD,
   MODEL_SERVER_UNREACHABLE,
+  MODEL_UNAVAILABLE,
   HIGH_TOXICITY_SCORE,
   LOW_CACHE_HIT_RATE,
   HIGH_GPU_MEMORY_USAGE,

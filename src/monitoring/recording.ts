@@ -68,6 +68,10 @@ export function recordingGroups(spec: Readonly<MonitoringSpec>): RuleGroup[] {
       expr: sumBy(byModel, rate(sel(metricName('upstreamErrors', p), re(LABEL.reason, 'refused|timeout|reset')), w)),
     },
   ];
+  rules.push(
+    { record: n.latencyCount, expr: sumBy(byModel, rate(`${duration}_count`, w)) },
+    { record: n.ttftCount, expr: sumBy(byModel, rate(`${ttft}_count`, w)) },
+  );
   for (const [q, v] of QUANTILES) {
     rules.push({ record: n.latencyQuantile(q), expr: histogramQuantile(v, sumBy([LABEL.model, 'le'], rate(`${duration}_bucket`, w))) });
     rules.push({ record: n.ttftQuantile(q), expr: histogramQuantile(v, sumBy([LABEL.model, 'le'], rate(`${ttft}_bucket`, w))) });
@@ -92,6 +96,9 @@ export function recordingGroups(spec: Readonly<MonitoringSpec>): RuleGroup[] {
         record: n.errorRatio(win),
         expr: `${sumBy(byModel, rate(sel(requests, eq(LABEL.status, 'error')), win))} / ${sumBy(byModel, rate(sel(requests, re(LABEL.status, 'success|error')), win))}`,
       });
+      // Counts, for the burn-rate alerts' minimum of events per window.
+      slo.push({ record: n.judgedEvents(win), expr: sumBy(byModel, `increase(${sel(requests, re(LABEL.status, 'success|error'))}[${win}])`) });
+      slo.push({ record: n.latencyEvents(win), expr: sumBy(byModel, `increase(${duration}_count[${win}])`) });
       slo.push({
         record: n.slowRatio(win),
         expr: `1 - ${sumBy(byModel, rate(sel(`${duration}_bucket`, eq('le', le)), win))} / ${sumBy(byModel, rate(`${duration}_count`, win))}`,

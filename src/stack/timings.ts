@@ -20,12 +20,14 @@ export interface Timings {
 
 function tuned(alertFor: string): Timings['alerts'] {
   return {
-    HighInferenceLatency: { threshold: 1, for: alertFor },
-    HighTimeToFirstToken: { for: alertFor },
+    // Drill windows are seconds long and hold a few requests: a handful of events is enough here.
+    HighInferenceLatency: { threshold: 1, for: alertFor, minEvents: 3 },
+    HighTimeToFirstToken: { for: alertFor, minEvents: 3 },
     LowTokenThroughput: { for: alertFor },
     QueueBacklog: { for: alertFor },
     // Drill traffic is a few requests a second.
-    HighErrorRate: { threshold: 0.05, for: alertFor, minRequestRate: 0.2 },
+    HighErrorRate: { threshold: 0.05, for: alertFor, minRequestRate: 0.2, minEvents: 3 },
+    ModelUnavailable: { for: alertFor },
     ClientErrorFlood: { for: alertFor, minRequestRate: 0.2 },
     ModelServerUnreachable: { for: alertFor },
     HighToxicityScore: { for: alertFor },
