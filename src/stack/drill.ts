@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { durationMs } from '../config/playbook-spec.ts';
+import { JOB } from '../metrics/conventions.ts';
 import type { StackInfo } from './stack.ts';
 
 /** One drill: a fault to inject, the traffic that makes it visible, and the alert and action it must cause. */
@@ -173,6 +174,11 @@ export async function runDrill(s: StackInfo, scenario: Scenario, log: (line: str
   if (scenario.action !== undefined && health.killSwitch === true) {
     return { ...base, ok: false, problems: ["the responder's kill switch is on; turn it off to drill its actions"] };
   }
+
+  // A stack just started has no samples yet: a rate needs two scrapes of the gateway before the fault, or
+  // the first drill's times include the stack's warm-up.
+  const warm = Date.now() + 30_000;
+  while ((await promQuery(s, `count_over_time(up{job="${JOB.gateway}"}[1m]) >= 3`)) === 0 && Date.now() < warm) await sleep(250);
 
   // An alert already firing before the fault is one that fires when it should not.
   const settle = Date.now() + resolveBound * 2000;

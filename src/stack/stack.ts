@@ -275,6 +275,13 @@ export async function startStack(opts: StackOptions): Promise<StackHandle> {
  * The catalog's `keep_firing_for` defaults shortened to the stack's `for`, so an
  * alert resolves while the user watches, as it does in the drills.
  */
+/** Alert tunings of `over` laid field by field over those of `base`. */
+function mergeTunings(base: Timings['alerts'], over: Record<string, Record<string, unknown>>): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = { ...base };
+  for (const [alert, t] of Object.entries(over)) out[alert] = { ...base[alert], ...t };
+  return out;
+}
+
 function keptBriefly(alerts: Record<string, Record<string, unknown>>, timings: Timings): Record<string, Record<string, unknown>> {
   const out = { ...alerts };
   for (const def of CATALOG) {
@@ -363,7 +370,8 @@ function localSpec(
       prometheus: { ...user.prometheus, scrapeInterval: timings.scrapeInterval, evaluationInterval: timings.evaluationInterval },
       rateWindow: timings.rateWindow,
       targets: { ...user.targets, gateways: t.gateways, nodeExporter: t.nodeExporter, responder: t.responder, alertmanagers: t.alertmanagers, prometheus: t.prometheus },
-      alerts: keptBriefly({ ...timings.alerts, ...compress(user.alerts) }, timings),
+      // Field by field: what the user's spec leaves out (a minEvents sized for 5-minute windows, say) comes from the local timings.
+      alerts: keptBriefly(mergeTunings(timings.alerts, compress(user.alerts)), timings),
       models: Object.fromEntries(Object.entries(user.models ?? {}).map(([m, v]) => [m, { alerts: compress((v as { alerts?: Record<string, Record<string, unknown>> }).alerts) }])),
       alertmanager: {
         ...user.alertmanager,
