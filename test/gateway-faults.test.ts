@@ -268,6 +268,7 @@ describe('an upstream that is not there', () => {
     });
     const ready = await fetch(`${gw.url}/readyz`);
     assert.equal(ready.status, 503);
+    assert.equal(ready.headers.get('retry-after'), '1');
     const body = (await ready.json()) as { ready: boolean; upstreams: Record<string, { ok: boolean }> };
     assert.equal(body.upstreams.sim?.ok, false);
   });
@@ -302,7 +303,10 @@ describe('the upstream queue', () => {
     const first = pair.client.chat.completions.create(ask);
     await until(async () => outcome(await pair.metrics()).inFlight === 1);
     const before = outcome(await pair.metrics());
-    await assert.rejects(pair.client.chat.completions.create(ask), (err: unknown) => err instanceof OpenAI.APIError && err.status === 503 && err.code === 'queue_timeout');
+    await assert.rejects(
+      pair.client.chat.completions.create(ask),
+      (err: unknown) => err instanceof OpenAI.APIError && err.status === 503 && err.code === 'queue_timeout' && err.headers.get('retry-after') === '1',
+    );
     const mid = outcome(await pair.metrics());
     assert.equal(mid.error5xx - before.error5xx, 1);
     assert.equal(mid.queue, 0);

@@ -79,4 +79,33 @@ describe('hostile upstream output and huge prompts: bounded cost, true counters'
     assert.equal(count(after, 'upstream_errors_total', { model: MODEL, upstream: 'sim', reason: 'malformed' }) - count(before, 'upstream_errors_total', { model: MODEL, upstream: 'sim', reason: 'malformed' }), 1);
     assert.equal(count(after, 'requests_in_flight', { model: MODEL, upstream: 'sim' }), 0);
   });
+
+  test('a plain JSON answer to a stream request -> 502 before any byte, counted as malformed', async () => {
+    const before = await scrape(gw.url);
+    await assert.rejects(
+      (async () => {
+        const stream = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'json-to-stream' }], stream: true });
+        for await (const _ of stream) {
+          // an SDK would see an empty stream here, were it passed
+        }
+      })(),
+      (err: unknown) => err instanceof OpenAI.APIError && err.status === 502 && err.code === 'upstream_malformed_response',
+    );
+    const after = await scrape(gw.url);
+    assert.equal(count(after, 'upstream_errors_total', { model: MODEL, upstream: 'sim', reason: 'malformed' }) - count(before, 'upstream_errors_total', { model: MODEL, upstream: 'sim', reason: 'malformed' }), 1);
+  });
+
+  test('unknown vendor fields reach the upstream untouched, byte for byte', async () => {
+    const body = `{"model":"${MODEL}","messages":[{"role":"user","content":"no-usage"}],"top_k":5,"vendor":{"x":[1,"\\u00e9"]},"repetition_penalty":1.1}`;
+    const res = await fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    assert.equal(res.status, 200, await res.text());
+    assert.equal(bad.lastBody(), body);
+  });
+
+  test('GET /v1/models/{id} answers the SDK models.retrieve; an unknown id -> 404 model_not_found', async () => {
+    const m = await client.models.retrieve(MODEL);
+    assert.equal(m.id, MODEL);
+    assert.equal(m.object, 'model');
+    await assert.rejects(client.models.retrieve('no-such-model'), (err: unknown) => err instanceof OpenAI.NotFoundError && err.code === 'model_not_found');
+  });
 });

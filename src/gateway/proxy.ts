@@ -173,6 +173,7 @@ async function exchange(call: Call, target: RouteTarget, last: boolean): Promise
   }
   if (answer.statusCode >= 400) await relayUpstreamError(call, target, answer);
   else if (request.stream && isEventStream(answer.headers['content-type'])) await relayStream(call, target, answer);
+  else if (request.stream) await refuseNotAStream(call, target, answer);
   else await relayJson(call, target, answer);
   return 'done';
 }
@@ -307,6 +308,20 @@ async function relayStream(call: Call, target: RouteTarget, answer: Dispatcher.R
       completionTokens: tokens.completion,
     });
   }
+}
+
+/**
+ * A success that is not an event stream, to a stream request: the client's
+ * SDK would read it as an empty stream, a silent 200. Nothing has gone out
+ * yet, so it is a 502 `upstream_malformed_response`, counted as malformed.
+ */
+async function refuseNotAStream(call: Call, target: RouteTarget, answer: Dispatcher.ResponseData): Promise<void> {
+  const { res, ex } = call;
+  await answer.body.dump().catch(() => {});
+  target.meter.errors.malformed.inc();
+  ex.fail('error_5xx');
+  const type = String(answer.headers['content-type'] ?? 'no content type').slice(0, 60);
+  sendError(res, GW_ERR_UPSTREAM_MALFORMED(`Upstream '${target.upstream.name}' answered a stream request with ${type}, not text/event-stream`));
 }
 
 /**

@@ -17,7 +17,7 @@ import {
 } from '../http/errors.ts';
 import { close, listen } from '../http/listen.ts';
 import { decodeBody, parseJsonObject, readBody, requireJsonContentType } from '../http/read-body.ts';
-import { sendError, sendJson } from '../http/send.ts';
+import { retryAfter, sendError, sendJson } from '../http/send.ts';
 import { ENDPOINT_NONE } from '../metrics/conventions.ts';
 import type { RejectReason } from '../metrics/conventions.ts';
 import { GatewayMetrics } from '../metrics/gateway-metrics.ts';
@@ -102,10 +102,8 @@ export function createGateway(config: GatewayConfig, opts: GatewayOptions = {}) 
         : new OutputSafety(config.safety.scorer === 'lexical' ? new LexicalScorer({ extraTerms: config.safety.extraTerms }) : undefined, classifier, config.safety.window),
     ownsAuthorization: keys.size > 0,
   };
-  const modelList = JSON.stringify({
-    object: 'list',
-    data: Object.keys(config.models).map((id) => ({ id, object: 'model', created: 0, owned_by: 'llmwatch' })),
-  });
+  const modelObjects = new Map(Object.keys(config.models).map((id) => [id, { id, object: 'model', created: 0, owned_by: 'llmwatch' }]));
+  const modelList = JSON.stringify({ object: 'list', data: [...modelObjects.values()] });
   const limit = config.maxBodyBytes;
   const knownModels = config.listModelsInErrors ? ` (known: ${Object.keys(config.models).join(', ')})` : '';
 
@@ -165,6 +163,7 @@ export function createGateway(config: GatewayConfig, opts: GatewayOptions = {}) 
       return handleInference(req, res, endpoint, tenant);
     }
     if (path.startsWith('/admin/')) return serveAdmin(req, res, path, router, adminToken);
+    if (path.startsWith('/v1/models/')) return retrieveModel(req, res, path);
     const allowed = GET_PATHS.has(path);
     if (allowed && req.method !== 'GET' && req.method !== 'HEAD') {
       return refuse(res, ENDPOINT_NONE, 'method_not_allowed', HTTP_ERR_METHOD_NOT_ALLOWED(`Use GET for ${path}`), 'GET');
@@ -183,11 +182,30 @@ export function createGateway(config: GatewayConfig, opts: GatewayOptions = {}) 
         return sendJson(res, 200, { status: 'ok' });
       case '/readyz': {
         const report = await probeUpstreams(upstreams.values());
-        return sendJson(res, report.ready ? 200 : 503, report);
+        return sendJson(res, report.ready ? 200 : 503, report, retryAfter(report.ready ? 200 : 503));
       }
       default:
         return refuse(res, ENDPOINT_NONE, 'not_found', HTTP_ERR_NOT_FOUND(`Unknown path: ${req.method ?? 'GET'} ${truncate(path)}`));
     }
+  }
+
+  /** `GET /v1/models/{id}`, as the SDK's `models.retrieve` asks; ids may contain `/`. */
+  function retrieveModel(req: IncomingMessage, res: ServerResponse, path: string): void {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      return refuse(res, ENDPOINT_NONE, 'method_not_allowed', HTTP_ERR_METHOD_NOT_ALLOWED('Use GET for /v1/models/{model}'), 'GET');
+    }
+    if (admitted(req, res, ENDPOINT_NONE) === undefined) return;
+    let id: string;
+    try {
+      id = decodeURIComponent(path.slice('/v1/models/'.length));
+    } catch {
+      id = path.slice('/v1/models/'.length);
+    }
+    const model = modelObjects.get(id);
+    if (model === undefined) {
+      return refuse(res, ENDPOINT_NONE, 'unknown_model', GW_ERR_UNKNOWN_MODEL(`The model '${truncate(id)}' does not exist on this gateway${knownModels}`, { param: 'model' }));
+    }
+    sendJson(res, 200, model);
   }
 
   function refuse(res: ServerResponse, endpoint: Endpoint | typeof ENDPOINT_NONE, why: RejectReason, err: unknown, allow?: string): void {

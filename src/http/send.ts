@@ -27,7 +27,16 @@ export function sendError(res: ServerResponse, err: unknown): void {
     return;
   }
   const e = err instanceof LlmwatchError ? err : internalError(err);
-  sendJson(res, e.status, openAIErrorBody(e), { 'x-llmwatch-error': e.code, ...e.headers });
+  sendJson(res, e.status, openAIErrorBody(e), { 'x-llmwatch-error': e.code, ...retryAfter(e.status), ...e.headers });
+}
+
+/**
+ * Every 429 and 503 llmwatch sends says when to come back (an error may set
+ * its own): the `openai` SDKs honour `Retry-After` instead of guessing.
+ * https://www.rfc-editor.org/rfc/rfc9110#field.retry-after
+ */
+export function retryAfter(status: number): Record<string, string> | undefined {
+  return status === 429 || status === 503 ? { 'retry-after': '1' } : undefined;
 }
 
 const INTERNAL = { code: 'ERR_INTERNAL', status: 500, type: 'server_error', publicCode: 'internal_error' } as const;

@@ -57,6 +57,11 @@ export function validateInferenceRequest(endpoint: Endpoint, body: Record<string
     }
     includeUsage = iu === true;
   }
+  if (endpoint !== 'embeddings') {
+    const n = optionalCount(body, 'n');
+    // OpenAI: "How many chat completion choices to generate", minimum 1.
+    if (n === 0) throw OAI_ERR_INVALID_PARAM("'n' must be at least 1", { param: 'n' });
+  }
   const maxTokens = optionalCount(body, 'max_completion_tokens') ?? optionalCount(body, 'max_tokens');
   const temperature = optionalNumber(body, 'temperature');
   return { endpoint, model, stream, includeUsage, maxTokens, temperature, body };
@@ -72,8 +77,9 @@ function checkMessages(messages: unknown): void {
       throw OAI_ERR_INVALID_PARAM(`'messages[${i}]' must be an object`, { param: `messages[${i}]` });
     }
     const { role, content } = m as Record<string, unknown>;
-    if (typeof role !== 'string' || role.length === 0) {
-      throw OAI_ERR_INVALID_PARAM(`'messages[${i}].role' must be a non-empty string`, { param: `messages[${i}].role` });
+    if (typeof role !== 'string' || !ROLES.has(role)) {
+      const got = typeof role === 'string' ? ` (got '${role.slice(0, 40)}')` : '';
+      throw OAI_ERR_INVALID_PARAM(`'messages[${i}].role' must be one of ${[...ROLES].join(', ')}${got}`, { param: `messages[${i}].role` });
     }
     if (content !== undefined && content !== null && typeof content !== 'string' && !Array.isArray(content)) {
       throw OAI_ERR_INVALID_PARAM(`'messages[${i}].content' must be a string or an array of content parts`, {
@@ -82,6 +88,13 @@ function checkMessages(messages: unknown): void {
     }
   }
 }
+
+/**
+ * The roles of the Chat Completions API; anything else is refused here rather
+ * than by the model server, with the field named.
+ * https://platform.openai.com/docs/api-reference/chat/create#chat-create-messages
+ */
+const ROLES: ReadonlySet<string> = new Set(['system', 'developer', 'user', 'assistant', 'tool', 'function']);
 
 function checkPrompt(prompt: unknown): void {
   if (prompt === undefined) throw OAI_ERR_MISSING_PARAM("Missing required parameter: 'prompt'", { param: 'prompt' });
