@@ -82,6 +82,9 @@ describe('route switching through the admin API', () => {
     assert.equal(served(m, 'small', LIGHT), 1);
     assert.equal(sampleValue(m, P + 'route_active', { model: MODEL, upstream: 'small', upstream_model: LIGHT }), 1);
     assert.equal(sampleValue(m, P + 'route_active', { model: MODEL, upstream: 'big', upstream_model: MODEL }), 0);
+    // The primary stays the primary whatever serves now: ModelServedByFallback reads it.
+    assert.equal(sampleValue(m, P + 'route_primary', { model: MODEL, upstream: 'big', upstream_model: MODEL }), 1);
+    assert.equal(sampleValue(m, P + 'route_primary', { model: MODEL, upstream: 'small', upstream_model: LIGHT }), 0);
     assert.equal(sampleValue(m, P + 'route_switches_total', { model: MODEL }), 1);
     assert.equal(log.length, 1);
     assert.deepEqual({ ...log[0], time: undefined }, { event: 'route_switch', time: undefined, model: MODEL, from: `big/${MODEL}`, to: `small/${LIGHT}`, by: 'admin' });

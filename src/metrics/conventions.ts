@@ -133,6 +133,8 @@ export const METRIC = {
   upstreamRequests: 'upstream_requests_total',
   /** 1 for the target a model is routed to now, 0 for its others. */
   routeActive: 'route_active',
+  /** 1 for a model's primary target (its first in the config), 0 for its fallbacks; fixed at start-up. */
+  routePrimary: 'route_primary',
   /** Route changes through the admin API. */
   routeSwitches: 'route_switches_total',
   /** Requests retried on the next target after the current one failed. */
@@ -204,6 +206,14 @@ export function recordedNames(prefix: string = DEFAULT_PREFIX, window = '5m') {
     scoredAnswers: `model:${prefix}output_safety_scores:rate${window}`,
     cacheLookups: `model:${prefix}cache_lookups:rate${window}`,
     upstreamFailures: `model:${prefix}upstream_connection_errors:rate${window}`,
+    /**
+     * Per model and upstream: the share of requests sent to the upstream that could not reach it
+     * (refused, timed out, reset), over a short window (`fastWindow`). Cache hits and other
+     * targets' successes do not enter it.
+     */
+    unreachableRatio: (fast: string) => `model_upstream:${prefix}upstream_connection_errors:ratio_rate${fast}`,
+    /** Per model and target: requests sent per second, failover attempts included. */
+    targetRequests: `model_target:${counterBaseName(m('upstreamRequests'))}:rate${window}`,
     /** Latency observations (successful requests) per second. */
     latencyCount: `model:${m('inferenceDuration')}_count:rate${window}`,
     /** Time-to-first-token observations (streamed answers) per second. */
@@ -261,6 +271,7 @@ export const MODEL_ALERTS = [
   'ClientErrorFlood',
   'ModelServerUnreachable',
   'ModelUnavailable',
+  'ModelServedByFallback',
   'HighToxicityScore',
   'LowCacheHitRate',
 ] as const;

@@ -128,6 +128,7 @@ export class GatewayMetrics {
     const upstreamErrors = counter('upstreamErrors', 'Failed exchanges with an upstream, by reason.', [model, upstream, reason]);
     const upstreamRequests = counter('upstreamRequests', 'Requests sent to each target of a model, failover attempts included.', [model, upstream, upstreamModel]);
     const routeActive = gauge('routeActive', '1 for the target a model is routed to now, 0 for its other targets.', [model, upstream, upstreamModel]);
+    const routePrimary = gauge('routePrimary', "1 for a model's primary target (first in the config), 0 for its fallbacks.", [model, upstream, upstreamModel]);
     const routeSwitches = counter('routeSwitches', 'Route changes made through the admin API.', [model]);
     const failovers = counter('failovers', 'Requests retried on the next target after this one failed.', [model, upstream]);
     const cache = counter('cacheRequests', 'Response cache lookups: hit, miss, or bypass (not cacheable).', [model, result]);
@@ -207,6 +208,7 @@ export class GatewayMetrics {
         }
         const mt = { [model]: m.model, [upstream]: t.upstream, [upstreamModel]: t.model };
         routeActive.set(mt, i === 0 ? 1 : 0);
+        routePrimary.set(mt, i === 0 ? 1 : 0);
         return { upstream: t.upstream, upstreamModel: t.model, ...perUpstream, requests: zeroed(upstreamRequests, mt), active: routeActive.labels(mt) };
       });
       this.#targets.set(m.model, targets);

@@ -3,6 +3,7 @@ import { BUCKETS, DCGM, GPU_LABEL, GPU_METRIC, JOB, LABEL, NODE, metricName } fr
 import type { AlertContext, AlertDef } from './alert-def.ts';
 import { humanize, humanizeDuration, humanizePercentage } from './humanize.ts';
 import { andOn, num, sel, unlessOn } from './promql.ts';
+import { fastWindow } from './recording.ts';
 import { REPLICAS, SERIES_MINUTES, counter, gauge, minutesOf, seriesOf, stepValues } from './scenario.ts';
 import type { InputSeries, Scenario } from './scenario.ts';
 
@@ -350,33 +351,97 @@ export const MODEL_SERVER_UNREACHABLE: AlertDef = {
   name: 'ModelServerUnreachable',
   scope: 'model',
   category: 'availability',
-  defaults: { threshold: 0, for: '1m', severity: 'critical', minRequestRate: 0 },
-  identity: [M],
-  humanizer: 'humanize',
-  summary: 'The gateway cannot reach the server of {{ $labels.model }}',
-  description: 'Every request to model {{ $labels.model }} has failed to connect, timed out or been reset for {for}, and none succeeded ({{ $value | humanize }} failures/s).',
-  showThreshold: (t) => humanize(t),
-  expr: (c, m) => unlessOn([M], `${sel(c.names.upstreamFailures, ...m)} > ${num(c.tuning.threshold)}`, `${c.names.successRate} > 0`),
+  // Over a one-minute window, per upstream: fires about a minute after every request to it fails to connect.
+  defaults: { threshold: 0.9, for: '30s', severity: 'critical', minRequestRate: 0 },
+  identity: [M, LABEL.upstream],
+  humanizer: 'humanizePercentage',
+  summary: 'The gateway cannot reach upstream {{ $labels.upstream }} of {{ $labels.model }}',
+  description: 'More than {threshold} of the requests the gateway sent to upstream {{ $labels.upstream }} for model {{ $labels.model }} over the last minute were refused, timed out or reset, for {for} (now {{ $value | humanizePercentage }}), whatever the cache or other targets served.',
+  showThreshold: humanizePercentage,
+  // Per upstream, from the requests sent to it: cache hits and a failover target's successes cannot mask it.
+  expr: (c, m) => `${sel(c.names.unreachableRatio(fastWindow(c.spec)), ...m)} >= ${num(c.tuning.threshold)}`,
+  validate: (c) => (c.tuning.threshold > 0 && c.tuning.threshold <= 1 ? undefined : 'threshold is the share of requests to an upstream that failed to connect, and must lie in (0, 1]'),
   scenarios: (c, model) => {
     const p = c.spec.metricsPrefix;
     const at = checkAt(c);
-    const series = (failures: number, successes: number) =>
+    const errors = metricName('upstreamErrors', p);
+    const sent = metricName('upstreamRequests', p);
+    const requests = metricName('requests', p);
+    // Requests sent per minute to upstream `up` on each replica, `refused` of them refused.
+    const target = (up: string, upModel: string, perMinute: number, refused: number): InputSeries[] =>
       onReplicas((instance) => [
-        counter(metricName('upstreamErrors', p), gatewayLabels(model, instance, { upstream: 'vllm', reason: 'refused' }), failures),
-        counter(metricName('requests', p), gatewayLabels(model, instance, { endpoint: 'chat_completions', status: 'success', code: '2xx' }), successes),
-        counter(metricName('requests', p), gatewayLabels(model, instance, { endpoint: 'chat_completions', status: 'error', code: '5xx' }), failures),
+        counter(sent, gatewayLabels(model, instance, { upstream: up, upstream_model: upModel }), perMinute),
+        counter(errors, gatewayLabels(model, instance, { upstream: up, reason: 'refused' }), refused),
       ]);
+    // What the clients saw: answers from the cache and from the fallback all succeeded.
+    const servedFine = onReplicas((instance) => [counter(requests, gatewayLabels(model, instance, { endpoint: 'chat_completions', status: 'success', code: '2xx' }), 600)]);
     return [
-      { name: 'firing', series: series(60, 0), at, expect: [{ labels: { [M]: model }, value: 3 }] },
-      { name: 'healthy', series: series(0, 60), at, expect: [] },
-      { name: 'idle', series: series(0, 0), at, expect: [] },
+      { name: 'firing', series: target('vllm', model, 60, 60), at, expect: [{ labels: { [M]: model, upstream: 'vllm' }, value: 1 }] },
+      { name: 'healthy', series: target('vllm', model, 60, 0), at, expect: [] },
+      { name: 'idle', series: target('vllm', model, 0, 0), at, expect: [] },
+      // Failover sends every request on to the backup, and the cache answers most: the old rule's
+      // `unless successes > 0` stayed silent here.
+      {
+        name: 'masked by cache hits and failover successes',
+        series: [...target('vllm', model, 60, 60), ...target('backup', `${model}-backup`, 60, 0), ...servedFine],
+        at,
+        expect: [{ labels: { [M]: model, upstream: 'vllm' }, value: 1 }],
+      },
+      { name: 'a few refused among many', series: target('vllm', model, 60, 3), at, expect: [] },
     ];
   },
   runbook: {
-    meaning: 'Requests reach the gateway but not the model server: connections are refused, time out or are reset, and nothing succeeds.',
-    impact: 'The model is down for every client.',
+    meaning: 'Requests the gateway sends to this upstream for this model do not reach it: almost all of them over the last minute were refused, timed out or reset. It is measured per upstream from the requests sent to it, so answers from the cache or from a fallback target (failover) do not hide it.',
+    impact: 'The model is down for every client, unless a fallback target (failover, or a switched route) serves it: ModelServedByFallback says so.',
     diagnosis: ['`curl {baseURL}/models` from the gateway host.', 'The model server\'s process, container or pod: crashed, OOM-killed, still loading weights?', '`GET /readyz` on the gateway lists each upstream.'],
     mitigation: ['Restart the model server; the responder can switch the model to a fallback on another upstream.'],
+  },
+};
+
+export const MODEL_SERVED_BY_FALLBACK: AlertDef = {
+  name: 'ModelServedByFallback',
+  scope: 'model',
+  category: 'availability',
+  defaults: { threshold: 0, for: '1m', severity: 'warning', minRequestRate: 0 },
+  identity: [M, LABEL.upstream, LABEL.upstreamModel],
+  humanizer: 'humanize',
+  summary: '{{ $labels.model }} is served by its fallback {{ $labels.upstream }}/{{ $labels.upstream_model }}',
+  description: 'Requests to model {{ $labels.model }} have been sent to a target other than its primary, {{ $labels.upstream_model }} on {{ $labels.upstream }}, for {for} ({{ $value | humanize }} req/s): a switched route or failover. Users get the fallback\'s answers.',
+  showThreshold: (t) => humanize(t),
+  expr: (c, m) =>
+    unlessOn(
+      [M, LABEL.upstream, LABEL.upstreamModel],
+      `${sel(c.names.targetRequests, ...m)} > ${num(c.tuning.threshold)}`,
+      `${metricName('routePrimary', c.spec.metricsPrefix)} == 1`,
+    ),
+  validate: (c) => (c.tuning.threshold >= 0 ? undefined : 'threshold is a request rate and must be 0 or more'),
+  scenarios: (c, model) => {
+    const p = c.spec.metricsPrefix;
+    const at = checkAt(c);
+    const sent = metricName('upstreamRequests', p);
+    const primary = metricName('routePrimary', p);
+    const fallback = { upstream: 'small', upstream_model: `${model}-small` };
+    const main = { upstream: 'vllm', upstream_model: model };
+    const targets = (mainPerMinute: number, fallbackPerMinute: number): InputSeries[] =>
+      onReplicas((instance) => [
+        counter(sent, gatewayLabels(model, instance, main), mainPerMinute),
+        counter(sent, gatewayLabels(model, instance, fallback), fallbackPerMinute),
+        gauge(primary, gatewayLabels(model, instance, main), 1),
+        gauge(primary, gatewayLabels(model, instance, fallback), 0),
+      ]);
+    return [
+      { name: 'firing', series: targets(0, 60), at, expect: [{ labels: { [M]: model, ...fallback }, value: 3 }] },
+      // Failover: every request tried on the primary, then sent on to the fallback.
+      { name: 'failover', series: targets(60, 60), at, expect: [{ labels: { [M]: model, ...fallback }, value: 3 }] },
+      { name: 'healthy', series: targets(60, 0), at, expect: [] },
+      { name: 'idle', series: targets(0, 0), at, expect: [] },
+    ];
+  },
+  runbook: {
+    meaning: 'Some requests to the model are served by a target other than its primary (the first in the gateway config): the route was switched (by the admin API or the responder), or failover moves requests there because the primary fails.',
+    impact: 'Users get the fallback\'s answers: often a smaller, weaker or costlier model.',
+    diagnosis: ['`openllm_route_active`: which target serves now; `openllm_route_switches_total` and the responder\'s audit log: who switched it.', '`openllm_failovers_total` by upstream: is the primary failing? ModelServerUnreachable or HighErrorRate will say why.'],
+    mitigation: ['Fix the primary, then switch back (`POST /admin/routes` or the responder\'s revert on resolve).'],
   },
 };
 
@@ -844,6 +909,7 @@ export const CATALOG: readonly AlertDef[] = [
   HIGH_ERROR_RATE,
   CLIENT_ERROR_FLOOD,
   MODEL_SERVER_UNREACHABLE,
+  MODEL_SERVED_BY_FALLBACK,
   MODEL_UNAVAILABLE,
   HIGH_TOXICITY_SCORE,
   LOW_CACHE_HIT_RATE,

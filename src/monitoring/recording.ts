@@ -72,6 +72,16 @@ export function recordingGroups(spec: Readonly<MonitoringSpec>): RuleGroup[] {
     { record: n.latencyCount, expr: sumBy(byModel, rate(`${duration}_count`, w)) },
     { record: n.ttftCount, expr: sumBy(byModel, rate(`${ttft}_count`, w)) },
   );
+  // ModelServerUnreachable's window: a minute (four 15 s scrapes), or the rate window when shorter.
+  const fast = fastWindow(spec);
+  const byUpstream = [LABEL.model, LABEL.upstream];
+  rules.push(
+    {
+      record: n.unreachableRatio(fast),
+      expr: `${sumBy(byUpstream, rate(sel(metricName('upstreamErrors', p), re(LABEL.reason, 'refused|timeout|reset')), fast))} / ${sumBy(byUpstream, rate(metricName('upstreamRequests', p), fast))}`,
+    },
+    { record: n.targetRequests, expr: sumBy([LABEL.model, LABEL.upstream, LABEL.upstreamModel], rate(metricName('upstreamRequests', p), w)) },
+  );
   for (const [q, v] of QUANTILES) {
     rules.push({ record: n.latencyQuantile(q), expr: histogramQuantile(v, sumBy([LABEL.model, 'le'], rate(`${duration}_bucket`, w))) });
     rules.push({ record: n.ttftQuantile(q), expr: histogramQuantile(v, sumBy([LABEL.model, 'le'], rate(`${ttft}_bucket`, w))) });
@@ -107,6 +117,15 @@ export function recordingGroups(spec: Readonly<MonitoringSpec>): RuleGroup[] {
     groups.push({ name: RULE_GROUP.sloRecording, file: 'slo-recording', rules: slo });
   }
   return groups;
+}
+
+/** The short window of ModelServerUnreachable: 1m, or the spec's rate window when shorter (the local stack's). */
+export function fastWindow(spec: Readonly<MonitoringSpec>): string {
+  const secs = (d: string) => {
+    const m = /^(\d+)(ms|s|m|h|d|w)$/.exec(d)!;
+    return Number(m[1]) * { ms: 0.001, s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd' | 'w'];
+  };
+  return secs(spec.rateWindow) < 60 ? spec.rateWindow : '1m';
 }
 
 /** Bytes in the MiB dcgm-exporter reports framebuffer sizes in. */

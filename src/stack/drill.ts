@@ -84,7 +84,7 @@ export const SCENARIOS: readonly Scenario[] = [
     concurrency: 4,
     action: 'switch-model',
     addedLatency: 0,
-    // ModelServerUnreachable holds only when no request succeeded within the window.
+    // ModelServerUnreachable holds once 90% of the requests sent within its window failed: earlier good ones must age out.
     waitsForWindow: true,
   },
   {
