@@ -59,6 +59,9 @@ test('the webhook credential cannot steer: /admin/* takes the admin token only, 
   assert.equal((await fetch(`${r2.url}/actions`)).status, 401);
   assert.equal((await fetch(`${r2.url}/actions`, { headers: { authorization: `Bearer ${ADMIN}` } })).status, 200);
   assert.equal((await fetch(`${r2.url}/actions`, { headers: { authorization: `Bearer ${TOKEN}` } })).status, 200);
+  const badSince = await fetch(`${r2.url}/actions?since=yesterday`, { headers: { authorization: `Bearer ${TOKEN}` } });
+  assert.equal(badSince.status, 400);
+  assert.equal(((await badSince.json()) as { error: { param: string } }).error.param, 'since');
 });
 
 test('hostile webhooks: text/plain, oversized, deeply nested, many alerts; each refused with its reason, recorded bounded, the process keeps serving', async (t) => {

@@ -190,7 +190,9 @@ export async function startResponder(config: ResponderConfig, opts: ResponderOpt
         const limit = Math.min(1000, Math.max(1, Number(url.searchParams.get('limit') ?? 100) || 100));
         const since = url.searchParams.get('since');
         const alertname = url.searchParams.get('alertname') ?? undefined;
-        return sendJson(res, 200, { actions: store.listActions({ limit, since: since === null ? undefined : Date.parse(since), alertname }) });
+        const sinceMs = since === null ? undefined : Date.parse(since);
+        if (Number.isNaN(sinceMs)) throw RSP_ERR_INVALID_PAYLOAD(`'since' must be an ISO date such as 2026-11-29T04:00:00Z, not ${JSON.stringify(since!.slice(0, 64))}`, { param: 'since' });
+        return sendJson(res, 200, { actions: store.listActions({ limit, since: sinceMs, alertname }) });
       }
       case '/metrics': {
         metrics.auditBytes.set(store.sizeBytes());
