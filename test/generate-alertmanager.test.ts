@@ -7,21 +7,31 @@ import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { RECEIVER, SEVERITIES } from '../src/metrics/conventions.ts';
-import { ALERTMANAGER_CONFIG_PATH, SEVERITY_RECEIVERS, renderAlertmanager } from '../src/monitoring/writers/alertmanager.ts';
+import { monitoringSpec } from '../src/config/monitoring-spec.ts';
+import { ALERTMANAGER_CONFIG_PATH, renderAlertmanager, severityReceivers, unreachableRoutes } from '../src/monitoring/writers/alertmanager.ts';
 import { startAlertmanager, startWebhookSink } from './helpers/alertmanager.ts';
 import type { GettableAlert } from './helpers/alertmanager.ts';
 import { fixtureModel } from './helpers/model-fixture.ts';
 
 const run = promisify(execFile);
 
-/** Every receiver URL filled in, and a bearer token file for the responder. */
+/** Receivers of every kind, secrets from files, and a bearer token file for the responder. */
 const FULL_SPEC = {
   alertmanager: {
     groupWait: '10s',
     groupInterval: '1m',
     repeatInterval: '2h',
-    pager: { webhookURL: 'http://127.0.0.1:1/pager', slackWebhookURL: 'http://127.0.0.1:1/slack-pager', slackChannel: '#llm-oncall' },
-    chat: { slackWebhookURL: 'http://127.0.0.1:1/slack-chat' },
+    receivers: {
+      oncall: {
+        pagerduty: [{ routingKeyFile: '/etc/alertmanager/secrets/pagerduty-routing-key' }],
+        email: [{ to: 'oncall@example.com', from: 'alertmanager@example.com', smarthost: 'smtp.example.com:587', authUsername: 'am', authPasswordFile: '/etc/alertmanager/secrets/smtp-password' }],
+      },
+      'team-chat': { slack: [{ apiURLFile: '/etc/alertmanager/secrets/slack-url', channel: '#llm-alerts' }] },
+      legacy: { pagerduty: [{ serviceKeyFile: '/etc/alertmanager/secrets/pagerduty-service-key' }] },
+      heartbeat: { webhook: [{ url: 'https://api.opsgenie.com/v2/heartbeats/llmwatch/ping', credentialsFile: '/etc/alertmanager/secrets/genie-key', credentialsType: 'GenieKey' }] },
+    },
+    routes: { critical: ['oncall', 'legacy'], warning: ['team-chat'] },
+    watchdog: { receiver: 'heartbeat', repeatInterval: '1m' },
     responderURL: 'http://127.0.0.1:1/alerts',
     responderTokenFile: '/etc/llmwatch/responder-token',
   },
@@ -56,37 +66,55 @@ async function routesTest(file: string, labels: Record<string, string>): Promise
   return stdout.trim();
 }
 
-test('the config carries the spec timings, the route tree, the inhibitions and the receivers', () => {
+test('the config carries the spec timings, the route tree, the inhibitions and the receivers, secrets as files', () => {
   const config = parseYaml(configOf(FULL_SPEC));
   assert.deepEqual(config.route.group_by, ['alertname', 'service', 'model', 'instance']);
   assert.equal(config.route.receiver, 'null');
   assert.deepEqual([config.route.group_wait, config.route.group_interval, config.route.repeat_interval], ['10s', '1m', '2h']);
   assert.deepEqual(config.route.routes, [
-    { receiver: 'watchdog', matchers: ['alertname="Watchdog"'], group_wait: '0s', group_interval: '5m', repeat_interval: '5m' },
-    { receiver: 'pager', matchers: ['severity="critical"'], continue: true },
-    { receiver: 'chat', matchers: ['severity="warning"'], continue: true },
+    { receiver: 'heartbeat', matchers: ['alertname="Watchdog"'], group_wait: '0s', group_interval: '1m', repeat_interval: '1m' },
+    { receiver: 'oncall', matchers: ['severity="critical"'], continue: true },
+    { receiver: 'legacy', matchers: ['severity="critical"'], continue: true },
+    { receiver: 'team-chat', matchers: ['severity="warning"'], continue: true },
     { receiver: 'llmwatch-responder', matchers: ['severity=~"critical|warning"'] },
     { receiver: 'null', matchers: ['severity="info"'] },
   ]);
   assert.deepEqual(config.inhibit_rules, [
     // The group labels, then the other identity labels of the model's alerts (fixture: gpu, job), sorted.
     // Every rule spares the Watchdog.
-    {
-      source_matchers: ['severity="critical"'],
-      target_matchers: ['severity="warning"', 'alertname!="Watchdog"'],
-      equal: ['alertname', 'service', 'model', 'instance', 'gpu', 'job'],
-    },
+    { source_matchers: ['severity="critical"'], target_matchers: ['severity="warning"', 'alertname!="Watchdog"'], equal: ['alertname', 'service', 'model', 'instance', 'gpu', 'job'] },
     { source_matchers: ['alertname="TargetDown"'], target_matchers: ['alertname!="TargetDown"', 'alertname!="Watchdog"'], equal: ['instance'] },
     { source_matchers: ['alertname="TargetAbsent"'], target_matchers: ['alertname="TargetDown"', 'alertname!="Watchdog"'], equal: ['job'] },
   ]);
   const receivers = receiversOf(config);
-  assert.deepEqual(Object.keys(receivers), ['null', 'watchdog', 'pager', 'chat', 'llmwatch-responder']);
+  // null, then the declared ones sorted, then the responder; no empty 'watchdog' when the spec names one.
+  assert.deepEqual(Object.keys(receivers), ['null', 'heartbeat', 'legacy', 'oncall', 'team-chat', 'llmwatch-responder']);
   assert.deepEqual(receivers.null, { name: 'null' });
-  assert.deepEqual(receivers.pager.webhook_configs, [{ url: 'http://127.0.0.1:1/pager', send_resolved: true }]);
-  assert.equal(receivers.pager.slack_configs[0].api_url, 'http://127.0.0.1:1/slack-pager');
-  assert.equal(receivers.pager.slack_configs[0].channel, '#llm-oncall');
-  assert.equal(receivers.chat.slack_configs[0].api_url, 'http://127.0.0.1:1/slack-chat');
-  assert.equal(receivers.chat.webhook_configs, undefined);
+  assert.deepEqual(receivers.oncall.pagerduty_configs, [
+    { routing_key_file: '/etc/alertmanager/secrets/pagerduty-routing-key', send_resolved: true, description: '{{ range .Alerts }}{{ .Annotations.summary }} {{ end }}' },
+  ]);
+  assert.equal(receivers.legacy.pagerduty_configs[0].service_key_file, '/etc/alertmanager/secrets/pagerduty-service-key');
+  assert.deepEqual(receivers.oncall.email_configs, [
+    {
+      to: 'oncall@example.com',
+      from: 'alertmanager@example.com',
+      smarthost: 'smtp.example.com:587',
+      auth_username: 'am',
+      auth_password_file: '/etc/alertmanager/secrets/smtp-password',
+      require_tls: true,
+      send_resolved: false,
+    },
+  ]);
+  assert.equal(receivers['team-chat'].slack_configs[0].api_url_file, '/etc/alertmanager/secrets/slack-url');
+  assert.equal(receivers['team-chat'].slack_configs[0].channel, '#llm-alerts');
+  assert.deepEqual(receivers.heartbeat.webhook_configs, [
+    {
+      url: 'https://api.opsgenie.com/v2/heartbeats/llmwatch/ping',
+      send_resolved: true,
+      max_alerts: 0,
+      http_config: { authorization: { type: 'GenieKey', credentials_file: '/etc/alertmanager/secrets/genie-key' } },
+    },
+  ]);
   assert.deepEqual(receivers['llmwatch-responder'].webhook_configs, [
     {
       url: 'http://127.0.0.1:1/alerts',
@@ -95,15 +123,26 @@ test('the config carries the spec timings, the route tree, the inhibitions and t
       http_config: { authorization: { type: 'Bearer', credentials_file: '/etc/llmwatch/responder-token' } },
     },
   ]);
+  // No secret value anywhere in the file: only the paths that hold them.
+  assert.doesNotMatch(configOf(FULL_SPEC), /api_url:|routing_key:|service_key:|auth_password:|credentials:/);
 });
 
-test('with no receiver URLs, pager and chat exist with no configs and the responder sends no token', () => {
+test('with no receivers declared, critical and warning reach only the responder, the Watchdog an empty receiver, and both commands warn', () => {
   const config = parseYaml(configOf());
   const receivers = receiversOf(config);
-  assert.deepEqual(receivers.pager, { name: 'pager' });
-  assert.deepEqual(receivers.chat, { name: 'chat' });
+  assert.deepEqual(Object.keys(receivers), ['null', 'watchdog', 'llmwatch-responder']);
+  assert.deepEqual(receivers.watchdog, { name: 'watchdog' });
   assert.deepEqual(receivers['llmwatch-responder'].webhook_configs, [{ url: 'http://127.0.0.1:9095/alerts', send_resolved: true, max_alerts: 0 }]);
   assert.deepEqual([config.route.group_wait, config.route.group_interval, config.route.repeat_interval], ['30s', '5m', '5m']);
+  const problems = unreachableRoutes(monitoringSpec({}));
+  assert.equal(problems.length, 3);
+  assert.match(problems[0]!, /^route severity="critical" reaches no receiver that tells anyone/);
+  assert.match(problems[1]!, /^route severity="warning" /);
+  assert.match(problems[2]!, /^route alertname="Watchdog" reaches no dead man's switch/);
+  assert.deepEqual(unreachableRoutes(monitoringSpec(FULL_SPEC)), []);
+  // A route to a receiver with no integration is no better than none.
+  const empty = monitoringSpec({ alertmanager: { receivers: { pager: {} }, routes: { critical: ['pager'] } } });
+  assert.match(unreachableRoutes(empty)[0]!, /severity="critical" reaches no receiver that tells anyone \(pager, llmwatch-responder\)/);
 });
 
 test('the output is byte-for-byte the same on every run and never folds a line', () => {
@@ -122,22 +161,28 @@ for (const [name, spec] of [
     const { stdout } = await run('amtool', ['check-config', file], { timeout: 10_000 });
     assert.match(stdout, /SUCCESS/);
     assert.match(stdout, /3 inhibit rules/);
-    assert.match(stdout, /5 receivers/);
+    assert.match(stdout, new RegExp(`${name === 'default spec' ? 3 : 6} receivers`));
   });
 
   test(`amtool routes each severity to its tier (${name})`, async (t) => {
     const file = writeConfig(t, configOf(spec));
-    // The contract, spelled out: P0 pages and reaches the responder, P1 goes to chat
-    // and the responder, info is recorded only.
-    const expected: Record<string, string> = { critical: 'pager,llmwatch-responder', warning: 'chat,llmwatch-responder', info: 'null' };
+    // The contract, spelled out: P0 goes to the spec's critical receivers and the responder,
+    // P1 to its warning receivers and the responder, info is recorded only.
+    const full = name === 'full spec';
+    const expected: Record<string, string> = {
+      critical: full ? 'oncall,legacy,llmwatch-responder' : 'llmwatch-responder',
+      warning: full ? 'team-chat,llmwatch-responder' : 'llmwatch-responder',
+      info: 'null',
+    };
     for (const severity of SEVERITIES) {
-      assert.equal(SEVERITY_RECEIVERS[severity].join(','), expected[severity]);
+      assert.equal(severityReceivers(monitoringSpec(spec))[severity].join(','), expected[severity]);
       assert.equal(await routesTest(file, { severity, alertname: 'HighInferenceLatency', model: 'm' }), expected[severity], severity);
     }
-    assert.equal(await routesTest(file, { severity: 'critical', alertname: 'TargetDown', instance: '10.0.0.1:8000' }), 'pager,llmwatch-responder');
+    assert.equal(await routesTest(file, { severity: 'critical', alertname: 'TargetDown', instance: '10.0.0.1:8000' }), expected.critical);
     // The Watchdog reaches the dead man's switch only: never a person, never the responder.
-    assert.equal(await routesTest(file, { severity: 'info', alertname: 'Watchdog', service: 'openllm', category: 'meta' }), RECEIVER.watchdog);
-    assert.equal(await routesTest(file, { severity: 'critical', alertname: 'Watchdog' }), RECEIVER.watchdog);
+    const dog = full ? 'heartbeat' : RECEIVER.watchdog;
+    assert.equal(await routesTest(file, { severity: 'info', alertname: 'Watchdog', service: 'openllm', category: 'meta' }), dog);
+    assert.equal(await routesTest(file, { severity: 'critical', alertname: 'Watchdog' }), dog);
     // An alert that carries no known severity is still kept, never lost to an error.
     assert.equal(await routesTest(file, { alertname: 'Stray', model: 'm' }), RECEIVER.none);
     assert.equal(await routesTest(file, { severity: 'page', alertname: 'Stray' }), RECEIVER.none);
@@ -171,16 +216,26 @@ function find(alerts: GettableAlert[], labels: Record<string, string>): Gettable
 test('a real Alertmanager inhibits and delivers as the generated config says', async (t) => {
   const sink = await startWebhookSink();
   t.after(() => sink.close());
+  // The Slack URL and the chat webhook's token are secrets: Alertmanager reads them from files.
+  const secrets = mkdtempSync(join(tmpdir(), 'llmwatch-am-secrets-'));
+  t.after(() => rmSync(secrets, { recursive: true, force: true }));
+  writeFileSync(join(secrets, 'slack-url'), `${sink.url}/pager\n`);
+  writeFileSync(join(secrets, 'chat-token'), 'chat-s3cret\n');
   const config = configOf({
     alertmanager: {
       groupWait: '1s',
       groupInterval: '1s',
       responderURL: `${sink.url}/responder`,
-      pager: { slackWebhookURL: `${sink.url}/pager` },
-      chat: { webhookURL: `${sink.url}/chat` },
-      watchdog: { webhookURL: `${sink.url}/watchdog`, repeatInterval: '1m' },
+      receivers: {
+        pager: { slack: [{ apiURLFile: join(secrets, 'slack-url') }] },
+        chat: { webhook: [{ url: `${sink.url}/chat`, credentialsFile: join(secrets, 'chat-token') }] },
+        watchdog: { webhook: [{ url: `${sink.url}/watchdog` }] },
+      },
+      routes: { critical: ['pager'], warning: ['chat'] },
+      watchdog: { repeatInterval: '1m' },
     },
   });
+  assert.doesNotMatch(config, /chat-s3cret|\/pager/);
   const am = await startAlertmanager(config);
   t.after(() => am.close());
   const base = { service: 'openllm', category: 'performance' };
@@ -218,6 +273,8 @@ test('a real Alertmanager inhibits and delivers as the generated config says', a
     await waitFor(() => sink.received('/pager').length > 0, 'the pager (Slack) notification');
     assert.ok(!labelsSent('/responder').includes('m/warning'), JSON.stringify(sink.received('/responder')));
     assert.ok(!labelsSent('/chat').includes('m/warning'), JSON.stringify(sink.received('/chat')));
+    // The chat webhook's token, read by Alertmanager from its file.
+    assert.ok(sink.authorizations('/chat').every((a) => a === 'Bearer chat-s3cret'), JSON.stringify(sink.authorizations('/chat')));
     const payload = sink.received('/responder')[0] as { receiver: string; status: string; version: string };
     assert.equal(payload.receiver, 'llmwatch-responder');
     assert.equal(payload.version, '4');

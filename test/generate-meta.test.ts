@@ -99,7 +99,13 @@ describe('meta-monitoring on the real Prometheus 2.42 and Alertmanager 0.25', ()
     const promPort = await freePort();
     const base = {
       prometheus: { scrapeInterval: '1s', evaluationInterval: '1s' },
-      alertmanager: { groupWait: '1s', groupInterval: '1s', responderURL: `${sink.url}/responder`, watchdog: { webhookURL: `${sink.url}/watchdog`, repeatInterval: '1m' } },
+      alertmanager: {
+        groupWait: '1s',
+        groupInterval: '1s',
+        responderURL: `${sink.url}/responder`,
+        receivers: { watchdog: { webhook: [{ url: `${sink.url}/watchdog` }] } },
+        watchdog: { repeatInterval: '1m' },
+      },
     };
     // Alertmanager first: Prometheus' config names its port.
     const { dir: amDir, cleanup: amCleanup } = generateInto(monitoringSpec(base));

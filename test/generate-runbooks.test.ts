@@ -40,7 +40,10 @@ test('a runbook has the title, severity, category, meaning, impact and numbered 
   assert.match(page, /\| Severity \| critical, warning \|/);
   assert.match(page, /\| Category \| performance \|/);
   assert.match(page, /\| One alert per \| `model` \|/);
-  assert.match(page, /\| Notifies \| critical: pager, llmwatch-responder; warning: chat, llmwatch-responder \|/);
+  // No receivers in the spec: the page says the responder alone is told, and no person.
+  assert.match(page, /\| Notifies \| critical: llmwatch-responder only, no person \(declare receivers in alertmanager\.receivers and alertmanager\.routes\); warning: llmwatch-responder only, no person/);
+  const routed = pages(fixtureModel({ alertmanager: { receivers: { oncall: { pagerduty: [{ routingKeyFile: '/k' }] }, team: {} }, routes: { critical: ['oncall'], warning: ['team'] } } }));
+  assert.match(routed.get(`${RUNBOOKS_DIR}/HighInferenceLatency.md`)!, /\| Notifies \| critical: oncall, llmwatch-responder; warning: team, llmwatch-responder \|/);
   assert.equal(section(page, 'Meaning'), alert.runbook.meaning);
   assert.equal(section(page, 'Impact'), alert.runbook.impact);
   assert.equal(

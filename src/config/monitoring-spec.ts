@@ -1,6 +1,8 @@
 import { z } from 'zod';
-import { BUCKETS, DEFAULT_PREFIX, HOST_ALERTS, MODEL_ALERTS, SEVERITIES } from '../metrics/conventions.ts';
+import { BUCKETS, DEFAULT_PREFIX, HOST_ALERTS, MODEL_ALERTS, RECEIVER, SEVERITIES } from '../metrics/conventions.ts';
 import { PlaybooksSchema } from './playbook-spec.ts';
+import { ReceiverName, ReceiverSpecSchema } from './receiver-spec.ts';
+import type { ReceiverSpec } from './receiver-spec.ts';
 import { loadConfigFile, validateConfig } from './validate.ts';
 
 /** A Prometheus duration with one unit, e.g. `30s`, `5m`, `3d`. */
@@ -95,13 +97,8 @@ const ModelServer = z
   })
   .transform((server) => ({ ...server, metricsPath: server.metricsPath ?? MODEL_SERVER_METRICS_PATH[server.kind] ?? '/metrics' }));
 
-const Receiver = z.strictObject({
-  /** A generic JSON webhook (Alertmanager's webhook_config). */
-  webhookURL: z.url().optional(),
-  /** A Slack-compatible incoming webhook. */
-  slackWebhookURL: z.url().optional(),
-  slackChannel: z.string().optional(),
-});
+/** Receivers the generated Alertmanager config has of its own. */
+const RESERVED_RECEIVERS = [RECEIVER.none, RECEIVER.responder] as const;
 
 /**
  * The monitoring spec (`llmwatch.yaml`): what to scrape, the alerts with their
@@ -192,16 +189,27 @@ export const MonitoringSpecSchema = z
         groupInterval: Duration.default('5m'),
         /** The article: the same alert on the same target at most once in 5 minutes. */
         repeatInterval: Duration.default('5m'),
-        /** Critical alerts (P0). */
-        pager: Receiver.default({}),
-        /** Warnings (P1). */
-        chat: Receiver.default({}),
+        /** Receivers by name (webhook, Slack, PagerDuty, email; secrets from files): see docs/monitoring.md#receivers. */
+        receivers: z.record(ReceiverName, ReceiverSpecSchema).default({}),
+        /** The receivers each severity reaches, besides the llmwatch responder (critical and warning). */
+        routes: z
+          .strictObject({
+            critical: z.array(ReceiverName).default([]),
+            warning: z.array(ReceiverName).default([]),
+            /** Empty: info alerts are recorded only. */
+            info: z.array(ReceiverName).default([]),
+          })
+          .prefault({}),
         /**
          * The always-firing Watchdog's receiver: a dead man's switch (Healthchecks.io, Cronitor, a
          * PagerDuty or Opsgenie heartbeat) that pages when the Watchdog stops arriving. It is sent
-         * every `repeatInterval`; set the switch's period a little longer.
+         * every `repeatInterval`; set the switch's period a little longer. Without `receiver`, a
+         * receiver named `watchdog` is used when declared, else an empty one.
          */
-        watchdog: Receiver.extend({ repeatInterval: Duration.default('5m') }).default({ repeatInterval: '5m' }),
+        watchdog: z.strictObject({ receiver: ReceiverName.optional(), repeatInterval: Duration.default('5m') }).prefault({}),
+        /** Retired (inline URLs, fixed names): refused with the way to declare them now. */
+        pager: z.unknown().optional(),
+        chat: z.unknown().optional(),
         /** The llmwatch responder's webhook, sent critical and warning alerts, resolved ones too. */
         responderURL: z.url().default('http://127.0.0.1:9095/alerts'),
         /** A file holding the bearer token Alertmanager sends to the responder. */
@@ -210,6 +218,32 @@ export const MonitoringSpecSchema = z
       .prefault({}),
   })
   .superRefine((spec, ctx) => {
+    const am = spec.alertmanager;
+    for (const retired of ['pager', 'chat'] as const) {
+      if (am[retired] !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['alertmanager', retired],
+          message: `replaced by alertmanager.receivers and alertmanager.routes: declare e.g. receivers: { ${retired}: { slack: [{ apiURLFile: /etc/alertmanager/secrets/slack-url }] } } and routes: { ${retired === 'pager' ? 'critical' : 'warning'}: [${retired}] } (secrets from files only; docs/monitoring.md#receivers)`,
+        });
+      }
+    }
+    for (const name of Object.keys(am.receivers)) {
+      if ((RESERVED_RECEIVERS as readonly string[]).includes(name)) {
+        ctx.addIssue({ code: 'custom', path: ['alertmanager', 'receivers', name], message: `'${name}' is a receiver llmwatch generates itself (${RESERVED_RECEIVERS.join(', ')}); choose another name` });
+      }
+    }
+    for (const severity of SEVERITIES) {
+      am.routes[severity].forEach((name, i) => {
+        if (am.receivers[name] === undefined) {
+          ctx.addIssue({ code: 'custom', path: ['alertmanager', 'routes', severity, i], message: `no receiver '${name}' under alertmanager.receivers (declared: ${Object.keys(am.receivers).join(', ') || 'none'})` });
+        }
+      });
+    }
+    if (am.watchdog.receiver !== undefined && am.receivers[am.watchdog.receiver] === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['alertmanager', 'watchdog', 'receiver'], message: `no receiver '${am.watchdog.receiver}' under alertmanager.receivers` });
+    }
+
     if (spec.slo.enabled && !spec.latencyBuckets.includes(spec.slo.latencyThreshold)) {
       ctx.addIssue({
         code: 'custom',
@@ -221,7 +255,7 @@ export const MonitoringSpecSchema = z
 
 export type MonitoringSpec = z.output<typeof MonitoringSpecSchema>;
 export type ModelServerSpec = z.output<typeof ModelServer>;
-export type ReceiverSpec = z.output<typeof Receiver>;
+export type { ReceiverSpec };
 
 export function monitoringSpec(data: unknown): Readonly<MonitoringSpec> {
   return validateConfig(MonitoringSpecSchema, data, 'monitoring spec');

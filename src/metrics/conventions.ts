@@ -328,12 +328,13 @@ export function modelServerJob(server: string): string {
 }
 
 /**
- * Alertmanager receivers of the generated config, one per response tier
- * (the source article's section 6): `null` records only, `pager` is P0,
- * `chat` is P1, and the llmwatch responder acts on P0 and P1; `watchdog` gets
- * only the always-firing Watchdog, for a dead man's switch outside the stack.
+ * Alertmanager receivers the generated config names itself: `null` records
+ * only, the llmwatch responder acts on critical and warning alerts, and
+ * `watchdog` is the always-firing Watchdog's default receiver (a dead man's
+ * switch outside the stack). The receivers that tell people are the spec's
+ * (`alertmanager.receivers`), routed by severity (`alertmanager.routes`).
  */
-export const RECEIVER = { none: 'null', pager: 'pager', chat: 'chat', responder: 'llmwatch-responder', watchdog: 'watchdog' } as const;
+export const RECEIVER = { none: 'null', responder: 'llmwatch-responder', watchdog: 'watchdog' } as const;
 export type ReceiverName = (typeof RECEIVER)[keyof typeof RECEIVER];
 
 /** Names of the generated prometheus-operator manifests. */

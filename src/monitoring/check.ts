@@ -1,6 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { ALERT_LABEL, RECEIVER, TARGET_LABEL, WATCHDOG_ALERT } from '../metrics/conventions.ts';
 import { GEN_ERR_CHECK_FAILED, GEN_ERR_NO_OUTPUT, GEN_ERR_TOOL_MISSING } from './errors.ts';
 
 /** One tool run of `llmwatch check`. */
@@ -49,4 +51,43 @@ export function runChecks(dir: string, log: (line: string) => void = () => {}): 
     }
     log(`ok  ${step.title}: ${step.command} ${step.args.slice(0, 2).join(' ')}`);
   }
+}
+
+/** What `routeProblems` sends through the real routing tree: one alert per route that must reach someone. */
+const ROUTE_PROBES: ReadonlyArray<{ readonly route: string; readonly labels: Readonly<Record<string, string>> }> = [
+  { route: `${ALERT_LABEL.severity}="critical"`, labels: { [TARGET_LABEL.alertname]: 'RouteProbe', [ALERT_LABEL.severity]: 'critical' } },
+  { route: `${ALERT_LABEL.severity}="warning"`, labels: { [TARGET_LABEL.alertname]: 'RouteProbe', [ALERT_LABEL.severity]: 'warning' } },
+  { route: `${TARGET_LABEL.alertname}="${WATCHDOG_ALERT}"`, labels: { [TARGET_LABEL.alertname]: WATCHDOG_ALERT, [ALERT_LABEL.severity]: 'info' } },
+];
+
+/**
+ * The routes of a generated (or hand-edited) alertmanager.yml that tell no one:
+ * each probe alert is routed by the real `amtool config routes test`, and a
+ * route passes when one of its receivers, other than the llmwatch responder
+ * (which acts, but tells no person), has an integration (`*_configs`).
+ */
+export function routeProblems(dir: string): string[] {
+  const file = join(dir, 'alertmanager', 'alertmanager.yml');
+  const config = parseYaml(readFileSync(file, 'utf8')) as { receivers?: Array<Record<string, unknown>> };
+  const tells = new Set(
+    (config.receivers ?? [])
+      .filter((r) => Object.entries(r).some(([k, v]) => k.endsWith('_configs') && Array.isArray(v) && v.length > 0))
+      .map((r) => String(r.name)),
+  );
+  const problems: string[] = [];
+  for (const probe of ROUTE_PROBES) {
+    const args = ['config', 'routes', 'test', `--config.file=${file}`, ...Object.entries(probe.labels).map(([k, v]) => `${k}=${v}`)];
+    const r = spawnSync('amtool', args, { encoding: 'utf8' });
+    if (r.error !== undefined && (r.error as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw GEN_ERR_TOOL_MISSING(`amtool is not installed; it checks the Alertmanager routes. Install it: ${INSTALL_HINT.amtool}`);
+    }
+    if (r.status !== 0) throw GEN_ERR_CHECK_FAILED(`amtool ${args.join(' ')} failed:\n${`${r.stdout}${r.stderr}`.trim()}`);
+    const receivers = r.stdout.trim().split(',').filter((x) => x.length > 0);
+    if (!receivers.some((name) => name !== RECEIVER.responder && tells.has(name))) {
+      problems.push(
+        `route ${probe.route} reaches no receiver that tells anyone (it reaches ${receivers.join(', ')}: no integration there, and the llmwatch responder acts but tells no person); declare a receiver in the spec's alertmanager.receivers and route ${probe.route.startsWith(ALERT_LABEL.severity) ? 'the severity to it in alertmanager.routes' : 'the Watchdog to it in alertmanager.watchdog.receiver'}`,
+      );
+    }
+  }
+  return problems;
 }

@@ -2,9 +2,10 @@ import { existsSync } from 'node:fs';
 import { Command } from 'commander';
 import { MonitoringSpecSchema, loadMonitoringSpec } from '../config/monitoring-spec.ts';
 import { validateConfig } from '../config/validate.ts';
-import { runChecks } from './check.ts';
-import { GEN_ERR_CHECK_FAILED, GEN_ERR_STALE } from './errors.ts';
+import { routeProblems, runChecks } from './check.ts';
+import { GEN_ERR_CHECK_FAILED, GEN_ERR_STALE, GEN_ERR_UNREACHABLE_ROUTE } from './errors.ts';
 import { diffGenerated, generate, writeGenerated } from './generate.ts';
+import { unreachableRoutes } from './writers/alertmanager.ts';
 import { alertNamesOf, playbookAlertErrors, ruleFilesIn } from '../responder/playbook-check.ts';
 
 /** The spec file used when none is named; absent, the defaults (the article's thresholds) apply. */
@@ -24,7 +25,8 @@ export function generateCommand(): Command {
     .option('-o, --out <dir>', 'output folder', 'deploy')
     .option('--check', 'write nothing; exit 1 when the folder differs from what the spec generates')
     .action(function runGenerate(opts: { spec?: string; out: string; check?: boolean }) {
-      const files = generate(loadSpec(opts.spec));
+      const spec = loadSpec(opts.spec);
+      const files = generate(spec);
       if (opts.check === true) {
         const differ = diffGenerated(opts.out, files);
         if (differ.length > 0) {
@@ -35,6 +37,7 @@ export function generateCommand(): Command {
       }
       const { written, removed } = writeGenerated(opts.out, files);
       console.log(`wrote ${written} files to ${opts.out}/${removed.length > 0 ? `; removed ${removed.length} stale: ${removed.join(', ')}` : ''}`);
+      warnRoutes(unreachableRoutes(spec));
     });
 }
 
@@ -44,11 +47,22 @@ export function checkCommand(): Command {
     .description('check a generated folder with promtool (config, rules, unit tests) and amtool (Alertmanager config)')
     .option('-o, --out <dir>', 'the generated folder', 'deploy')
     .option('-s, --spec <file>', "monitoring spec whose playbooks to check against the generated rules (default: llmwatch.yaml if present)")
-    .action(function runCheck(opts: { out: string; spec?: string }) {
+    .option('--strict', 'also fail when a severity route (or the Watchdog) reaches no receiver that tells anyone')
+    .action(function runCheck(opts: { out: string; spec?: string; strict?: boolean }) {
       runChecks(opts.out, (line) => console.log(line));
       checkSpecPlaybooks(opts.out, opts.spec, (line) => console.log(line));
-      console.log('all checks passed');
+      const problems = routeProblems(opts.out);
+      if (problems.length > 0 && opts.strict === true) {
+        throw GEN_ERR_UNREACHABLE_ROUTE(`Alertmanager routes that tell no one (--strict):\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+      }
+      warnRoutes(problems);
+      console.log(problems.length > 0 ? `all checks passed, with ${problems.length} routing warning(s)` : 'all checks passed');
     });
+}
+
+/** Loud, on stderr, one line each: an alert that pages no one is worse than a failed build. */
+function warnRoutes(problems: readonly string[]): void {
+  for (const p of problems) console.error(`WARNING: ${p}`);
 }
 
 /** Playbooks of the spec (their params, PromQL and reverts are checked when the spec loads) name alerts the generated rules define. */

@@ -26,3 +26,5 @@ export const GEN_ERR_STALE = defineError('GEN_ERR_STALE', 500, 'server_error', '
 export const GEN_ERR_UNMARKED = defineError('GEN_ERR_UNMARKED', 500, 'server_error', 'unmarked_output');
 /** `llmwatch check` was pointed at a folder that holds no generated output. */
 export const GEN_ERR_NO_OUTPUT = defineError('GEN_ERR_NO_OUTPUT', 400, 'invalid_request_error', 'no_output');
+/** `check --strict`: a severity route (or the Watchdog's) reaches no receiver that tells anyone. */
+export const GEN_ERR_UNREACHABLE_ROUTE = defineError('GEN_ERR_UNREACHABLE_ROUTE', 500, 'server_error', 'unreachable_route');

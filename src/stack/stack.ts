@@ -375,6 +375,10 @@ function localSpec(
       models: Object.fromEntries(Object.entries(user.models ?? {}).map(([m, v]) => [m, { alerts: compress((v as { alerts?: Record<string, Record<string, unknown>> }).alerts) }])),
       alertmanager: {
         ...user.alertmanager,
+        // A playground never tells people: drills would page the on-call through the spec's receivers.
+        receivers: {},
+        routes: {},
+        watchdog: {},
         groupWait: timings.groupWait,
         groupInterval: timings.groupInterval,
         repeatInterval: '1h',

@@ -79,6 +79,8 @@ export interface WebhookSink {
   readonly url: string;
   /** Bodies received so far on `path`, oldest first. */
   received(path: string): unknown[];
+  /** The Authorization headers received on `path`, oldest first ('' where none). */
+  authorizations(path: string): string[];
   close(): Promise<void>;
 }
 
@@ -89,6 +91,7 @@ export interface WebhookSink {
  */
 export async function startWebhookSink(): Promise<WebhookSink> {
   const bodies = new Map<string, unknown[]>();
+  const auths = new Map<string, string[]>();
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -101,6 +104,7 @@ export async function startWebhookSink(): Promise<WebhookSink> {
         body = Buffer.concat(chunks).toString('utf8');
       }
       bodies.set(path, [...(bodies.get(path) ?? []), body]);
+      auths.set(path, [...(auths.get(path) ?? []), req.headers.authorization ?? '']);
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
     });
   });
@@ -110,6 +114,7 @@ export async function startWebhookSink(): Promise<WebhookSink> {
   return {
     url: `http://127.0.0.1:${port}`,
     received: (path) => [...(bodies.get(path) ?? [])],
+    authorizations: (path) => [...(auths.get(path) ?? [])],
     close: async () => {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));

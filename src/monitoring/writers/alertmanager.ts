@@ -1,6 +1,7 @@
-import type { ReceiverSpec } from '../../config/monitoring-spec.ts';
+import type { MonitoringSpec, ReceiverSpec } from '../../config/monitoring-spec.ts';
+import { hasIntegration } from '../../config/receiver-spec.ts';
 import { ALERT_LABEL, LABEL, RECEIVER, TARGET_LABEL, WATCHDOG_ALERT } from '../../metrics/conventions.ts';
-import type { ReceiverName, Severity, TARGET_ALERTS } from '../../metrics/conventions.ts';
+import type { Severity, TARGET_ALERTS } from '../../metrics/conventions.ts';
 import type { GeneratedFile, MonitoringModel } from '../model.ts';
 import { dumpYaml } from '../yaml.ts';
 
@@ -14,16 +15,50 @@ export const ALERTMANAGER_CONFIG_PATH = 'alertmanager/alertmanager.yml';
 export const ALERT_GROUP_BY = [TARGET_LABEL.alertname, ALERT_LABEL.service, LABEL.model, TARGET_LABEL.instance] as const;
 
 /**
- * The receivers each severity reaches, in routing order: the three response tiers
- * of the source article (section 6). This is the contract the route tree below
- * implements; the tests hold it to it with `amtool config routes test`, and the
- * runbooks quote it.
+ * The receivers each severity reaches, in routing order: the spec's people
+ * (`alertmanager.routes`), then the llmwatch responder for critical and warning;
+ * info reaches the spec's info receivers, or no one (`null`, recorded only).
+ * This is the contract the route tree below implements; the tests hold it to it
+ * with `amtool config routes test`, and the runbooks quote it.
  */
-export const SEVERITY_RECEIVERS: Readonly<Record<Severity, readonly ReceiverName[]>> = Object.freeze({
-  critical: Object.freeze([RECEIVER.pager, RECEIVER.responder]),
-  warning: Object.freeze([RECEIVER.chat, RECEIVER.responder]),
-  info: Object.freeze([RECEIVER.none]),
-});
+export function severityReceivers(spec: Readonly<MonitoringSpec>): Readonly<Record<Severity, readonly string[]>> {
+  const routes = spec.alertmanager.routes;
+  return {
+    critical: [...routes.critical, RECEIVER.responder],
+    warning: [...routes.warning, RECEIVER.responder],
+    info: routes.info.length > 0 ? [...routes.info] : [RECEIVER.none],
+  };
+}
+
+/** The receiver the Watchdog goes to: the spec's, else one named `watchdog` (declared or generated empty). */
+export function watchdogReceiver(spec: Readonly<MonitoringSpec>): string {
+  return spec.alertmanager.watchdog.receiver ?? RECEIVER.watchdog;
+}
+
+/**
+ * The routes on which no receiver tells anyone: a severity whose receivers have
+ * no integration (the responder acts, but tells no person), and a Watchdog with
+ * no dead man's switch behind it. `generate` and `check` warn about each;
+ * `check --strict` fails.
+ */
+export function unreachableRoutes(spec: Readonly<MonitoringSpec>): string[] {
+  const am = spec.alertmanager;
+  const tells = (name: string) => am.receivers[name] !== undefined && hasIntegration(am.receivers[name]!);
+  const problems: string[] = [];
+  for (const severity of ['critical', 'warning'] as const) {
+    if (!am.routes[severity].some(tells)) {
+      problems.push(
+        `route ${ALERT_LABEL.severity}="${severity}" reaches no receiver that tells anyone (${severityReceivers(spec)[severity].join(', ')}): declare one under alertmanager.receivers and list it in alertmanager.routes.${severity}`,
+      );
+    }
+  }
+  if (!tells(watchdogReceiver(spec))) {
+    problems.push(
+      `route ${TARGET_LABEL.alertname}="${WATCHDOG_ALERT}" reaches no dead man's switch (receiver ${watchdogReceiver(spec)} has no integration): nobody learns when alerting stops; declare one and name it in alertmanager.watchdog.receiver`,
+    );
+  }
+  return problems;
+}
 
 type TargetAlert = (typeof TARGET_ALERTS)[number];
 const TARGET_DOWN = 'TargetDown' satisfies TargetAlert;
@@ -31,9 +66,10 @@ const TARGET_ABSENT = 'TargetAbsent' satisfies TargetAlert;
 
 /**
  * Renders `alertmanager/alertmanager.yml` (Alertmanager 0.25 syntax: `matchers`,
- * `source_matchers`, `target_matchers`): routing by severity to the pager, the
- * chat and the llmwatch responder, and the inhibitions that keep one fault to
- * one notification.
+ * `source_matchers`, `target_matchers`): the Watchdog to its dead man's switch,
+ * routing by severity to the spec's receivers and the llmwatch responder, the
+ * inhibitions that keep one fault to one notification, and the receivers with
+ * their secrets read from files.
  */
 export function renderAlertmanager(model: MonitoringModel): GeneratedFile[] {
   const am = model.spec.alertmanager;
@@ -53,15 +89,16 @@ export function renderAlertmanager(model: MonitoringModel): GeneratedFile[] {
         // The Watchdog first, and only there: it must reach the dead man's switch on every
         // repeat, never a person or the responder.
         {
-          receiver: RECEIVER.watchdog,
+          receiver: watchdogReceiver(model.spec),
           matchers: [eq(TARGET_LABEL.alertname, WATCHDOG_ALERT)],
           group_wait: '0s',
           group_interval: am.watchdog.repeatInterval,
           repeat_interval: am.watchdog.repeatInterval,
         },
-        { receiver: RECEIVER.pager, matchers: [eq(severity, 'critical')], continue: true },
-        { receiver: RECEIVER.chat, matchers: [eq(severity, 'warning')], continue: true },
+        ...am.routes.critical.map((receiver) => ({ receiver, matchers: [eq(severity, 'critical')], continue: true })),
+        ...am.routes.warning.map((receiver) => ({ receiver, matchers: [eq(severity, 'warning')], continue: true })),
         { receiver: RECEIVER.responder, matchers: [oneOf(severity, ['critical', 'warning'])] },
+        ...am.routes.info.map((receiver) => ({ receiver, matchers: [eq(severity, 'info')], continue: true })),
         { receiver: RECEIVER.none, matchers: [eq(severity, 'info')] },
       ],
     },
@@ -93,9 +130,11 @@ export function renderAlertmanager(model: MonitoringModel): GeneratedFile[] {
     receivers: [
       // No configs: alerts routed here are kept in Alertmanager's UI and API only.
       { name: RECEIVER.none },
-      notifyReceiver(RECEIVER.watchdog, am.watchdog),
-      notifyReceiver(RECEIVER.pager, am.pager),
-      notifyReceiver(RECEIVER.chat, am.chat),
+      // The Watchdog's receiver when the spec declares none: routing resolves, and `check` says it tells no one.
+      ...(am.receivers[watchdogReceiver(model.spec)] === undefined ? [{ name: watchdogReceiver(model.spec) }] : []),
+      ...Object.keys(am.receivers)
+        .sort()
+        .map((name) => receiverConfig(name, am.receivers[name]!)),
       {
         name: RECEIVER.responder,
         webhook_configs: [
@@ -139,22 +178,48 @@ const SLACK_TEXT = [
 ].join('\n');
 
 /**
- * A receiver for people. With no URL in the spec it has no configs: routing
- * still resolves to it (and amtool accepts it), it just tells no one.
+ * One declared receiver in Alertmanager 0.25's syntax. Secrets stay in files
+ * Alertmanager reads (`api_url_file`, `routing_key_file`, `service_key_file`,
+ * `auth_password_file`, `http_config.authorization.credentials_file`), so the
+ * generated file holds none. A receiver with no integration has no configs:
+ * routing still resolves to it (and amtool accepts it), it just tells no one.
  */
-function notifyReceiver(name: ReceiverName, spec: ReceiverSpec): Record<string, unknown> {
+function receiverConfig(name: string, spec: ReceiverSpec): Record<string, unknown> {
   const receiver: Record<string, unknown> = { name };
-  if (spec.webhookURL !== undefined) receiver.webhook_configs = [{ url: spec.webhookURL, send_resolved: true }];
-  if (spec.slackWebhookURL !== undefined) {
-    receiver.slack_configs = [
-      {
-        api_url: spec.slackWebhookURL,
-        ...(spec.slackChannel === undefined ? {} : { channel: spec.slackChannel }),
-        // Slack's default is false; people want to see the all-clear.
-        send_resolved: true,
-        text: SLACK_TEXT,
-      },
-    ];
+  if (spec.webhook.length > 0) {
+    receiver.webhook_configs = spec.webhook.map((w) => ({
+      url: w.url,
+      send_resolved: w.sendResolved,
+      max_alerts: w.maxAlerts,
+      ...(w.credentialsFile === undefined ? {} : { http_config: { authorization: { type: w.credentialsType, credentials_file: w.credentialsFile } } }),
+    }));
+  }
+  if (spec.slack.length > 0) {
+    receiver.slack_configs = spec.slack.map((sl) => ({
+      api_url_file: sl.apiURLFile,
+      ...(sl.channel === undefined ? {} : { channel: sl.channel }),
+      send_resolved: sl.sendResolved,
+      text: SLACK_TEXT,
+    }));
+  }
+  if (spec.pagerduty.length > 0) {
+    receiver.pagerduty_configs = spec.pagerduty.map((p) => ({
+      ...(p.routingKeyFile === undefined ? {} : { routing_key_file: p.routingKeyFile }),
+      ...(p.serviceKeyFile === undefined ? {} : { service_key_file: p.serviceKeyFile }),
+      ...(p.url === undefined ? {} : { url: p.url }),
+      send_resolved: p.sendResolved,
+      description: '{{ range .Alerts }}{{ .Annotations.summary }} {{ end }}',
+    }));
+  }
+  if (spec.email.length > 0) {
+    receiver.email_configs = spec.email.map((e) => ({
+      to: e.to,
+      from: e.from,
+      smarthost: e.smarthost,
+      ...(e.authUsername === undefined ? {} : { auth_username: e.authUsername, auth_password_file: e.authPasswordFile }),
+      require_tls: e.requireTLS,
+      send_resolved: e.sendResolved,
+    }));
   }
   return receiver;
 }

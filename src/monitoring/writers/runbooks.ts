@@ -2,7 +2,7 @@ import { ALERT_LABEL, RECEIVER, SEVERITIES, WATCHDOG_ALERT } from '../../metrics
 import type { Severity } from '../../metrics/conventions.ts';
 import { GEN_ERR_ALERT_NAME, GEN_ERR_DUPLICATE_ALERT, GEN_ERR_EMPTY_OUTPUT, GEN_ERR_RUNBOOK_URL } from '../errors.ts';
 import type { AlertInfo, AlertingRule, GeneratedFile, MonitoringModel } from '../model.ts';
-import { SEVERITY_RECEIVERS } from './alertmanager.ts';
+import { severityReceivers, watchdogReceiver } from './alertmanager.ts';
 
 /** The runbooks' folder, relative to the output folder. */
 export const RUNBOOKS_DIR = 'docs/runbooks';
@@ -30,7 +30,7 @@ export function renderRunbooks(model: MonitoringModel): GeneratedFile[] {
       throw GEN_ERR_RUNBOOK_URL(`Alert '${alert.name}' has runbook_url '${alert.runbookURL}', which does not end in '/${alert.name}.md'`);
     }
   }
-  const files = model.alerts.map((alert) => ({ path: `${RUNBOOKS_DIR}/${alert.name}.md`, content: runbookPage(alert, rulesOf(model, alert.name)) }));
+  const files = model.alerts.map((alert) => ({ path: `${RUNBOOKS_DIR}/${alert.name}.md`, content: runbookPage(alert, rulesOf(model, alert.name), model) }));
   files.push({ path: `${RUNBOOKS_DIR}/README.md`, content: indexPage(model.alerts) });
   return files;
 }
@@ -44,7 +44,8 @@ function ordered(severities: readonly Severity[]): Severity[] {
   return SEVERITIES.filter((s) => severities.includes(s));
 }
 
-function runbookPage(alert: AlertInfo, rules: readonly AlertingRule[]): string {
+function runbookPage(alert: AlertInfo, rules: readonly AlertingRule[], model: MonitoringModel): string {
+  const tiers = severityReceivers(model.spec);
   const severities = ordered(alert.severities);
   const lines = [
     `# ${alert.name}`,
@@ -56,7 +57,7 @@ function runbookPage(alert: AlertInfo, rules: readonly AlertingRule[]): string {
     `| Severity | ${severities.join(', ')} |`,
     `| Category | ${alert.category} |`,
     `| One alert per | ${alert.identity.length > 0 ? alert.identity.map((l) => `\`${l}\``).join(', ') : 'the whole service'} |`,
-    `| Notifies | ${alert.name === WATCHDOG_ALERT ? `only the dead man's switch (\`${RECEIVER.watchdog}\` receiver), every repeat interval` : severities.map((s) => `${s}: ${receiversText(s)}`).join('; ')} |`,
+    `| Notifies | ${alert.name === WATCHDOG_ALERT ? `only the dead man's switch (\`${watchdogReceiver(model.spec)}\` receiver), every repeat interval` : severities.map((s) => `${s}: ${receiversText(tiers[s])}`).join('; ')} |`,
     '',
     '## Meaning',
     '',
@@ -76,7 +77,7 @@ function runbookPage(alert: AlertInfo, rules: readonly AlertingRule[]): string {
     '',
     '## Automatic response',
     '',
-    automaticResponse(alert.name, severities),
+    automaticResponse(alert.name, severities, tiers, watchdogReceiver(model.spec)),
   ];
   if (rules.length > 0) {
     lines.push('', '## Rules', '');
@@ -94,11 +95,11 @@ function runbookPage(alert: AlertInfo, rules: readonly AlertingRule[]): string {
  * What happens without a person, from the routing contract: critical and
  * warning reach the responder, info reaches no one.
  */
-function automaticResponse(name: string, severities: readonly Severity[]): string {
+function automaticResponse(name: string, severities: readonly Severity[], tiers: Readonly<Record<Severity, readonly string[]>>, watchdog: string): string {
   if (name === WATCHDOG_ALERT) {
-    return `None here: Alertmanager routes the Watchdog before every other route to the \`${RECEIVER.watchdog}\` receiver only, and no inhibition rule touches it. The dead man's switch behind that receiver acts when it stops.`;
+    return `None here: Alertmanager routes the Watchdog before every other route to the \`${watchdog}\` receiver only, and no inhibition rule touches it. The dead man's switch behind that receiver acts when it stops.`;
   }
-  const acted = severities.filter((s) => SEVERITY_RECEIVERS[s].includes(RECEIVER.responder));
+  const acted = severities.filter((s) => tiers[s].includes(RECEIVER.responder));
   const recordedOnly = severities.filter((s) => !acted.includes(s));
   if (acted.length === 0) {
     return 'None: at this severity Alertmanager only records the alert; no person and not the llmwatch responder are told. Look at it on the dashboards or in the Alertmanager UI.';
@@ -112,9 +113,12 @@ function automaticResponse(name: string, severities: readonly Severity[]): strin
 }
 
 /** The receivers of a severity in words: the `null` receiver is no one. */
-function receiversText(severity: Severity): string {
-  const receivers = SEVERITY_RECEIVERS[severity].filter((r) => r !== RECEIVER.none);
-  return receivers.length > 0 ? receivers.join(', ') : 'no one (recorded only)';
+function receiversText(tier: readonly string[]): string {
+  const receivers = tier.filter((r) => r !== RECEIVER.none);
+  if (receivers.length === 0) return 'no one (recorded only)';
+  // The responder acts but tells no person: say so where it is alone (alertmanager.routes empty).
+  if (receivers.every((r) => r === RECEIVER.responder)) return `${RECEIVER.responder} only, no person (declare receivers in alertmanager.receivers and alertmanager.routes)`;
+  return receivers.join(', ');
 }
 
 function numbered(steps: readonly string[]): string[] {
