@@ -8,6 +8,7 @@ import { responderCommand } from './responder/command.ts';
 import { simulateCommand } from './simulator/command.ts';
 import { drillCommand, upCommand } from './stack/up-command.ts';
 import { VERSION } from './version.ts';
+import { redactSecrets } from './http/redact.ts';
 
 let running: Command | undefined;
 const program = new Command('llmwatch')
@@ -39,6 +40,7 @@ try {
   // Every command's failure ends here: one `llmwatch:` line with the fix, the stack only with --debug.
   const debug = program.opts<{ debug?: boolean }>().debug === true || process.argv.includes('--debug');
   const failure = describeFailure(err, running, debug);
-  console.error(failure.text);
+  // A failure may quote a URL or a peer's answer: never print the credentials in it.
+  console.error(redactSecrets(failure.text));
   process.exitCode = failure.exitCode;
 }

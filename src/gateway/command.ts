@@ -7,6 +7,7 @@ import { loadConfigFile, validateConfig } from '../config/validate.ts';
 import { parsePort, waitForSignal } from '../cli-helpers.ts';
 import { startGateway } from './server.ts';
 import { upstreamWarnings } from './startup-checks.ts';
+import { redactSecrets, redactUrl } from '../http/redact.ts';
 
 export interface GatewayCommandOptions {
   config?: string;
@@ -49,10 +50,10 @@ export function gatewayCommand(): Command {
       const gw = await startGateway(config, { port: opts.port, host: opts.host });
       console.log(`llmwatch gateway listening on ${gw.url} (OpenAI API at ${gw.url}/v1, metrics at ${gw.url}/metrics)`);
       for (const [model, m] of Object.entries(config.models)) {
-        const targets = modelTargets(model, m).map((t) => `${config.upstreams[t.upstream]!.baseURL} as ${t.model}`);
+        const targets = modelTargets(model, m).map((t) => `${redactUrl(config.upstreams[t.upstream]!.baseURL)} as ${t.model}`);
         console.log(`  ${model} -> ${targets.join(', then ')}`);
       }
-      for (const warning of await upstreamWarnings(config)) console.error(`llmwatch gateway: warning: ${warning}`);
+      for (const warning of await upstreamWarnings(config)) console.error(`llmwatch gateway: warning: ${redactSecrets(warning)}`);
       await waitForSignal();
       await gw.close();
       console.log('llmwatch gateway stopped');

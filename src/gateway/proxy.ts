@@ -23,6 +23,7 @@ import { StreamMeter } from './stream-meter.ts';
 import { classifyUpstreamError } from './upstream.ts';
 import { generatedText, reportedUsage, tokenCount } from './usage.ts';
 import type { TokenCount } from './usage.ts';
+import { redactSecrets } from '../http/redact.ts';
 
 /** The services the proxy core calls through narrow interfaces; each is optional. */
 export interface ProxyServices {
@@ -350,7 +351,7 @@ async function relayUpstreamError(call: Call, target: RouteTarget, answer: Dispa
     res.end(buf);
     return;
   }
-  const snippet = buf === undefined ? '' : `: ${buf.toString('utf8', 0, Math.min(buf.length, 200)).trim()}`;
+  const snippet = buf === undefined ? '' : `: ${redactSecrets(buf.toString('utf8', 0, Math.min(buf.length, 200)).trim())}`;
   sendJson(
     res,
     status,
@@ -368,7 +369,7 @@ async function relayUpstreamError(call: Call, target: RouteTarget, answer: Dispa
 
 function upstreamError(reason: UpstreamErrorReason, target: RouteTarget, cause: unknown): LlmwatchError {
   const name = target.upstream.name;
-  const detail = cause instanceof Error ? `: ${cause.message}` : '';
+  const detail = cause instanceof Error ? `: ${redactSecrets(cause.message)}` : '';
   switch (reason) {
     case 'refused':
       return GW_ERR_UPSTREAM_REFUSED(`Upstream '${name}' is unreachable${detail}`, { cause });

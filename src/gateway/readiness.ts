@@ -1,5 +1,6 @@
 import { missingV1Hint } from '../openai/list-models.ts';
 import type { Upstream } from './upstream.ts';
+import { redactSecrets, redactUrl } from '../http/redact.ts';
 
 const PROBE_TIMEOUT_MS = 2_000;
 
@@ -22,11 +23,11 @@ export async function probeUpstreams(upstreams: Iterable<Upstream>): Promise<Rea
         const answer = await u.request('/models', undefined, undefined, AbortSignal.timeout(PROBE_TIMEOUT_MS), 'GET');
         await answer.body.dump();
         if (answer.statusCode === 404) {
-          return [u.name, { ok: false, status: 404, error: `GET ${u.config.baseURL.replace(/\/+$/, '')}/models answered 404: ${missingV1Hint(u.config.baseURL) ?? 'check the base URL'}` }] as const;
+          return [u.name, { ok: false, status: 404, error: `GET ${redactUrl(u.config.baseURL).replace(/\/+$/, '')}/models answered 404: ${missingV1Hint(u.config.baseURL) ?? 'check the base URL'}` }] as const;
         }
         return [u.name, { ok: answer.statusCode < 500, status: answer.statusCode }] as const;
       } catch (err) {
-        return [u.name, { ok: false, error: (err as Error).message }] as const;
+        return [u.name, { ok: false, error: redactSecrets((err as Error).message) }] as const;
       }
     }),
   );

@@ -1,5 +1,6 @@
 import type { GatewayConfig } from '../config/gateway-config.ts';
 import { missingV1Hint, probeModels } from '../openai/list-models.ts';
+import { redactUrl } from '../http/redact.ts';
 
 /**
  * Start-up warnings about the configured upstreams, each one line naming the
@@ -12,9 +13,9 @@ export async function upstreamWarnings(config: GatewayConfig): Promise<string[]>
   const warnings = await Promise.all(
     Object.entries(config.upstreams).map(async ([name, u]): Promise<string[]> => {
       const hint = missingV1Hint(u.baseURL);
-      const out = hint === undefined ? [] : [`upstream '${name}' has baseURL ${u.baseURL} without /v1; ${hint}`];
+      const out = hint === undefined ? [] : [`upstream '${name}' has baseURL ${redactUrl(u.baseURL)} without /v1; ${hint}`];
       const probe = await probeModels(u.baseURL, { apiKey: u.apiKey, timeoutMs: 3_000 });
-      const at = `GET ${u.baseURL.replace(/\/+$/, '')}/models`;
+      const at = `GET ${redactUrl(u.baseURL).replace(/\/+$/, '')}/models`;
       if (probe.kind === 'unreachable') {
         out.push(`upstream '${name}' is unreachable (${at}: ${probe.reason}); /readyz answers 503 until it is up: start the model server or fix upstreams.${name}.baseURL`);
       } else if (probe.kind === 'http' && probe.status === 404 && hint === undefined) {

@@ -1,5 +1,6 @@
 import { SseParser } from '../openai/sse.ts';
 import { generatedText, reportedUsage } from './usage.ts';
+import { redactSecrets } from '../http/redact.ts';
 
 /**
  * The generated text a stream meter keeps, at most: enough for a token
@@ -71,7 +72,7 @@ export class StreamMeter {
     if (event.error !== undefined && event.error !== null) {
       const e = event.error as { message?: unknown };
       const message = typeof e.message === 'string' ? e.message.slice(0, 1024) : JSON.stringify(event.error).slice(0, 1024);
-      this.fault = { kind: 'stream_error', message: `The upstream failed mid-stream: ${message}` };
+      this.fault = { kind: 'stream_error', message: `The upstream failed mid-stream: ${redactSecrets(message)}` };
       return false;
     }
     const text = generatedText(event, 'delta');

@@ -1,0 +1,39 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { redactSecrets, redactUrl } from '../src/http/redact.ts';
+
+test('redactUrl masks user, password and credential-like query parameters, and nothing else', () => {
+  assert.equal(redactUrl('http://bob:s3cret@10.0.0.5:8000/v1?api_key=abc&x=1'), 'http://***:***@10.0.0.5:8000/v1?api_key=***&x=1');
+  assert.equal(redactUrl('http://127.0.0.1:8000/v1'), 'http://127.0.0.1:8000/v1');
+  assert.equal(redactUrl('rediss://:hunter2@cache:6380'), 'rediss://:***@cache:6380');
+});
+
+test('redactSecrets masks tokens in free text', () => {
+  const text = 'GET http://u:p4ss@h/v1 failed; Authorization: Bearer abc.def-123 key sk-proj-ABCDEFGHIJKL token=xyz';
+  const out = redactSecrets(text);
+  for (const secret of ['p4ss', 'abc.def-123', 'sk-proj-ABCDEFGHIJKL', 'xyz']) assert.ok(!out.includes(secret), `${secret} in ${out}`);
+  assert.match(out, /http:\/\/\*\*\*:\*\*\*@h\/v1/);
+});
+
+test('the gateway never prints an upstream URL credential at start-up', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'llmwatch-redact-'));
+  const config = join(dir, 'gw.json');
+  // Port 1 is never served: the start-up check warns about it, quoting the URL.
+  writeFileSync(config, JSON.stringify({ port: 0, upstreams: { up: { baseURL: 'http://alice:TopSecret42@127.0.0.1:1/v1?api_key=KeyInQuery' } }, models: { m: { upstream: 'up' } } }));
+  const child = spawn(process.execPath, ['bin/llmwatch.js', 'gateway', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => child.kill('SIGTERM'));
+  let out = '';
+  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (out += b.toString()));
+  child.on('exit', (code) => (out += `[exit ${code}]`));
+  const deadline = Date.now() + 30_000;
+  while (!/warning/.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.match(out, /listening on/);
+  assert.match(out, /warning/);
+  assert.ok(!out.includes('TopSecret42') && !out.includes('KeyInQuery'), out);
+  assert.match(out, /\*\*\*/);
+});
