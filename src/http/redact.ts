@@ -20,9 +20,12 @@ export function redactUrl(url: string): string {
   } catch {
     return redactSecrets(url);
   }
+  const secretParams = [...u.searchParams.keys()].filter((name) => SECRET_PARAMS.test(name));
+  // Unchanged when there is nothing to hide (`URL` would add a trailing slash).
+  if (u.username === '' && u.password === '' && secretParams.length === 0) return url;
   if (u.username !== '') u.username = '***';
   if (u.password !== '') u.password = '***';
-  for (const name of [...u.searchParams.keys()]) if (SECRET_PARAMS.test(name)) u.searchParams.set(name, '***');
+  for (const name of secretParams) u.searchParams.set(name, '***');
   // `URL` percent-encodes the stars it was given back.
   return u.toString().replace(/%2A%2A%2A/g, '***');
 }
