@@ -22,7 +22,7 @@ const ALERTS = 200;
  * - `once` (not idempotent): appends the fingerprint to once.log; interrupted,
  *   it is recorded `interrupted` and never repeated.
  */
-test('kill -9 mid-burst of 200 alerts, restart, redelivery: 0 acted on twice, 0 lost, every side effect audited', { timeout: 180_000 }, async (t) => {
+test('kill -9 mid-burst of 200 alerts, restart, redelivery: 0 acted on twice, 0 lost, every side effect audited', { timeout: 360_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'llmwatch-crash-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   mkdirSync(join(dir, 'effects'));
@@ -50,7 +50,7 @@ test('kill -9 mid-burst of 200 alerts, restart, redelivery: 0 acted on twice, 0 
     const child = spawn(process.execPath, [BIN, 'responder', '--config', join(dir, 'responder.json'), '--port', String(port)], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout.on('data', (b: Buffer) => (output += b.toString()));
     child.stderr.on('data', (b: Buffer) => (output += b.toString()));
-    const deadline = Date.now() + 20_000;
+    const deadline = Date.now() + 60_000;
     while (Date.now() < deadline) {
       try {
         if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) return child;
@@ -88,7 +88,7 @@ receivers:
 
   // kill -9 once some side effects happened and others have not.
   const lines = (f: string) => (existsSync(join(dir, f)) ? readFileSync(join(dir, f), 'utf8').split('\n').filter((l) => l !== '') : []);
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + 120_000;
   while (lines('mark-runs.log').length < 40 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
   const atKill = lines('mark-runs.log').length;
   assert.ok(atKill >= 40 && atKill < ALERTS, `killed mid-burst (${atKill} of ${ALERTS} marks done)\n${output}`);
@@ -101,12 +101,14 @@ receivers:
   t.after(() => raw.close());
   const count = (sql: string) => (raw.prepare(sql).get() as { n: number }).n;
   const done = () => count("SELECT count(DISTINCT fingerprint) AS n FROM decisions d JOIN runs r ON r.decision_id = d.id WHERE r.state = 'done'") === ALERTS;
-  const until = Date.now() + 90_000;
+  // Generous bounds: this runs on a loaded 2-core machine beside other test runs.
+  const until = Date.now() + 150_000;
   while (!done() && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
-  assert.ok(done(), `every alert's run finished within 90 s\n${output}`);
+  assert.ok(done(), `every alert's run finished within 150 s (${count("SELECT count(*) AS n FROM runs WHERE state = 'pending'")} pending)\n${output}`);
   const seen = count("SELECT count(*) AS n FROM decisions WHERE reason LIKE 'duplicate%'");
-  while (count("SELECT count(*) AS n FROM decisions WHERE reason LIKE 'duplicate%'") < seen + ALERTS && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
-  assert.ok(count("SELECT count(*) AS n FROM decisions WHERE reason LIKE 'duplicate%'") >= seen + ALERTS, 'Alertmanager redelivered every alert after the restart');
+  const redelivered = Date.now() + 90_000;
+  while (count("SELECT count(*) AS n FROM decisions WHERE reason LIKE 'duplicate%'") < seen + ALERTS && Date.now() < redelivered) await new Promise((r) => setTimeout(r, 200));
+  assert.ok(count("SELECT count(*) AS n FROM decisions WHERE reason LIKE 'duplicate%'") >= seen + ALERTS, `Alertmanager redelivered every alert after the restart\n${output}`);
 
   // 0 acted on twice: one act decision per alert, however many deliveries.
   const acts = raw.prepare("SELECT fingerprint, count(*) AS n FROM decisions WHERE decision = 'act' GROUP BY fingerprint").all() as Array<{ fingerprint: string; n: number }>;
