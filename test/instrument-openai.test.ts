@@ -52,3 +52,27 @@ test('an instrumented openai client records the gateway metrics, under the same 
   assert.ok(!m.samples.some((s) => s.labels.model === 'broken'));
   assert.equal(m.types.get(P + 'inference_duration_seconds'), 'histogram');
 });
+
+test('a stream that is never iterated does not leak in-flight: aborted, or idle past streamIdleTimeoutMs', async (t) => {
+  const sim = await startSimulator(simulatorConfig({ port: 0, defaults: { ttftMs: 0, tpotMs: 5, jitter: 0, outputTokens: { min: 50, max: 50 } } }), { port: 0 });
+  t.after(() => sim.close());
+  const v = async (registry: Registry, name: string, labels: Record<string, string>) => sampleValue(parseExposition(await registry.metrics()), P + name, labels);
+  const ask = { model: MODEL, messages: [{ role: 'user' as const, content: 'hi' }], stream: true as const };
+
+  // Aborted by its controller, never read.
+  const r1 = new Registry();
+  const c1 = instrumentOpenAI(new OpenAI({ baseURL: `${sim.url}/v1`, apiKey: 'x', maxRetries: 0 }), { registry: r1, models: [MODEL] });
+  const s1 = await c1.chat.completions.create(ask);
+  await until(async () => (await v(r1, 'requests_in_flight', { model: MODEL, upstream: 'direct' })) === 1);
+  s1.controller.abort();
+  await until(async () => (await v(r1, 'requests_in_flight', { model: MODEL, upstream: 'direct' })) === 0);
+  assert.equal(await v(r1, 'requests_total', { model: MODEL, endpoint: 'chat_completions', status: 'cancelled', code: '4xx' }), 1);
+
+  // Never read nor aborted: the idle timeout ends it.
+  const r2 = new Registry();
+  const c2 = instrumentOpenAI(new OpenAI({ baseURL: `${sim.url}/v1`, apiKey: 'x', maxRetries: 0 }), { registry: r2, models: [MODEL], streamIdleTimeoutMs: 200 });
+  const s2 = await c2.chat.completions.create(ask);
+  await until(async () => (await v(r2, 'requests_in_flight', { model: MODEL, upstream: 'direct' })) === 0);
+  assert.equal(await v(r2, 'requests_total', { model: MODEL, endpoint: 'chat_completions', status: 'cancelled', code: '4xx' }), 1);
+  s2.controller.abort();
+});

@@ -1,5 +1,6 @@
 import type { Registry } from 'prom-client';
 import { Exchange, classifyFailure } from '../gateway/exchange.ts';
+import { KEPT_TEXT_CHARS } from '../gateway/stream-meter.ts';
 import { generatedText, reportedUsage, tokenCount } from '../gateway/usage.ts';
 import type { Endpoint } from '../openai/endpoints.ts';
 import type { InferenceRequest } from '../openai/validate.ts';
@@ -23,6 +24,12 @@ export interface InstrumentOptions {
   readonly prefix?: string;
   /** The `upstream` label of the queue and in-flight metrics. Default `direct`. */
   readonly upstream?: string;
+  /**
+   * A stream the caller stops reading for this long (never starts, or
+   * abandons) is counted as cancelled and leaves the in-flight gauge.
+   * Default 10 minutes.
+   */
+  readonly streamIdleTimeoutMs?: number;
 }
 
 /** The `model` label of requests for a model not in the list. */
@@ -53,15 +60,16 @@ export function instrumentOpenAI<C extends OpenAILike>(client: C, opts: Instrume
     const name = typeof model === 'string' && known.has(model) ? model : OTHER_MODEL;
     return { route: metrics.route(name, endpoint)!, target: metrics.targets(name)[0]! };
   };
-  wrap(client.chat.completions, 'chat_completions', meters);
-  wrap(client.completions, 'completions', meters);
-  wrap(client.embeddings, 'embeddings', meters);
+  const idleMs = opts.streamIdleTimeoutMs ?? 10 * 60_000;
+  wrap(client.chat.completions, 'chat_completions', meters, idleMs);
+  wrap(client.completions, 'completions', meters, idleMs);
+  wrap(client.embeddings, 'embeddings', meters, idleMs);
   return client;
 }
 
 type Meters = (model: unknown, endpoint: Endpoint) => { route: RouteMeter; target: TargetMeter };
 
-function wrap(resource: { create: (...args: any[]) => any }, endpoint: Endpoint, meters: Meters): void {
+function wrap(resource: { create: (...args: any[]) => any }, endpoint: Endpoint, meters: Meters, idleMs: number): void {
   const original = resource.create;
   resource.create = function instrumentedCreate(this: unknown, body: Record<string, unknown>, ...rest: unknown[]) {
     const { route, target } = meters(body?.model, endpoint);
@@ -73,7 +81,7 @@ function wrap(resource: { create: (...args: any[]) => any }, endpoint: Endpoint,
     // A side branch: the caller gets the SDK's own promise (withResponse() and all), untouched.
     Promise.resolve(promise).then(
       (result: unknown) => {
-        if (request.stream && isAsyncIterable(result)) return observeStream(result, request, ex, target);
+        if (request.stream && isAsyncIterable(result)) return observeStream(result, request, ex, target, idleMs);
         target.inFlight.dec();
         const answer = (result ?? {}) as Record<string, unknown>;
         const usage = reportedUsage(answer);
@@ -88,24 +96,46 @@ function wrap(resource: { create: (...args: any[]) => any }, endpoint: Endpoint,
   };
 }
 
-/** Meters a stream as the caller reads it: first token, text, usage; an early exit is a cancellation. */
-function observeStream(stream: AsyncIterable<unknown>, request: InferenceRequest, ex: Exchange, target: TargetMeter): void {
+/**
+ * Meters a stream as the caller reads it: first token, text, usage; an early
+ * exit is a cancellation. A stream that is never iterated, or is left
+ * half-read, must not hold the in-flight gauge for ever (issue 12): it ends
+ * as cancelled when its controller aborts, or when the caller has not asked
+ * for a chunk within `idleMs` (which also covers a stream dropped and
+ * garbage-collected: the timer does not hold the stream).
+ */
+function observeStream(stream: AsyncIterable<unknown>, request: InferenceRequest, ex: Exchange, target: TargetMeter, idleMs: number): void {
   const iterate = stream[Symbol.asyncIterator].bind(stream);
   let firstTokenAt = 0;
   let lastTokenAt = 0;
   let text = '';
+  let textChars = 0;
   let usage: { prompt: number; completion: number } | undefined;
   let ended = false;
+  let idle: NodeJS.Timeout | undefined;
   const end = () => {
     if (ended) return false;
     ended = true;
+    clearTimeout(idle);
     target.inFlight.dec();
     return true;
   };
+  const cancel = () => {
+    if (end()) ex.cancel(textChars === 0 ? undefined : tokenCount(undefined, request, text, textChars));
+  };
+  const watch = () => {
+    clearTimeout(idle);
+    // unref: a forgotten stream must not keep the process alive either.
+    idle = setTimeout(cancel, idleMs).unref();
+  };
+  watch();
+  const signal = (stream as { controller?: AbortController }).controller?.signal;
+  signal?.addEventListener('abort', cancel, { once: true });
   (stream as { [Symbol.asyncIterator]: () => AsyncIterator<unknown> })[Symbol.asyncIterator] = function meteredIterator() {
     const it = iterate();
     return {
       async next() {
+        clearTimeout(idle);
         let r: IteratorResult<unknown>;
         try {
           r = await it.next();
@@ -114,22 +144,25 @@ function observeStream(stream: AsyncIterable<unknown>, request: InferenceRequest
           throw err;
         }
         if (r.done) {
-          if (end()) ex.succeed(tokenCount(usage, request, text), { firstTokenAt, lastTokenAt });
+          if (end()) ex.succeed(tokenCount(usage, request, text, textChars), { firstTokenAt, lastTokenAt });
           return r;
         }
+        if (!ended) watch();
         const chunk = (r.value ?? {}) as Record<string, unknown>;
         const piece = generatedText(chunk, 'delta');
         if (piece.length > 0) {
           const now = performance.now();
           if (firstTokenAt === 0) firstTokenAt = now;
           lastTokenAt = now;
-          text += piece;
+          // Kept up to a bound; the rest is counted for the estimate (see StreamMeter).
+          if (text.length < KEPT_TEXT_CHARS) text += piece.slice(0, KEPT_TEXT_CHARS - text.length);
+          textChars += piece.length;
         }
         usage = reportedUsage(chunk) ?? usage;
         return r;
       },
       async return(value?: unknown) {
-        if (end()) ex.cancel(text.length === 0 ? undefined : tokenCount(undefined, request, text));
+        cancel();
         return (await it.return?.(value)) ?? { done: true, value };
       },
       [Symbol.asyncIterator]() {
