@@ -71,6 +71,7 @@ describe('the exact PromQL, table-driven', () => {
     ['HighTimeToFirstToken', ['model:openllm_time_to_first_token_seconds:p95 > 1 and on (model) model:openllm_time_to_first_token_seconds_count:rate5m * 300 >= 100']],
     ['LowTokenThroughput', ['openllm_token_throughput_per_second < 50 and on (model) model:openllm_requests_in_flight:avg5m >= 1']],
     ['QueueBacklog', ['model:openllm_queue_length:sum > 10']],
+    ['HighTimeoutRate', ['model:openllm_upstream_timeouts:ratio_rate5m > 0.05 and on (model) model:openllm_upstream_requests:rate5m * 300 >= 20']],
     ['HighErrorRate', ['openllm_request_error_rate > 0.001 and on (model) model:openllm_requests_judged:rate5m >= 1 and on (model) model:openllm_requests_judged:rate5m * 300 >= 100']],
     ['ModelUnavailable', ['model:openllm_request_errors:rate5m * 300 >= 3 unless on (model) model:openllm_request_successes:rate5m > 0']],
     ['ModelServerUnreachable', ['model_upstream:openllm_upstream_connection_errors:ratio_rate1m >= 0.9']],

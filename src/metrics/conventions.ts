@@ -212,6 +212,10 @@ export function recordedNames(prefix: string = DEFAULT_PREFIX, window = '5m') {
      * targets' successes do not enter it.
      */
     unreachableRatio: (fast: string) => `model_upstream:${prefix}upstream_connection_errors:ratio_rate${fast}`,
+    /** Per model: the share of requests sent upstream that timed out (connect, headers, or a stalled body: hangs). */
+    timeoutRatio: `model:${prefix}upstream_timeouts:ratio_rate${window}`,
+    /** Per model: requests sent upstream per second, failover attempts included. */
+    sentRate: `model:${counterBaseName(m('upstreamRequests'))}:rate${window}`,
     /** Per model and target: requests sent per second, failover attempts included. */
     targetRequests: `model_target:${counterBaseName(m('upstreamRequests'))}:rate${window}`,
     /** Latency observations (successful requests) per second. */
@@ -267,6 +271,7 @@ export const MODEL_ALERTS = [
   'HighTimeToFirstToken',
   'LowTokenThroughput',
   'QueueBacklog',
+  'HighTimeoutRate',
   'HighErrorRate',
   'ClientErrorFlood',
   'ModelServerUnreachable',

@@ -231,6 +231,62 @@ export const QUEUE_BACKLOG: AlertDef = {
   },
 };
 
+export const HIGH_TIMEOUT_RATE: AlertDef = {
+  name: 'HighTimeoutRate',
+  scope: 'model',
+  category: 'performance',
+  // The latency histogram sees successes only: a request that hangs until the gateway's timeout is
+  // never observed there, so hangs get their own alert, from the timeouts counted per request sent.
+  defaults: { threshold: 0.05, for: '5m', severity: 'warning', minRequestRate: 0, minEvents: 20 },
+  identity: [M],
+  humanizer: 'humanizePercentage',
+  summary: 'Requests to {{ $labels.model }} hang until they time out',
+  description: 'More than {threshold} of the requests the gateway sent for model {{ $labels.model }} timed out (no connection, no headers, or a stalled stream past the gateway\'s timeouts) for {for} (now {{ $value | humanizePercentage }}). The latency alerts cannot see these: they observe successes only.',
+  showThreshold: humanizePercentage,
+  expr: (c, m) => `${sel(c.names.timeoutRatio, ...m)} > ${num(c.tuning.threshold)}${enoughEvents(c, c.names.sentRate)}`,
+  validate: (c) => (c.tuning.threshold > 0 && c.tuning.threshold < 1 ? undefined : 'threshold is a share of requests and must lie between 0 and 1'),
+  scenarios: (c, model) => {
+    const p = c.spec.metricsPrefix;
+    const at = checkAt(c);
+    const n = Math.max(60, Math.ceil((2 * c.tuning.minEvents) / (REPLICAS.length * minutesOf(c.spec.rateWindow))));
+    const hung = Math.min(n, Math.ceil(n * Math.min(1, c.tuning.threshold * 2)));
+    const series = (perMinute: number, timeouts: number) =>
+      onReplicas((instance) => [
+        counter(metricName('upstreamRequests', p), gatewayLabels(model, instance, { upstream: 'vllm', upstream_model: model }), perMinute),
+        counter(metricName('upstreamErrors', p), gatewayLabels(model, instance, { upstream: 'vllm', reason: 'timeout' }), timeouts),
+      ]);
+    return [
+      { name: 'firing', series: series(n, hung), at, expect: [{ labels: { [M]: model }, value: hung / n }] },
+      { name: 'healthy', series: series(n, 0), at, expect: [] },
+      { name: 'idle', series: series(0, 0), at, expect: [] },
+      // One request a minute, every fifth one hung (20% in every window, all along): below minEvents, silent.
+      ...(c.tuning.minEvents > 5
+        ? [{
+            name: 'one hang among a handful',
+            series: [
+              counter(metricName('upstreamRequests', p), gatewayLabels(model, REPLICAS[0], { upstream: 'vllm', upstream_model: model }), 1),
+              {
+                series: seriesOf(metricName('upstreamErrors', p), gatewayLabels(model, REPLICAS[0], { upstream: 'vllm', reason: 'timeout' })),
+                values: Array.from({ length: SERIES_MINUTES + 1 }, (_, t) => Math.floor(t / 5)).join(' '),
+              },
+            ],
+            at,
+            expect: [],
+          }]
+        : []),
+    ];
+  },
+  runbook: {
+    meaning: 'Requests sent to the model server hang: no connection within `connectTimeoutMs`, no headers within `headersTimeoutMs`, or a stream that stalls past `idleTimeoutMs`. The gateway ends them with 504 `upstream_timeout` (counted as server-side errors), but they never reach the latency histograms, which observe successes only.',
+    impact: 'Clients wait the whole timeout, then fail; SDKs retry and add load.',
+    diagnosis: [
+      'Which timeout: the gateway\'s log; `openllm_upstream_errors_total{reason="timeout"}` by upstream.',
+      'Is the server overloaded (queue, `vllm:num_requests_waiting`), deadlocked, or is the GPU stuck (Xid errors in `dmesg`)?',
+    ],
+    mitigation: ['Restart the hung model server replica; switch the model to its fallback while it recovers.', 'Check the gateway timeouts fit the longest legitimate prefill.'],
+  },
+};
+
 export const HIGH_ERROR_RATE: AlertDef = {
   name: 'HighErrorRate',
   scope: 'model',
@@ -906,6 +962,7 @@ export const CATALOG: readonly AlertDef[] = [
   HIGH_TIME_TO_FIRST_TOKEN,
   LOW_TOKEN_THROUGHPUT,
   QUEUE_BACKLOG,
+  HIGH_TIMEOUT_RATE,
   HIGH_ERROR_RATE,
   CLIENT_ERROR_FLOOD,
   MODEL_SERVER_UNREACHABLE,

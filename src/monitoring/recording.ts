@@ -80,6 +80,8 @@ export function recordingGroups(spec: Readonly<MonitoringSpec>): RuleGroup[] {
       record: n.unreachableRatio(fast),
       expr: `${sumBy(byUpstream, rate(sel(metricName('upstreamErrors', p), re(LABEL.reason, 'refused|timeout|reset')), fast))} / ${sumBy(byUpstream, rate(metricName('upstreamRequests', p), fast))}`,
     },
+    { record: n.sentRate, expr: sumBy(byModel, rate(metricName('upstreamRequests', p), w)) },
+    { record: n.timeoutRatio, expr: `${sumBy(byModel, rate(sel(metricName('upstreamErrors', p), eq(LABEL.reason, 'timeout')), w))} / ${n.sentRate}` },
     { record: n.targetRequests, expr: sumBy([LABEL.model, LABEL.upstream, LABEL.upstreamModel], rate(metricName('upstreamRequests', p), w)) },
   );
   for (const [q, v] of QUANTILES) {
