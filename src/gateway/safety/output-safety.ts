@@ -18,7 +18,9 @@ export interface InlineScorer {
  */
 export const SCORE_PIECE_CHARS = 4096;
 /** The start of an answer that `observe` scores; `redact` and `block` score all of a (non-streamed) answer. */
-export const OBSERVED_CHARS = 256 * 1024;
+export const OBSERVED_CHARS = 16 * 1024;
+/** Answers waiting to be observed; past this, an answer goes unscored (observe is a sample). */
+const OBSERVE_BACKLOG = 64;
 
 /** A scorer run off the request path (the external classifier, sampled and bounded). */
 export interface BackgroundScorer {
@@ -43,6 +45,8 @@ export class OutputSafety {
   readonly #background: BackgroundScorer | undefined;
   readonly #means = new Map<string, RollingMean>();
   readonly #window: number;
+  #observing: Promise<void> = Promise.resolve();
+  #backlog = 0;
 
   constructor(inline: InlineScorer | undefined, background: BackgroundScorer | undefined, window: number) {
     this.#inline = inline;
@@ -91,12 +95,18 @@ export class OutputSafety {
     const text = whole.length > OBSERVED_CHARS ? whole.slice(0, OBSERVED_CHARS) : whole;
     const inline = this.#inline;
     if (inline !== undefined) {
-      // After the answer's bytes have gone out: a response is corked until the end of its tick.
-      setImmediate(() => {
-        void scoreInPieces(inline, text).then((score) => {
+      // One answer scored at a time, after the answer's bytes have gone out (a response is corked
+      // until the end of its tick): answers finishing faster than they are scored cannot pile
+      // pieces into every turn of the event loop.
+      if (this.#backlog >= OBSERVE_BACKLOG) return;
+      this.#backlog++;
+      this.#observing = this.#observing
+        .then(nextTurn)
+        .then(() => scoreInPieces(inline, text))
+        .then((score) => {
           if (this.#record(model, score)) model.meter.flagged.observed.inc();
-        });
-      });
+        })
+        .finally(() => this.#backlog--);
       return;
     }
     // Failures are counted by the classifier's own handler, for every model at once.
