@@ -327,6 +327,30 @@ export const HIGH_ERROR_RATE: AlertDef = {
       { name: 'one failure at low traffic', series: lowTraffic, at: 6, expect: [] },
       // A client sending bad requests (400s, content_filter blocks) is not the service failing.
       { name: 'client error flood', series: [...series(n, 0), ...clientErrors(n * 4)], at, expect: [] },
+      // What exporters really do (issue 14, point 10): a gateway replica restarts (its counters drop to 0
+      // and grow again) while failing: rate() sees the reset, the alert still fires, at the same ratio.
+      {
+        name: 'replica restarts while failing',
+        series: series(n, errors).map((x) =>
+          x.series.includes(REPLICAS[0]) ? { ...x, values: x.values.replace(/^0\+(\d+)x180$/, (_m, d: string) => `0+${d}x7 0+${d}x172`) } : x,
+        ),
+        at,
+        expect: [{ labels: { [M]: model }, value: errors / n }],
+      },
+      // ... and a healthy replica restarting pages nobody.
+      {
+        name: 'replica restarts while healthy',
+        series: series(n, 0).map((x) => (x.series.includes(REPLICAS[0]) ? { ...x, values: x.values.replace(/^0\+(\d+)x180$/, (_m, d: string) => `0+${d}x7 0+${d}x172`) } : x)),
+        at,
+        expect: [],
+      },
+      // A replica disappears (scaled in): its series go stale; the others still carry the alert.
+      {
+        name: 'a replica disappears while failing',
+        series: series(n, errors).map((x) => (x.series.includes(REPLICAS[2]) ? { ...x, values: x.values.replace(/^0\+(\d+)x180$/, (_m, d: string) => `0+${d}x4 stale`) } : x)),
+        at,
+        expect: [{ labels: { [M]: model }, value: errors / n }],
+      },
       // Client errors neither dilute the server-side rate nor open the traffic gate.
       { name: 'server errors among a client error flood', series: [...series(n, errors), ...clientErrors(n * 4)], at, expect: [{ labels: { [M]: model }, value: errors / n }] },
     ];
