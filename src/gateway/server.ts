@@ -140,7 +140,8 @@ export function createGateway(config: GatewayConfig, opts: GatewayOptions = {}) 
    * request's cache tenant when it may go on, undefined when it was refused.
    */
   function admitted(req: IncomingMessage, res: ServerResponse, endpoint: Endpoint | typeof ENDPOINT_NONE): string | undefined {
-    if (keys.size === 0) return tenantOf(undefined, req.headers.authorization);
+    // The tenant only keys the cache: without one, no digest of the credential on the hot path.
+    if (keys.size === 0) return store === undefined ? 'anonymous' : tenantOf(undefined, req.headers.authorization);
     const name = keys.identify(req.headers.authorization);
     if (name !== undefined) {
       metrics.client(name);
