@@ -614,6 +614,15 @@ export class SqliteAuditStore implements AuditStore {
     return this.#countActions.get(since)?.n ?? 0;
   }
 
+  /** When each action that {@link actionsSince} counts started, from `since` inclusive, oldest first (the engine's rate window at start-up). */
+  actionStartsSince(since: number): number[] {
+    return (
+      this.#stmt("SELECT started_at AS at FROM actions WHERE started_at >= ? AND outcome IN ('running', 'success', 'failure', 'interrupted') ORDER BY started_at").all(since) as Array<{
+        at: number;
+      }>
+    ).map((r) => r.at);
+  }
+
   breaker(): { tripped: boolean; since?: number; reason?: string } {
     const row = this.#selectBreaker.get();
     if (row === undefined || row.tripped === 0) return { tripped: false };

@@ -35,6 +35,9 @@ export function tierOf(severity: string | undefined): Tier {
 
 const HOUR_MS = 3_600_000;
 
+/** Action outcomes that count towards `limits.maxActionsPerHour` (as SqliteAuditStore.actionsSince counts them). */
+const COUNTED: ReadonlySet<ActionOutcome> = new Set<ActionOutcome>(['running', 'success', 'failure', 'interrupted']);
+
 /** Longest stretch of responder work (decisions, steps) between two turns of the event loop. */
 const SLICE_MS = 4;
 
@@ -54,6 +57,45 @@ export interface Operator {
 }
 
 type StepEnd = 'ran' | 'skipped' | 'held' | 'cancelled' | 'breaker';
+
+/**
+ * When each counted action of the last hour started, oldest first: the cap's
+ * sliding window. Loaded once from the audit log at start-up, then kept here,
+ * so the check before every action costs a few array operations instead of a
+ * count over every action row of the hour (which grew with the burst: 10,000
+ * actions meant 10,000 counts over up to 10,000 rows).
+ */
+class RateWindow {
+  readonly #starts: number[];
+  #head = 0;
+
+  constructor(starts: readonly number[]) {
+    this.#starts = [...starts].sort((a, b) => a - b);
+  }
+
+  /** Counted actions started at or after `since`. */
+  countSince(since: number): number {
+    while (this.#head < this.#starts.length && this.#starts[this.#head]! < since) this.#head++;
+    if (this.#head > 1024 && this.#head * 2 > this.#starts.length) {
+      this.#starts.splice(0, this.#head);
+      this.#head = 0;
+    }
+    return this.#starts.length - this.#head;
+  }
+
+  add(at: number): void {
+    let i = this.#starts.length;
+    // Started times arrive in order but for a clock step back: keep the array sorted.
+    while (i > this.#head && this.#starts[i - 1]! > at) i--;
+    this.#starts.splice(i, 0, at);
+  }
+
+  /** An action counted when it started that finished with an outcome the cap does not count (dry-run, skipped). */
+  remove(at: number): void {
+    const i = this.#starts.lastIndexOf(at);
+    if (i >= this.#head) this.#starts.splice(i, 1);
+  }
+}
 
 /**
  * Decides what to do about each alert and does it, with guarantees that hold
@@ -78,6 +120,7 @@ export class Engine {
   readonly #runs: PQueue;
   readonly #targets = new Map<string, PQueue>();
   readonly #active = new Set<number>();
+  readonly #rate: RateWindow;
   #kill: boolean;
   #sliceStart = 0;
   #nextTurn: Promise<void> | undefined;
@@ -96,6 +139,7 @@ export class Engine {
       });
     }
     this.#kill = deps.store.killSwitch().on;
+    this.#rate = new RateWindow(deps.store.actionStartsSince(this.#now() - HOUR_MS));
     deps.metrics.killSwitch.set(this.#kill ? 1 : 0);
     deps.metrics.dryRun.set(deps.config.dryRun ? 1 : 0);
     deps.metrics.breaker.set(deps.store.breaker().tripped ? 1 : 0);
@@ -490,7 +534,7 @@ export class Engine {
       if (b.tripped) return { end: 'breaker', result: row('skipped', `breaker tripped at ${new Date(b.since ?? 0).toISOString()} (${b.reason})`) };
       const until = store.cooldownUntil(this.#cooldownScope(alertname), target, now);
       if (until !== undefined) return { end: 'held', result: row('skipped', `cooldown on ${target} until ${new Date(until).toISOString()}`) };
-      const recent = store.actionsSince(now - HOUR_MS);
+      const recent = this.#rate.countSince(now - HOUR_MS);
       if (recent >= config.limits.maxActionsPerHour) {
         const reason = `${recent} actions in the last hour reached the cap of ${config.limits.maxActionsPerHour}`;
         store.transaction(() => {
@@ -503,6 +547,7 @@ export class Engine {
     }
     // Marked started before it runs: a crash from here on leaves a `running` row that start-up resolves.
     const rowId = store.recordAction({ decisionId: run.decisionId, step: index, action: name, target, startedAt: now, durationMs: 0, outcome: 'running', detail: 'started' });
+    this.#rate.add(now);
     const ctx: ActionContext = {
       alert,
       params,
@@ -538,6 +583,7 @@ export class Engine {
         }
       }
     });
+    if (!COUNTED.has(result.outcome)) this.#rate.remove(now);
     metrics.action(step.action, result.outcome, seconds);
     return { end: result.outcome === 'success' || result.outcome === 'failure' ? 'ran' : 'skipped', result };
   }
