@@ -223,4 +223,30 @@ describe('holds and overlapping alerts', () => {
     assert.equal(op.who, 'erin');
     assert.match(op.detail, /test: cap reached/);
   });
+
+  test('the hourly cap counts the actions started here and, after a restart, those found in the audit log', async () => {
+    await r.close();
+    const auditPath = join(dir, 'cap.db');
+    const act = async () => {
+      const a = alert({ alertname: 'HighToxicityScore', model: 'cap' });
+      await post(r.url, webhook([a]), auth);
+      await r.engine.idle();
+      return rows(a.fingerprint).at(-1)!;
+    };
+    r = await startResponder(config({ auditPath, limits: { maxActionsPerHour: 2 } }), { port: 0 });
+    assert.equal((await act()).outcome, 'success');
+    assert.equal((await act()).outcome, 'success');
+    const third = await act();
+    assert.equal(third.outcome, 'skipped');
+    assert.match(third.detail, /breaker tripped: 2 actions in the last hour reached the cap of 2/);
+    await admin('/admin/breaker/reset', {});
+
+    await r.close();
+    r = await startResponder(config({ auditPath, limits: { maxActionsPerHour: 3 } }), { port: 0 });
+    assert.equal((await act()).outcome, 'success', 'two of the hour in the log, under a cap of 3');
+    const fifth = await act();
+    assert.equal(fifth.outcome, 'skipped');
+    assert.match(fifth.detail, /breaker tripped: 3 actions in the last hour reached the cap of 3/);
+    await admin('/admin/breaker/reset', {});
+  });
 });
