@@ -17,8 +17,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ResponderConfigSchema } from '../src/config/responder-config.ts';
-import { validateConfig } from '../src/config/validate.ts';
+import { ResponderConfigSchema } from '../src/core/config/responder-config.ts';
+import { validateConfig } from '../src/core/config/validate.ts';
 import { startResponder } from '../src/responder/server.ts';
 import type { ResponderHandle } from '../src/responder/server.ts';
 

@@ -3,7 +3,7 @@
  * default spec), between its markers: `npm run docs:alerts`.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { monitoringSpec } from '../src/config/monitoring-spec.ts';
+import { monitoringSpec } from '../src/core/config/monitoring-spec.ts';
 import { buildModel } from '../src/monitoring/build.ts';
 import { ALERT_TABLE_BEGIN, ALERT_TABLE_END, alertTable } from '../src/monitoring/writers/alert-table.ts';
 

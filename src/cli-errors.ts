@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { LlmwatchError, hasCode } from './errors.ts';
-import { LISTEN_ERR_PORT_IN_USE } from './http/listen.ts';
+import { LlmwatchError, hasCode } from './core/errors.ts';
+import { LISTEN_ERR_PORT_IN_USE } from './core/http/listen.ts';
 import { GEN_ERR_CHECK_FAILED, GEN_ERR_STALE } from './monitoring/errors.ts';
 
 /** Results, not start-up failures: the tool's own output (or the list of files) stays below the first line. */

@@ -7,8 +7,8 @@ import { checkCommand, generateCommand } from './monitoring/command.ts';
 import { responderCommand } from './responder/command.ts';
 import { simulateCommand } from './simulator/command.ts';
 import { drillCommand, upCommand } from './stack/up-command.ts';
-import { VERSION } from './version.ts';
-import { redactSecrets } from './http/redact.ts';
+import { VERSION } from './core/version.ts';
+import { redactSecrets } from './core/http/redact.ts';
 
 let running: Command | undefined;
 const program = new Command('llmwatch')

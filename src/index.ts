@@ -3,6 +3,6 @@
  * under the gateway's metric names, and the conventions module those names
  * come from.
  */
-export { instrumentOpenAI, OTHER_MODEL } from './metrics/instrument-openai.ts';
-export type { InstrumentOptions, OpenAILike } from './metrics/instrument-openai.ts';
-export { metricName, recordedNames, DEFAULT_PREFIX, METRIC, LABEL } from './metrics/conventions.ts';
+export { instrumentOpenAI, OTHER_MODEL } from './instrument/instrument-openai.ts';
+export type { InstrumentOptions, OpenAILike } from './instrument/instrument-openai.ts';
+export { metricName, recordedNames, DEFAULT_PREFIX, METRIC, LABEL } from './core/conventions.ts';

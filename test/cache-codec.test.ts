@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { hasCode } from '../src/errors.ts';
+import { hasCode } from '../src/core/errors.ts';
 import { decodeAnswer, encodeAnswer } from '../src/gateway/cache/codec.ts';
 import { GW_ERR_CACHE_CORRUPT } from '../src/gateway/cache/errors.ts';
 import type { CachedAnswer } from '../src/gateway/cache/types.ts';

@@ -3,8 +3,8 @@ import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import { cacheKey, canonicalJson, isCacheable, tenantOf } from '../src/gateway/cache/key.ts';
 import type { Cacheability } from '../src/gateway/cache/key.ts';
-import type { Endpoint } from '../src/openai/endpoints.ts';
-import { validateInferenceRequest } from '../src/openai/validate.ts';
+import type { Endpoint } from '../src/core/openai/endpoints.ts';
+import { validateInferenceRequest } from '../src/core/openai/validate.ts';
 
 const TARGET = 'http://127.0.0.1:8000/v1#llama-3-8b';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { TestContext } from 'node:test';
 import { createClient } from 'redis';
-import { LlmwatchError } from '../src/errors.ts';
+import { LlmwatchError } from '../src/core/errors.ts';
 import { encodeAnswer } from '../src/gateway/cache/codec.ts';
 import { GW_ERR_CACHE_BACKLOG, GW_ERR_CACHE_CORRUPT, GW_ERR_CACHE_REPLY, GW_ERR_CACHE_TIMEOUT, GW_ERR_CACHE_UNAVAILABLE } from '../src/gateway/cache/errors.ts';
 import { RedisCacheStore } from '../src/gateway/cache/redis-store.ts';

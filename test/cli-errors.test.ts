@@ -7,7 +7,7 @@ import type { Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { simulatorConfig } from '../src/config/simulator-config.ts';
+import { simulatorConfig } from '../src/core/config/simulator-config.ts';
 import { startSimulator } from '../src/simulator/server.ts';
 import { stopChild } from '../src/stack/children.ts';
 import { freePort } from './helpers/processes.ts';

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { GatewayConfigSchema } from '../src/config/gateway-config.ts';
-import { loadConfigFile, validateConfig } from '../src/config/validate.ts';
-import { hasCode } from '../src/errors.ts';
-import { CFG_ERR_INVALID } from '../src/config/errors.ts';
+import { GatewayConfigSchema } from '../src/core/config/gateway-config.ts';
+import { loadConfigFile, validateConfig } from '../src/core/config/validate.ts';
+import { hasCode } from '../src/core/errors.ts';
+import { CFG_ERR_INVALID } from '../src/core/config/errors.ts';
 
 test('config/gateway.example.yaml is a valid gateway config', () => {
   const c = loadConfigFile(GatewayConfigSchema, new URL('../config/gateway.example.yaml', import.meta.url).pathname);

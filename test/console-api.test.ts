@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { test } from 'node:test';
 import { startConsole } from '../src/console/server.ts';
 import { rangeParams } from '../src/console/query-bounds.ts';
-import { monitoringSpec } from '../src/config/monitoring-spec.ts';
+import { monitoringSpec } from '../src/core/config/monitoring-spec.ts';
 import { buildModel } from '../src/monitoring/build.ts';
 import { buildDashboards } from '../src/monitoring/dashboards/build.ts';
 import { TEST_ALERT, eventually, startConsoleWorld } from './helpers/console.ts';
@@ -164,7 +164,7 @@ test('/api/drills serves the last `llmwatch drill` run of the stack, and says wh
   const { saveResults, DRILLS_FILE } = await import('../src/stack/drill.ts');
   const { buildDashboards } = await import('../src/monitoring/dashboards/build.ts');
   const { buildModel } = await import('../src/monitoring/build.ts');
-  const { monitoringSpec } = await import('../src/config/monitoring-spec.ts');
+  const { monitoringSpec } = await import('../src/core/config/monitoring-spec.ts');
   const { startConsole } = await import('../src/console/server.ts');
   const dir = mkdtempSync(join(tmpdir(), 'llmwatch-drills-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));

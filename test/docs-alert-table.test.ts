@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { monitoringSpec } from '../src/config/monitoring-spec.ts';
+import { monitoringSpec } from '../src/core/config/monitoring-spec.ts';
 import { buildModel } from '../src/monitoring/build.ts';
 import { ALERT_TABLE_BEGIN, ALERT_TABLE_END, alertTable } from '../src/monitoring/writers/alert-table.ts';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { hasCode } from '../src/errors.ts';
+import { hasCode } from '../src/core/errors.ts';
 import { EXP_ERR_PARSE } from '../src/exporter/errors.ts';
 import { QUERY_ARGS, isUnavailable, parseNvidiaSmiCsv } from '../src/exporter/nvidia-smi-csv.ts';
 

@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { deflateSync, gzipSync } from 'node:zlib';
 import OpenAI from 'openai';
-import { simulatorConfig } from '../src/config/simulator-config.ts';
+import { simulatorConfig } from '../src/core/config/simulator-config.ts';
 import { startGateway } from '../src/gateway/server.ts';
 import type { GatewayHandle } from '../src/gateway/server.ts';
 import { startSimulator } from '../src/simulator/server.ts';

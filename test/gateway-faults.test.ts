@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import OpenAI from 'openai';
 import { startGateway } from '../src/gateway/server.ts';
 import type { GatewayHandle } from '../src/gateway/server.ts';
-import { countTokens } from '../src/openai/tokens.ts';
+import { countTokens } from '../src/core/openai/tokens.ts';
 import { sampleValue } from './helpers/exposition.ts';
 import type { Exposition } from './helpers/exposition.ts';
 import { MODEL, gatewayConfig, scrape, startPair, until } from './helpers/stack.ts';

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import OpenAI from 'openai';
-import { GatewayConfigSchema } from '../src/config/gateway-config.ts';
-import { simulatorConfig } from '../src/config/simulator-config.ts';
-import { validateConfig } from '../src/config/validate.ts';
+import { GatewayConfigSchema } from '../src/core/config/gateway-config.ts';
+import { simulatorConfig } from '../src/core/config/simulator-config.ts';
+import { validateConfig } from '../src/core/config/validate.ts';
 import { sha256Hex } from '../src/gateway/client-keys.ts';
 import { startGateway } from '../src/gateway/server.ts';
 import { startSimulator } from '../src/simulator/server.ts';

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { classifyFailure } from '../src/gateway/exchange.ts';
-import type { FailureSource } from '../src/gateway/exchange.ts';
-import type { FailureClass } from '../src/metrics/gateway-metrics.ts';
+import { classifyFailure } from '../src/core/metering/exchange.ts';
+import type { FailureSource } from '../src/core/metering/exchange.ts';
+import type { FailureClass } from '../src/core/metering/gateway-metrics.ts';
 
 // The SLI class table of docs/metrics.md: one row per way a routed request fails.
 const TABLE: ReadonlyArray<readonly [string, number, FailureSource, FailureClass]> = [

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { countTokens, estimatePromptTokens } from '../src/openai/tokens.ts';
+import { countTokens, estimatePromptTokens } from '../src/core/openai/tokens.ts';
 import { sampleValue } from './helpers/exposition.ts';
 import type { Exposition } from './helpers/exposition.ts';
 import { MODEL, SMALL_MODEL, startPair } from './helpers/stack.ts';

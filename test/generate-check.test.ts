@@ -4,7 +4,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { hasCode } from '../src/errors.ts';
+import { hasCode } from '../src/core/errors.ts';
 import { runChecks } from '../src/monitoring/check.ts';
 import { GEN_ERR_CHECK_FAILED, GEN_ERR_TOOL_MISSING } from '../src/monitoring/errors.ts';
 import { startChild } from './helpers/processes.ts';

@@ -6,10 +6,10 @@ import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { parse as parseYaml } from 'yaml';
-import { GatewayConfigSchema } from '../src/config/gateway-config.ts';
-import { loadMonitoringSpec, monitoringSpec } from '../src/config/monitoring-spec.ts';
-import { ResponderConfigSchema } from '../src/config/responder-config.ts';
-import { loadConfigFile } from '../src/config/validate.ts';
+import { GatewayConfigSchema } from '../src/core/config/gateway-config.ts';
+import { loadMonitoringSpec, monitoringSpec } from '../src/core/config/monitoring-spec.ts';
+import { ResponderConfigSchema } from '../src/core/config/responder-config.ts';
+import { loadConfigFile } from '../src/core/config/validate.ts';
 import { diffGenerated, generate, writeGenerated } from '../src/monitoring/generate.ts';
 import {
   COMPOSE_ALERTMANAGER_PATH,

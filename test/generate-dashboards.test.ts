@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { parser } from '@prometheus-io/lezer-promql';
 import { parse as parseYaml } from 'yaml';
-import { loadMonitoringSpec, monitoringSpec } from '../src/config/monitoring-spec.ts';
+import { loadMonitoringSpec, monitoringSpec } from '../src/core/config/monitoring-spec.ts';
 import {
   DASHBOARD_UID,
   GPU_METRIC,
@@ -16,8 +16,8 @@ import {
   RESPONDER_METRIC,
   metricName,
   recordedNames,
-} from '../src/metrics/conventions.ts';
-import type { MetricKey } from '../src/metrics/conventions.ts';
+} from '../src/core/conventions.ts';
+import type { MetricKey } from '../src/core/conventions.ts';
 import { buildModel } from '../src/monitoring/build.ts';
 import { buildDashboards } from '../src/monitoring/dashboards/build.ts';
 import { GENERATED_MARK, generate, writeGenerated } from '../src/monitoring/generate.ts';

@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
-import { CFG_ERR_INVALID } from '../src/config/errors.ts';
-import { monitoringSpec } from '../src/config/monitoring-spec.ts';
-import { hasCode } from '../src/errors.ts';
+import { CFG_ERR_INVALID } from '../src/core/config/errors.ts';
+import { monitoringSpec } from '../src/core/config/monitoring-spec.ts';
+import { hasCode } from '../src/core/errors.ts';
 import { generate, writeGenerated } from '../src/monitoring/generate.ts';
 
 // Kubernetes scrapes what the rules alert on: every job a TargetAbsent rule

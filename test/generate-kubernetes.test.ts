@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
-import { hasCode } from '../src/errors.ts';
+import { hasCode } from '../src/core/errors.ts';
 import { GEN_ERR_DUPLICATE_GROUP, GEN_ERR_EMPTY_OUTPUT } from '../src/monitoring/errors.ts';
 import { PROMETHEUS_RULE_PATH, SERVICE_MONITOR_PATH, renderKubernetes } from '../src/monitoring/writers/kubernetes.ts';
 import { dumpYaml } from '../src/monitoring/yaml.ts';

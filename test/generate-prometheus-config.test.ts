@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { parse as parseYaml } from 'yaml';
-import { hasCode } from '../src/errors.ts';
+import { hasCode } from '../src/core/errors.ts';
 import { GEN_ERR_DUPLICATE_JOB } from '../src/monitoring/errors.ts';
 import type { MonitoringModel } from '../src/monitoring/model.ts';
 import { plainRuleGroup } from '../src/monitoring/writers/kubernetes.ts';

@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { stringify } from 'yaml';
-import { CFG_ERR_INVALID } from '../src/config/errors.ts';
-import { monitoringSpec } from '../src/config/monitoring-spec.ts';
-import { hasCode } from '../src/errors.ts';
+import { CFG_ERR_INVALID } from '../src/core/config/errors.ts';
+import { monitoringSpec } from '../src/core/config/monitoring-spec.ts';
+import { hasCode } from '../src/core/errors.ts';
 import { startChild } from './helpers/processes.ts';
 import { run } from './helpers/promtool.ts';
 

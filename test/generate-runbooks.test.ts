@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { hasCode } from '../src/errors.ts';
+import { hasCode } from '../src/core/errors.ts';
 import { GEN_ERR_ALERT_NAME, GEN_ERR_DUPLICATE_ALERT, GEN_ERR_EMPTY_OUTPUT, GEN_ERR_RUNBOOK_URL } from '../src/monitoring/errors.ts';
 import type { AlertingRule, MonitoringModel } from '../src/monitoring/model.ts';
 import { RUNBOOKS_DIR, renderRunbooks } from '../src/monitoring/writers/runbooks.ts';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import OpenAI from 'openai';
 import { Registry } from 'prom-client';
-import { simulatorConfig } from '../src/config/simulator-config.ts';
+import { simulatorConfig } from '../src/core/config/simulator-config.ts';
 import { instrumentOpenAI } from '../src/index.ts';
 import { startSimulator } from '../src/simulator/server.ts';
 import { parseExposition, sampleValue } from './helpers/exposition.ts';

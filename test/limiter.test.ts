@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { hasCode } from '../src/errors.ts';
+import { hasCode } from '../src/core/errors.ts';
 import { GW_ERR_QUEUE_FULL, GW_ERR_QUEUE_TIMEOUT } from '../src/gateway/errors.ts';
 import { ConcurrencyLimiter } from '../src/gateway/limiter.ts';
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CFG_ERR_INVALID } from '../src/config/errors.ts';
-import { loadMonitoringSpec, monitoringSpec } from '../src/config/monitoring-spec.ts';
-import { hasCode } from '../src/errors.ts';
+import { CFG_ERR_INVALID } from '../src/core/config/errors.ts';
+import { loadMonitoringSpec, monitoringSpec } from '../src/core/config/monitoring-spec.ts';
+import { hasCode } from '../src/core/errors.ts';
 
 function rejects(data: unknown, ...patterns: RegExp[]) {
   assert.throws(

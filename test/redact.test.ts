@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { redactSecrets, redactUrl } from '../src/http/redact.ts';
+import { redactSecrets, redactUrl } from '../src/core/http/redact.ts';
 
 test('redactUrl masks user, password and credential-like query parameters, and nothing else', () => {
   assert.equal(redactUrl('http://bob:s3cret@10.0.0.5:8000/v1?api_key=abc&x=1'), 'http://***:***@10.0.0.5:8000/v1?api_key=***&x=1');

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CFG_ERR_INVALID } from '../src/config/errors.ts';
-import { ResponderConfigSchema } from '../src/config/responder-config.ts';
-import { loadConfigFile, validateConfig } from '../src/config/validate.ts';
-import { hasCode } from '../src/errors.ts';
+import { CFG_ERR_INVALID } from '../src/core/config/errors.ts';
+import { ResponderConfigSchema } from '../src/core/config/responder-config.ts';
+import { loadConfigFile, validateConfig } from '../src/core/config/validate.ts';
+import { hasCode } from '../src/core/errors.ts';
 
 test('config/responder.example.yaml is valid; the default playbook is the article\'s', () => {
   const c = loadConfigFile(ResponderConfigSchema, new URL('../config/responder.example.yaml', import.meta.url).pathname);
@@ -56,9 +56,9 @@ test('playbook mistakes are refused at load by the action registry: params, chan
 
 test('a playbook for an alert no generated rule defines is refused, with the closest name', async () => {
   const { generate } = await import('../src/monitoring/generate.ts');
-  const { monitoringSpec } = await import('../src/config/monitoring-spec.ts');
+  const { monitoringSpec } = await import('../src/core/config/monitoring-spec.ts');
   const { alertNamesOf, playbookAlertErrors } = await import('../src/responder/playbook-check.ts');
-  const { PlaybooksSchema } = await import('../src/config/playbook-spec.ts');
+  const { PlaybooksSchema } = await import('../src/core/config/playbook-spec.ts');
   const names = alertNamesOf(generate(monitoringSpec({})).filter((f) => f.path.startsWith('prometheus/rules/')).map((f) => f.content));
   assert.ok(names.has('HighInferenceLatency'));
   const playbooks = PlaybooksSchema.parse({ HighInferenceLatncy: { steps: [{ action: 'noop' }] }, HighInferenceLatency: { steps: [{ action: 'noop' }] } });

@@ -156,8 +156,8 @@ test('an interrupted scale resumes from its checkpoint: a no-op when its write h
   const { createScaleAction } = await import('../src/responder/actions/scale.ts');
   const { SqliteAuditStore } = await import('../src/responder/audit-store.ts');
   const { startResponder } = await import('../src/responder/server.ts');
-  const { ResponderConfigSchema } = await import('../src/config/responder-config.ts');
-  const { validateConfig } = await import('../src/config/validate.ts');
+  const { ResponderConfigSchema } = await import('../src/core/config/responder-config.ts');
+  const { validateConfig } = await import('../src/core/config/validate.ts');
   const k8s = await startKubernetesApiStandin();
   t.after(() => k8s.close());
   const dir = mkdtempSync(join(tmpdir(), 'llmwatch-resume-'));

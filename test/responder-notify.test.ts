@@ -6,8 +6,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ResponderConfigSchema } from '../src/config/responder-config.ts';
-import { validateConfig } from '../src/config/validate.ts';
+import { ResponderConfigSchema } from '../src/core/config/responder-config.ts';
+import { validateConfig } from '../src/core/config/validate.ts';
 import { startResponder } from '../src/responder/server.ts';
 import { alert, post, webhook } from './helpers/webhook.ts';
 

@@ -4,7 +4,7 @@ import { ClassifierScorer, classifierFailureReason, moderationScore } from '../s
 import { SampledClassifier } from '../src/gateway/safety/sampled-classifier.ts';
 import type { ClassifierFailure } from '../src/gateway/safety/sampled-classifier.ts';
 import { SAFETY_ERR_CLASSIFIER } from '../src/gateway/safety/errors.ts';
-import { hasCode } from '../src/errors.ts';
+import { hasCode } from '../src/core/errors.ts';
 import { freePort } from './helpers/processes.ts';
 import { startModerationStandIn } from './fixtures/moderation-classifier.ts';
 import type { ModerationStandIn } from './fixtures/moderation-classifier.ts';

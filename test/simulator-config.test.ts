@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { CFG_ERR_INVALID } from '../src/config/errors.ts';
-import { DEFAULT_SIMULATOR_CONFIG, loadSimulatorConfig, mergeProfile, simulatorConfig } from '../src/config/simulator-config.ts';
-import { hasCode } from '../src/errors.ts';
+import { CFG_ERR_INVALID } from '../src/core/config/errors.ts';
+import { DEFAULT_SIMULATOR_CONFIG, loadSimulatorConfig, mergeProfile, simulatorConfig } from '../src/core/config/simulator-config.ts';
+import { hasCode } from '../src/core/errors.ts';
 import { simulateCommand } from '../src/simulator/command.ts';
 
 const EXAMPLE = fileURLToPath(new URL('../config/simulator.example.yaml', import.meta.url));

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { SseParser } from '../src/openai/sse.ts';
+import { SseParser } from '../src/core/openai/sse.ts';
 
 test('events split across chunks at any byte, CRLF included, are reassembled and forwarded whole', () => {
   const text = 'data: {"a":1}\r\n\r\n: comment\n\nevent: x\ndata: {"b":"é"}\n\ndata: [DONE]\n\n';

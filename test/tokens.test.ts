@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { test } from 'node:test';
-import { ALWAYS_EXACT_CHARS, MAX_RUN_CHARS, TOKENIZE_BUDGET_CHARS, TokenTally, countTokens, estimatePromptTokens } from '../src/openai/tokens.ts';
+import { ALWAYS_EXACT_CHARS, MAX_RUN_CHARS, TOKENIZE_BUDGET_CHARS, TokenTally, countTokens, estimatePromptTokens } from '../src/core/openai/tokens.ts';
 import { createRng as rng } from '../src/simulator/rng.ts';
 
 const { countTokens: exact } = createRequire(import.meta.url)('gpt-tokenizer/cjs/encoding/o200k_base') as { countTokens: (s: string) => number };

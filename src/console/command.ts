@@ -1,10 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { parsePort, waitForSignal } from '../cli-helpers.ts';
-import { MonitoringSpecSchema, loadMonitoringSpec } from '../config/monitoring-spec.ts';
-import type { MonitoringSpec } from '../config/monitoring-spec.ts';
-import { validateConfig } from '../config/validate.ts';
+import { parsePort, waitForSignal } from '../core/cli-helpers.ts';
+import { MonitoringSpecSchema, loadMonitoringSpec } from '../core/config/monitoring-spec.ts';
+import type { MonitoringSpec } from '../core/config/monitoring-spec.ts';
+import { validateConfig } from '../core/config/validate.ts';
 import { buildModel } from '../monitoring/build.ts';
 import { buildDashboards } from '../monitoring/dashboards/build.ts';
 import { DRILLS_FILE } from '../stack/drill.ts';

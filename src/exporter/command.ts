@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { parsePort, waitForSignal } from '../cli-helpers.ts';
-import { exporterConfig } from '../config/exporter-config.ts';
+import { parsePort, waitForSignal } from '../core/cli-helpers.ts';
+import { exporterConfig } from '../core/config/exporter-config.ts';
 import { startExporter } from './server.ts';
 
 interface ExporterCommandOptions {

@@ -1,4 +1,4 @@
-import { defineError } from '../errors.ts';
+import { defineError } from '../core/errors.ts';
 
 /*
  * Errors of one nvidia-smi run. They never reach an HTTP client: the collector

@@ -1,10 +1,10 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Registry } from 'prom-client';
-import type { ExporterConfig } from '../config/exporter-config.ts';
-import { HTTP_ERR_METHOD_NOT_ALLOWED, HTTP_ERR_NOT_FOUND } from '../http/errors.ts';
-import { close, listen } from '../http/listen.ts';
-import { sendError, sendJson } from '../http/send.ts';
+import type { ExporterConfig } from '../core/config/exporter-config.ts';
+import { HTTP_ERR_METHOD_NOT_ALLOWED, HTTP_ERR_NOT_FOUND } from '../core/http/errors.ts';
+import { close, listen } from '../core/http/listen.ts';
+import { sendError, sendJson } from '../core/http/send.ts';
 import { GpuCollector } from './collector.ts';
 import type { CollectOutcome } from './collector.ts';
 import { GpuMetrics } from './gpu-metrics.ts';

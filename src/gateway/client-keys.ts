@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { CFG_ERR_INVALID, CFG_ERR_UNREADABLE } from '../config/errors.ts';
+import { CFG_ERR_INVALID, CFG_ERR_UNREADABLE } from '../core/config/errors.ts';
 
 /** SHA-256 hex of a key, as configured. */
 export function sha256Hex(value: string): string {

@@ -1,13 +1,13 @@
 import { Command } from 'commander';
-import { GatewayConfigSchema } from '../config/gateway-config.ts';
-import { modelTargets } from '../config/gateway-config.ts';
-import type { GatewayConfig } from '../config/gateway-config.ts';
-import { CFG_ERR_INVALID } from '../config/errors.ts';
-import { loadConfigFile, validateConfig } from '../config/validate.ts';
-import { parsePort, waitForSignal } from '../cli-helpers.ts';
+import { GatewayConfigSchema } from '../core/config/gateway-config.ts';
+import { modelTargets } from '../core/config/gateway-config.ts';
+import type { GatewayConfig } from '../core/config/gateway-config.ts';
+import { CFG_ERR_INVALID } from '../core/config/errors.ts';
+import { loadConfigFile, validateConfig } from '../core/config/validate.ts';
+import { parsePort, waitForSignal } from '../core/cli-helpers.ts';
 import { startGateway } from './server.ts';
 import { upstreamWarnings } from './startup-checks.ts';
-import { redactSecrets, redactUrl } from '../http/redact.ts';
+import { redactSecrets, redactUrl } from '../core/http/redact.ts';
 
 export interface GatewayCommandOptions {
   config?: string;

@@ -1,4 +1,4 @@
-import { defineError } from '../errors.ts';
+import { defineError } from '../core/errors.ts';
 
 /** The gateway's error registry. Codes are stable; a retired one is never reused. */
 export const GW_ERR_UNKNOWN_MODEL = defineError('GW_ERR_UNKNOWN_MODEL', 404, 'invalid_request_error', 'model_not_found');

@@ -1,13 +1,13 @@
 import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import { LlmwatchError } from '../errors.ts';
-import { openAIErrorBody, sendError, sendJson } from '../http/send.ts';
-import type { RouteMeter } from '../metrics/gateway-metrics.ts';
-import type { UpstreamErrorReason } from '../metrics/conventions.ts';
-import { ENDPOINTS } from '../openai/endpoints.ts';
-import { sseData } from '../openai/sse.ts';
-import type { InferenceRequest } from '../openai/validate.ts';
+import { LlmwatchError } from '../core/errors.ts';
+import { openAIErrorBody, sendError, sendJson } from '../core/http/send.ts';
+import type { RouteMeter } from '../core/metering/gateway-metrics.ts';
+import type { UpstreamErrorReason } from '../core/conventions.ts';
+import { ENDPOINTS } from '../core/openai/endpoints.ts';
+import { sseData } from '../core/openai/sse.ts';
+import type { InferenceRequest } from '../core/openai/validate.ts';
 import type { AnswerCache, CacheLookup } from './cache/answer-cache.ts';
 import {
   GW_ERR_UPSTREAM_MALFORMED,
@@ -16,14 +16,14 @@ import {
   GW_ERR_UPSTREAM_STREAM,
   GW_ERR_UPSTREAM_TIMEOUT,
 } from './errors.ts';
-import { Exchange, classifyFailure } from './exchange.ts';
+import { Exchange, classifyFailure } from '../core/metering/exchange.ts';
 import type { ModelRoute, RouteTarget } from './router.ts';
 import type { OutputSafety } from './safety/output-safety.ts';
-import { StreamMeter } from './stream-meter.ts';
+import { StreamMeter } from '../core/metering/stream-meter.ts';
 import { classifyUpstreamError } from './upstream.ts';
-import { generatedText, reportedUsage, tokenCount } from './usage.ts';
-import type { TokenCount } from './usage.ts';
-import { redactSecrets } from '../http/redact.ts';
+import { generatedText, reportedUsage, tokenCount } from '../core/metering/usage.ts';
+import type { TokenCount } from '../core/metering/usage.ts';
+import { redactSecrets } from '../core/http/redact.ts';
 
 /** The services the proxy core calls through narrow interfaces; each is optional. */
 export interface ProxyServices {

@@ -1,6 +1,6 @@
-import { missingV1Hint } from '../openai/list-models.ts';
+import { missingV1Hint } from '../core/openai/list-models.ts';
 import type { Upstream } from './upstream.ts';
-import { redactSecrets, redactUrl } from '../http/redact.ts';
+import { redactSecrets, redactUrl } from '../core/http/redact.ts';
 
 const PROBE_TIMEOUT_MS = 2_000;
 

@@ -1,6 +1,6 @@
-import { modelTargets } from '../config/gateway-config.ts';
-import type { GatewayConfig, ModelConfig } from '../config/gateway-config.ts';
-import type { GatewayMetrics, ModelMeter, TargetMeter } from '../metrics/gateway-metrics.ts';
+import { modelTargets } from '../core/config/gateway-config.ts';
+import type { GatewayConfig, ModelConfig } from '../core/config/gateway-config.ts';
+import type { GatewayMetrics, ModelMeter, TargetMeter } from '../core/metering/gateway-metrics.ts';
 import type { QueueObserver } from './limiter.ts';
 import type { Upstream } from './upstream.ts';
 

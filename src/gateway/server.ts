@@ -1,11 +1,11 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Registry } from 'prom-client';
-import { readSecretFile } from '../config/secrets.ts';
-import { modelTargets } from '../config/gateway-config.ts';
-import type { GatewayConfig } from '../config/gateway-config.ts';
-import { hasCode } from '../errors.ts';
-import { answerClientError, clientErrorOf } from '../http/client-errors.ts';
+import { readSecretFile } from '../core/config/secrets.ts';
+import { modelTargets } from '../core/config/gateway-config.ts';
+import type { GatewayConfig } from '../core/config/gateway-config.ts';
+import { hasCode } from '../core/errors.ts';
+import { answerClientError, clientErrorOf } from '../core/http/client-errors.ts';
 import {
   HTTP_ERR_BAD_ENCODING,
   HTTP_ERR_BODY_TOO_LARGE,
@@ -14,18 +14,18 @@ import {
   HTTP_ERR_NOT_FOUND,
   HTTP_ERR_REQUEST_TIMEOUT,
   HTTP_ERR_UNSUPPORTED_MEDIA_TYPE,
-} from '../http/errors.ts';
-import { close, listen } from '../http/listen.ts';
-import { decodeBody, parseJsonObject, readBody, requireJsonContentType } from '../http/read-body.ts';
-import { retryAfter, sendError, sendJson } from '../http/send.ts';
-import { ENDPOINT_NONE } from '../metrics/conventions.ts';
-import type { RejectReason } from '../metrics/conventions.ts';
-import { GatewayMetrics } from '../metrics/gateway-metrics.ts';
-import { endpointForPath } from '../openai/endpoints.ts';
-import type { Endpoint } from '../openai/endpoints.ts';
-import { preloadTokenizer } from '../openai/tokens.ts';
-import { validateInferenceRequest } from '../openai/validate.ts';
-import { VERSION } from '../version.ts';
+} from '../core/http/errors.ts';
+import { close, listen } from '../core/http/listen.ts';
+import { decodeBody, parseJsonObject, readBody, requireJsonContentType } from '../core/http/read-body.ts';
+import { retryAfter, sendError, sendJson } from '../core/http/send.ts';
+import { ENDPOINT_NONE } from '../core/conventions.ts';
+import type { RejectReason } from '../core/conventions.ts';
+import { GatewayMetrics } from '../core/metering/gateway-metrics.ts';
+import { endpointForPath } from '../core/openai/endpoints.ts';
+import type { Endpoint } from '../core/openai/endpoints.ts';
+import { preloadTokenizer } from '../core/openai/tokens.ts';
+import { validateInferenceRequest } from '../core/openai/validate.ts';
+import { VERSION } from '../core/version.ts';
 import { serveAdmin } from './admin.ts';
 import { AnswerCache } from './cache/answer-cache.ts';
 import { tenantOf } from './cache/key.ts';

@@ -1,6 +1,6 @@
-import type { GatewayConfig } from '../config/gateway-config.ts';
-import { missingV1Hint, probeModels } from '../openai/list-models.ts';
-import { redactUrl } from '../http/redact.ts';
+import type { GatewayConfig } from '../core/config/gateway-config.ts';
+import { missingV1Hint, probeModels } from '../core/openai/list-models.ts';
+import { redactUrl } from '../core/http/redact.ts';
 
 /**
  * Start-up warnings about the configured upstreams, each one line naming the

@@ -1,7 +1,7 @@
 import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
-import type { UpstreamConfig } from '../config/gateway-config.ts';
-import type { UpstreamErrorReason } from '../metrics/conventions.ts';
+import type { UpstreamConfig } from '../core/config/gateway-config.ts';
+import type { UpstreamErrorReason } from '../core/conventions.ts';
 import { ConcurrencyLimiter } from './limiter.ts';
 
 /**

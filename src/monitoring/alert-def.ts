@@ -1,5 +1,5 @@
-import type { AlertTuning, MonitoringSpec } from '../config/monitoring-spec.ts';
-import type { Category, Severity, TunableAlert, recordedNames } from '../metrics/conventions.ts';
+import type { AlertTuning, MonitoringSpec } from '../core/config/monitoring-spec.ts';
+import type { Category, Severity, TunableAlert, recordedNames } from '../core/conventions.ts';
 import type { Humanizer } from './humanize.ts';
 import type { Runbook } from './model.ts';
 import type { ExpectedAlert, InputSeries, Scenario } from './scenario.ts';

@@ -1,6 +1,6 @@
-import type { AlertTuning, MonitoringSpec } from '../config/monitoring-spec.ts';
-import { ALERT_LABEL, DCGM, GPU_METRIC, JOB, LABEL, NODE, RULE_GROUP, metricName, modelServerJob, recordedNames } from '../metrics/conventions.ts';
-import type { Category, Severity } from '../metrics/conventions.ts';
+import type { AlertTuning, MonitoringSpec } from '../core/config/monitoring-spec.ts';
+import { ALERT_LABEL, DCGM, GPU_METRIC, JOB, LABEL, NODE, RULE_GROUP, metricName, modelServerJob, recordedNames } from '../core/conventions.ts';
+import type { Category, Severity } from '../core/conventions.ts';
 import type { AlertContext, AlertDef, Recovery, Tuning } from './alert-def.ts';
 import { catalogFor } from './catalog.ts';
 import { META_CATALOG } from './meta-catalog.ts';

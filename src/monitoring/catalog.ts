@@ -1,5 +1,5 @@
-import type { MonitoringSpec } from '../config/monitoring-spec.ts';
-import { BUCKETS, DCGM, GPU_LABEL, GPU_METRIC, JOB, LABEL, NODE, metricName } from '../metrics/conventions.ts';
+import type { MonitoringSpec } from '../core/config/monitoring-spec.ts';
+import { BUCKETS, DCGM, GPU_LABEL, GPU_METRIC, JOB, LABEL, NODE, metricName } from '../core/conventions.ts';
 import type { AlertContext, AlertDef } from './alert-def.ts';
 import { humanize, humanizeDuration, humanizePercentage } from './humanize.ts';
 import { andOn, num, sel, unlessOn } from './promql.ts';

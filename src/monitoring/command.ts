@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { Command } from 'commander';
-import { MonitoringSpecSchema, loadMonitoringSpec } from '../config/monitoring-spec.ts';
-import { validateConfig } from '../config/validate.ts';
+import { MonitoringSpecSchema, loadMonitoringSpec } from '../core/config/monitoring-spec.ts';
+import { validateConfig } from '../core/config/validate.ts';
 import { routeProblems, runChecks } from './check.ts';
 import { GEN_ERR_CHECK_FAILED, GEN_ERR_STALE, GEN_ERR_UNREACHABLE_ROUTE } from './errors.ts';
 import { diffGenerated, generate, writeGenerated } from './generate.ts';

@@ -1,4 +1,4 @@
-import { defineError } from '../errors.ts';
+import { defineError } from '../core/errors.ts';
 
 /** The generator's error registry (`llmwatch generate` / `llmwatch check`). Codes are stable; a retired one is never reused. */
 

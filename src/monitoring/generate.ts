@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import type { MonitoringSpec } from '../config/monitoring-spec.ts';
+import type { MonitoringSpec } from '../core/config/monitoring-spec.ts';
 import { buildModel } from './build.ts';
 import { GEN_ERR_EMPTY_OUTPUT, GEN_ERR_UNMARKED } from './errors.ts';
 import { GENERATED_MARK } from './model.ts';

@@ -1,5 +1,5 @@
-import { ALERTMANAGER_SELF_METRIC, JOB, PROMETHEUS_SELF_METRIC } from '../metrics/conventions.ts';
-import type { MetaAlert, Severity } from '../metrics/conventions.ts';
+import { ALERTMANAGER_SELF_METRIC, JOB, PROMETHEUS_SELF_METRIC } from '../core/conventions.ts';
+import type { MetaAlert, Severity } from '../core/conventions.ts';
 import type { Recovery } from './alert-def.ts';
 import type { Humanizer } from './humanize.ts';
 import type { Runbook } from './model.ts';

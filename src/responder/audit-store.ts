@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { hasCode } from '../errors.ts';
+import { hasCode } from '../core/errors.ts';
 import { RSP_ERR_AUDIT_OPEN, RSP_ERR_AUDIT_SCHEMA } from './errors.ts';
 import type { ActionOutcome, ActionRecord, ActionView, Alert, AuditStore, DecisionRecord, WebhookRecord } from './types.ts';
 

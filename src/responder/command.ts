@@ -1,12 +1,12 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { parsePort, waitForSignal } from '../cli-helpers.ts';
-import { PlaybooksSchema, durationMs } from '../config/playbook-spec.ts';
-import { ResponderConfigSchema } from '../config/responder-config.ts';
-import type { ResponderConfig } from '../config/responder-config.ts';
-import { loadConfigFile, readYamlFile, validateConfig } from '../config/validate.ts';
-import { loadMonitoringSpec } from '../config/monitoring-spec.ts';
+import { parsePort, waitForSignal } from '../core/cli-helpers.ts';
+import { PlaybooksSchema, durationMs } from '../core/config/playbook-spec.ts';
+import { ResponderConfigSchema } from '../core/config/responder-config.ts';
+import type { ResponderConfig } from '../core/config/responder-config.ts';
+import { loadConfigFile, readYamlFile, validateConfig } from '../core/config/validate.ts';
+import { loadMonitoringSpec } from '../core/config/monitoring-spec.ts';
 import { generate } from '../monitoring/generate.ts';
 import { SqliteAuditStore, TIMELINE_OUTCOMES } from './audit-store.ts';
 import { RSP_ERR_PLAYBOOK } from './errors.ts';

@@ -1,8 +1,8 @@
 import PQueue from 'p-queue';
-import type { ResponderConfig } from '../config/responder-config.ts';
-import { durationMs } from '../config/playbook-spec.ts';
-import type { Playbook, PlaybookStep } from '../config/playbook-spec.ts';
-import type { DecisionWhy } from '../metrics/conventions.ts';
+import type { ResponderConfig } from '../core/config/responder-config.ts';
+import { durationMs } from '../core/config/playbook-spec.ts';
+import type { Playbook, PlaybookStep } from '../core/config/playbook-spec.ts';
+import type { DecisionWhy } from '../core/conventions.ts';
 import { actionSpec } from './actions/registry.ts';
 import type { ActionSpec } from './actions/registry.ts';
 import type { PendingRun, SqliteAuditStore } from './audit-store.ts';

@@ -1,4 +1,4 @@
-import { defineError } from '../errors.ts';
+import { defineError } from '../core/errors.ts';
 
 /*
  * The responder's error codes, in the `RSP_ERR_*` namespace. A plain list of

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
-import { integerIn, parsePort, waitForSignal } from '../cli-helpers.ts';
-import { DEFAULT_SIMULATOR_CONFIG, loadSimulatorConfig } from '../config/simulator-config.ts';
+import { integerIn, parsePort, waitForSignal } from '../core/cli-helpers.ts';
+import { DEFAULT_SIMULATOR_CONFIG, loadSimulatorConfig } from '../core/config/simulator-config.ts';
 import { startSimulator } from './server.ts';
 
 /**

@@ -1,9 +1,9 @@
 import type { ServerResponse } from 'node:http';
-import type { Profile } from '../config/simulator-config.ts';
-import { sendJson } from '../http/send.ts';
-import { OAI_ERR_INVALID_PARAM } from '../openai/errors.ts';
-import { estimatePromptTokens } from '../openai/tokens.ts';
-import type { InferenceRequest } from '../openai/validate.ts';
+import type { Profile } from '../core/config/simulator-config.ts';
+import { sendJson } from '../core/http/send.ts';
+import { OAI_ERR_INVALID_PARAM } from '../core/openai/errors.ts';
+import { estimatePromptTokens } from '../core/openai/tokens.ts';
+import type { InferenceRequest } from '../core/openai/validate.ts';
 import { resetConnection, throwInjectedError } from './faults.ts';
 import { planEmbedding } from './plan.ts';
 import type { Rng } from './rng.ts';

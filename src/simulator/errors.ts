@@ -1,4 +1,4 @@
-import { defineError } from '../errors.ts';
+import { defineError } from '../core/errors.ts';
 
 /** The request names a model the simulator has no profile for. */
 export const SIM_ERR_UNKNOWN_MODEL = defineError('SIM_ERR_UNKNOWN_MODEL', 404, 'invalid_request_error', 'model_not_found');

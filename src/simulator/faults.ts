@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { Profile } from '../config/simulator-config.ts';
+import type { Profile } from '../core/config/simulator-config.ts';
 import { SIM_ERR_INJECTED_400, SIM_ERR_INJECTED_429, SIM_ERR_INJECTED_500 } from './errors.ts';
 import type { Fault } from './plan.ts';
 

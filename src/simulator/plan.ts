@@ -1,4 +1,4 @@
-import type { ErrorRates, Profile } from '../config/simulator-config.ts';
+import type { ErrorRates, Profile } from '../core/config/simulator-config.ts';
 import type { Rng } from './rng.ts';
 import { generateTokens } from './text.ts';
 import { jittered } from './timing.ts';

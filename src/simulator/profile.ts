@@ -1,5 +1,5 @@
-import { mergeProfile, profileIssues, ProfilePatchSchema } from '../config/simulator-config.ts';
-import type { Profile, SimulatorConfig } from '../config/simulator-config.ts';
+import { mergeProfile, profileIssues, ProfilePatchSchema } from '../core/config/simulator-config.ts';
+import type { Profile, SimulatorConfig } from '../core/config/simulator-config.ts';
 import { SIM_ERR_INVALID_PROFILE, SIM_ERR_UNKNOWN_MODEL } from './errors.ts';
 
 /**

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { durationMs } from '../config/playbook-spec.ts';
-import { JOB } from '../metrics/conventions.ts';
+import { durationMs } from '../core/config/playbook-spec.ts';
+import { JOB } from '../core/conventions.ts';
 import type { StackInfo } from './stack.ts';
 
 /** One drill: a fault to inject, the traffic that makes it visible, and the alert and action it must cause. */

@@ -1,4 +1,4 @@
-import { defineError } from '../errors.ts';
+import { defineError } from '../core/errors.ts';
 
 /** The local stack's error registry. */
 

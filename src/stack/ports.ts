@@ -1,8 +1,8 @@
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { hasCode } from '../errors.ts';
-import { LISTEN_ERR_PORT_IN_USE, listen } from '../http/listen.ts';
+import { hasCode } from '../core/errors.ts';
+import { LISTEN_ERR_PORT_IN_USE, listen } from '../core/http/listen.ts';
 
 /** A free TCP port on 127.0.0.1, for binaries that cannot listen on port 0 and report it. */
 export async function freePort(): Promise<number> {

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { PlaybooksSchema } from '../config/playbook-spec.ts';
+import type { PlaybooksSchema } from '../core/config/playbook-spec.ts';
 
 /**
  * How fast the local stack moves: scrape and evaluation intervals, the rate

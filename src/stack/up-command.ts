@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { waitForSignal } from '../cli-helpers.ts';
+import { waitForSignal } from '../core/cli-helpers.ts';
 import { SCENARIOS, formatResults, runDrill, saveResults } from './drill.ts';
 import { STACK_ERR_UNKNOWN_SCENARIO } from './errors.ts';
 import type { DrillResult } from './drill.ts';

@@ -1,6 +1,6 @@
-import { monitoringSpec } from '../../src/config/monitoring-spec.ts';
-import { ALERT_LABEL, JOB, LABEL, NODE, RULE_GROUP, metricName, recordedNames } from '../../src/metrics/conventions.ts';
-import type { Category, Severity } from '../../src/metrics/conventions.ts';
+import { monitoringSpec } from '../../src/core/config/monitoring-spec.ts';
+import { ALERT_LABEL, JOB, LABEL, NODE, RULE_GROUP, metricName, recordedNames } from '../../src/core/conventions.ts';
+import type { Category, Severity } from '../../src/core/conventions.ts';
 import type { AlertInfo, AlertingRule, MonitoringModel, RuleGroup } from '../../src/monitoring/model.ts';
 
 /**

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { MonitoringSpec } from '../../src/config/monitoring-spec.ts';
+import type { MonitoringSpec } from '../../src/core/config/monitoring-spec.ts';
 import { generate, writeGenerated } from '../../src/monitoring/generate.ts';
 
 /** Runs a tool and returns its exit status and output. */

@@ -1,8 +1,8 @@
 import OpenAI from 'openai';
-import { GatewayConfigSchema } from '../../src/config/gateway-config.ts';
-import type { GatewayConfigInput } from '../../src/config/gateway-config.ts';
-import { simulatorConfig } from '../../src/config/simulator-config.ts';
-import { validateConfig } from '../../src/config/validate.ts';
+import { GatewayConfigSchema } from '../../src/core/config/gateway-config.ts';
+import type { GatewayConfigInput } from '../../src/core/config/gateway-config.ts';
+import { simulatorConfig } from '../../src/core/config/simulator-config.ts';
+import { validateConfig } from '../../src/core/config/validate.ts';
 import { startGateway } from '../../src/gateway/server.ts';
 import type { GatewayHandle } from '../../src/gateway/server.ts';
 import { startSimulator } from '../../src/simulator/server.ts';

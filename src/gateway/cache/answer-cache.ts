@@ -1,4 +1,4 @@
-import type { InferenceRequest } from '../../openai/validate.ts';
+import type { InferenceRequest } from '../../core/openai/validate.ts';
 import type { ModelRoute } from '../router.ts';
 import { cacheKey, isCacheable } from './key.ts';
 import type { CachedAnswer, CacheStore } from './types.ts';

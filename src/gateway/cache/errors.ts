@@ -1,4 +1,4 @@
-import { defineError } from '../../errors.ts';
+import { defineError } from '../../core/errors.ts';
 
 /*
  * The response cache's error codes. They never reach an LLM client: a store

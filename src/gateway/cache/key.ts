@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { InferenceRequest } from '../../openai/validate.ts';
+import type { InferenceRequest } from '../../core/openai/validate.ts';
 
 /**
  * The request header a client sends to steer the cache: `force` caches an

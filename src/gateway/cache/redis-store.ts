@@ -1,7 +1,7 @@
 import { createClient, ErrorReply, RESP_TYPES } from 'redis';
 import { decodeAnswer, encodeAnswer } from './codec.ts';
 import { GW_ERR_CACHE_BACKLOG, GW_ERR_CACHE_REPLY, GW_ERR_CACHE_TIMEOUT, GW_ERR_CACHE_UNAVAILABLE } from './errors.ts';
-import { LlmwatchError } from '../../errors.ts';
+import { LlmwatchError } from '../../core/errors.ts';
 import type { CachedAnswer, CacheErrorHandler, CacheOp, CacheStore } from './types.ts';
 
 /** Options of {@link RedisCacheStore}. */

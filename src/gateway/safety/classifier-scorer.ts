@@ -1,6 +1,6 @@
 import { Pool } from 'undici';
-import { hasCode } from '../../errors.ts';
-import type { LlmwatchError } from '../../errors.ts';
+import { hasCode } from '../../core/errors.ts';
+import type { LlmwatchError } from '../../core/errors.ts';
 import { SAFETY_ERR_CLASSIFIER } from './errors.ts';
 import type { SafetyScorer } from './types.ts';
 

@@ -1,4 +1,4 @@
-import { defineError } from '../../errors.ts';
+import { defineError } from '../../core/errors.ts';
 
 /**
  * The safety scorers' error registry. Codes are stable; a retired one is never

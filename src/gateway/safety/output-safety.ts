@@ -1,4 +1,4 @@
-import type { LlmwatchError } from '../../errors.ts';
+import type { LlmwatchError } from '../../core/errors.ts';
 import { GW_ERR_CONTENT_BLOCKED } from '../errors.ts';
 import type { ModelRoute } from '../router.ts';
 import { RollingMean } from './rolling-mean.ts';

@@ -1,5 +1,5 @@
-import { ALERT_LABEL, DASHBOARD_TAG, DASHBOARD_UID, RESPONDER_LABEL, RESPONDER_METRIC, SEVERITIES, TARGET_LABEL } from '../../metrics/conventions.ts';
-import type { Severity } from '../../metrics/conventions.ts';
+import { ALERT_LABEL, DASHBOARD_TAG, DASHBOARD_UID, RESPONDER_LABEL, RESPONDER_METRIC, SEVERITIES, TARGET_LABEL } from '../../core/conventions.ts';
+import type { Severity } from '../../core/conventions.ts';
 import type { MonitoringModel } from '../model.ts';
 import { histogramQuantile, rate, sumBy } from '../promql.ts';
 import { commonAnnotations, datasourceVariable, panel } from './common.ts';

@@ -1,4 +1,4 @@
-import { DASHBOARD_TAG, DASHBOARD_UID, GPU_METRIC, JOB, LABEL, NODE, NODE_EXPORTER, PROMETHEUS_SERIES, TARGET_LABEL } from '../../metrics/conventions.ts';
+import { DASHBOARD_TAG, DASHBOARD_UID, GPU_METRIC, JOB, LABEL, NODE, NODE_EXPORTER, PROMETHEUS_SERIES, TARGET_LABEL } from '../../core/conventions.ts';
 import type { MonitoringModel } from '../model.ts';
 import { anyOf, ne, rate, re, sel, sumBy } from '../promql.ts';
 import { commonAnnotations, datasourceVariable, panel } from './common.ts';

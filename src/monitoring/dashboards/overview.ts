@@ -1,5 +1,5 @@
-import { DASHBOARD_TAG, DASHBOARD_UID, LABEL, TARGET_LABEL, metricName, recordedNames } from '../../metrics/conventions.ts';
-import type { Quantile } from '../../metrics/conventions.ts';
+import { DASHBOARD_TAG, DASHBOARD_UID, LABEL, TARGET_LABEL, metricName, recordedNames } from '../../core/conventions.ts';
+import type { Quantile } from '../../core/conventions.ts';
 import type { MonitoringModel } from '../model.ts';
 import { rate, sel, sumBy } from '../promql.ts';
 import { commonAnnotations, datasourceVariable, panel } from './common.ts';

@@ -1,4 +1,4 @@
-import { ALERT_LABEL, ALERT_STATE, PROMETHEUS_SERIES } from '../../metrics/conventions.ts';
+import { ALERT_LABEL, ALERT_STATE, PROMETHEUS_SERIES } from '../../core/conventions.ts';
 import { eq, re, sel } from '../promql.ts';
 
 /**

@@ -1,7 +1,7 @@
-import type { MonitoringSpec, ReceiverSpec } from '../../config/monitoring-spec.ts';
-import { hasIntegration } from '../../config/receiver-spec.ts';
-import { ALERT_LABEL, LABEL, RECEIVER, TARGET_LABEL, WATCHDOG_ALERT } from '../../metrics/conventions.ts';
-import type { Severity, TARGET_ALERTS } from '../../metrics/conventions.ts';
+import type { MonitoringSpec, ReceiverSpec } from '../../core/config/monitoring-spec.ts';
+import { hasIntegration } from '../../core/config/receiver-spec.ts';
+import { ALERT_LABEL, LABEL, RECEIVER, TARGET_LABEL, WATCHDOG_ALERT } from '../../core/conventions.ts';
+import type { Severity, TARGET_ALERTS } from '../../core/conventions.ts';
 import type { GeneratedFile, MonitoringModel } from '../model.ts';
 import { dumpYaml } from '../yaml.ts';
 

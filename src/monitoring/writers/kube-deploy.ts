@@ -1,6 +1,6 @@
-import type { MonitoringSpec } from '../../config/monitoring-spec.ts';
-import { DEPLOY_PART, DEPLOY_SECRET, JOB, K8S, K8S_OBJECT } from '../../metrics/conventions.ts';
-import { VERSION } from '../../version.ts';
+import type { MonitoringSpec } from '../../core/config/monitoring-spec.ts';
+import { DEPLOY_PART, DEPLOY_SECRET, JOB, K8S, K8S_OBJECT } from '../../core/conventions.ts';
+import { VERSION } from '../../core/version.ts';
 import { GEN_ERR_INVALID_SPEC } from '../errors.ts';
 import type { GeneratedFile, MonitoringModel } from '../model.ts';
 import { dumpYaml } from '../yaml.ts';

@@ -1,5 +1,5 @@
-import type { MonitoringSpec } from '../../config/monitoring-spec.ts';
-import { DEPLOY_PART, DEPLOY_SECRET, JOB, K8S, K8S_OBJECT, TARGET_LABEL, modelServerJob } from '../../metrics/conventions.ts';
+import type { MonitoringSpec } from '../../core/config/monitoring-spec.ts';
+import { DEPLOY_PART, DEPLOY_SECRET, JOB, K8S, K8S_OBJECT, TARGET_LABEL, modelServerJob } from '../../core/conventions.ts';
 import type { GeneratedFile, MonitoringModel } from '../model.ts';
 import { dumpYaml } from '../yaml.ts';
 import { ALERTMANAGER_CONFIG_PATH, renderAlertmanager } from './alertmanager.ts';

@@ -1,4 +1,4 @@
-import { JOB, TARGET_LABEL, modelServerJob } from '../../metrics/conventions.ts';
+import { JOB, TARGET_LABEL, modelServerJob } from '../../core/conventions.ts';
 import { GEN_ERR_DUPLICATE_JOB } from '../errors.ts';
 import type { GeneratedFile, MonitoringModel } from '../model.ts';
 import { dumpYaml, sortedRecord } from '../yaml.ts';

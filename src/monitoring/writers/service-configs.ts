@@ -1,13 +1,13 @@
-import type { MonitoringSpec } from '../../config/monitoring-spec.ts';
-import { GatewayConfigSchema } from '../../config/gateway-config.ts';
-import { ARTICLE_PLAYBOOKS, PlaybooksSchema } from '../../config/playbook-spec.ts';
-import type { Playbook } from '../../config/playbook-spec.ts';
-import { ResponderConfigSchema } from '../../config/responder-config.ts';
-import { DEFAULT_SIMULATOR_CONFIG } from '../../config/simulator-config.ts';
-import { CFG_ERR_INVALID } from '../../config/errors.ts';
-import { validateConfig } from '../../config/validate.ts';
-import { hasCode } from '../../errors.ts';
-import { DEPLOY_PART } from '../../metrics/conventions.ts';
+import type { MonitoringSpec } from '../../core/config/monitoring-spec.ts';
+import { GatewayConfigSchema } from '../../core/config/gateway-config.ts';
+import { ARTICLE_PLAYBOOKS, PlaybooksSchema } from '../../core/config/playbook-spec.ts';
+import type { Playbook } from '../../core/config/playbook-spec.ts';
+import { ResponderConfigSchema } from '../../core/config/responder-config.ts';
+import { DEFAULT_SIMULATOR_CONFIG } from '../../core/config/simulator-config.ts';
+import { CFG_ERR_INVALID } from '../../core/config/errors.ts';
+import { validateConfig } from '../../core/config/validate.ts';
+import { hasCode } from '../../core/errors.ts';
+import { DEPLOY_PART } from '../../core/conventions.ts';
 import { GEN_ERR_INVALID_SPEC } from '../errors.ts';
 
 /**

@@ -1,4 +1,4 @@
-import type { TokenSource } from '../metrics/conventions.ts';
+import type { TokenSource } from '../conventions.ts';
 import { estimatePromptTokens, TokenTally } from '../openai/tokens.ts';
 import type { InferenceRequest } from '../openai/validate.ts';
 

@@ -1,4 +1,4 @@
-import type { FailureClass, RouteMeter } from '../metrics/gateway-metrics.ts';
+import type { FailureClass, RouteMeter } from './gateway-metrics.ts';
 import type { TokenCount } from './usage.ts';
 
 /** Timing of a streamed answer, from `performance.now()`. */

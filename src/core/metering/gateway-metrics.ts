@@ -15,8 +15,8 @@ import {
   TOKEN_SOURCE,
   UPSTREAM_ERROR_REASON,
   metricName,
-} from './conventions.ts';
-import type { CacheOp, CacheResult, ClassifierFailure, CodeClass, FlagAction, RejectReason, TokenSource, UpstreamErrorReason } from './conventions.ts';
+} from '../conventions.ts';
+import type { CacheOp, CacheResult, ClassifierFailure, CodeClass, FlagAction, RejectReason, TokenSource, UpstreamErrorReason } from '../conventions.ts';
 
 /** Status classes an error can carry. */
 export type ErrorClass = Exclude<CodeClass, '2xx'>;

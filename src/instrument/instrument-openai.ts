@@ -1,13 +1,13 @@
 import type { Registry } from 'prom-client';
-import { Exchange, classifyFailure } from '../gateway/exchange.ts';
-import { KEPT_TEXT_CHARS } from '../gateway/stream-meter.ts';
-import { generatedText, reportedUsage, tokenCount } from '../gateway/usage.ts';
-import type { Endpoint } from '../openai/endpoints.ts';
-import type { InferenceRequest } from '../openai/validate.ts';
-import { VERSION } from '../version.ts';
-import { DEFAULT_PREFIX } from './conventions.ts';
-import { GatewayMetrics } from './gateway-metrics.ts';
-import type { RouteMeter, TargetMeter } from './gateway-metrics.ts';
+import { Exchange, classifyFailure } from '../core/metering/exchange.ts';
+import { KEPT_TEXT_CHARS } from '../core/metering/stream-meter.ts';
+import { generatedText, reportedUsage, tokenCount } from '../core/metering/usage.ts';
+import type { Endpoint } from '../core/openai/endpoints.ts';
+import type { InferenceRequest } from '../core/openai/validate.ts';
+import { VERSION } from '../core/version.ts';
+import { DEFAULT_PREFIX } from '../core/conventions.ts';
+import { GatewayMetrics } from '../core/metering/gateway-metrics.ts';
+import type { RouteMeter, TargetMeter } from '../core/metering/gateway-metrics.ts';
 
 /** The part of an `openai` SDK client this wraps. */
 export interface OpenAILike {

@@ -29,7 +29,7 @@ export const LABEL = {
 
 /**
  * `status` label of `requests_total`: the request's SLI class, decided once in
- * the gateway (`classifyFailure` in src/gateway/exchange.ts). `error` is a
+ * the gateway (`classifyFailure` in src/core/metering/exchange.ts). `error` is a
  * server-side failure (upstream 5xx, refused, reset, timeout, overload 429/503
  * from the queue or the upstream): the error-rate, availability and
  * error-budget alerts count only these. `client_error` is the client's own
