@@ -9,6 +9,7 @@ import { buildModel } from '../monitoring/build.ts';
 import { buildDashboards } from '../monitoring/dashboards/build.ts';
 import { DRILLS_FILE } from '../stack/drill.ts';
 import { readStackInfo } from '../stack/stack.ts';
+import { defaultStackDir } from '../core/state.ts';
 import { CONSOLE_ERR_NO_PROMETHEUS } from './errors.ts';
 import { startConsole } from './server.ts';
 
@@ -30,7 +31,7 @@ interface ConsoleCommandOptions {
 export function consoleCommand(): Command {
   return new Command('console')
     .description('serve the dashboards live on 127.0.0.1: charts, alerts with runbooks, the responder\'s actions')
-    .option('-d, --dir <dir>', "a running stack's working folder (its stack.json gives the spec and URLs)", '.llmwatch/stack')
+    .option('-d, --dir <dir>', "a running stack's working folder (its stack.json gives the spec and URLs)", defaultStackDir())
     .option('-p, --port <port>', 'port on 127.0.0.1 (0: any free one)', parsePort, 3100)
     .option('-s, --spec <file>', 'monitoring spec (default: the stack\'s, else llmwatch.yaml, else the defaults)')
     .option('--prometheus <url>', 'Prometheus base URL')

@@ -8,8 +8,9 @@ import type { ResponderConfig } from '../core/config/responder-config.ts';
 import { loadConfigFile, readYamlFile, validateConfig } from '../core/config/validate.ts';
 import { loadMonitoringSpec } from '../core/config/monitoring-spec.ts';
 import { generate } from '../monitoring/generate.ts';
+import { defaultAuditPath, defaultStackDir, STATE_HOME_ENV, auditCandidates, firstExisting } from '../core/state.ts';
 import { SqliteAuditStore, TIMELINE_OUTCOMES } from './audit-store.ts';
-import { RSP_ERR_PLAYBOOK } from './errors.ts';
+import { RSP_ERR_NO_AUDIT_DB, RSP_ERR_PLAYBOOK } from './errors.ts';
 import { alertNamesOf, playbookAlertErrors } from './playbook-check.ts';
 import type { Action } from './types.ts';
 import { startResponder } from './server.ts';
@@ -29,7 +30,10 @@ export function responderConfig(opts: { config?: string; spec?: string; dryRun?:
       if (errors.length > 0) throw RSP_ERR_PLAYBOOK(`Playbooks of ${specPath}:\n${errors.map((e) => `  ${e}`).join('\n')}`);
     }
   }
-  return validateConfig(ResponderConfigSchema, { ...base, playbooks, dryRun: opts.dryRun === true ? true : base.dryRun }, 'responder config');
+  // Without an auditPath of its own, the database lives in the state folder ($LLMWATCH_HOME, else .llmwatch).
+  const ownAuditPath = opts.config !== undefined && (readYamlFile(opts.config) as { auditPath?: unknown } | null)?.auditPath !== undefined;
+  const auditPath = ownAuditPath ? base.auditPath : defaultAuditPath();
+  return validateConfig(ResponderConfigSchema, { ...base, auditPath, playbooks, dryRun: opts.dryRun === true ? true : base.dryRun }, 'responder config');
 }
 
 /**
@@ -114,19 +118,19 @@ export function responderCommand(): Command {
   cmd
     .command('log')
     .description('show the audit trail, newest first: decisions (act or skip, and why), actions, kill-switch and breaker operations, rejected deliveries')
-    .option('--db <file>', 'the audit database', '.llmwatch/responder.db')
+    .option('--db <file>', `the audit database (default: the stack's, ${defaultStackDir()}/data/responder.db, else a standalone responder's, ${defaultAuditPath()}; $${STATE_HOME_ENV} moves both)`)
+    .option('-c, --config <file>', "read the database of the responder run with this config (its auditPath)")
+    .option('-d, --dir <dir>', "a stack folder of 'llmwatch up' whose database to read", defaultStackDir())
     .option('-n, --limit <n>', 'how many rows (1 to 100000)', parseLimit, 50)
     .option('--alert <name>', 'only this alert')
     .option('--since <when>', 'only rows at or after this time: an ISO date (2026-11-29T04:00:00Z) or an age (30m, 2h, 7d)', parseSince)
     .option('--outcome <outcome>', `only this outcome: ${TIMELINE_OUTCOMES.join(', ')}`, parseOutcome)
-    .option('--create', 'create the database when it does not exist (else a missing --db is an error)')
+    .option('--create', 'create the database when it does not exist (else a missing database is an error)')
     .option('--json', 'JSON lines instead of a table')
-    .action(function showLog(opts: { db: string; limit: number; alert?: string; since?: number; outcome?: string; create?: boolean; json?: boolean }) {
+    .action(function showLog(opts: { db?: string; config?: string; dir: string; limit: number; alert?: string; since?: number; outcome?: string; create?: boolean; json?: boolean }) {
       // A typo in --db must not quietly create an empty database and show "nothing".
-      if (opts.db !== ':memory:' && !existsSync(opts.db) && opts.create !== true) {
-        throw new InvalidArgumentError(`no audit database at ${opts.db} (give the responder's auditPath with --db, or --create to start an empty one)`);
-      }
-      const store = new SqliteAuditStore(opts.db);
+      const db = auditDatabase(opts);
+      const store = new SqliteAuditStore(db);
       try {
         const rows = store.timeline({ limit: opts.limit, since: opts.since, alertname: opts.alert, outcome: opts.outcome });
         if (opts.json === true) {
@@ -143,4 +147,37 @@ export function responderCommand(): Command {
       }
     });
   return cmd;
+}
+
+/**
+ * The database `responder log` reads: `--db`, else the `auditPath` of
+ * `--config`, else the first that exists of the stack's (what `llmwatch up`
+ * writes) and a standalone responder's. Reading never creates one: a missing
+ * database is an error naming the paths and how to create it, unless `--create`.
+ */
+export function auditDatabase(opts: { db?: string; config?: string; dir: string; create?: boolean }, env: NodeJS.ProcessEnv = process.env): string {
+  const create = opts.create === true;
+  if (opts.db !== undefined) {
+    if (opts.db !== ':memory:' && !existsSync(opts.db) && !create) {
+      throw RSP_ERR_NO_AUDIT_DB(`no audit database at ${opts.db} (give the responder's auditPath with --db, or --create to start an empty one)`);
+    }
+    return opts.db;
+  }
+  if (opts.config !== undefined) {
+    const path = responderConfig({ config: opts.config }).auditPath;
+    if (!existsSync(path) && !create) {
+      throw RSP_ERR_NO_AUDIT_DB(`no audit database at ${path} (the auditPath of ${opts.config}): the responder has not run with this config yet; start it with 'llmwatch responder --config ${opts.config}', or --create to start an empty one`);
+    }
+    return path;
+  }
+  const candidates = auditCandidates(opts.dir, env);
+  const found = firstExisting(candidates);
+  if (found !== undefined) {
+    console.error(`reading ${found}`);
+    return found;
+  }
+  if (create) return candidates[candidates.length - 1]!;
+  throw RSP_ERR_NO_AUDIT_DB(
+    `no audit database at ${candidates[0]} (written by 'llmwatch up') nor at ${candidates[1]} (written by 'llmwatch responder'); start one of them, or give the database with --db FILE or the responder's config with --config FILE`,
+  );
 }

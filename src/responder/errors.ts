@@ -27,3 +27,5 @@ export const RSP_ERR_ADMIN_DISABLED = defineError('RSP_ERR_ADMIN_DISABLED', 403,
 export const RSP_ERR_UNSUPPORTED_MEDIA_TYPE = defineError('RSP_ERR_UNSUPPORTED_MEDIA_TYPE', 415, 'invalid_request_error', 'unsupported_media_type');
 /** A playbook that the registry or the generated rules refuse (its message names the playbook, step and field). */
 export const RSP_ERR_PLAYBOOK = defineError('RSP_ERR_PLAYBOOK', 500, 'server_error', 'invalid_playbook');
+/** `llmwatch responder log` found no audit database where it looked; the message names the paths and how to create one. */
+export const RSP_ERR_NO_AUDIT_DB = defineError('RSP_ERR_NO_AUDIT_DB', 500, 'server_error', 'no_audit_database');

@@ -26,6 +26,7 @@ import { STACK_ERR_NO_STACK, STACK_ERR_UPSTREAM } from './errors.ts';
 import { startLogged, waitHealthy } from './children.ts';
 import type { StackChild } from './children.ts';
 import { assertPortFree, freePort } from './ports.ts';
+import { stackAuditPath } from '../core/state.ts';
 import { LOCAL_PLAYBOOKS, localTimings } from './timings.ts';
 import type { Timings } from './timings.ts';
 
@@ -179,7 +180,7 @@ export async function startStack(opts: StackOptions): Promise<StackHandle> {
         auth: { tokenFile: join(dir, 'secrets/responder-token') },
         // The stack's one admin token steers the gateway's routes and the responder's kill switch.
         adminAuth: { token: adminToken },
-        auditPath: join(dir, 'data/responder.db'),
+        auditPath: stackAuditPath(dir),
         // A playground: drills act again and again; the cap still trips a runaway loop.
         limits: { maxActionsPerHour: 200 },
         prometheusURL: url(ports.prometheus),

@@ -1,12 +1,13 @@
 import { Command } from 'commander';
 import { waitForSignal } from '../core/cli-helpers.ts';
+import { defaultStackDir } from '../core/state.ts';
 import { SCENARIOS, formatResults, runDrill, saveResults } from './drill.ts';
 import { STACK_ERR_UNKNOWN_SCENARIO } from './errors.ts';
 import type { DrillResult } from './drill.ts';
 import { readStackInfo, startStack } from './stack.ts';
 import { compressedTimings, localTimings } from './timings.ts';
 
-const DEFAULT_DIR = '.llmwatch/stack';
+const DEFAULT_DIR = defaultStackDir();
 
 interface UpOptions {
   dir: string;
