@@ -1,5 +1,7 @@
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { hasCode } from '../core/errors.ts';
 import { RSP_ERR_AUDIT_OPEN, RSP_ERR_AUDIT_SCHEMA } from './errors.ts';
@@ -23,6 +25,65 @@ export interface SqliteAuditStoreOptions {
   /** Purge cadence, in claims; the first claim after opening always purges. */
   readonly purgeEveryClaims?: number;
   readonly busyTimeoutMs?: number;
+  /**
+   * Checkpoint the WAL from a worker thread every this many ms instead of in
+   * the commit that crosses SQLite's 1000-page threshold: a checkpoint syncs
+   * the file (fsync), milliseconds to a second on a busy disk, and on the
+   * event loop that stalls every request. Off (undefined) for short-lived
+   * readers such as `responder log`.
+   */
+  readonly checkpointEveryMs?: number;
+}
+
+/** With background checkpoints, the commit that finds the WAL this many pages long (64 MiB) still checkpoints it itself: the worker fell behind or died. */
+const FALLBACK_AUTOCHECKPOINT_PAGES = 16_384;
+
+/**
+ * The checkpointer: its own connection in a worker thread, a PASSIVE
+ * checkpoint (never blocks the responder's writes) every `everyMs`. Code as a
+ * string, so it runs the same from sources and from a build.
+ */
+const CHECKPOINTER = `
+const { workerData, parentPort } = require('node:worker_threads');
+const Database = require(workerData.sqlite);
+const db = new Database(workerData.path, { timeout: 0 });
+db.pragma('synchronous = NORMAL');
+const timer = setInterval(() => {
+  try {
+    db.pragma('wal_checkpoint(PASSIVE)');
+  } catch {
+    // SQLITE_BUSY (another checkpoint runs): the next tick tries again.
+  }
+}, workerData.everyMs);
+parentPort.on('message', () => {
+  clearInterval(timer);
+  try {
+    db.close();
+  } finally {
+    const closed = new Int32Array(workerData.closed);
+    Atomics.store(closed, 0, 1);
+    Atomics.notify(closed, 0);
+    parentPort.close();
+  }
+});
+`;
+
+interface Checkpointer {
+  /** Closes the worker's connection, waiting for it at most `timeoutMs`, so the caller's close is the last one (it checkpoints and removes the WAL). */
+  stop(timeoutMs: number): void;
+}
+
+function startCheckpointer(path: string, everyMs: number, onError: (err: Error) => void): Checkpointer {
+  const closed = new SharedArrayBuffer(4);
+  const worker = new Worker(CHECKPOINTER, { eval: true, workerData: { path, everyMs, closed, sqlite: createRequire(import.meta.url).resolve('better-sqlite3') } });
+  worker.on('error', onError);
+  worker.unref();
+  return {
+    stop(timeoutMs) {
+      worker.postMessage('close');
+      Atomics.wait(new Int32Array(closed), 0, 0, timeoutMs);
+    },
+  };
 }
 
 /** A stored webhook, read back: the record as stored (body cut to {@link WEBHOOK_BODY_MAX_BYTES}) with its id and original size. */
@@ -273,6 +334,7 @@ export class SqliteAuditStore implements AuditStore {
   readonly #purgeEvery: number;
   readonly #cache = new Map<string, Database.Statement>();
   #claims = 0;
+  #checkpointer: Checkpointer | undefined;
 
   readonly #insertWebhook: Stmt<[number, string, string | null, string | null, string, number]>;
   readonly #selectWebhook: Stmt<[number], WebhookRow>;
@@ -339,6 +401,14 @@ export class SqliteAuditStore implements AuditStore {
       this.#listSince = db.prepare(`${ACTION_VIEW_SELECT} WHERE a.started_at >= @since ${ACTION_VIEW_ORDER}`);
       this.#listAlert = db.prepare(`${ACTION_VIEW_SELECT} WHERE d.alertname = @alertname ${ACTION_VIEW_ORDER}`);
       this.#listSinceAlert = db.prepare(`${ACTION_VIEW_SELECT} WHERE a.started_at >= @since AND d.alertname = @alertname ${ACTION_VIEW_ORDER}`);
+      if (options.checkpointEveryMs !== undefined && path !== ':memory:' && path !== '') {
+        db.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`);
+        this.#checkpointer = startCheckpointer(path, options.checkpointEveryMs, (err) => {
+          console.error(`llmwatch responder: the audit log's background checkpointer stopped (${err.message}); commits checkpoint the WAL themselves again`);
+          this.#checkpointer = undefined;
+          if (db.open) db.pragma('wal_autocheckpoint = 1000');
+        });
+      }
     } catch (err) {
       db.close();
       throw err;
@@ -661,6 +731,9 @@ export class SqliteAuditStore implements AuditStore {
   /** Closes the file; later calls throw. Safe to call twice. */
   close(): void {
     if (!this.#db.open) return;
+    // The worker closes its connection, then ours (the last one) checkpoints and removes the WAL.
+    this.#checkpointer?.stop(2000);
+    this.#checkpointer = undefined;
     try {
       // Advisory statistics refresh recommended before closing (https://sqlite.org/lang_analyze.html#pragopt); never worth failing a shutdown.
       this.#db.pragma('optimize');
