@@ -169,8 +169,8 @@ export async function startResponder(config: ResponderConfig, opts: ResponderOpt
     }
     const r = parseWebhook(parsed);
     if (!r.ok) return refuse('invalid_payload', RSP_ERR_INVALID_PAYLOAD(`Not an Alertmanager webhook (version 4): ${r.reason}`), raw.toString('utf8'));
-    // The webhook, its decisions and their runs commit together before Alertmanager gets its answer.
-    const { webhookId, decisions } = engine.accept({ receivedAt, status: 'accepted', remoteAddress: req.socket.remoteAddress, body: raw.toString('utf8') }, r.alerts);
+    // The webhook, its decisions and their runs have committed before Alertmanager gets its answer.
+    const { webhookId, decisions } = await engine.accept({ receivedAt, status: 'accepted', remoteAddress: req.socket.remoteAddress, body: raw.toString('utf8') }, r.alerts);
     metrics.webhook('accepted');
     sendJson(res, 200, { webhook: webhookId, dryRun: engine.dryRun, killSwitch: engine.killSwitch, decisions });
   }
