@@ -224,6 +224,26 @@ describe('holds and overlapping alerts', () => {
     assert.match(op.detail, /test: cap reached/);
   });
 
+  test('a webhook of 45 alerts is decided in several transactions, all committed before its answer; its redelivery runs nothing', async () => {
+    const alerts = Array.from({ length: 45 }, (_, i) => alert({ alertname: 'HighToxicityScore', model: `batch-${i}` }));
+    const first = await post(r.url, webhook(alerts), auth);
+    assert.equal(first.status, 200);
+    assert.deepEqual(
+      first.body.decisions.map((d: { fingerprint: string; decision: string }) => [d.fingerprint, d.decision]),
+      alerts.map((a) => [a.fingerprint, 'act']),
+    );
+    // Answered, so every decision is in the log already, under the one webhook.
+    const kept = r.store.timeline({ limit: 1000, outcome: 'act', alertname: 'HighToxicityScore' }).filter((row) => alerts.some((a) => a.fingerprint === row.fingerprint));
+    assert.equal(kept.length, 45);
+    assert.equal(new Set(kept.map((row) => r.store.getDecision(row.id)!.webhookId)).size, 1);
+    await r.engine.idle();
+    assert.deepEqual(alerts.map((a) => rows(a.fingerprint).map((row) => row.outcome)), alerts.map(() => ['success']));
+    const again = await post(r.url, webhook(alerts), auth);
+    assert.equal(again.body.decisions.filter((d: { reason: string }) => /duplicate delivery/.test(d.reason)).length, 45);
+    await r.engine.idle();
+    assert.deepEqual(alerts.map((a) => rows(a.fingerprint).length), alerts.map(() => 1));
+  });
+
   test('the hourly cap counts the actions started here and, after a restart, those found in the audit log', async () => {
     await r.close();
     const auditPath = join(dir, 'cap.db');
