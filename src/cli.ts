@@ -1,9 +1,9 @@
 import { Command } from 'commander';
 import { describeFailure } from './cli-errors.ts';
-import { consoleCommand } from './console/command.ts';
+import { consoleCommand } from './stack/console-command.ts';
 import { exporterCommand } from './exporter/command.ts';
 import { gatewayCommand } from './gateway/command.ts';
-import { checkCommand, generateCommand } from './monitoring/command.ts';
+import { checkCommand, generateCommand, specAlertNames } from './monitoring/command.ts';
 import { responderCommand } from './responder/command.ts';
 import { simulateCommand } from './simulator/command.ts';
 import { drillCommand, upCommand } from './stack/up-command.ts';
@@ -26,7 +26,7 @@ const program = new Command('llmwatch')
   .addCommand(exporterCommand())
   .addCommand(generateCommand())
   .addCommand(checkCommand())
-  .addCommand(responderCommand());
+  .addCommand(responderCommand(specAlertNames));
 
 // commander's own errors (an unknown option, a bad option value) read like every other failure.
 (function sameOutput(cmd: Command): void {

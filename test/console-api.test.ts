@@ -161,7 +161,8 @@ test('/api/drills serves the last `llmwatch drill` run of the stack, and says wh
   const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
-  const { saveResults, DRILLS_FILE } = await import('../src/stack/drill.ts');
+  const { saveResults } = await import('../src/stack/drill.ts');
+  const { DRILLS_FILE } = await import('../src/stack/stack-info.ts');
   const { buildDashboards } = await import('../src/monitoring/dashboards/build.ts');
   const { buildModel } = await import('../src/monitoring/build.ts');
   const { monitoringSpec } = await import('../src/core/config/monitoring-spec.ts');

@@ -4,7 +4,7 @@ import OpenAI from 'openai';
 import { GatewayConfigSchema } from '../src/core/config/gateway-config.ts';
 import { simulatorConfig } from '../src/core/config/simulator-config.ts';
 import { validateConfig } from '../src/core/config/validate.ts';
-import { sha256Hex } from '../src/gateway/client-keys.ts';
+import { sha256Hex } from '../src/core/http/auth.ts';
 import { startGateway } from '../src/gateway/server.ts';
 import { startSimulator } from '../src/simulator/server.ts';
 import { TOXIC_LEXICON } from '../src/simulator/text.ts';

@@ -57,7 +57,7 @@ test('playbook mistakes are refused at load by the action registry: params, chan
 test('a playbook for an alert no generated rule defines is refused, with the closest name', async () => {
   const { generate } = await import('../src/monitoring/generate.ts');
   const { monitoringSpec } = await import('../src/core/config/monitoring-spec.ts');
-  const { alertNamesOf, playbookAlertErrors } = await import('../src/responder/playbook-check.ts');
+  const { alertNamesOf, playbookAlertErrors } = await import('../src/core/config/playbook-check.ts');
   const { PlaybooksSchema } = await import('../src/core/config/playbook-spec.ts');
   const names = alertNamesOf(generate(monitoringSpec({})).filter((f) => f.path.startsWith('prometheus/rules/')).map((f) => f.content));
   assert.ok(names.has('HighInferenceLatency'));

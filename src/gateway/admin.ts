@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HTTP_ERR_METHOD_NOT_ALLOWED, HTTP_ERR_NOT_FOUND } from '../core/http/errors.ts';
 import { parseJsonObject, readBody } from '../core/http/read-body.ts';
 import { sendJson } from '../core/http/send.ts';
-import { bearer, sameSecret } from './client-keys.ts';
+import { bearer, sameSecret } from '../core/http/auth.ts';
 import { GW_ERR_ADMIN_BAD_TARGET, GW_ERR_ADMIN_DISABLED, GW_ERR_ADMIN_FORBIDDEN, GW_ERR_ADMIN_UNAUTHENTICATED } from './errors.ts';
 import type { ModelRoute, Router } from './router.ts';
 

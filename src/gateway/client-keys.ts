@@ -1,11 +1,6 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { CFG_ERR_INVALID, CFG_ERR_UNREADABLE } from '../core/config/errors.ts';
-
-/** SHA-256 hex of a key, as configured. */
-export function sha256Hex(value: string): string {
-  return createHash('sha256').update(value).digest('hex');
-}
+import { bearer, sha256Hex } from '../core/http/auth.ts';
 
 /**
  * Client API keys, held only as SHA-256 digests. A request's bearer token is
@@ -31,18 +26,6 @@ export class ClientKeys {
     const token = bearer(authorization);
     return token === undefined ? undefined : this.#byDigest.get(sha256Hex(token));
   }
-}
-
-/** The token of an `Authorization: Bearer ...` header. */
-export function bearer(authorization: string | undefined): string | undefined {
-  if (authorization === undefined) return undefined;
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
-  return m === null ? undefined : m[1];
-}
-
-/** Compares two secrets in constant time (through their digests, so lengths may differ). */
-export function sameSecret(a: string, b: string): boolean {
-  return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
 }
 
 /** Reads a keys file: `name:sha256` per line; `#` comments and blank lines skipped. */

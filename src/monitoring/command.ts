@@ -6,7 +6,7 @@ import { routeProblems, runChecks } from './check.ts';
 import { GEN_ERR_CHECK_FAILED, GEN_ERR_STALE, GEN_ERR_UNREACHABLE_ROUTE } from './errors.ts';
 import { diffGenerated, generate, writeGenerated } from './generate.ts';
 import { unreachableRoutes } from './writers/alertmanager.ts';
-import { alertNamesOf, playbookAlertErrors, ruleFilesIn } from '../responder/playbook-check.ts';
+import { alertNamesOf, playbookAlertErrors, ruleFilesIn } from '../core/config/playbook-check.ts';
 
 /** The spec file used when none is named; absent, the defaults (the article's thresholds) apply. */
 export const DEFAULT_SPEC_FILE = 'llmwatch.yaml';
@@ -73,4 +73,10 @@ function checkSpecPlaybooks(out: string, specPath: string | undefined, log: (lin
   const errors = playbookAlertErrors(spec.playbooks, alertNamesOf(ruleFilesIn(out)));
   if (errors.length > 0) throw GEN_ERR_CHECK_FAILED(`Playbooks of ${path}:\n${errors.map((e) => `  ${e}`).join('\n')}`);
   log(`ok  playbooks: ${Object.keys(spec.playbooks).length} in ${path} (params, PromQL, alert names)`);
+}
+
+/** The alert names the rules generated from a spec file define (the responder checks its playbooks against them). */
+export function specAlertNames(specPath: string): Set<string> {
+  const rules = generate(loadMonitoringSpec(specPath)).filter((f) => f.path.startsWith('prometheus/rules/')).map((f) => f.content);
+  return alertNamesOf(rules);
 }

@@ -6,17 +6,18 @@ import { PlaybooksSchema, durationMs } from '../core/config/playbook-spec.ts';
 import { ResponderConfigSchema } from '../core/config/responder-config.ts';
 import type { ResponderConfig } from '../core/config/responder-config.ts';
 import { loadConfigFile, readYamlFile, validateConfig } from '../core/config/validate.ts';
-import { loadMonitoringSpec } from '../core/config/monitoring-spec.ts';
-import { generate } from '../monitoring/generate.ts';
 import { defaultAuditPath, defaultStackDir, STATE_HOME_ENV, auditCandidates, firstExisting } from '../core/state.ts';
 import { SqliteAuditStore, TIMELINE_OUTCOMES } from './audit-store.ts';
 import { RSP_ERR_NO_AUDIT_DB, RSP_ERR_PLAYBOOK } from './errors.ts';
-import { alertNamesOf, playbookAlertErrors } from './playbook-check.ts';
+import { playbookAlertErrors } from '../core/config/playbook-check.ts';
 import type { Action } from './types.ts';
 import { startResponder } from './server.ts';
 
 /** The responder's config: its file, with the playbooks of the monitoring spec when one is there. */
-export function responderConfig(opts: { config?: string; spec?: string; dryRun?: boolean; port?: number }): ResponderConfig {
+export function responderConfig(
+  opts: { config?: string; spec?: string; dryRun?: boolean; port?: number },
+  alertNamesOfSpec: (specPath: string) => ReadonlySet<string>,
+): ResponderConfig {
   const base = opts.config === undefined ? validateConfig(ResponderConfigSchema, {}, 'default responder config') : loadConfigFile(ResponderConfigSchema, opts.config);
   let playbooks = base.playbooks;
   const specPath = opts.spec ?? (existsSync('llmwatch.yaml') ? 'llmwatch.yaml' : undefined);
@@ -25,8 +26,7 @@ export function responderConfig(opts: { config?: string; spec?: string; dryRun?:
     if (raw.playbooks !== undefined) {
       playbooks = validateConfig(PlaybooksSchema, raw.playbooks, `playbooks of ${specPath}`);
       // Each playbook must answer an alert the spec's rules can fire: a typo would wait for 3 a.m. to show.
-      const rules = generate(loadMonitoringSpec(specPath)).filter((f) => f.path.startsWith('prometheus/rules/')).map((f) => f.content);
-      const errors = playbookAlertErrors(playbooks, alertNamesOf(rules));
+      const errors = playbookAlertErrors(playbooks, alertNamesOfSpec(specPath));
       if (errors.length > 0) throw RSP_ERR_PLAYBOOK(`Playbooks of ${specPath}:\n${errors.map((e) => `  ${e}`).join('\n')}`);
     }
   }
@@ -93,8 +93,12 @@ function parseOutcome(v: string): string {
   return v;
 }
 
-/** `llmwatch responder` and `llmwatch responder log`. */
-export function responderCommand(): Command {
+/**
+ * `llmwatch responder` and `llmwatch responder log`. The alert names a spec's
+ * rules define come from the generator, which the CLI passes in: the
+ * responder does not import the monitoring part.
+ */
+export function responderCommand(alertNamesOfSpec: (specPath: string) => ReadonlySet<string>): Command {
   const cmd = new Command('responder').description('receive Alertmanager webhooks and run tiered, safe remediation playbooks');
   cmd
     .command('run', { isDefault: true })
@@ -105,7 +109,7 @@ export function responderCommand(): Command {
     .option('--dry-run', 'decide and record everything, run nothing')
     .option('--insecure', 'serve without credentials (loopback addresses only): for a local trial, never in production')
     .action(async function runResponder(opts: { config?: string; spec?: string; port?: number; dryRun?: boolean; insecure?: boolean }) {
-      const config = responderConfig(opts);
+      const config = responderConfig(opts, alertNamesOfSpec);
       const scale = await scaleActions(config);
       for (const [action, why] of scale.unavailable) console.error(`llmwatch responder: ${action} is unavailable: ${why}; its steps are recorded as skipped`);
       const r = await startResponder(config, { port: opts.port, actions: scale.actions, unavailable: scale.unavailable, insecure: opts.insecure === true });
@@ -129,7 +133,7 @@ export function responderCommand(): Command {
     .option('--json', 'JSON lines instead of a table')
     .action(function showLog(opts: { db?: string; config?: string; dir: string; limit: number; alert?: string; since?: number; outcome?: string; create?: boolean; json?: boolean }) {
       // A typo in --db must not quietly create an empty database and show "nothing".
-      const db = auditDatabase(opts);
+      const db = auditDatabase(opts, alertNamesOfSpec);
       const store = new SqliteAuditStore(db);
       try {
         const rows = store.timeline({ limit: opts.limit, since: opts.since, alertname: opts.alert, outcome: opts.outcome });
@@ -155,7 +159,11 @@ export function responderCommand(): Command {
  * writes) and a standalone responder's. Reading never creates one: a missing
  * database is an error naming the paths and how to create it, unless `--create`.
  */
-export function auditDatabase(opts: { db?: string; config?: string; dir: string; create?: boolean }, env: NodeJS.ProcessEnv = process.env): string {
+export function auditDatabase(
+  opts: { db?: string; config?: string; dir: string; create?: boolean },
+  alertNamesOfSpec: (specPath: string) => ReadonlySet<string>,
+  env: NodeJS.ProcessEnv = process.env,
+): string {
   const create = opts.create === true;
   if (opts.db !== undefined) {
     if (opts.db !== ':memory:' && !existsSync(opts.db) && !create) {
@@ -164,7 +172,7 @@ export function auditDatabase(opts: { db?: string; config?: string; dir: string;
     return opts.db;
   }
   if (opts.config !== undefined) {
-    const path = responderConfig({ config: opts.config }).auditPath;
+    const path = responderConfig({ config: opts.config }, alertNamesOfSpec).auditPath;
     if (!existsSync(path) && !create) {
       throw RSP_ERR_NO_AUDIT_DB(`no audit database at ${path} (the auditPath of ${opts.config}): the responder has not run with this config yet; start it with 'llmwatch responder --config ${opts.config}', or --create to start an empty one`);
     }

@@ -6,7 +6,7 @@ import { readSecretFile } from '../core/config/secrets.ts';
 import type { ResponderConfig } from '../core/config/responder-config.ts';
 import { hasCode } from '../core/errors.ts';
 import type { LlmwatchError } from '../core/errors.ts';
-import { bearer, sameSecret } from '../gateway/client-keys.ts';
+import { basicCredentials, bearer, sameSecret } from '../core/http/auth.ts';
 import { HTTP_ERR_BODY_TOO_LARGE, HTTP_ERR_METHOD_NOT_ALLOWED, HTTP_ERR_NOT_FOUND } from '../core/http/errors.ts';
 import { close, listen } from '../core/http/listen.ts';
 import { parseJsonObject, readBody } from '../core/http/read-body.ts';
@@ -98,11 +98,8 @@ export async function startResponder(config: ResponderConfig, opts: ResponderOpt
       const given = bearer(header);
       if (given !== undefined && sameSecret(given, token)) return;
     }
-    if (basic !== undefined && /^Basic\s+/i.test(header)) {
-      const decoded = Buffer.from(header.replace(/^Basic\s+/i, ''), 'base64').toString('utf8');
-      const sep = decoded.indexOf(':');
-      if (sep !== -1 && sameSecret(decoded.slice(0, sep), basic.username) && sameSecret(decoded.slice(sep + 1), basic.password)) return;
-    }
+    const given = basic === undefined ? undefined : basicCredentials(header);
+    if (given !== undefined && sameSecret(given.username, basic!.username) && sameSecret(given.password, basic!.password)) return;
     throw RSP_ERR_FORBIDDEN('Wrong credentials');
   }
 

@@ -16,6 +16,7 @@ import { ProfileStore, unknownModel } from './profile.ts';
 import { createRng } from './rng.ts';
 import type { Rng } from './rng.ts';
 import { closeSignal } from './timing.ts';
+import { TOXIC_LEXICON } from './text.ts';
 
 /** Where to listen, over the config's `host` and `port` (a test passes port 0). */
 export interface SimulatorOptions {
@@ -29,6 +30,8 @@ export interface SimulatorHandle {
   readonly port: number;
   /** Base URL without `/v1`, e.g. `http://127.0.0.1:3000`. */
   readonly url: string;
+  /** The abusive words toxic outputs are salted with: a lexical safety scorer that knows them flags every toxic output. */
+  readonly toxicTerms: readonly string[];
   /** Effective profiles, changeable in process as through `PUT /admin/profiles/{model}`. */
   readonly profiles: ProfileStore;
   /** As `POST /admin/reset`: every profile back to configured, PRNG reseeded. */
@@ -53,6 +56,7 @@ export async function startSimulator(config: SimulatorConfig, options: Simulator
   return {
     port,
     url: `http://${urlHost(host)}:${port}`,
+    toxicTerms: TOXIC_LEXICON,
     profiles: simulator.profiles,
     reset: () => simulator.reset(),
     close: () => close(server),

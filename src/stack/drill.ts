@@ -2,7 +2,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { durationMs } from '../core/config/playbook-spec.ts';
 import { JOB } from '../core/conventions.ts';
-import type { StackInfo } from './stack.ts';
+import { DRILLS_FILE } from './stack-info.ts';
+import type { StackInfo } from './stack-info.ts';
 
 /** One drill: a fault to inject, the traffic that makes it visible, and the alert and action it must cause. */
 export interface Scenario {
@@ -342,9 +343,6 @@ function startTraffic(s: StackInfo, model: string, concurrency: number): { stop(
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
-
-/** The file in a stack's folder that keeps the last drill run, for the console. */
-export const DRILLS_FILE = 'drills.json';
 
 /** Saves a drill run where the console reads it. */
 export function saveResults(dir: string, results: readonly DrillResult[], at = new Date()): void {

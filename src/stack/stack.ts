@@ -18,44 +18,17 @@ import { startResponder } from '../responder/server.ts';
 import type { ResponderHandle } from '../responder/server.ts';
 import { startSimulator } from '../simulator/server.ts';
 import type { SimulatorHandle } from '../simulator/server.ts';
-import { TOXIC_LEXICON } from '../simulator/text.ts';
 import { missingV1Hint, probeModels } from '../core/openai/list-models.ts';
 import { COMPONENTS, ensureComponents } from './binaries.ts';
-import { DRILLS_FILE } from './drill.ts';
-import { STACK_ERR_NO_STACK, STACK_ERR_UPSTREAM } from './errors.ts';
+import { DRILLS_FILE } from './stack-info.ts';
+import type { StackInfo } from './stack-info.ts';
+import { STACK_ERR_UPSTREAM } from './errors.ts';
 import { startLogged, waitHealthy } from './children.ts';
 import type { StackChild } from './children.ts';
 import { assertPortFree, freePort } from './ports.ts';
 import { stackAuditPath } from '../core/state.ts';
 import { LOCAL_PLAYBOOKS, localTimings } from './timings.ts';
 import type { Timings } from './timings.ts';
-
-/** Where each part of a running stack answers, and the secrets a drill needs; written to `stack.json`. */
-export interface StackInfo {
-  readonly pid: number;
-  readonly dir: string;
-  readonly urls: {
-    readonly simulator?: string;
-    readonly gateway: string;
-    readonly responder: string;
-    readonly prometheus: string;
-    readonly alertmanager: string;
-    readonly nodeExporter: string;
-    /** `llmwatch console`, started with the stack. */
-    readonly console: string;
-  };
-  readonly adminToken: string;
-  readonly responderToken: string;
-  /** The model a drill targets (has a fallback), and the fallback's name. */
-  readonly drillModel: string;
-  readonly fallbackModel: string;
-  /** The models the gateway serves. */
-  readonly models: readonly string[];
-  /** A model to try a request with: one the upstream lists; undefined when none of them is listed. */
-  readonly tryModel?: string;
-  readonly timings: Timings;
-  readonly spec: Readonly<MonitoringSpec>;
-}
 
 export interface StackOptions {
   readonly dir: string;
@@ -164,7 +137,7 @@ export async function startStack(opts: StackOptions): Promise<StackHandle> {
         port: ports.gateway,
         admin: { token: adminToken },
         // The simulator's abuse words, so its toxic outputs score as toxic.
-        safety: { scorer: 'lexical', extraTerms: opts.upstream === undefined ? [...TOXIC_LEXICON] : [] },
+        safety: { scorer: 'lexical', extraTerms: sim === undefined ? [] : [...sim.toxicTerms] },
         // A small slot count so a queue can build up on a laptop (the queue drill).
         upstreams: { local: { baseURL: upstreamURL, maxConcurrency: 8, headersTimeoutMs: 30_000 } },
         models,
@@ -289,13 +262,6 @@ function keptBriefly(alerts: Record<string, Record<string, unknown>>, timings: T
     if (def.defaults.keepFiringFor !== undefined) out[def.name] = { keepFiringFor: timings.alertFor, ...out[def.name] };
   }
   return out;
-}
-
-/** Reads a stack's `stack.json`, written by `llmwatch up`. */
-export function readStackInfo(dir: string): StackInfo {
-  const path = join(resolve(dir), 'stack.json');
-  if (!existsSync(path)) throw STACK_ERR_NO_STACK(`No running stack found: ${path} is missing. Start one with 'llmwatch up' (or 'npm start').`);
-  return JSON.parse(readFileSync(path, 'utf8')) as StackInfo;
 }
 
 /**

@@ -4,7 +4,8 @@ import { defaultStackDir } from '../core/state.ts';
 import { SCENARIOS, formatResults, runDrill, saveResults } from './drill.ts';
 import { STACK_ERR_UNKNOWN_SCENARIO } from './errors.ts';
 import type { DrillResult } from './drill.ts';
-import { readStackInfo, startStack } from './stack.ts';
+import { readStackInfo } from './stack-info.ts';
+import { startStack } from './stack.ts';
 import { compressedTimings, localTimings } from './timings.ts';
 
 const DEFAULT_DIR = defaultStackDir();

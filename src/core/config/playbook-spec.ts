@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ACTION_IDS, actionSpec } from '../../responder/actions/registry.ts';
+import { ACTION_IDS, actionSpec } from './action-specs.ts';
 import { promqlSyntaxError } from './promql-syntax.ts';
 
 export const Duration = z.string().regex(/^[1-9]\d*(ms|s|m|h|d)$/, 'a duration with one unit, such as 30s, 10m or 1h');

@@ -1,7 +1,12 @@
 import type { InferenceRequest } from '../../core/openai/validate.ts';
-import type { ModelRoute } from '../router.ts';
+import type { ModelMeter } from '../../core/metering/gateway-metrics.ts';
 import { cacheKey, isCacheable } from './key.ts';
 import type { CachedAnswer, CacheStore } from './types.ts';
+
+/** What the cache needs of a model: its hit, miss and bypass counters (not the whole route). */
+export interface CacheSubject {
+  readonly meter: Pick<ModelMeter, 'cache'>;
+}
 
 /** What the cache says about one request. */
 export type CacheLookup = { readonly kind: 'hit'; readonly answer: CachedAnswer } | { readonly kind: 'miss' } | { readonly kind: 'bypass' };
@@ -25,7 +30,7 @@ export class AnswerCache {
   }
 
   /** Looks a request up under the key of `target` (the model's active one) for `tenant`. */
-  async lookup(model: ModelRoute, request: InferenceRequest, target: string, tenant: string, header: string | string[] | undefined): Promise<CacheLookup> {
+  async lookup(model: CacheSubject, request: InferenceRequest, target: string, tenant: string, header: string | string[] | undefined): Promise<CacheLookup> {
     if (isCacheable(request, typeof header === 'string' ? header : undefined) === 'bypass') {
       model.meter.cache.bypass.inc();
       return { kind: 'bypass' };

@@ -1,6 +1,7 @@
 import type { LlmwatchError } from '../../core/errors.ts';
 import { GW_ERR_CONTENT_BLOCKED } from '../errors.ts';
-import type { ModelRoute } from '../router.ts';
+import type { ModelConfig } from '../../core/config/gateway-config.ts';
+import type { ModelMeter } from '../../core/metering/gateway-metrics.ts';
 import { RollingMean } from './rolling-mean.ts';
 
 /** A scorer that answers at once (the lexical one), with masking for the `redact` policy. */
@@ -25,6 +26,13 @@ const OBSERVE_BACKLOG = 64;
 /** A scorer run off the request path (the external classifier, sampled and bounded). */
 export interface BackgroundScorer {
   submit(text: string, onScore: (score: number) => void): unknown;
+}
+
+/** What safety scoring needs of a model: its name, its safety policy and threshold, and its safety meters (not the whole route). */
+export interface SafetySubject {
+  readonly name: string;
+  readonly config: { readonly safety: ModelConfig['safety'] };
+  readonly meter: Pick<ModelMeter, 'toxicity' | 'safetyScore' | 'flagged'>;
 }
 
 export type Verdict = { readonly action: 'pass' } | { readonly action: 'redact' } | { readonly action: 'block'; readonly error: LlmwatchError };
@@ -59,7 +67,7 @@ export class OutputSafety {
    * answers are scored a piece at a time, yielding between pieces: this
    * request waits, the others do not.
    */
-  async judge(model: ModelRoute, text: string): Promise<Verdict> {
+  async judge(model: SafetySubject, text: string): Promise<Verdict> {
     if (this.#inline === undefined) {
       this.observe(model, text);
       return PASS;
@@ -89,7 +97,7 @@ export class OutputSafety {
   }
 
   /** Scores an answer that was already delivered (a stream): counts and exports, changes nothing. */
-  observe(model: ModelRoute, whole: string): void {
+  observe(model: SafetySubject, whole: string): void {
     if (whole.length === 0) return;
     // Observing only feeds a rolling mean: the start of a huge answer tells enough, at bounded cost.
     const text = whole.length > OBSERVED_CHARS ? whole.slice(0, OBSERVED_CHARS) : whole;
@@ -137,7 +145,7 @@ export class OutputSafety {
   }
 
   /** Records one score; true when it reaches the model's threshold. */
-  #record(model: ModelRoute, score: number): boolean {
+  #record(model: SafetySubject, score: number): boolean {
     let mean = this.#means.get(model.name);
     if (mean === undefined) {
       mean = new RollingMean({ window: this.#window });

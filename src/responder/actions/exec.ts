@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { Action, ActionResult } from '../types.ts';
-import { execParamsSchema } from './registry.ts';
+import { execParamsSchema } from '../../core/config/action-specs.ts';
 
 /** Bytes of a command's stdout and stderr kept for the audit log; the rest is counted and dropped. */
 export const EXEC_OUTPUT_LIMIT = 4096;

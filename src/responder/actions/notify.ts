@@ -1,4 +1,4 @@
-import { notifyParamsSchema } from './registry.ts';
+import { notifyParamsSchema } from '../../core/config/action-specs.ts';
 import type { Action, ActionResult } from '../types.ts';
 
 const Params = notifyParamsSchema;

@@ -2,7 +2,7 @@ import { ApiException, AppsV1Api, IsomorphicFetchHttpLibrary } from '@kubernetes
 import type { HttpLibrary, KubeConfig, V1Scale } from '@kubernetes/client-node';
 import type { z } from 'zod';
 import type { Action, ActionContext, ActionResult } from '../types.ts';
-import { scaleParamsSchema } from './registry.ts';
+import { scaleParamsSchema } from '../../core/config/action-specs.ts';
 
 export { scaleParamsSchema };
 

@@ -1,4 +1,4 @@
-import { switchModelParamsSchema } from './registry.ts';
+import { switchModelParamsSchema } from '../../core/config/action-specs.ts';
 import type { Action, ActionContext, ActionResult } from '../types.ts';
 
 const Params = switchModelParamsSchema;

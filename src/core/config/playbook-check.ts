@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import type { Playbook } from '../core/config/playbook-spec.ts';
+import type { Playbook } from './playbook-spec.ts';
 
 /** Alert names of Prometheus rule files (YAML text): every `alert:` of every group. */
 export function alertNamesOf(ruleFiles: readonly string[]): Set<string> {

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import type { Alert } from '../types.ts';
 
 // https://kubernetes.io/docs/concepts/overview/working-with-objects/names/
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -43,6 +42,11 @@ export const execParamsSchema = z.strictObject({
 
 export const noopParamsSchema = z.strictObject({});
 
+/** What an action's target key may depend on: the alert instance (Alertmanager's fingerprint). */
+export interface ActionAlert {
+  readonly fingerprint: string;
+}
+
 /**
  * What the engine knows of an action, in one place: its parameters' schema,
  * its risk tier (a warning, P1, runs `low` ones only), whether running it
@@ -60,7 +64,7 @@ export interface ActionSpec {
   readonly revertible: boolean;
   /** Label values are expanded into string params (`{{ $labels.x }}`); false for exec, whose labels reach the environment only. */
   readonly expandsLabels: boolean;
-  target(params: Record<string, unknown>, alert: Alert): string;
+  target(params: Record<string, unknown>, alert: ActionAlert): string;
 }
 
 export const ACTION_SPECS = {

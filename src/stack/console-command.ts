@@ -7,11 +7,10 @@ import type { MonitoringSpec } from '../core/config/monitoring-spec.ts';
 import { validateConfig } from '../core/config/validate.ts';
 import { buildModel } from '../monitoring/build.ts';
 import { buildDashboards } from '../monitoring/dashboards/build.ts';
-import { DRILLS_FILE } from '../stack/drill.ts';
-import { readStackInfo } from '../stack/stack.ts';
+import { DRILLS_FILE, readStackInfo } from './stack-info.ts';
 import { defaultStackDir } from '../core/state.ts';
-import { CONSOLE_ERR_NO_PROMETHEUS } from './errors.ts';
-import { startConsole } from './server.ts';
+import { CONSOLE_ERR_NO_PROMETHEUS } from '../console/errors.ts';
+import { startConsole } from '../console/server.ts';
 
 interface ConsoleCommandOptions {
   dir: string;
