@@ -3,7 +3,7 @@ import type { Severity } from '../../core/conventions.ts';
 import type { MonitoringModel } from '../model.ts';
 import { histogramQuantile, rate, sumBy } from '../promql.ts';
 import { commonAnnotations, datasourceVariable, panel } from './common.ts';
-import type { Dashboard, Panel, ValueText } from './model.ts';
+import type { Dashboard, Panel, ValueText } from '../../core/dashboard-model.ts';
 import { count, countBy, firingAlerts, increase, max, orZero, sum } from './queries.ts';
 
 /** Actions and decisions are rare: counted over an hour, they read as "how many lately". */

@@ -2,7 +2,7 @@ import { GEN_ERR_EMPTY_OUTPUT } from '../errors.ts';
 import type { MonitoringModel } from '../model.ts';
 import { alertsDashboard } from './alerts.ts';
 import { hostsDashboard } from './hosts.ts';
-import type { Dashboard } from './model.ts';
+import type { Dashboard } from '../../core/dashboard-model.ts';
 import { overviewDashboard } from './overview.ts';
 
 /**

@@ -1,7 +1,7 @@
 import type { MonitoringSpec } from '../../core/config/monitoring-spec.ts';
 import { ALERT_LABEL, RESPONDER_LABEL, RESPONDER_METRIC, TARGET_LABEL } from '../../core/conventions.ts';
 import { sumBy } from '../promql.ts';
-import type { Annotation, DatasourceVariable, Panel } from './model.ts';
+import type { Annotation, DatasourceVariable, Panel } from '../../core/dashboard-model.ts';
 import { firingAlerts, increase } from './queries.ts';
 import { thresholdNote } from './thresholds.ts';
 

@@ -2,7 +2,7 @@ import { DASHBOARD_TAG, DASHBOARD_UID, GPU_METRIC, JOB, LABEL, NODE, NODE_EXPORT
 import type { MonitoringModel } from '../model.ts';
 import { anyOf, ne, rate, re, sel, sumBy } from '../promql.ts';
 import { commonAnnotations, datasourceVariable, panel } from './common.ts';
-import type { Dashboard, Panel, Query } from './model.ts';
+import type { Dashboard, Panel, Query } from '../../core/dashboard-model.ts';
 import { onHosts } from './queries.ts';
 import { alertThreshold } from './thresholds.ts';
 

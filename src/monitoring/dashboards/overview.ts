@@ -3,7 +3,7 @@ import type { Quantile } from '../../core/conventions.ts';
 import type { MonitoringModel } from '../model.ts';
 import { rate, sel, sumBy } from '../promql.ts';
 import { commonAnnotations, datasourceVariable, panel } from './common.ts';
-import type { Dashboard, Query, Variable } from './model.ts';
+import type { Dashboard, Query, Variable } from '../../core/dashboard-model.ts';
 import { byVariable, count, firingAlerts, max, orZero, sum } from './queries.ts';
 import { alertThreshold } from './thresholds.ts';
 

@@ -3,7 +3,7 @@ import { resolveTuning } from '../build.ts';
 import { catalogFor } from '../catalog.ts';
 import { humanize, humanizeDuration, humanizePercentage } from '../humanize.ts';
 import type { MonitoringModel } from '../model.ts';
-import type { Threshold, Unit } from './model.ts';
+import type { Threshold, Unit } from '../../core/dashboard-model.ts';
 
 /**
  * The level an alert fires at, as the spec tunes it for every model or host

@@ -7,7 +7,7 @@ import { DASHBOARD_TAG, GRAFANA_DATASOURCE_UID } from '../../core/conventions.ts
 import type { Severity } from '../../core/conventions.ts';
 import { buildDashboards } from '../dashboards/build.ts';
 import { DATASOURCE_VAR } from '../dashboards/common.ts';
-import type { Annotation, Dashboard, Panel, Threshold, Unit, ValueText, Variable } from '../dashboards/model.ts';
+import type { Annotation, Dashboard, Panel, Threshold, Unit, ValueText, Variable } from '../../core/dashboard-model.ts';
 import { ALL_VALUES } from '../dashboards/queries.ts';
 import { GENERATED_MARK } from '../model.ts';
 import type { GeneratedFile, MonitoringModel } from '../model.ts';
