@@ -32,7 +32,7 @@ test('console API against a real Prometheus, Alertmanager and responder', { time
 
   await t.test('query_range is proxied: the recorded P95 latency appears after traffic', async () => {
     await world.traffic(5);
-    const expr = `model:openllm_inference_duration_seconds:p95{model="${MODEL}"}`;
+    const expr = `model_endpoint:openllm_inference_duration_seconds:p95{model="${MODEL}"}`;
     const result = await eventually('recorded p95 latency', async () => {
       await world.traffic(1);
       const end = Math.floor(Date.now() / 1000);

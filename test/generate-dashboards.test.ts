@@ -345,11 +345,11 @@ describe('the dashboards', () => {
 describe("thresholds are the spec's alert levels", () => {
   const steps = (model: MonitoringModel, uid: string, title: string) => panelTitled(byUid(dashboardsOf(model), uid), title).fieldConfig!.defaults.thresholds?.steps;
 
-  test('defaults: the article\'s 2 s latency, critical (red); throughput is bad below 50 tokens/s', () => {
+  test('defaults: the article\'s 2 s latency, a warning now (orange); throughput is bad below 50 tokens/s; GPU memory above vLLM\'s 0.9', () => {
     const model = buildModel(monitoringSpec({}));
     assert.deepEqual(steps(model, DASHBOARD_UID.overview, 'Inference latency'), [
       { value: null, color: 'green' },
-      { value: 2, color: 'red' },
+      { value: 2, color: 'orange' },
     ]);
     assert.deepEqual(steps(model, DASHBOARD_UID.overview, 'Token throughput'), [
       { value: null, color: 'orange' },
@@ -361,7 +361,7 @@ describe("thresholds are the spec's alert levels", () => {
     ]);
     assert.deepEqual(steps(model, DASHBOARD_UID.hosts, 'GPU memory utilisation'), [
       { value: null, color: 'green' },
-      { value: 0.9, color: 'red' },
+      { value: 0.95, color: 'orange' },
     ]);
     const latency = panelTitled(byUid(dashboardsOf(model), DASHBOARD_UID.overview), 'Inference latency');
     assert.deepEqual(
@@ -398,7 +398,7 @@ describe("thresholds are the spec's alert levels", () => {
     const overview = buildDashboards(model)[0]!;
     const latency = overview.rows.flatMap((r) => r.panels).find((p) => p.key === 'latency')!;
     assert.equal(latency.unit, 'seconds');
-    assert.deepEqual({ ...latency.threshold, alert: undefined }, { value: 3, direction: 'above', severity: 'critical', alert: undefined });
+    assert.deepEqual({ ...latency.threshold, alert: undefined }, { value: 3, direction: 'above', severity: 'warning', alert: undefined });
     assert.equal(latency.threshold?.alert?.name, 'HighInferenceLatency');
   });
 });

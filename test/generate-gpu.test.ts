@@ -47,7 +47,7 @@ describe('GPU alerts with the llmwatch exporter (source: llmwatch, the default)'
   test('the exact PromQL of each GPU alert, and no dcgm mapping', () => {
     const { alerts, recorded } = rulesOf(gpuSpec('llmwatch'));
     const expr = (name: string) => alerts.filter((r) => r.alert === name).map((r) => [r.expr, r.for, r.labels.severity, r.labels.category]);
-    assert.deepEqual(expr('HighGpuMemoryUsage'), [['gpu:node_gpu_memory_utilisation:ratio > 0.9', '2m', 'critical', 'resource']]);
+    assert.deepEqual(expr('HighGpuMemoryUsage'), [['gpu:node_gpu_memory_utilisation:ratio > 0.95', '5m', 'warning', 'resource']]);
     assert.deepEqual(expr('HighGpuTemperature'), [['node_gpu_temperature_celsius > 85', '5m', 'warning', 'resource']]);
     assert.deepEqual(expr('GpuCollectorFailing'), [['llmwatch_gpu_collector_success == 0', '5m', 'warning', 'availability']]);
     assert.ok(alerts.some((r) => r.alert === 'TargetAbsent' && r.expr === 'absent(up{job="llmwatch-gpu"})'));
@@ -162,7 +162,7 @@ describe('GPU alerts with NVIDIA dcgm-exporter (source: dcgm)', () => {
       job: 'llmwatch-gpu',
       name: 'NVIDIA A100-SXM4-80GB',
       service: 'openllm',
-      severity: 'critical',
+      severity: 'warning',
       uuid: 'GPU-a',
     });
     const file = {
@@ -181,9 +181,9 @@ describe('GPU alerts with NVIDIA dcgm-exporter (source: dcgm)', () => {
                 {
                   exp_labels: labels('1'),
                   exp_annotations: {
-                    description: 'GPU 0 on h:9400 has used more than 90% of its memory for 2m (now 97.5%).',
+                    description: 'GPU 0 on h:9400 has used more than 95% of its memory for 5m (now 97.5%).',
                     runbook_url: 'https://github.com/llmwatch/llmwatch/blob/main/deploy/docs/runbooks/HighGpuMemoryUsage.md',
-                    summary: 'GPU 0 on h:9400 is above 90% memory',
+                    summary: 'GPU 0 on h:9400 is above 95% memory',
                   },
                 },
               ],

@@ -45,9 +45,9 @@ describe('generated rules pass the real promtool', () => {
       targets: { gpuExporter: { targets: ['10.0.0.5:9835'] }, modelServers: [{ name: 'vllm', kind: 'vllm', targets: ['10.0.0.6:8000'] }] },
     });
     assert.deepEqual(exprOf('HighInferenceLatency', spec), [
-      'model:openllm_inference_duration_seconds:p95{model!~"llama-1b|llama-70b"} > 2 and on (model) model:openllm_inference_duration_seconds_count:rate5m * 300 >= 100',
-      'model:openllm_inference_duration_seconds:p95{model="llama-1b"} > 0.5 and on (model) model:openllm_inference_duration_seconds_count:rate5m * 300 >= 100',
-      'model:openllm_inference_duration_seconds:p95{model="llama-70b"} > 5 and on (model) model:openllm_inference_duration_seconds_count:rate5m * 300 >= 100',
+      'model_endpoint:openllm_inference_duration_seconds:p95{endpoint!="embeddings", model!~"llama-1b|llama-70b"} > 2 and on (model, endpoint) model_endpoint:openllm_inference_duration_seconds_count:rate5m * 300 >= 100',
+      'model_endpoint:openllm_inference_duration_seconds:p95{endpoint!="embeddings", model="llama-1b"} > 0.5 and on (model, endpoint) model_endpoint:openllm_inference_duration_seconds_count:rate5m * 300 >= 100',
+      'model_endpoint:openllm_inference_duration_seconds:p95{endpoint!="embeddings", model="llama-70b"} > 5 and on (model, endpoint) model_endpoint:openllm_inference_duration_seconds_count:rate5m * 300 >= 100',
     ]);
     // Disabled for llama-1b: the default rule leaves it out and no rule of its own exists.
     assert.deepEqual(exprOf('HighErrorRate', spec), ['openllm_request_error_rate{model!~"llama-1b"} > 0.01 and on (model) model:openllm_requests_judged:rate5m >= 5 and on (model) model:openllm_requests_judged:rate5m * 300 >= 100']);
@@ -67,8 +67,11 @@ describe('generated rules pass the real promtool', () => {
 
 describe('the exact PromQL, table-driven', () => {
   const cases: Array<[string, string[]]> = [
-    ['HighInferenceLatency', ['model:openllm_inference_duration_seconds:p95 > 2 and on (model) model:openllm_inference_duration_seconds_count:rate5m * 300 >= 100']],
-    ['HighTimeToFirstToken', ['model:openllm_time_to_first_token_seconds:p95 > 1 and on (model) model:openllm_time_to_first_token_seconds_count:rate5m * 300 >= 100']],
+    // Per model and endpoint: chat and completions here, embeddings in their own alert.
+    ['HighInferenceLatency', ['model_endpoint:openllm_inference_duration_seconds:p95{endpoint!="embeddings"} > 2 and on (model, endpoint) model_endpoint:openllm_inference_duration_seconds_count:rate5m * 300 >= 100']],
+    ['HighEmbeddingLatency', ['model_endpoint:openllm_inference_duration_seconds:p95{endpoint="embeddings"} > 1 and on (model, endpoint) model_endpoint:openllm_inference_duration_seconds_count:rate5m * 300 >= 100']],
+    ['HighTimeToFirstToken', ['model_endpoint:openllm_time_to_first_token_seconds:p95 > 2.5 and on (model, endpoint) model_endpoint:openllm_time_to_first_token_seconds_count:rate5m * 300 >= 100']],
+    ['HighTimePerOutputToken', ['model_endpoint:openllm_time_per_output_token_seconds:p95 > 0.15 and on (model, endpoint) model_endpoint:openllm_time_per_output_token_seconds_count:rate5m * 300 >= 100']],
     ['LowTokenThroughput', ['openllm_token_throughput_per_second < 50 and on (model) model:openllm_requests_in_flight:avg5m >= 1']],
     ['QueueBacklog', ['model:openllm_queue_length:sum > 10']],
     ['HighTimeoutRate', ['model:openllm_upstream_timeouts:ratio_rate5m > 0.05 and on (model) model:openllm_upstream_requests:rate5m * 300 >= 20']],
@@ -78,7 +81,7 @@ describe('the exact PromQL, table-driven', () => {
     ['ModelServedByFallback', ['model_target:openllm_upstream_requests:rate5m > 0 unless on (model, upstream, upstream_model) openllm_route_primary == 1']],
     ['HighToxicityScore', ['model:openllm_output_toxicity_score:avg > 0.3']],
     ['LowCacheHitRate', ['openllm_cache_hit_rate < 0.3 and on (model) model:openllm_cache_lookups:rate5m >= 0.1']],
-    ['HighGpuMemoryUsage', ['gpu:node_gpu_memory_utilisation:ratio > 0.9']],
+    ['HighGpuMemoryUsage', ['gpu:node_gpu_memory_utilisation:ratio > 0.95']],
     ['HighCpuUsage', ['node_cpu_usage_percent > 80']],
     ['HighHostMemoryUsage', ['instance:node_memory_utilisation:ratio > 0.85']],
     [
@@ -114,10 +117,10 @@ describe('the exact PromQL, table-driven', () => {
       models: { small: { alerts: { HighInferenceLatency: { minEvents: 20 } } } },
       slo: { minEvents: 50 },
     });
-    assert.deepEqual(exprOf('HighTimeToFirstToken', spec), ['model:openllm_time_to_first_token_seconds:p95 > 1']);
+    assert.deepEqual(exprOf('HighTimeToFirstToken', spec), ['model_endpoint:openllm_time_to_first_token_seconds:p95 > 2.5']);
     assert.deepEqual(exprOf('HighInferenceLatency', spec), [
-      'model:openllm_inference_duration_seconds:p95{model!~"small"} > 2 and on (model) model:openllm_inference_duration_seconds_count:rate5m * 300 >= 100',
-      'model:openllm_inference_duration_seconds:p95{model="small"} > 2 and on (model) model:openllm_inference_duration_seconds_count:rate5m * 300 >= 20',
+      'model_endpoint:openllm_inference_duration_seconds:p95{endpoint!="embeddings", model!~"small"} > 2 and on (model, endpoint) model_endpoint:openllm_inference_duration_seconds_count:rate5m * 300 >= 100',
+      'model_endpoint:openllm_inference_duration_seconds:p95{endpoint!="embeddings", model="small"} > 2 and on (model, endpoint) model_endpoint:openllm_inference_duration_seconds_count:rate5m * 300 >= 20',
     ]);
     assert.match(exprOf('ErrorBudgetBurn', spec)[0]!, /increase1h >= 50\) or .*increase6h >= 50\)$/);
     assert.throws(

@@ -48,7 +48,7 @@ test('a runbook has the title, severity, category, meaning, impact and numbered 
   assert.equal(section(page, 'Impact'), alert.runbook.impact);
   assert.equal(
     section(page, 'Diagnosis'),
-    '1. Query `model:openllm_inference_duration_seconds:p95`.\n2. Look at the logs:\n   ```sh\n   journalctl -u llmwatch\n   ```',
+    '1. Query `model_endpoint:openllm_inference_duration_seconds:p95`.\n2. Look at the logs:\n   ```sh\n   journalctl -u llmwatch\n   ```',
   );
   assert.equal(section(page, 'Mitigation'), '1. The responder scales out.\n2. Switch to a smaller model.');
   assert.ok(page.endsWith('[All runbooks](README.md)\n'));

@@ -5,15 +5,19 @@ import { ResponderConfigSchema } from '../src/core/config/responder-config.ts';
 import { loadConfigFile, validateConfig } from '../src/core/config/validate.ts';
 import { hasCode } from '../src/core/errors.ts';
 
-test('config/responder.example.yaml is valid; the default playbook is the article\'s', () => {
+test('config/responder.example.yaml is valid; the default playbook is the article\'s, on the latency pages users feel', () => {
   const c = loadConfigFile(ResponderConfigSchema, new URL('../config/responder.example.yaml', import.meta.url).pathname);
-  assert.equal(c.playbooks.HighInferenceLatency?.steps[0]?.action, 'scale');
+  assert.equal(c.playbooks.HighTimeToFirstToken?.steps[0]?.action, 'scale');
   const d = validateConfig(ResponderConfigSchema, {});
-  assert.deepEqual(
-    d.playbooks.HighInferenceLatency?.steps.map((s) => s.action),
-    ['scale', 'switch-model', 'notify'],
-  );
-  assert.equal(d.playbooks.HighInferenceLatency?.steps[0]?.if?.above, 20);
+  for (const alert of ['HighTimeToFirstToken', 'HighTimePerOutputToken']) {
+    assert.deepEqual(
+      d.playbooks[alert]?.steps.map((s) => s.action),
+      ['scale', 'switch-model', 'notify'],
+    );
+    assert.equal(d.playbooks[alert]?.steps[0]?.if?.above, 20);
+  }
+  // Not on the end-to-end latency: it grows with answer length, and long healthy answers would switch the model.
+  assert.equal(d.playbooks.HighInferenceLatency, undefined);
 });
 
 test('bad responder configs name the field', () => {

@@ -48,7 +48,8 @@ test('Prometheus fires the latency rule, Alertmanager delivers it, the responder
   const responderPort = await freePort();
   // The rules and the Alertmanager config come from the generator, with compressed timings.
   const spec = monitoringSpec({
-    alerts: { HighInferenceLatency: { threshold: 0.5, for: '1s' } },
+    // Critical, as the article had it: the scale step runs at P0 only (the default is a warning now).
+    alerts: { HighInferenceLatency: { threshold: 0.5, for: '1s', severity: 'critical' } },
     alertmanager: { groupWait: '1s', groupInterval: '1s', repeatInterval: '1m', responderURL: `http://127.0.0.1:${responderPort}/alerts`, responderTokenFile: tokenFile },
   });
   writeGenerated(dir, generate(spec));

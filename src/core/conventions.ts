@@ -218,16 +218,23 @@ export function recordedNames(prefix: string = DEFAULT_PREFIX, window = '5m') {
     sentRate: `model:${counterBaseName(m('upstreamRequests'))}:rate${window}`,
     /** Per model and target: requests sent per second, failover attempts included. */
     targetRequests: `model_target:${counterBaseName(m('upstreamRequests'))}:rate${window}`,
-    /** Latency observations (successful requests) per second. */
-    latencyCount: `model:${m('inferenceDuration')}_count:rate${window}`,
-    /** Time-to-first-token observations (streamed answers) per second. */
-    ttftCount: `model:${m('timeToFirstToken')}_count:rate${window}`,
+    /** Per model and endpoint: latency observations (successful requests) per second. */
+    latencyCount: `model_endpoint:${m('inferenceDuration')}_count:rate${window}`,
+    /** Per model and endpoint: time-to-first-token observations (streamed answers) per second. */
+    ttftCount: `model_endpoint:${m('timeToFirstToken')}_count:rate${window}`,
+    /** Per model and endpoint: time-per-output-token observations (streamed answers of two tokens or more) per second. */
+    tpotCount: `model_endpoint:${m('timePerOutputToken')}_count:rate${window}`,
     /** SLO: judged requests (success and server-side error) over a window, as a count. */
     judgedEvents: (window: string) => `model:${prefix}requests_judged:increase${window}`,
     /** SLO: latency observations over a window, as a count. */
     latencyEvents: (window: string) => `model:${m('inferenceDuration')}_count:increase${window}`,
-    latencyQuantile: (q: Quantile) => `model:${m('inferenceDuration')}:${q}`,
-    ttftQuantile: (q: Quantile) => `model:${m('timeToFirstToken')}:${q}`,
+    /**
+     * Quantiles per model and endpoint: chat, completions and embeddings never pool, so fast
+     * embeddings cannot hide slow chat.
+     */
+    latencyQuantile: (q: Quantile) => `model_endpoint:${m('inferenceDuration')}:${q}`,
+    ttftQuantile: (q: Quantile) => `model_endpoint:${m('timeToFirstToken')}:${q}`,
+    tpotQuantile: (q: Quantile) => `model_endpoint:${m('timePerOutputToken')}:${q}`,
     /** SLO: share of judged requests (client errors and cancellations left out) that failed server-side, over a window. */
     errorRatio: (window: string) => `model:${prefix}request_errors:ratio_rate${window}`,
     /** SLO: share of successful requests slower than the latency objective, over a window. */
@@ -269,6 +276,8 @@ export const JOB = {
 export const MODEL_ALERTS = [
   'HighInferenceLatency',
   'HighTimeToFirstToken',
+  'HighTimePerOutputToken',
+  'HighEmbeddingLatency',
   'LowTokenThroughput',
   'QueueBacklog',
   'HighTimeoutRate',

@@ -2,7 +2,9 @@ import type { MonitoringSpec } from '../core/config/monitoring-spec.ts';
 import { BUCKETS, DCGM, GPU_LABEL, GPU_METRIC, JOB, LABEL, NODE, metricName } from '../core/conventions.ts';
 import type { AlertContext, AlertDef } from './alert-def.ts';
 import { humanize, humanizeDuration, humanizePercentage } from './humanize.ts';
-import { andOn, num, sel, unlessOn } from './promql.ts';
+import { andOn, eq, ne, num, sel, unlessOn } from './promql.ts';
+import { ENDPOINT_NAMES } from '../openai/endpoints.ts';
+import type { Endpoint } from '../openai/endpoints.ts';
 import { fastWindow } from './recording.ts';
 import { REPLICAS, SERIES_MINUTES, counter, gauge, minutesOf, seriesOf, stepValues } from './scenario.ts';
 import type { InputSeries, Scenario } from './scenario.ts';
@@ -34,14 +36,31 @@ export function secondsOf(duration: string): number {
  * The low-traffic guard of a ratio or quantile alert: `and` the window held at least
  * `minEvents` events (a per-second rate times the window), or nothing when the guard is off.
  */
-function enoughEvents(c: AlertContext, ratePerSecond: string): string {
+function enoughEvents(c: AlertContext, ratePerSecond: string, on: readonly string[] = [M]): string {
   if (c.tuning.minEvents <= 0) return '';
-  return ` and on (${M}) ${ratePerSecond} * ${num(secondsOf(c.spec.rateWindow))} >= ${num(c.tuning.minEvents)}`;
+  return ` and on (${on.join(', ')}) ${ratePerSecond} * ${num(secondsOf(c.spec.rateWindow))} >= ${num(c.tuning.minEvents)}`;
 }
 
 /** The same series on each of the three gateway replicas. */
 function onReplicas(make: (instance: string) => InputSeries[]): InputSeries[] {
   return REPLICAS.flatMap(make);
+}
+
+const E = LABEL.endpoint;
+/** Latency, TTFT and TPOT quantiles are per model and endpoint. */
+const BY_ENDPOINT = [M, E] as const;
+
+/** What a histogram alert reads: the gateway histogram, its bounds, and the endpoints the gateway creates it for. */
+interface HistogramSubject {
+  readonly metric: string;
+  readonly bounds: readonly number[];
+  readonly q: number;
+  /** The endpoint the scenarios make slow. */
+  readonly endpoint: Endpoint;
+  /** Another endpoint of the same model, fast and busy, that must not pool with it. */
+  readonly pooledWith: Endpoint;
+  /** Endpoints the gateway pre-creates the histogram for (at zero, from start-up): what idle looks like. */
+  readonly idleEndpoints: readonly Endpoint[];
 }
 
 /**
@@ -50,18 +69,20 @@ function onReplicas(make: (instance: string) => InputSeries[]): InputSeries[] {
  * so the interpolated quantile lies above it; healthy puts it in the first
  * bucket, wholly below the threshold.
  */
-function histogramScenarios(c: AlertContext, model: string, metric: string, bounds: readonly number[], q: number): Scenario[] {
+function histogramScenarios(c: AlertContext, model: string, h: HistogramSubject): Scenario[] {
+  const { metric, bounds, q, endpoint } = h;
   const t = c.tuning.threshold;
   const lower = bounds.findIndex((b) => b >= t);
   const at = checkAt(c);
-  const series = (bucket: number, perMinute: number) =>
+  const series = (bucket: number, perMinute: number, ep: Endpoint = endpoint) =>
     onReplicas((instance) => [
       ...[...bounds.map(num), '+Inf'].map((le, i) =>
-        counter(`${metric}_bucket`, gatewayLabels(model, instance, { endpoint: 'chat_completions', le }), i >= bucket ? perMinute : 0),
+        counter(`${metric}_bucket`, gatewayLabels(model, instance, { [E]: ep, le }), i >= bucket ? perMinute : 0),
       ),
-      counter(`${metric}_count`, gatewayLabels(model, instance, { endpoint: 'chat_completions' }), perMinute),
+      counter(`${metric}_count`, gatewayLabels(model, instance, { [E]: ep }), perMinute),
     ]);
   const firingValue = bounds[lower]! + (bounds[lower + 1]! - bounds[lower]!) * q;
+  const fires = [{ labels: { [M]: model, [E]: endpoint }, value: firingValue }];
   // Enough traffic to clear minEvents in the window twice over.
   const perMinute = Math.max(60, Math.ceil((2 * c.tuning.minEvents) / (REPLICAS.length * minutesOf(c.spec.rateWindow))));
   // One answer a minute on one replica, every fifth one slow: each window holds five answers, one of
@@ -71,16 +92,20 @@ function histogramScenarios(c: AlertContext, model: string, metric: string, boun
     const values = (slowToo: boolean) => Array.from({ length: SERIES_MINUTES + 1 }, (_, t) => upTo(t, slowToo)).join(' ');
     return [
       ...[...bounds.map(num), '+Inf'].map((le, i) => ({
-        series: seriesOf(`${metric}_bucket`, gatewayLabels(model, REPLICAS[0], { endpoint: 'chat_completions', le })),
+        series: seriesOf(`${metric}_bucket`, gatewayLabels(model, REPLICAS[0], { [E]: endpoint, le })),
         values: values(i >= lower + 1),
       })),
-      { series: seriesOf(`${metric}_count`, gatewayLabels(model, REPLICAS[0], { endpoint: 'chat_completions' })), values: values(true) },
+      { series: seriesOf(`${metric}_count`, gatewayLabels(model, REPLICAS[0], { [E]: endpoint })), values: values(true) },
     ];
   };
   return [
-    { name: 'firing', series: series(lower + 1, perMinute), at, expect: [{ labels: { [M]: model }, value: firingValue }] },
+    { name: 'firing', series: series(lower + 1, perMinute), at, expect: fires },
     { name: 'healthy', series: series(0, perMinute), at, expect: [] },
-    { name: 'idle', series: series(0, 0), at, expect: [] },
+    // What the gateway exports before its first request: every (model, endpoint) histogram it creates, at zero.
+    { name: 'idle', series: h.idleEndpoints.flatMap((ep) => series(0, 0, ep)), at, expect: [] },
+    // Per endpoint: 40 times as many fast answers on another endpoint of the same model would put a
+    // pooled P95 in the fast bucket (the slow ones are 1 in 41); per endpoint the slow one still fires.
+    { name: `slow ${endpoint} beside busy fast ${h.pooledWith}`, series: [...series(lower + 1, perMinute), ...series(0, perMinute * 40, h.pooledWith)], at, expect: fires },
     // Without the minimum of events this pages: one slow answer in five is the whole tail.
     ...(c.tuning.minEvents > 5 ? [{ name: 'one slow answer among a handful', series: handful(), at: at + 10, expect: [] }] : []),
   ];
@@ -99,26 +124,48 @@ function histogramCheck(bounds: readonly number[], what: string) {
 
 const sec = (t: number) => humanizeDuration(t);
 
+/** The P95 of a per-(model, endpoint) quantile family above the threshold, with its minimum of events. */
+function quantileExpr(c: AlertContext, quantile: string, count: string, matchers: readonly string[]): string {
+  return `${sel(quantile, ...matchers)} > ${num(c.tuning.threshold)}${enoughEvents(c, count, BY_ENDPOINT)}`;
+}
+
+/** Endpoints whose answers are generated tokens (the TTFT and TPOT histograms exist for these only). */
+const GENERATING: readonly Endpoint[] = ['chat_completions', 'completions'];
+
 export const HIGH_INFERENCE_LATENCY: AlertDef = {
   name: 'HighInferenceLatency',
   scope: 'model',
   category: 'performance',
-  defaults: { threshold: 2, for: '3m', severity: 'critical', minRequestRate: 0, minEvents: 100 },
-  identity: [M],
+  // The article's end-to-end alert, kept, but no longer a page: arrival to last byte grows with the
+  // answer's length (a healthy 256-token answer at 30 tokens/s takes 8.7 s), so it cannot tell a slow
+  // server from a long answer. The pages are HighTimeToFirstToken and HighTimePerOutputToken.
+  defaults: { threshold: 2, for: '3m', severity: 'warning', minRequestRate: 0, minEvents: 100 },
+  identity: [M, E],
   humanizer: 'humanizeDuration',
-  summary: 'P95 inference latency of {{ $labels.model }} is above {threshold}',
-  description: 'The 95th percentile of inference latency of model {{ $labels.model }} has been above {threshold} for {for} (now {{ $value | humanizeDuration }}).',
+  summary: 'P95 inference latency of {{ $labels.model }} ({{ $labels.endpoint }}) is above {threshold}',
+  description:
+    'The 95th percentile of end-to-end inference latency (arrival to last byte) of {{ $labels.endpoint }} requests to model {{ $labels.model }} has been above {threshold} for {for} (now {{ $value | humanizeDuration }}). It grows with answer length: see HighTimeToFirstToken and HighTimePerOutputToken for what users feel.',
   showThreshold: sec,
-  expr: (c, m) => `${sel(c.names.latencyQuantile('p95'), ...m)} > ${num(c.tuning.threshold)}${enoughEvents(c, c.names.latencyCount)}`,
-  scenarios: (c, model) => histogramScenarios(c, model, metricName('inferenceDuration', c.spec.metricsPrefix), c.spec.latencyBuckets, 0.95),
+  // Chat and completions; embeddings have their own alert (HighEmbeddingLatency) and threshold.
+  expr: (c, m) => quantileExpr(c, c.names.latencyQuantile('p95'), c.names.latencyCount, [ne(E, 'embeddings'), ...m]),
+  scenarios: (c, model) =>
+    histogramScenarios(c, model, {
+      metric: metricName('inferenceDuration', c.spec.metricsPrefix),
+      bounds: c.spec.latencyBuckets,
+      q: 0.95,
+      endpoint: 'chat_completions',
+      pooledWith: 'embeddings',
+      idleEndpoints: ENDPOINT_NAMES,
+    }),
   validate: (c) => histogramCheck(c.spec.latencyBuckets, 'latency')(c),
   runbook: {
-    meaning: 'One request in twenty to this model takes longer than the threshold, measured at the gateway from arrival to the last byte, queue wait included.',
-    impact: 'Users wait; chat UIs time out; upstream clients may retry and add load.',
+    meaning:
+      'One chat or completions request in twenty to this model takes longer than the threshold, measured at the gateway from arrival to the last byte, queue wait included. This is the source article\'s alert, with a known limit: end-to-end latency grows with the length of the answer (256 tokens at 30 tokens/s take 8.7 s, healthy), so a change in what clients ask for raises it as much as a slow server does. It is a warning; the pages are HighTimeToFirstToken and HighTimePerOutputToken, which do not grow with answer length.',
+    impact: 'Users wait; non-streaming clients and chat UIs may time out; upstream clients may retry and add load.',
     diagnosis: [
+      'Did answers get longer? `openllm_request_completion_tokens` by model: if the P95 of completion tokens rose with the latency, the server is fine.',
       'Is it queueing? `model:openllm_queue_length:sum` and `openllm_queue_wait_seconds`: a long queue means too little capacity.',
-      'Is it prefill or decode? Compare `model:openllm_time_to_first_token_seconds:p95` (prefill, queue) with `openllm_time_per_output_token_seconds` (decode).',
-      'Did prompts or answers grow? `openllm_request_prompt_tokens` and `openllm_request_completion_tokens` distributions.',
+      'Is it prefill or decode? Compare `model_endpoint:openllm_time_to_first_token_seconds:p95` (prefill, queue) with `model_endpoint:openllm_time_per_output_token_seconds:p95` (decode).',
       'Is the GPU saturated or swapping KV cache? GPU memory and utilisation, and the model server\'s own metrics (vLLM: `vllm:num_requests_waiting`, `vllm:gpu_cache_usage_perc`).',
     ],
     mitigation: [
@@ -129,28 +176,106 @@ export const HIGH_INFERENCE_LATENCY: AlertDef = {
   },
 };
 
+export const HIGH_EMBEDDING_LATENCY: AlertDef = {
+  name: 'HighEmbeddingLatency',
+  scope: 'model',
+  category: 'performance',
+  // Embeddings generate no tokens: end to end is all there is, and it does not grow with an answer.
+  defaults: { threshold: 1, for: '5m', severity: 'warning', minRequestRate: 0, minEvents: 100 },
+  identity: [M, E],
+  humanizer: 'humanizeDuration',
+  summary: 'P95 embeddings latency of {{ $labels.model }} is above {threshold}',
+  description: 'The 95th percentile of latency of embeddings requests to model {{ $labels.model }} has been above {threshold} for {for} (now {{ $value | humanizeDuration }}).',
+  showThreshold: sec,
+  expr: (c, m) => quantileExpr(c, c.names.latencyQuantile('p95'), c.names.latencyCount, [eq(E, 'embeddings'), ...m]),
+  scenarios: (c, model) =>
+    histogramScenarios(c, model, {
+      metric: metricName('inferenceDuration', c.spec.metricsPrefix),
+      bounds: c.spec.latencyBuckets,
+      q: 0.95,
+      endpoint: 'embeddings',
+      pooledWith: 'chat_completions',
+      idleEndpoints: ENDPOINT_NAMES,
+    }),
+  validate: (c) => histogramCheck(c.spec.latencyBuckets, 'latency')(c),
+  runbook: {
+    meaning: 'One embeddings request in twenty to this model takes longer than the threshold, arrival to last byte at the gateway, queue wait included. Embeddings have their own alert because they share nothing with chat latency: pooled with chat, fast embeddings would hide slow chat, and slow batch embeddings would page for chat.',
+    impact: 'Search, retrieval (RAG) and indexing that wait on embeddings slow down; a RAG chat waits before its prompt is even sent.',
+    diagnosis: [
+      'Did inputs grow? `openllm_request_prompt_tokens{endpoint="embeddings"}`: large batches take longer, healthy.',
+      'Is it queueing behind chat on a shared server? `model:openllm_queue_length:sum`, and the server\'s own queue (`vllm:num_requests_waiting`).',
+    ],
+    mitigation: ['Serve embeddings from their own server so they do not queue behind long generations.', 'Cap batch sizes of bulk indexing clients.'],
+  },
+};
+
 export const HIGH_TIME_TO_FIRST_TOKEN: AlertDef = {
   name: 'HighTimeToFirstToken',
   scope: 'model',
   category: 'performance',
-  defaults: { threshold: 1, for: '5m', severity: 'warning', minRequestRate: 0, minEvents: 100 },
-  identity: [M],
+  // A page: what a streaming user feels first, and it does not grow with the answer's length.
+  // 2.5 s is a bucket bound here and in vLLM's own histogram; see docs/tuning.md.
+  defaults: { threshold: 2.5, for: '5m', severity: 'critical', minRequestRate: 0, minEvents: 100 },
+  identity: [M, E],
   humanizer: 'humanizeDuration',
-  summary: 'P95 time to first token of {{ $labels.model }} is above {threshold}',
-  description: 'Streamed requests to model {{ $labels.model }} have waited more than {threshold} for their first token (95th percentile) for {for} (now {{ $value | humanizeDuration }}).',
+  summary: 'P95 time to first token of {{ $labels.model }} ({{ $labels.endpoint }}) is above {threshold}',
+  description: 'Streamed {{ $labels.endpoint }} requests to model {{ $labels.model }} have waited more than {threshold} for their first token (95th percentile) for {for} (now {{ $value | humanizeDuration }}).',
   showThreshold: sec,
-  expr: (c, m) => `${sel(c.names.ttftQuantile('p95'), ...m)} > ${num(c.tuning.threshold)}${enoughEvents(c, c.names.ttftCount)}`,
-  scenarios: (c, model) => histogramScenarios(c, model, metricName('timeToFirstToken', c.spec.metricsPrefix), BUCKETS.timeToFirstToken, 0.95),
+  expr: (c, m) => quantileExpr(c, c.names.ttftQuantile('p95'), c.names.ttftCount, m),
+  scenarios: (c, model) =>
+    histogramScenarios(c, model, {
+      metric: metricName('timeToFirstToken', c.spec.metricsPrefix),
+      bounds: BUCKETS.timeToFirstToken,
+      q: 0.95,
+      endpoint: 'chat_completions',
+      pooledWith: 'completions',
+      idleEndpoints: GENERATING,
+    }),
   validate: (c) => histogramCheck(BUCKETS.timeToFirstToken, 'time-to-first-token')(c),
   runbook: {
-    meaning: 'Streaming users see nothing for longer than the threshold: time in the queue plus prefill of the prompt.',
+    meaning: 'Streaming users see nothing for longer than the threshold: time in the gateway\'s queue, the server\'s queue, and prefill of the prompt. It does not grow with the length of the answer, so it pages.',
     impact: 'Chat UIs feel frozen even when tokens then flow fast.',
     diagnosis: [
       'Queue: `model:openllm_queue_length:sum`, `openllm_queue_wait_seconds`.',
       'Prompt sizes: `openllm_request_prompt_tokens` (long prompts mean long prefill).',
       'Model server scheduling (vLLM: `vllm:num_requests_waiting`, chunked prefill settings).',
     ],
-    mitigation: ['Add capacity or lower the gateway\'s `maxConcurrency` so the server is not oversubscribed.', 'Cap prompt sizes for bulk clients.'],
+    mitigation: ['Add capacity or lower the gateway\'s `maxConcurrency` so the server is not oversubscribed.', 'Cap prompt sizes for bulk clients.', 'Switch the model to a lighter fallback while capacity is short.'],
+  },
+};
+
+export const HIGH_TIME_PER_OUTPUT_TOKEN: AlertDef = {
+  name: 'HighTimePerOutputToken',
+  scope: 'model',
+  category: 'performance',
+  // A page: the pace of a stream, whatever its length. 0.15 s a token (under 7 tokens/s) is about
+  // the pace people read at, so slower than that the user waits on the model; see docs/tuning.md.
+  defaults: { threshold: 0.15, for: '5m', severity: 'critical', minRequestRate: 0, minEvents: 100 },
+  identity: [M, E],
+  humanizer: 'humanizeDuration',
+  summary: 'P95 time per output token of {{ $labels.model }} ({{ $labels.endpoint }}) is above {threshold}',
+  description: 'Streamed {{ $labels.endpoint }} answers of model {{ $labels.model }} have taken more than {threshold} per token after the first (95th percentile of each answer\'s mean) for {for} (now {{ $value | humanizeDuration }}).',
+  showThreshold: sec,
+  expr: (c, m) => quantileExpr(c, c.names.tpotQuantile('p95'), c.names.tpotCount, m),
+  scenarios: (c, model) =>
+    histogramScenarios(c, model, {
+      metric: metricName('timePerOutputToken', c.spec.metricsPrefix),
+      bounds: BUCKETS.timePerOutputToken,
+      q: 0.95,
+      endpoint: 'chat_completions',
+      pooledWith: 'completions',
+      idleEndpoints: GENERATING,
+    }),
+  validate: (c) => histogramCheck(BUCKETS.timePerOutputToken, 'time-per-output-token')(c),
+  runbook: {
+    meaning: 'Streamed answers arrive slower than the threshold per token (the mean gap between tokens after the first, per answer; 95th percentile over answers): decode is slow. It does not grow with answer length, so it pages.',
+    impact: 'Text trickles out slower than people read; long answers take minutes; non-streaming clients time out.',
+    diagnosis: [
+      'Batch size on the model server: `vllm:num_requests_running`. Decode slows as the batch grows; the gateway\'s `maxConcurrency` bounds it.',
+      'Long prompts interleaved with decode (chunked prefill): `openllm_request_prompt_tokens`.',
+      'GPU: utilisation, temperature throttling (HighGpuTemperature), another process on the GPU.',
+    ],
+    mitigation: ['Lower the gateway\'s `maxConcurrency` (smaller batches decode faster) or add replicas.', 'Switch the model to a lighter fallback while capacity is short.', 'Move the server off a throttling GPU.'],
   },
 };
 
@@ -789,7 +914,10 @@ export const HIGH_GPU_MEMORY_USAGE: AlertDef = {
   name: 'HighGpuMemoryUsage',
   scope: 'host',
   category: 'resource',
-  defaults: { threshold: 0.9, for: '2m', severity: 'critical', minRequestRate: 0 },
+  // vLLM preallocates `--gpu-memory-utilization` of each GPU's memory, 0.9 by default, so a healthy
+  // vLLM GPU reads about 0.9 all day: the line sits above it. A warning: a full GPU is a cause, and
+  // what users feel of it (errors, a dead server) pages through the model alerts.
+  defaults: { threshold: 0.95, for: '5m', severity: 'warning', minRequestRate: 0 },
   identity: ['instance', 'gpu'],
   humanizer: 'humanizePercentage',
   summary: 'GPU {{ $labels.gpu }} on {{ $labels.instance }} is above {threshold} memory',
@@ -806,6 +934,8 @@ export const HIGH_GPU_MEMORY_USAGE: AlertDef = {
     return [
       { name: 'firing', series: firing.series, at, expect: [{ labels: gpuLabels(c, 0), value: firing.values[0]! }] },
       { name: 'healthy', series: gpuMemorySeries(c, [t / 2, t / 2]).series, at, expect: [] },
+      // Both GPUs held by vLLM at its default --gpu-memory-utilization 0.9 (plus the CUDA context): healthy.
+      ...(t > 0.92 ? [{ name: 'vLLM at its default 0.9 plus its CUDA context', series: gpuMemorySeries(c, [0.92, 0.9]).series, at, expect: [] }] : []),
       { name: 'idle', series: gpuMemorySeries(c, [0, 0]).series, at, expect: [] },
     ];
   },
@@ -984,6 +1114,8 @@ export const HIGH_HOST_MEMORY_USAGE: AlertDef = {
 export const CATALOG: readonly AlertDef[] = [
   HIGH_INFERENCE_LATENCY,
   HIGH_TIME_TO_FIRST_TOKEN,
+  HIGH_TIME_PER_OUTPUT_TOKEN,
+  HIGH_EMBEDDING_LATENCY,
   LOW_TOKEN_THROUGHPUT,
   QUEUE_BACKLOG,
   HIGH_TIMEOUT_RATE,

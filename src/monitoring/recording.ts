@@ -18,7 +18,7 @@ export const BURN_RATE_WINDOWS = [
   { severity: 'warning', burnRate: 1, long: '3d', short: '6h' },
 ] as const;
 
-/** The quantiles recorded for latency and time to first token. */
+/** The quantiles recorded for latency, time to first token and time per output token. */
 const QUANTILES = [
   ['p50', 0.5],
   ['p95', 0.95],
@@ -39,6 +39,7 @@ export function recordingGroups(spec: Readonly<MonitoringSpec>): RuleGroup[] {
   const requests = metricName('requests', p);
   const duration = metricName('inferenceDuration', p);
   const ttft = metricName('timeToFirstToken', p);
+  const tpot = metricName('timePerOutputToken', p);
   const cache = metricName('cacheRequests', p);
   const w = spec.rateWindow;
 
@@ -68,9 +69,12 @@ export function recordingGroups(spec: Readonly<MonitoringSpec>): RuleGroup[] {
       expr: sumBy(byModel, rate(sel(metricName('upstreamErrors', p), re(LABEL.reason, 'refused|timeout|reset')), w)),
     },
   ];
+  // Per model and endpoint: chat, completions and embeddings have nothing in common in latency.
+  const byEndpoint = [LABEL.model, LABEL.endpoint];
   rules.push(
-    { record: n.latencyCount, expr: sumBy(byModel, rate(`${duration}_count`, w)) },
-    { record: n.ttftCount, expr: sumBy(byModel, rate(`${ttft}_count`, w)) },
+    { record: n.latencyCount, expr: sumBy(byEndpoint, rate(`${duration}_count`, w)) },
+    { record: n.ttftCount, expr: sumBy(byEndpoint, rate(`${ttft}_count`, w)) },
+    { record: n.tpotCount, expr: sumBy(byEndpoint, rate(`${tpot}_count`, w)) },
   );
   // ModelServerUnreachable's window: a minute (four 15 s scrapes), or the rate window when shorter.
   const fast = fastWindow(spec);
@@ -85,8 +89,9 @@ export function recordingGroups(spec: Readonly<MonitoringSpec>): RuleGroup[] {
     { record: n.targetRequests, expr: sumBy([LABEL.model, LABEL.upstream, LABEL.upstreamModel], rate(metricName('upstreamRequests', p), w)) },
   );
   for (const [q, v] of QUANTILES) {
-    rules.push({ record: n.latencyQuantile(q), expr: histogramQuantile(v, sumBy([LABEL.model, 'le'], rate(`${duration}_bucket`, w))) });
-    rules.push({ record: n.ttftQuantile(q), expr: histogramQuantile(v, sumBy([LABEL.model, 'le'], rate(`${ttft}_bucket`, w))) });
+    rules.push({ record: n.latencyQuantile(q), expr: histogramQuantile(v, sumBy([...byEndpoint, 'le'], rate(`${duration}_bucket`, w))) });
+    rules.push({ record: n.ttftQuantile(q), expr: histogramQuantile(v, sumBy([...byEndpoint, 'le'], rate(`${ttft}_bucket`, w))) });
+    rules.push({ record: n.tpotQuantile(q), expr: histogramQuantile(v, sumBy([...byEndpoint, 'le'], rate(`${tpot}_bucket`, w))) });
   }
   rules.push(
     // The article's node_cpu_usage_percent, 0..100: the share of non-idle time over every CPU.

@@ -23,6 +23,8 @@ function tuned(alertFor: string): Timings['alerts'] {
     // Drill windows are seconds long and hold a few requests: a handful of events is enough here.
     HighInferenceLatency: { threshold: 1, for: alertFor, minEvents: 3 },
     HighTimeToFirstToken: { for: alertFor, minEvents: 3 },
+    HighTimePerOutputToken: { for: alertFor, minEvents: 3 },
+    HighEmbeddingLatency: { for: alertFor, minEvents: 3 },
     LowTokenThroughput: { for: alertFor },
     QueueBacklog: { for: alertFor },
     // Drill traffic is a few requests a second.

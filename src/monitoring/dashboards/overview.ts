@@ -30,7 +30,7 @@ export function overviewDashboard(model: MonitoringModel): Dashboard {
   const m = byVariable(LABEL.model, MODEL_VAR);
   const replica = byVariable(TARGET_LABEL.instance, INSTANCE_VAR);
   const perModel = (metric: string, legend = '{{model}}'): Query => ({ expr: sel(metric, m), legend });
-  const quantiles = (name: (q: Quantile) => string): Query[] => QUANTILES.map(([q, label]) => perModel(name(q), `${label} {{model}}`));
+  const quantiles = (name: (q: Quantile) => string): Query[] => QUANTILES.map(([q, label]) => perModel(name(q), `${label} {{model}} {{endpoint}}`));
 
   const variables: Variable[] = [
     datasourceVariable(),
