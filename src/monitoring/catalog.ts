@@ -3,8 +3,8 @@ import { BUCKETS, DCGM, GPU_LABEL, GPU_METRIC, JOB, LABEL, NODE, metricName } fr
 import type { AlertContext, AlertDef } from './alert-def.ts';
 import { humanize, humanizeDuration, humanizePercentage } from './humanize.ts';
 import { andOn, eq, ne, num, sel, unlessOn } from './promql.ts';
-import { ENDPOINT_NAMES } from '../openai/endpoints.ts';
-import type { Endpoint } from '../openai/endpoints.ts';
+import { ENDPOINT_NAMES } from '../core/openai/endpoints.ts';
+import type { Endpoint } from '../core/openai/endpoints.ts';
 import { fastWindow } from './recording.ts';
 import { REPLICAS, SERIES_MINUTES, counter, gauge, minutesOf, seriesOf, stepValues } from './scenario.ts';
 import type { InputSeries, Scenario } from './scenario.ts';
