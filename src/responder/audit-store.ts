@@ -295,6 +295,24 @@ const ACTION_VIEW_SELECT = `
   FROM actions a JOIN decisions d ON d.id = a.decision_id`;
 const ACTION_VIEW_ORDER = `ORDER BY a.started_at DESC, a.id DESC LIMIT @limit`;
 
+const PENDING_RUN_SELECT = `
+  SELECT r.decision_id AS decisionId, r.kind, r.alert, r.idem_key AS idemKey, r.created_at AS createdAt, d.tier, d.dry_run AS dryRun
+  FROM runs r JOIN decisions d ON d.id = r.decision_id`;
+
+interface PendingRunRow {
+  decisionId: number;
+  kind: RunKind;
+  alert: string;
+  idemKey: string | null;
+  createdAt: number;
+  tier: string;
+  dryRun: 0 | 1;
+}
+
+function pendingRun(r: PendingRunRow): PendingRun {
+  return { ...r, alert: JSON.parse(r.alert) as Alert, idemKey: r.idemKey ?? undefined, dryRun: r.dryRun === 1 };
+}
+
 interface WebhookRow {
   id: number;
   receivedAt: number;
@@ -553,11 +571,14 @@ export class SqliteAuditStore implements AuditStore {
 
   /** Runs not finished, oldest first, with their decision. */
   pendingRuns(): PendingRun[] {
-    const rows = this.#stmt(
-      `SELECT r.decision_id AS decisionId, r.kind, r.alert, r.idem_key AS idemKey, r.created_at AS createdAt, d.tier, d.dry_run AS dryRun
-       FROM runs r JOIN decisions d ON d.id = r.decision_id WHERE r.state = 'pending' ORDER BY r.decision_id`,
-    ).all() as Array<{ decisionId: number; kind: RunKind; alert: string; idemKey: string | null; createdAt: number; tier: string; dryRun: 0 | 1 }>;
-    return rows.map((r) => ({ ...r, alert: JSON.parse(r.alert) as Alert, idemKey: r.idemKey ?? undefined, dryRun: r.dryRun === 1 }));
+    const rows = this.#stmt(`${PENDING_RUN_SELECT} WHERE r.state = 'pending' ORDER BY r.decision_id`).all() as PendingRunRow[];
+    return rows.map(pendingRun);
+  }
+
+  /** One run, if it is still pending. */
+  pendingRun(decisionId: number): PendingRun | undefined {
+    const row = this.#stmt(`${PENDING_RUN_SELECT} WHERE r.decision_id = ? AND r.state = 'pending'`).get(decisionId) as PendingRunRow | undefined;
+    return row === undefined ? undefined : pendingRun(row);
   }
 
   /** Closes a run: done, cancelled by a hold, or abandoned. */

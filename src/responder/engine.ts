@@ -123,6 +123,9 @@ export class Engine {
   readonly #runs: PQueue;
   readonly #targets = new Map<string, PQueue>();
   readonly #active = new Set<number>();
+  /** Runs waiting for a place in {@link #runs}, by decision id, oldest from {@link #backlogHead}. */
+  #backlog: number[] = [];
+  #backlogHead = 0;
   readonly #rate: RateWindow;
   #kill: boolean;
   #sliceStart = 0;
@@ -353,17 +356,45 @@ export class Engine {
     return summary;
   }
 
+  /**
+   * Queues a committed run. A burst's backlog waits as decision ids, its runs
+   * read back from the outbox when a place in the run queue frees: ten
+   * thousand queued alerts held in memory for seconds were promoted to the old
+   * heap and cost a major GC pause of tens of milliseconds at the end.
+   */
   #drive(run: PendingRun): void {
     if (this.#active.has(run.decisionId)) return;
     this.#active.add(run.decisionId);
     this.#d.metrics.pendingRuns.set(this.#active.size);
-    this.#runs
-      .add(() => this.#execute(run))
-      .catch((err: unknown) => this.#log(`llmwatch responder: run ${run.decisionId} failed: ${(err as Error).stack ?? String(err)}`))
-      .finally(() => {
-        this.#active.delete(run.decisionId);
-        this.#d.metrics.pendingRuns.set(this.#active.size);
-      });
+    this.#backlog.push(run.decisionId);
+    this.#feed();
+  }
+
+  /** Moves backlog into the run queue while it has fewer than twice its concurrency waiting or running. */
+  #feed(): void {
+    const room = this.#d.config.limits.concurrency * 2;
+    while (this.#backlogHead < this.#backlog.length && this.#runs.size + this.#runs.pending < room) {
+      const id = this.#backlog[this.#backlogHead++]!;
+      this.#runs
+        .add(async () => {
+          // Undefined when no longer pending (finished or abandoned meanwhile): nothing to do.
+          const run = this.#d.store.pendingRun(id);
+          if (run !== undefined) await this.#execute(run);
+        })
+        .catch((err: unknown) => this.#log(`llmwatch responder: run ${id} failed: ${(err as Error).stack ?? String(err)}`))
+        .finally(() => {
+          this.#active.delete(id);
+          this.#d.metrics.pendingRuns.set(this.#active.size);
+          this.#feed();
+        });
+    }
+    if (this.#backlogHead === this.#backlog.length) {
+      this.#backlog = [];
+      this.#backlogHead = 0;
+    } else if (this.#backlogHead > 4096) {
+      this.#backlog = this.#backlog.slice(this.#backlogHead);
+      this.#backlogHead = 0;
+    }
   }
 
   async #execute(run: PendingRun): Promise<void> {
