@@ -5,4 +5,4 @@
  */
 export { instrumentOpenAI, OTHER_MODEL } from './instrument/instrument-openai.ts';
 export type { InstrumentOptions, OpenAILike } from './instrument/instrument-openai.ts';
-export { metricName, recordedNames, DEFAULT_PREFIX, METRIC, LABEL } from './core/conventions.ts';
+export { metricName, recordedNames, DEFAULT_PREFIX, METRIC, LABEL } from './core/conventions/metrics.ts';

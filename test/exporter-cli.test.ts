@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { TestContext } from 'node:test';
-import { GPU_METRIC } from '../src/core/conventions.ts';
+import { GPU_METRIC } from '../src/core/conventions/metrics.ts';
 import { standin } from './fixtures/nvidia-smi-standin.ts';
 import { parseExposition, sampleValue } from './helpers/exposition.ts';
 import { freePort } from './helpers/processes.ts';

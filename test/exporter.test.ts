@@ -8,7 +8,7 @@ import { EXP_ERR_TIMEOUT } from '../src/exporter/errors.ts';
 import { GpuMetrics } from '../src/exporter/gpu-metrics.ts';
 import { startExporter } from '../src/exporter/server.ts';
 import type { ExporterHandle } from '../src/exporter/server.ts';
-import { GPU_COLLECTOR_ERROR, GPU_METRIC } from '../src/core/conventions.ts';
+import { GPU_COLLECTOR_ERROR, GPU_METRIC } from '../src/core/conventions/metrics.ts';
 import { standin } from './fixtures/nvidia-smi-standin.ts';
 import type { Standin, StandinMode } from './fixtures/nvidia-smi-standin.ts';
 import { parseExposition, sampleValue } from './helpers/exposition.ts';

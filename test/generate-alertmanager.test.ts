@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { parse as parseYaml } from 'yaml';
-import { RECEIVER, SEVERITIES } from '../src/core/conventions.ts';
+import { RECEIVER, SEVERITIES } from '../src/core/conventions/alerts.ts';
 import { monitoringSpec } from '../src/core/config/monitoring-spec.ts';
 import { ALERTMANAGER_CONFIG_PATH, renderAlertmanager, severityReceivers, unreachableRoutes } from '../src/monitoring/writers/alertmanager.ts';
 import { startAlertmanager, startWebhookSink } from './helpers/alertmanager.ts';

@@ -6,18 +6,9 @@ import { describe, test } from 'node:test';
 import { parser } from '@prometheus-io/lezer-promql';
 import { parse as parseYaml } from 'yaml';
 import { loadMonitoringSpec, monitoringSpec } from '../src/core/config/monitoring-spec.ts';
-import {
-  DASHBOARD_UID,
-  GPU_METRIC,
-  METRIC,
-  NODE,
-  NODE_EXPORTER,
-  PROMETHEUS_SERIES,
-  RESPONDER_METRIC,
-  metricName,
-  recordedNames,
-} from '../src/core/conventions.ts';
-import type { MetricKey } from '../src/core/conventions.ts';
+import { DASHBOARD_UID } from '../src/core/conventions/deploy.ts';
+import { GPU_METRIC, METRIC, NODE, NODE_EXPORTER, PROMETHEUS_SERIES, RESPONDER_METRIC, metricName, recordedNames } from '../src/core/conventions/metrics.ts';
+import type { MetricKey } from '../src/core/conventions/metrics.ts';
 import { buildModel } from '../src/monitoring/build.ts';
 import { buildDashboards } from '../src/monitoring/dashboards/build.ts';
 import { GENERATED_MARK, generate, writeGenerated } from '../src/monitoring/generate.ts';

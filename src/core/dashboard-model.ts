@@ -1,4 +1,4 @@
-import type { Severity, TunableAlert } from './conventions.ts';
+import type { Severity, TunableAlert } from './conventions/alerts.ts';
 
 /**
  * The dashboard model: rows of panels, each a few PromQL queries with a unit

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { LlmwatchError } from '../core/errors.ts';
-import { GPU_METRIC } from '../core/conventions.ts';
-import type { GpuCollectorError } from '../core/conventions.ts';
+import { GPU_METRIC } from '../core/conventions/metrics.ts';
+import type { GpuCollectorError } from '../core/conventions/metrics.ts';
 import { EXP_ERR_EXIT_CODE, EXP_ERR_MISSING_BINARY, EXP_ERR_PARSE, EXP_ERR_TIMEOUT } from './errors.ts';
 import type { GpuMetrics } from './gpu-metrics.ts';
 import { parseNvidiaSmiCsv } from './nvidia-smi-csv.ts';

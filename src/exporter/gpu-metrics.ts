@@ -1,7 +1,7 @@
 import { Counter, Gauge } from 'prom-client';
 import type { Registry } from 'prom-client';
-import { GPU_COLLECTOR_ERROR, GPU_LABEL, GPU_METRIC, LABEL } from '../core/conventions.ts';
-import type { GpuCollectorError } from '../core/conventions.ts';
+import { GPU_COLLECTOR_ERROR, GPU_LABEL, GPU_METRIC, LABEL } from '../core/conventions/metrics.ts';
+import type { GpuCollectorError } from '../core/conventions/metrics.ts';
 import type { GpuReading } from './nvidia-smi-csv.ts';
 
 type GpuLabels = (typeof GPU_LABEL)['gpu' | 'uuid' | 'name'];

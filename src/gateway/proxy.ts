@@ -4,7 +4,7 @@ import type { Dispatcher } from 'undici';
 import { LlmwatchError } from '../core/errors.ts';
 import { openAIErrorBody, sendError, sendJson } from '../core/http/send.ts';
 import type { RouteMeter } from '../core/metering/gateway-metrics.ts';
-import type { UpstreamErrorReason } from '../core/conventions.ts';
+import type { UpstreamErrorReason } from '../core/conventions/metrics.ts';
 import { ENDPOINTS } from '../core/openai/endpoints.ts';
 import { sseData } from '../core/openai/sse.ts';
 import type { InferenceRequest } from '../core/openai/validate.ts';

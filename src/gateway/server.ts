@@ -18,8 +18,8 @@ import {
 import { close, listen } from '../core/http/listen.ts';
 import { decodeBody, parseJsonObject, readBody, requireJsonContentType } from '../core/http/read-body.ts';
 import { retryAfter, sendError, sendJson } from '../core/http/send.ts';
-import { ENDPOINT_NONE } from '../core/conventions.ts';
-import type { RejectReason } from '../core/conventions.ts';
+import { ENDPOINT_NONE } from '../core/conventions/metrics.ts';
+import type { RejectReason } from '../core/conventions/metrics.ts';
 import { GatewayMetrics } from '../core/metering/gateway-metrics.ts';
 import { endpointForPath } from '../core/openai/endpoints.ts';
 import type { Endpoint } from '../core/openai/endpoints.ts';

@@ -1,7 +1,7 @@
 import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { UpstreamConfig } from '../core/config/gateway-config.ts';
-import type { UpstreamErrorReason } from '../core/conventions.ts';
+import type { UpstreamErrorReason } from '../core/conventions/metrics.ts';
 import { ConcurrencyLimiter } from './limiter.ts';
 
 /**

@@ -5,7 +5,7 @@ import { generatedText, reportedUsage, tokenCount } from '../core/metering/usage
 import type { Endpoint } from '../core/openai/endpoints.ts';
 import type { InferenceRequest } from '../core/openai/validate.ts';
 import { VERSION } from '../core/version.ts';
-import { DEFAULT_PREFIX } from '../core/conventions.ts';
+import { DEFAULT_PREFIX } from '../core/conventions/metrics.ts';
 import { GatewayMetrics } from '../core/metering/gateway-metrics.ts';
 import type { RouteMeter, TargetMeter } from '../core/metering/gateway-metrics.ts';
 

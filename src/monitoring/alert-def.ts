@@ -1,5 +1,6 @@
 import type { AlertTuning, MonitoringSpec } from '../core/config/monitoring-spec.ts';
-import type { Category, Severity, TunableAlert, recordedNames } from '../core/conventions.ts';
+import type { Category, Severity, TunableAlert } from '../core/conventions/alerts.ts';
+import type { recordedNames } from '../core/conventions/metrics.ts';
 import type { Humanizer } from './humanize.ts';
 import type { Runbook } from './model.ts';
 import type { ExpectedAlert, InputSeries, Scenario } from './scenario.ts';

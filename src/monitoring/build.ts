@@ -1,6 +1,8 @@
 import type { AlertTuning, MonitoringSpec } from '../core/config/monitoring-spec.ts';
-import { ALERT_LABEL, DCGM, GPU_METRIC, JOB, LABEL, NODE, RULE_GROUP, metricName, modelServerJob, recordedNames } from '../core/conventions.ts';
-import type { Category, Severity } from '../core/conventions.ts';
+import { ALERT_LABEL, RULE_GROUP } from '../core/conventions/alerts.ts';
+import { JOB, modelServerJob } from '../core/conventions/deploy.ts';
+import { DCGM, GPU_METRIC, LABEL, NODE, metricName, recordedNames } from '../core/conventions/metrics.ts';
+import type { Category, Severity } from '../core/conventions/alerts.ts';
 import type { AlertContext, AlertDef, Recovery, Tuning } from './alert-def.ts';
 import { catalogFor } from './catalog.ts';
 import { META_CATALOG } from './meta-catalog.ts';

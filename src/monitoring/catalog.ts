@@ -1,5 +1,6 @@
 import type { MonitoringSpec } from '../core/config/monitoring-spec.ts';
-import { BUCKETS, DCGM, GPU_LABEL, GPU_METRIC, JOB, LABEL, NODE, metricName } from '../core/conventions.ts';
+import { JOB } from '../core/conventions/deploy.ts';
+import { BUCKETS, DCGM, GPU_LABEL, GPU_METRIC, LABEL, NODE, metricName } from '../core/conventions/metrics.ts';
 import type { AlertContext, AlertDef } from './alert-def.ts';
 import { humanize, humanizeDuration, humanizePercentage } from './humanize.ts';
 import { andOn, eq, ne, num, sel, unlessOn } from './promql.ts';

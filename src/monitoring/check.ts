@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { ALERT_LABEL, RECEIVER, TARGET_LABEL, WATCHDOG_ALERT } from '../core/conventions.ts';
+import { ALERT_LABEL, RECEIVER, TARGET_LABEL, WATCHDOG_ALERT } from '../core/conventions/alerts.ts';
 import { GEN_ERR_CHECK_FAILED, GEN_ERR_NO_OUTPUT, GEN_ERR_TOOL_MISSING } from './errors.ts';
 
 /** One tool run of `llmwatch check`. */

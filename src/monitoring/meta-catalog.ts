@@ -1,5 +1,6 @@
-import { ALERTMANAGER_SELF_METRIC, JOB, PROMETHEUS_SELF_METRIC } from '../core/conventions.ts';
-import type { MetaAlert, Severity } from '../core/conventions.ts';
+import { JOB } from '../core/conventions/deploy.ts';
+import { ALERTMANAGER_SELF_METRIC, PROMETHEUS_SELF_METRIC } from '../core/conventions/metrics.ts';
+import type { MetaAlert, Severity } from '../core/conventions/alerts.ts';
 import type { Recovery } from './alert-def.ts';
 import type { Humanizer } from './humanize.ts';
 import type { Runbook } from './model.ts';

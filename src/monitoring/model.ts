@@ -1,5 +1,5 @@
 import type { MonitoringSpec } from '../core/config/monitoring-spec.ts';
-import type { Category, Severity } from '../core/conventions.ts';
+import type { Category, Severity } from '../core/conventions/alerts.ts';
 
 /** A Prometheus recording rule. */
 export interface RecordingRule {

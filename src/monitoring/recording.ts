@@ -1,5 +1,6 @@
 import type { MonitoringSpec } from '../core/config/monitoring-spec.ts';
-import { DCGM, GPU_LABEL, GPU_METRIC, LABEL, NODE, RULE_GROUP, TARGET_LABEL, metricName, recordedNames } from '../core/conventions.ts';
+import { RULE_GROUP, TARGET_LABEL } from '../core/conventions/alerts.ts';
+import { DCGM, GPU_LABEL, GPU_METRIC, LABEL, NODE, metricName, recordedNames } from '../core/conventions/metrics.ts';
 import type { RecordingRule, RuleGroup } from './model.ts';
 import { avgBy, avgOverTime, eq, histogramQuantile, num, rate, re, sel, sumBy } from './promql.ts';
 

@@ -2,7 +2,7 @@ import PQueue from 'p-queue';
 import type { ResponderConfig } from '../core/config/responder-config.ts';
 import { durationMs } from '../core/config/playbook-spec.ts';
 import type { Playbook, PlaybookStep } from '../core/config/playbook-spec.ts';
-import type { DecisionWhy } from '../core/conventions.ts';
+import type { DecisionWhy } from '../core/conventions/metrics.ts';
 import { actionSpec } from '../core/config/action-specs.ts';
 import type { ActionSpec } from '../core/config/action-specs.ts';
 import type { PendingRun, SqliteAuditStore } from './audit-store.ts';

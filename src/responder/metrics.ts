@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client';
 import type { Registry } from 'prom-client';
-import { ACTION_OUTCOME, DECISION_WHY, RESPONDER_ACTIONS, RESPONDER_METRIC, WEBHOOK_RESULT } from '../core/conventions.ts';
-import type { DecisionWhy, WebhookResult } from '../core/conventions.ts';
+import { ACTION_OUTCOME, DECISION_WHY, RESPONDER_ACTIONS, RESPONDER_METRIC, WEBHOOK_RESULT } from '../core/conventions/metrics.ts';
+import type { DecisionWhy, WebhookResult } from '../core/conventions/metrics.ts';
 import type { ActionOutcome } from './types.ts';
 
 /** The responder's instruments: webhooks, alerts, decisions, actions by type and outcome, their duration, and its switches. */

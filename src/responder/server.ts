@@ -11,7 +11,7 @@ import { HTTP_ERR_BODY_TOO_LARGE, HTTP_ERR_METHOD_NOT_ALLOWED, HTTP_ERR_NOT_FOUN
 import { close, listen } from '../core/http/listen.ts';
 import { parseJsonObject, readBody } from '../core/http/read-body.ts';
 import { sendError, sendJson } from '../core/http/send.ts';
-import type { WebhookResult } from '../core/conventions.ts';
+import type { WebhookResult } from '../core/conventions/metrics.ts';
 import { createExecAction } from './actions/exec.ts';
 import { noopAction } from './actions/noop.ts';
 import { createNotifyAction } from './actions/notify.ts';

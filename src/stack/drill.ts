@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { durationMs } from '../core/config/playbook-spec.ts';
-import { JOB } from '../core/conventions.ts';
+import { JOB } from '../core/conventions/deploy.ts';
 import { DRILLS_FILE } from './stack-info.ts';
 import type { StackInfo } from './stack-info.ts';
 

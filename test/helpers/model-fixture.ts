@@ -1,6 +1,8 @@
 import { monitoringSpec } from '../../src/core/config/monitoring-spec.ts';
-import { ALERT_LABEL, JOB, LABEL, NODE, RULE_GROUP, metricName, recordedNames } from '../../src/core/conventions.ts';
-import type { Category, Severity } from '../../src/core/conventions.ts';
+import { ALERT_LABEL, RULE_GROUP } from '../../src/core/conventions/alerts.ts';
+import { JOB } from '../../src/core/conventions/deploy.ts';
+import { LABEL, NODE, metricName, recordedNames } from '../../src/core/conventions/metrics.ts';
+import type { Category, Severity } from '../../src/core/conventions/alerts.ts';
 import type { AlertInfo, AlertingRule, MonitoringModel, RuleGroup } from '../../src/monitoring/model.ts';
 
 /**

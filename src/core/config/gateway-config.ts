@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { BUCKETS, DEFAULT_PREFIX } from '../conventions.ts';
+import { BUCKETS, DEFAULT_PREFIX } from '../conventions/metrics.ts';
 
 const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/, 'letters, digits and . _ : / - only, at most 128 characters');
 

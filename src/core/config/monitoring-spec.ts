@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { BUCKETS, DEFAULT_PREFIX, HOST_ALERTS, MODEL_ALERTS, RECEIVER, SEVERITIES } from '../conventions.ts';
+import { HOST_ALERTS, MODEL_ALERTS, RECEIVER, SEVERITIES } from '../conventions/alerts.ts';
+import { BUCKETS, DEFAULT_PREFIX } from '../conventions/metrics.ts';
 import { PlaybooksSchema } from './playbook-spec.ts';
 import { ReceiverName, ReceiverSpecSchema } from './receiver-spec.ts';
 import type { ReceiverSpec } from './receiver-spec.ts';

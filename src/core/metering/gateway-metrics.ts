@@ -2,21 +2,8 @@ import { Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client';
 import type { Registry } from 'prom-client';
 import { ENDPOINT_NAMES } from '../openai/endpoints.ts';
 import type { Endpoint } from '../openai/endpoints.ts';
-import {
-  BUCKETS,
-  CACHE_OP,
-  CACHE_RESULT,
-  CLASSIFIER_FAILURE,
-  ENDPOINT_NONE,
-  FLAG_ACTION,
-  LABEL,
-  REJECT_REASON,
-  TOKEN_KIND,
-  TOKEN_SOURCE,
-  UPSTREAM_ERROR_REASON,
-  metricName,
-} from '../conventions.ts';
-import type { CacheOp, CacheResult, ClassifierFailure, CodeClass, FlagAction, RejectReason, TokenSource, UpstreamErrorReason } from '../conventions.ts';
+import { BUCKETS, CACHE_OP, CACHE_RESULT, CLASSIFIER_FAILURE, ENDPOINT_NONE, FLAG_ACTION, LABEL, REJECT_REASON, TOKEN_KIND, TOKEN_SOURCE, UPSTREAM_ERROR_REASON, metricName } from '../conventions/metrics.ts';
+import type { CacheOp, CacheResult, ClassifierFailure, CodeClass, FlagAction, RejectReason, TokenSource, UpstreamErrorReason } from '../conventions/metrics.ts';
 
 /** Status classes an error can carry. */
 export type ErrorClass = Exclude<CodeClass, '2xx'>;

@@ -1,4 +1,4 @@
-import type { TokenSource } from '../conventions.ts';
+import type { TokenSource } from '../conventions/metrics.ts';
 import { estimatePromptTokens, TokenTally } from '../openai/tokens.ts';
 import type { InferenceRequest } from '../openai/validate.ts';
 

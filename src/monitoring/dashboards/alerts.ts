@@ -1,5 +1,7 @@
-import { ALERT_LABEL, DASHBOARD_TAG, DASHBOARD_UID, RESPONDER_LABEL, RESPONDER_METRIC, SEVERITIES, TARGET_LABEL } from '../../core/conventions.ts';
-import type { Severity } from '../../core/conventions.ts';
+import { ALERT_LABEL, SEVERITIES, TARGET_LABEL } from '../../core/conventions/alerts.ts';
+import { DASHBOARD_TAG, DASHBOARD_UID } from '../../core/conventions/deploy.ts';
+import { RESPONDER_LABEL, RESPONDER_METRIC } from '../../core/conventions/metrics.ts';
+import type { Severity } from '../../core/conventions/alerts.ts';
 import type { MonitoringModel } from '../model.ts';
 import { histogramQuantile, rate, sumBy } from '../promql.ts';
 import { commonAnnotations, datasourceVariable, panel } from './common.ts';

@@ -1,5 +1,6 @@
 import type { MonitoringSpec } from '../../core/config/monitoring-spec.ts';
-import { ALERT_LABEL, RESPONDER_LABEL, RESPONDER_METRIC, TARGET_LABEL } from '../../core/conventions.ts';
+import { ALERT_LABEL, TARGET_LABEL } from '../../core/conventions/alerts.ts';
+import { RESPONDER_LABEL, RESPONDER_METRIC } from '../../core/conventions/metrics.ts';
 import { sumBy } from '../promql.ts';
 import type { Annotation, DatasourceVariable, Panel } from '../../core/dashboard-model.ts';
 import { firingAlerts, increase } from './queries.ts';

@@ -1,4 +1,6 @@
-import { DASHBOARD_TAG, DASHBOARD_UID, GPU_METRIC, JOB, LABEL, NODE, NODE_EXPORTER, PROMETHEUS_SERIES, TARGET_LABEL } from '../../core/conventions.ts';
+import { TARGET_LABEL } from '../../core/conventions/alerts.ts';
+import { DASHBOARD_TAG, DASHBOARD_UID, JOB } from '../../core/conventions/deploy.ts';
+import { GPU_METRIC, LABEL, NODE, NODE_EXPORTER, PROMETHEUS_SERIES } from '../../core/conventions/metrics.ts';
 import type { MonitoringModel } from '../model.ts';
 import { anyOf, ne, rate, re, sel, sumBy } from '../promql.ts';
 import { commonAnnotations, datasourceVariable, panel } from './common.ts';

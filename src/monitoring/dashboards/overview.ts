@@ -1,5 +1,7 @@
-import { DASHBOARD_TAG, DASHBOARD_UID, LABEL, TARGET_LABEL, metricName, recordedNames } from '../../core/conventions.ts';
-import type { Quantile } from '../../core/conventions.ts';
+import { TARGET_LABEL } from '../../core/conventions/alerts.ts';
+import { DASHBOARD_TAG, DASHBOARD_UID } from '../../core/conventions/deploy.ts';
+import { LABEL, metricName, recordedNames } from '../../core/conventions/metrics.ts';
+import type { Quantile } from '../../core/conventions/metrics.ts';
 import type { MonitoringModel } from '../model.ts';
 import { rate, sel, sumBy } from '../promql.ts';
 import { commonAnnotations, datasourceVariable, panel } from './common.ts';

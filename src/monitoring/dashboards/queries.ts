@@ -1,4 +1,5 @@
-import { ALERT_LABEL, ALERT_STATE, PROMETHEUS_SERIES } from '../../core/conventions.ts';
+import { ALERT_LABEL, ALERT_STATE } from '../../core/conventions/alerts.ts';
+import { PROMETHEUS_SERIES } from '../../core/conventions/metrics.ts';
 import { eq, re, sel } from '../promql.ts';
 
 /**

@@ -1,4 +1,4 @@
-import type { TunableAlert } from '../../core/conventions.ts';
+import type { TunableAlert } from '../../core/conventions/alerts.ts';
 import { resolveTuning } from '../build.ts';
 import { catalogFor } from '../catalog.ts';
 import { humanize, humanizeDuration, humanizePercentage } from '../humanize.ts';

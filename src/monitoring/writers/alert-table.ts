@@ -1,5 +1,5 @@
 import type { MonitoringSpec } from '../../core/config/monitoring-spec.ts';
-import { ALERT_LABEL, SEVERITIES } from '../../core/conventions.ts';
+import { ALERT_LABEL, SEVERITIES } from '../../core/conventions/alerts.ts';
 import { resolveTuning } from '../build.ts';
 import { CATALOG } from '../catalog.ts';
 import type { AlertingRule, MonitoringModel } from '../model.ts';

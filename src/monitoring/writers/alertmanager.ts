@@ -1,7 +1,8 @@
 import type { MonitoringSpec, ReceiverSpec } from '../../core/config/monitoring-spec.ts';
 import { hasIntegration } from '../../core/config/receiver-spec.ts';
-import { ALERT_LABEL, LABEL, RECEIVER, TARGET_LABEL, WATCHDOG_ALERT } from '../../core/conventions.ts';
-import type { Severity, TARGET_ALERTS } from '../../core/conventions.ts';
+import { ALERT_LABEL, RECEIVER, TARGET_LABEL, WATCHDOG_ALERT } from '../../core/conventions/alerts.ts';
+import { LABEL } from '../../core/conventions/metrics.ts';
+import type { Severity, TARGET_ALERTS } from '../../core/conventions/alerts.ts';
 import type { GeneratedFile, MonitoringModel } from '../model.ts';
 import { dumpYaml } from '../yaml.ts';
 

@@ -1,7 +1,7 @@
 import { posix } from 'node:path';
 import { Document } from 'yaml';
 import type { MonitoringSpec } from '../../core/config/monitoring-spec.ts';
-import { COMPOSE_PROFILE, DEPLOY_PART, DEPLOY_SECRET } from '../../core/conventions.ts';
+import { COMPOSE_PROFILE, DEPLOY_PART, DEPLOY_SECRET } from '../../core/conventions/deploy.ts';
 import { VERSION } from '../../core/version.ts';
 import type { GeneratedFile, MonitoringModel } from '../model.ts';
 import { dumpYaml } from '../yaml.ts';

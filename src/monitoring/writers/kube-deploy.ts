@@ -1,5 +1,5 @@
 import type { MonitoringSpec } from '../../core/config/monitoring-spec.ts';
-import { DEPLOY_PART, DEPLOY_SECRET, JOB, K8S, K8S_OBJECT } from '../../core/conventions.ts';
+import { DEPLOY_PART, DEPLOY_SECRET, JOB, K8S, K8S_OBJECT } from '../../core/conventions/deploy.ts';
 import { VERSION } from '../../core/version.ts';
 import { GEN_ERR_INVALID_SPEC } from '../errors.ts';
 import type { GeneratedFile, MonitoringModel } from '../model.ts';

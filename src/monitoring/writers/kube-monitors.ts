@@ -1,5 +1,6 @@
 import type { MonitoringSpec } from '../../core/config/monitoring-spec.ts';
-import { DEPLOY_PART, DEPLOY_SECRET, JOB, K8S, K8S_OBJECT, TARGET_LABEL, modelServerJob } from '../../core/conventions.ts';
+import { TARGET_LABEL } from '../../core/conventions/alerts.ts';
+import { DEPLOY_PART, DEPLOY_SECRET, JOB, K8S, K8S_OBJECT, modelServerJob } from '../../core/conventions/deploy.ts';
 import type { GeneratedFile, MonitoringModel } from '../model.ts';
 import { dumpYaml } from '../yaml.ts';
 import { ALERTMANAGER_CONFIG_PATH, renderAlertmanager } from './alertmanager.ts';

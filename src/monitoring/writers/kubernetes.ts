@@ -1,4 +1,4 @@
-import { JOB, K8S } from '../../core/conventions.ts';
+import { JOB, K8S } from '../../core/conventions/deploy.ts';
 import { GEN_ERR_DUPLICATE_GROUP, GEN_ERR_EMPTY_OUTPUT } from '../errors.ts';
 import type { AlertingRule, GeneratedFile, MonitoringModel, RecordingRule, RuleGroup } from '../model.ts';
 import { dumpYaml, sortedRecord } from '../yaml.ts';

@@ -1,4 +1,5 @@
-import { JOB, TARGET_LABEL, modelServerJob } from '../../core/conventions.ts';
+import { TARGET_LABEL } from '../../core/conventions/alerts.ts';
+import { JOB, modelServerJob } from '../../core/conventions/deploy.ts';
 import { GEN_ERR_DUPLICATE_JOB } from '../errors.ts';
 import type { GeneratedFile, MonitoringModel } from '../model.ts';
 import { dumpYaml, sortedRecord } from '../yaml.ts';

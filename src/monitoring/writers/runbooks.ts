@@ -1,5 +1,5 @@
-import { ALERT_LABEL, RECEIVER, SEVERITIES, WATCHDOG_ALERT } from '../../core/conventions.ts';
-import type { Severity } from '../../core/conventions.ts';
+import { ALERT_LABEL, RECEIVER, SEVERITIES, WATCHDOG_ALERT } from '../../core/conventions/alerts.ts';
+import type { Severity } from '../../core/conventions/alerts.ts';
 import { GEN_ERR_ALERT_NAME, GEN_ERR_DUPLICATE_ALERT, GEN_ERR_EMPTY_OUTPUT, GEN_ERR_RUNBOOK_URL } from '../errors.ts';
 import type { AlertInfo, AlertingRule, GeneratedFile, MonitoringModel } from '../model.ts';
 import { severityReceivers, watchdogReceiver } from './alertmanager.ts';

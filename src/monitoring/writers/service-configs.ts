@@ -7,7 +7,7 @@ import { DEFAULT_SIMULATOR_CONFIG } from '../../core/config/simulator-config.ts'
 import { CFG_ERR_INVALID } from '../../core/config/errors.ts';
 import { validateConfig } from '../../core/config/validate.ts';
 import { hasCode } from '../../core/errors.ts';
-import { DEPLOY_PART } from '../../core/conventions.ts';
+import { DEPLOY_PART } from '../../core/conventions/deploy.ts';
 import { GEN_ERR_INVALID_SPEC } from '../errors.ts';
 
 /**

@@ -37,14 +37,17 @@ export const LABEL = {
  * a page. `cancelled`: the client went away first.
  */
 export const REQUEST_STATUS = ['success', 'error', 'client_error', 'cancelled'] as const;
+
 export type RequestStatus = (typeof REQUEST_STATUS)[number];
 
 /** `code` label of `requests_total`: the HTTP status class the client saw. */
 export const CODE_CLASS = ['2xx', '4xx', '5xx'] as const;
+
 export type CodeClass = (typeof CODE_CLASS)[number];
 
 /** `kind` label of `tokens_processed_total`. */
 export const TOKEN_KIND = ['prompt', 'completion'] as const;
+
 export type TokenKind = (typeof TOKEN_KIND)[number];
 
 /**
@@ -52,6 +55,7 @@ export type TokenKind = (typeof TOKEN_KIND)[number];
  * the count, `estimate` when llmwatch counted it with its own tokenizer.
  */
 export const TOKEN_SOURCE = ['usage', 'estimate'] as const;
+
 export type TokenSource = (typeof TOKEN_SOURCE)[number];
 
 /**
@@ -61,6 +65,7 @@ export type TokenSource = (typeof TOKEN_SOURCE)[number];
  * (bad JSON, bad SSE), or an error event sent inside a stream.
  */
 export const UPSTREAM_ERROR_REASON = ['refused', 'timeout', 'reset', 'http_5xx', 'http_429', 'malformed', 'stream_error'] as const;
+
 export type UpstreamErrorReason = (typeof UPSTREAM_ERROR_REASON)[number];
 
 /** `reason` label of `gateway_rejected_requests_total`: refused before any model was chosen. */
@@ -77,22 +82,27 @@ export const REJECT_REASON = [
   'bad_http',
   'connection_limit',
 ] as const;
+
 export type RejectReason = (typeof REJECT_REASON)[number];
 
 /** `result` label of `cache_requests_total`. */
 export const CACHE_RESULT = ['hit', 'miss', 'bypass'] as const;
+
 export type CacheResult = (typeof CACHE_RESULT)[number];
 
 /** `op` label of `cache_errors_total`. */
 export const CACHE_OP = ['get', 'set', 'connect'] as const;
+
 export type CacheOp = (typeof CACHE_OP)[number];
 
 /** `reason` label of `safety_classifier_failures_total`. */
 export const CLASSIFIER_FAILURE = ['dropped', 'timeout', 'error'] as const;
+
 export type ClassifierFailure = (typeof CLASSIFIER_FAILURE)[number];
 
 /** `action` label of `output_flagged_total`. */
 export const FLAG_ACTION = ['observed', 'redacted', 'blocked'] as const;
+
 export type FlagAction = (typeof FLAG_ACTION)[number];
 
 /** `endpoint` label of rejections that matched no endpoint. */
@@ -259,107 +269,6 @@ export const NODE = {
   gpuMemoryUtilisation: 'gpu:node_gpu_memory_utilisation:ratio',
 } as const;
 
-/** Scrape job names of the generated Prometheus config. */
-export const JOB = {
-  gateway: 'llmwatch-gateway',
-  node: 'node',
-  gpu: 'llmwatch-gpu',
-  responder: 'llmwatch-responder',
-  modelServer: 'model-server',
-  /** Prometheus scraping itself: its self-alerts read these series. */
-  prometheus: 'prometheus',
-  /** Prometheus scraping the Alertmanagers it sends to. */
-  alertmanager: 'alertmanager',
-} as const;
-
-/** Alert names. Model alerts are per model and can be tuned per model; the others are per host or target. */
-export const MODEL_ALERTS = [
-  'HighInferenceLatency',
-  'HighTimeToFirstToken',
-  'HighTimePerOutputToken',
-  'HighEmbeddingLatency',
-  'LowTokenThroughput',
-  'QueueBacklog',
-  'HighTimeoutRate',
-  'HighErrorRate',
-  'ClientErrorFlood',
-  'ModelServerUnreachable',
-  'ModelUnavailable',
-  'ModelServedByFallback',
-  'HighToxicityScore',
-  'LowCacheHitRate',
-] as const;
-export const HOST_ALERTS = ['HighGpuMemoryUsage', 'HighCpuUsage', 'HighHostMemoryUsage', 'HighGpuTemperature', 'GpuCollectorFailing'] as const;
-export const TARGET_ALERTS = ['TargetDown', 'TargetAbsent'] as const;
-/** Alerts about the monitoring itself: the always-firing Watchdog, and Prometheus' and Alertmanager's own failures. */
-export const META_ALERTS = [
-  'Watchdog',
-  'PrometheusRuleFailures',
-  'PrometheusNotificationsDropped',
-  'PrometheusErrorSendingAlerts',
-  'PrometheusNotificationQueueRunningFull',
-  'PrometheusConfigReloadFailed',
-  'PrometheusTSDBCompactionsFailing',
-  'AlertmanagerNotificationsFailing',
-  'AlertmanagerConfigReloadFailed',
-] as const;
-export type MetaAlert = (typeof META_ALERTS)[number];
-/** The always-firing alert whose silence means the alerting pipeline is broken. */
-export const WATCHDOG_ALERT = 'Watchdog' satisfies MetaAlert;
-export const SLO_ALERTS = ['ErrorBudgetBurn', 'LatencyBudgetBurn'] as const;
-export type ModelAlert = (typeof MODEL_ALERTS)[number];
-export type HostAlert = (typeof HOST_ALERTS)[number];
-export type TunableAlert = ModelAlert | HostAlert;
-export const TUNABLE_ALERTS: readonly TunableAlert[] = [...MODEL_ALERTS, ...HOST_ALERTS];
-
-/** Alert labels every generated alert carries. */
-export const ALERT_LABEL = { severity: 'severity', service: 'service', category: 'category' } as const;
-export const SEVERITIES = ['critical', 'warning', 'info'] as const;
-export type Severity = (typeof SEVERITIES)[number];
-export const CATEGORIES = ['performance', 'error', 'content', 'efficiency', 'resource', 'availability', 'slo', 'meta'] as const;
-export type Category = (typeof CATEGORIES)[number];
-
-/** Rule group names, one file each under `prometheus/rules/`. */
-export const RULE_GROUP = {
-  recording: 'llmwatch-recording',
-  sloRecording: 'llmwatch-slo-recording',
-  alerts: (category: Category) => `llmwatch-${category}-alerts`,
-} as const;
-
-/**
- * Labels that Prometheus and Alertmanager set themselves (`alertname`, `job`,
- * `instance`), and the `server` label each model-server scrape job adds.
- * The generated routing, inhibition and scrape config refer to them.
- */
-export const TARGET_LABEL = { alertname: 'alertname', job: 'job', instance: 'instance', server: 'server' } as const;
-
-/**
- * The scrape job of one model server: job names must be unique in a Prometheus
- * config, so each server gets its own, e.g. `model-server-vllm-a`.
- */
-export function modelServerJob(server: string): string {
-  return `${JOB.modelServer}-${server}`;
-}
-
-/**
- * Alertmanager receivers the generated config names itself: `null` records
- * only, the llmwatch responder acts on critical and warning alerts, and
- * `watchdog` is the always-firing Watchdog's default receiver (a dead man's
- * switch outside the stack). The receivers that tell people are the spec's
- * (`alertmanager.receivers`), routed by severity (`alertmanager.routes`).
- */
-export const RECEIVER = { none: 'null', responder: 'llmwatch-responder', watchdog: 'watchdog' } as const;
-export type ReceiverName = (typeof RECEIVER)[keyof typeof RECEIVER];
-
-/** Names of the generated prometheus-operator manifests. */
-export const K8S = {
-  /** Value of `app.kubernetes.io/part-of` on everything llmwatch generates. */
-  partOf: 'llmwatch',
-  prometheusRule: 'llmwatch-rules',
-  /** The named Service port the gateway's metrics are scraped on. */
-  gatewayPort: 'http',
-} as const;
-
 /** The responder's own metrics (prefix `llmwatch_responder_`). */
 export const RESPONDER_METRIC = {
   webhooks: 'llmwatch_responder_webhooks_total',
@@ -376,14 +285,17 @@ export const RESPONDER_METRIC = {
 
 /** `result` of `llmwatch_responder_webhooks_total`: accepted, or why it was refused. */
 export const WEBHOOK_RESULT = ['accepted', 'unauthorized', 'forbidden', 'too_large', 'invalid_json', 'invalid_payload', 'unsupported_media_type'] as const;
+
 export type WebhookResult = (typeof WEBHOOK_RESULT)[number];
 
 /** `why` of `llmwatch_responder_decisions_total`. */
 export const DECISION_WHY = ['playbook', 'revert', 'duplicate', 'info_tier', 'no_playbook', 'kill_switch', 'breaker', 'nothing_to_revert'] as const;
+
 export type DecisionWhy = (typeof DECISION_WHY)[number];
 
 /** `outcome` of `llmwatch_responder_actions_total`. */
 export const ACTION_OUTCOME = ['success', 'failure', 'dry-run', 'skipped', 'interrupted', 'cancelled', 'abandoned'] as const;
+
 export const RESPONDER_ACTIONS = ['scale', 'switch-model', 'notify', 'exec', 'noop'] as const;
 
 /**
@@ -416,6 +328,7 @@ export const GPU_LABEL = { gpu: 'gpu', uuid: 'uuid', name: 'name', hostname: 'ho
 
 /** `reason` label of the GPU collector's errors: the closed set of ways an nvidia-smi run fails. */
 export const GPU_COLLECTOR_ERROR = ['missing_binary', 'timeout', 'exit_code', 'parse_error'] as const;
+
 export type GpuCollectorError = (typeof GPU_COLLECTOR_ERROR)[number];
 
 /**
@@ -464,7 +377,6 @@ export const ALERTMANAGER_SELF_METRIC = {
 
 /** Series and labels Prometheus itself writes: `up` per target, `ALERTS` per pending or firing alert. */
 export const PROMETHEUS_SERIES = { up: 'up', alerts: 'ALERTS' } as const;
-export const ALERT_STATE = { label: 'alertstate', firing: 'firing', pending: 'pending' } as const;
 
 /** node-exporter's own names the dashboards read besides those in {@link NODE}. */
 export const NODE_EXPORTER = {
@@ -476,55 +388,3 @@ export const NODE_EXPORTER = {
 
 /** Label names of the responder's metrics (see {@link RESPONDER_METRIC}). */
 export const RESPONDER_LABEL = { result: 'result', status: 'status', decision: 'decision', why: 'why', action: 'action', outcome: 'outcome' } as const;
-
-/** Stable uids of the generated Grafana dashboards: links and bookmarks survive regeneration. */
-export const DASHBOARD_UID = { overview: 'llmwatch-overview', hosts: 'llmwatch-hosts', alerts: 'llmwatch-alerts' } as const;
-/** Tag on every generated dashboard; their cross-links list dashboards by it. */
-export const DASHBOARD_TAG = 'llmwatch';
-/** uid of the provisioned Prometheus datasource. */
-export const GRAFANA_DATASOURCE_UID = 'prometheus';
-
-/**
- * The deployed parts: their docker-compose service names and ports, read by the
- * compose file, the Kubernetes manifests and the Prometheus and Alertmanager
- * configs written for them, so a scrape target always names a service that exists.
- * Ports are each part's default (DESIGN.md).
- */
-export const DEPLOY_PART = {
-  gateway: { service: 'gateway', port: 8000 },
-  responder: { service: 'responder', port: 9095 },
-  gpuExporter: { service: 'gpu-exporter', port: 9835 },
-  simulator: { service: 'simulator', port: 3000 },
-  prometheus: { service: 'prometheus', port: 9090 },
-  alertmanager: { service: 'alertmanager', port: 9093 },
-  nodeExporter: { service: 'node-exporter', port: 9100 },
-  grafana: { service: 'grafana', port: 3000 },
-} as const;
-
-/** docker-compose profiles: parts that start only when asked for. */
-export const COMPOSE_PROFILE = { gpu: 'gpu', demo: 'demo' } as const;
-
-/** Names of the secrets the deployed parts read from files: never in a generated file, created by the user. */
-export const DEPLOY_SECRET = {
-  /** Bearer token of the gateway's admin API; the responder's switch-model sends it. */
-  adminToken: 'admin-token',
-  /** Bearer token Alertmanager sends to the responder's webhook. */
-  responderToken: 'responder-token',
-} as const;
-
-/**
- * Names of the Kubernetes objects `llmwatch generate` writes beside the
- * prometheus-operator manifests. Deployments and Services are named after the
- * scrape jobs, because the ServiceMonitors take `job` from `app.kubernetes.io/name`.
- */
-export const K8S_OBJECT = {
-  gateway: JOB.gateway,
-  responder: JOB.responder,
-  /** The responder's ServiceAccount, and the Role and RoleBinding that let it scale. */
-  responderAccount: JOB.responder,
-  scaleRole: `${JOB.responder}-scale`,
-  /** The PersistentVolumeClaim of the responder's audit log. */
-  responderData: `${JOB.responder}-data`,
-  /** The Secret holding {@link DEPLOY_SECRET}'s files, created with kubectl, never generated. */
-  tokens: 'llmwatch-tokens',
-} as const;

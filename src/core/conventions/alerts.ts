@@ -1,0 +1,92 @@
+/**
+ * Alert, rule-group, severity, category and receiver names of the generated
+ * Prometheus rules and Alertmanager config: nothing else spells them.
+ */
+
+/** Alert names. Model alerts are per model and can be tuned per model; the others are per host or target. */
+export const MODEL_ALERTS = [
+  'HighInferenceLatency',
+  'HighTimeToFirstToken',
+  'HighTimePerOutputToken',
+  'HighEmbeddingLatency',
+  'LowTokenThroughput',
+  'QueueBacklog',
+  'HighTimeoutRate',
+  'HighErrorRate',
+  'ClientErrorFlood',
+  'ModelServerUnreachable',
+  'ModelUnavailable',
+  'ModelServedByFallback',
+  'HighToxicityScore',
+  'LowCacheHitRate',
+] as const;
+
+export const HOST_ALERTS = ['HighGpuMemoryUsage', 'HighCpuUsage', 'HighHostMemoryUsage', 'HighGpuTemperature', 'GpuCollectorFailing'] as const;
+
+export const TARGET_ALERTS = ['TargetDown', 'TargetAbsent'] as const;
+
+/** Alerts about the monitoring itself: the always-firing Watchdog, and Prometheus' and Alertmanager's own failures. */
+export const META_ALERTS = [
+  'Watchdog',
+  'PrometheusRuleFailures',
+  'PrometheusNotificationsDropped',
+  'PrometheusErrorSendingAlerts',
+  'PrometheusNotificationQueueRunningFull',
+  'PrometheusConfigReloadFailed',
+  'PrometheusTSDBCompactionsFailing',
+  'AlertmanagerNotificationsFailing',
+  'AlertmanagerConfigReloadFailed',
+] as const;
+
+export type MetaAlert = (typeof META_ALERTS)[number];
+
+/** The always-firing alert whose silence means the alerting pipeline is broken. */
+export const WATCHDOG_ALERT = 'Watchdog' satisfies MetaAlert;
+
+export const SLO_ALERTS = ['ErrorBudgetBurn', 'LatencyBudgetBurn'] as const;
+
+export type ModelAlert = (typeof MODEL_ALERTS)[number];
+
+export type HostAlert = (typeof HOST_ALERTS)[number];
+
+export type TunableAlert = ModelAlert | HostAlert;
+
+export const TUNABLE_ALERTS: readonly TunableAlert[] = [...MODEL_ALERTS, ...HOST_ALERTS];
+
+/** Alert labels every generated alert carries. */
+export const ALERT_LABEL = { severity: 'severity', service: 'service', category: 'category' } as const;
+
+export const SEVERITIES = ['critical', 'warning', 'info'] as const;
+
+export type Severity = (typeof SEVERITIES)[number];
+
+export const CATEGORIES = ['performance', 'error', 'content', 'efficiency', 'resource', 'availability', 'slo', 'meta'] as const;
+
+export type Category = (typeof CATEGORIES)[number];
+
+/** Rule group names, one file each under `prometheus/rules/`. */
+export const RULE_GROUP = {
+  recording: 'llmwatch-recording',
+  sloRecording: 'llmwatch-slo-recording',
+  alerts: (category: Category) => `llmwatch-${category}-alerts`,
+} as const;
+
+/**
+ * Labels that Prometheus and Alertmanager set themselves (`alertname`, `job`,
+ * `instance`), and the `server` label each model-server scrape job adds.
+ * The generated routing, inhibition and scrape config refer to them.
+ */
+export const TARGET_LABEL = { alertname: 'alertname', job: 'job', instance: 'instance', server: 'server' } as const;
+
+/**
+ * Alertmanager receivers the generated config names itself: `null` records
+ * only, the llmwatch responder acts on critical and warning alerts, and
+ * `watchdog` is the always-firing Watchdog's default receiver (a dead man's
+ * switch outside the stack). The receivers that tell people are the spec's
+ * (`alertmanager.receivers`), routed by severity (`alertmanager.routes`).
+ */
+export const RECEIVER = { none: 'null', responder: 'llmwatch-responder', watchdog: 'watchdog' } as const;
+
+export type ReceiverName = (typeof RECEIVER)[keyof typeof RECEIVER];
+
+export const ALERT_STATE = { label: 'alertstate', firing: 'firing', pending: 'pending' } as const;
