@@ -138,7 +138,10 @@ function buildTunable(spec: Readonly<MonitoringSpec>, names: ReturnType<typeof r
         },
       },
       humanizer: def.humanizer,
-      scenarios: [...def.scenarios(c, v.subject), ...recoveryScenarios(def.recovery?.(c, v.subject), keepFiringFor)],
+      scenarios: [
+        ...withOtherModel(def.scenarios(c, v.subject), def.scope === 'model' && v === variants[0], v.subject, spec),
+        ...recoveryScenarios(def.recovery?.(c, v.subject), keepFiringFor),
+      ],
       subject: v.subject,
     });
   }
@@ -151,6 +154,33 @@ function buildTunable(spec: Readonly<MonitoringSpec>, names: ReturnType<typeof r
       rules,
     },
   ];
+}
+
+/**
+ * A model's scenarios plus one with two models (issue 14, point 10): the model of the first
+ * firing scenario as it is there, and a second model fed the healthy scenario's series beside
+ * it. The alert must fire for the bad model only, with its labels: a rule that aggregated the
+ * model away, or matched the healthy one, fails it. Only the default rule of an alert gets it
+ * (the healthy model is not one of the per-model overrides).
+ */
+function withOtherModel(scenarios: readonly Scenario[], add: boolean, subject: string, spec: Readonly<MonitoringSpec>): Scenario[] {
+  if (!add) return [...scenarios];
+  const firing = scenarios.find((s) => s.name.startsWith('firing') && s.expect.length > 0);
+  const healthy = scenarios.find((s) => s.name === 'healthy');
+  if (firing === undefined || healthy === undefined) return [...scenarios];
+  let other = `${subject}-healthy`;
+  while (spec.models[other] !== undefined) other += '-x';
+  return [...scenarios, twoModels(firing, healthy, subject, other)];
+}
+
+/** `bad`'s series and expected alerts, beside `good`'s series relabelled to the model `other`. */
+export function twoModels(bad: Scenario, good: Scenario, subject: string, other: string): Scenario {
+  const label = new RegExp(`([{,])${LABEL.model}="${subject.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}"`);
+  const moved = good.series.map((x) => {
+    if (!label.test(x.series)) throw new Error(`scenario series without model="${subject}": ${x.series}`);
+    return { ...x, series: x.series.replace(label, `$1${LABEL.model}="${other}"`) };
+  });
+  return { name: `two models: ${subject} ${bad.name}, ${other} healthy`, series: [...bad.series, ...moved], at: bad.at, expect: bad.expect };
 }
 
 /** The tuning's `keep_firing_for`, undefined when absent or zero. */
@@ -397,6 +427,13 @@ function buildBurnRates(spec: Readonly<MonitoringSpec>, names: ReturnType<typeof
       // Without the minimum of events this pages: one bad request (at minute 61) among the sixty of the last hour is 1.6%.
       ...(burnMinEvents(spec, BURN_RATE_WINDOWS[0].burnRate, budget) > 65 ? [{ name: 'one bad request at one a minute', series: k.lowTraffic(), at: 65, expect: [] }] : []),
     ];
+    // Two models, one burning fast and one healthy: only the burning one, with its labels.
+    scenarios.push(twoModels(scenarios[0]!, scenarios[2]!, model, `${model}-healthy`));
+    // Prometheus 3 normalises a whole-number bound on ingestion (le="2" is stored as le="2.0"): the rules read both.
+    if (k.name === 'LatencyBudgetBurn' && Number.isInteger(spec.slo.latencyThreshold)) {
+      const as3 = (x: InputSeries) => ({ ...x, series: x.series.replace(`le="${le}"`, `le="${le}.0"`) });
+      scenarios.push({ ...scenarios[0]!, name: `fast burn, stored as Prometheus 3 does (le="${le}.0")`, series: scenarios[0]!.series.map(as3) });
+    }
     const rules: BuiltRule[] = [
       {
         rule: {

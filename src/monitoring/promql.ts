@@ -33,3 +33,10 @@ export const unlessOn = (labels: readonly string[], a: string, b: string) => `${
 export const anyOf = (values: readonly string[]) => values.map((v) => v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|');
 /** A number as PromQL and Prometheus' `le` label print it. */
 export const num = (n: number) => String(n);
+
+/**
+ * The `le` matcher of one bucket bound, right under Prometheus 2 (the value as the exporter wrote
+ * it: prom-client writes `le="2"`) and 3 (whole numbers normalised to `le="2.0"` on ingestion; the
+ * Prometheus 3 migration guide, "le and quantile label values").
+ */
+export const leIs = (bound: number) => (Number.isInteger(bound) ? re('le', `${num(bound)}|${num(bound)}\\.0`) : eq('le', num(bound)));

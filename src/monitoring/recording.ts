@@ -2,7 +2,7 @@ import type { MonitoringSpec } from '../core/config/monitoring-spec.ts';
 import { RULE_GROUP, TARGET_LABEL } from '../core/conventions/alerts.ts';
 import { DCGM, GPU_LABEL, GPU_METRIC, LABEL, NODE, metricName, recordedNames } from '../core/conventions/metrics.ts';
 import type { RecordingRule, RuleGroup } from './model.ts';
-import { avgBy, avgOverTime, eq, histogramQuantile, num, rate, re, sel, sumBy } from './promql.ts';
+import { avgBy, avgOverTime, eq, histogramQuantile, leIs, num, rate, re, sel, sumBy } from './promql.ts';
 
 /** The window of every rate-based recording rule: four 15 s scrapes at least, as Prometheus advises. */
 export const RATE_WINDOW = '5m';
@@ -108,7 +108,8 @@ export function recordingGroups(spec: Readonly<MonitoringSpec>): RuleGroup[] {
   const groups: RuleGroup[] = [{ name: RULE_GROUP.recording, file: 'recording', rules }];
   if (spec.slo.enabled) {
     const slo: RecordingRule[] = [];
-    const le = num(spec.slo.latencyThreshold);
+    // Prometheus 3 stores le="2" as le="2.0": the matcher takes both.
+    const le = leIs(spec.slo.latencyThreshold);
     for (const win of SLO_WINDOWS) {
       slo.push({
         record: n.errorRatio(win),
@@ -119,7 +120,7 @@ export function recordingGroups(spec: Readonly<MonitoringSpec>): RuleGroup[] {
       slo.push({ record: n.latencyEvents(win), expr: sumBy(byModel, `increase(${duration}_count[${win}])`) });
       slo.push({
         record: n.slowRatio(win),
-        expr: `1 - ${sumBy(byModel, rate(sel(`${duration}_bucket`, eq('le', le)), win))} / ${sumBy(byModel, rate(`${duration}_count`, win))}`,
+        expr: `1 - ${sumBy(byModel, rate(sel(`${duration}_bucket`, le), win))} / ${sumBy(byModel, rate(`${duration}_count`, win))}`,
       });
     }
     groups.push({ name: RULE_GROUP.sloRecording, file: 'slo-recording', rules: slo });

@@ -29,8 +29,9 @@ export const COMPOSE_ENV_FILE = '.env';
  * Pinned images, checked on 2026-12-02 against the newest release tags this project could read
  * (the repositories' tags as of August 2026; docs/deploy.md says what was newer and why it is not used):
  * - Prometheus v2.53.5, the last patch of the 2.53 LTS line. Not 3.x (v3.14.0 is the newest seen):
- *   Prometheus 3 normalizes `le` label values on ingestion (`le="2"` becomes `le="2.0"`), and the
- *   generated SLO rules select `le="2"`: they would read nothing.
+ *   Prometheus 3 normalizes `le` label values on ingestion (`le="2"` becomes `le="2.0"`); the
+ *   generated SLO rules match both forms (`le=~"2|2\\.0"`, a promtool test feeds `le="2.0"`), but the
+ *   rest of the stack has not been run against 3.x here.
  *   https://github.com/prometheus/prometheus/releases/tag/v2.53.5,
  *   https://github.com/prometheus/prometheus/blob/main/docs/migration.md
  * - Alertmanager v0.34.0, the newest (its config changes since 0.27 do not touch what we generate).
