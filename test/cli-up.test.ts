@@ -29,6 +29,21 @@ test('`llmwatch up` (npm start) brings the stack up, serves metered completions,
   const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'x', maxRetries: 0, timeout: 10_000 });
   const res = await client.chat.completions.create({ model: 'llama-3.2-1b-instruct', messages: [{ role: 'user', content: 'hi' }] });
   assert.ok((res.usage?.completion_tokens ?? 0) > 0);
+  // Issue 20 point 3: alerts link to the runbooks the stack's console serves, filled in for the alert's labels.
+  const urls = (JSON.parse(readFileSync(join(dir, 'stack.json'), 'utf8')) as { urls: { console: string; prometheus: string } }).urls;
+  const rules = (await (await fetch(`${urls.prometheus}/api/v1/rules?type=alert`)).json()) as { data: { groups: Array<{ rules: Array<{ name: string; annotations: Record<string, string> }> }> } };
+  const latencyRule = rules.data.groups.flatMap((g) => g.rules).find((r) => r.name === 'HighInferenceLatency')!;
+  assert.equal(latencyRule.annotations.runbook_url, `${urls.console}/runbooks/HighInferenceLatency.md`);
+  const page = await fetch(`${latencyRule.annotations.runbook_url}?model=llama-3.1-8b-instruct`);
+  assert.equal(page.status, 200);
+  assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
+  const html = await page.text();
+  assert.match(html, /ALERTS\{alertname=&quot;HighInferenceLatency&quot;, model=&quot;llama-3\.1-8b-instruct&quot;\}/);
+  assert.ok(html.includes(`href="${urls.prometheus}/graph?g0.expr=`), 'links open the stack\'s Prometheus');
+  assert.match(html, /<code>switch-model<\/code> \(model=llama-3\.1-8b-instruct, target=/, 'the stack\'s own playbook, filled in');
+  assert.equal((await fetch(`${urls.console}/runbooks/NoSuchAlert.md`)).status, 404);
+  assert.match(await (await fetch(`${urls.console}/runbooks/`)).text(), /<a href="HighInferenceLatency\.md">HighInferenceLatency<\/a>/);
+
   // A delivery the responder records (no playbook answers this alert: a skip).
   const info = JSON.parse(readFileSync(join(dir, 'stack.json'), 'utf8')) as { urls: { responder: string }; responderToken: string };
   const delivered = await post(info.urls.responder, webhook([alert({ alertname: 'StateLayoutProbe' })]), { authorization: `Bearer ${info.responderToken}` });

@@ -82,7 +82,7 @@ describe('GPU alerts with the llmwatch exporter (source: llmwatch, the default)'
         },
         exp_annotations: {
           description: 'The core of GPU 0 on gpu-host-1:9835 has been hotter than 85°C for 5m (now 90°C).',
-          runbook_url: 'https://github.com/llmwatch/llmwatch/blob/main/deploy/docs/runbooks/HighGpuTemperature.md',
+          runbook_url: 'docs/runbooks/HighGpuTemperature.md',
           summary: 'GPU 0 on gpu-host-1:9835 is hotter than 85°C',
         },
       },
@@ -182,7 +182,7 @@ describe('GPU alerts with NVIDIA dcgm-exporter (source: dcgm)', () => {
                   exp_labels: labels('1'),
                   exp_annotations: {
                     description: 'GPU 0 on h:9400 has used more than 95% of its memory for 5m (now 97.5%).',
-                    runbook_url: 'https://github.com/llmwatch/llmwatch/blob/main/deploy/docs/runbooks/HighGpuMemoryUsage.md',
+                    runbook_url: 'docs/runbooks/HighGpuMemoryUsage.md',
                     summary: 'GPU 0 on h:9400 is above 95% memory',
                   },
                 },
@@ -203,7 +203,7 @@ describe('GPU alerts with NVIDIA dcgm-exporter (source: dcgm)', () => {
                   exp_labels: { category: 'resource', gpu: '3', instance: 'h:9400', job: 'llmwatch-gpu', name: 'NVIDIA L40S', service: 'openllm', severity: 'warning', uuid: 'GPU-b' },
                   exp_annotations: {
                     description: 'The core of GPU 3 on h:9400 has been hotter than 85°C for 5m (now 95°C).',
-                    runbook_url: 'https://github.com/llmwatch/llmwatch/blob/main/deploy/docs/runbooks/HighGpuTemperature.md',
+                    runbook_url: 'docs/runbooks/HighGpuTemperature.md',
                     summary: 'GPU 3 on h:9400 is hotter than 85°C',
                   },
                 },

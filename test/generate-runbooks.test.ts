@@ -3,7 +3,16 @@ import { test } from 'node:test';
 import { hasCode } from '../src/core/errors.ts';
 import { GEN_ERR_ALERT_NAME, GEN_ERR_DUPLICATE_ALERT, GEN_ERR_EMPTY_OUTPUT, GEN_ERR_RUNBOOK_URL } from '../src/monitoring/errors.ts';
 import type { AlertingRule, MonitoringModel } from '../src/monitoring/model.ts';
-import { RUNBOOKS_DIR, renderRunbooks } from '../src/monitoring/writers/runbooks.ts';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { RUNBOOKS_DIR, narrowed, renderRunbooks, runbookFor } from '../src/monitoring/writers/runbooks.ts';
+import { run } from './helpers/promtool.ts';
+import { monitoringSpec } from '../src/core/config/monitoring-spec.ts';
+import { buildModel } from '../src/monitoring/build.ts';
+import { EXTERNAL_METRICS } from '../src/monitoring/writers/runbooks.ts';
+import { metricDefinitions, seriesNames } from '../src/monitoring/metric-defs.ts';
 import { fixtureModel } from './helpers/model-fixture.ts';
 
 function pages(model: MonitoringModel = fixtureModel()): Map<string, string> {
@@ -65,15 +74,66 @@ test('a runbook quotes the exact PromQL of every rule of its alert', () => {
   }
 });
 
-test('the automatic-response line follows the routing: the responder for critical and warning, nothing for info', () => {
+test('the automatic response follows the routing and the actual playbooks: the steps of the spec\'s playbook, none without one, nothing for info', () => {
   const files = pages();
   const critical = section(files.get(`${RUNBOOKS_DIR}/HighErrorRate.md`)!, 'Automatic response');
   assert.match(critical, /at critical, firing and resolved, to the llmwatch responder \(`llmwatch-responder`\)/);
-  assert.match(critical, /playbook its config sets for `HighErrorRate`/);
+  // The fixture's spec has no playbooks: the deployed responder runs the article's, which answers HighInferenceLatency only.
+  assert.match(critical, /Playbook: none\. No playbook in the spec answers `HighErrorRate`/);
+  const article = section(files.get(`${RUNBOOKS_DIR}/HighInferenceLatency.md`)!, 'Automatic response');
+  assert.match(article, /at most once per target every 10m:\n\n1\. `scale` \(deployment=openllm, namespace=default, max=3\); only if `sum\(openllm_queue_length\{model="\(the alert's model\)"\}\)` is above 20; stops here when it succeeds\n2\. `switch-model` \(model=\(the alert's model\), target=fallback\); undone when the alert resolves\n3\. `notify` \(channel=chat\); always, whatever happened before$/);
+  // The spec's own playbook replaces it, step for step.
+  const own = pages(fixtureModel({ playbooks: { HighErrorRate: { cooldown: '30m', steps: [{ action: 'notify', params: { channel: 'pager' } }] } } }));
+  assert.match(section(own.get(`${RUNBOOKS_DIR}/HighErrorRate.md`)!, 'Automatic response'), /every 30m:\n\n1\. `notify` \(channel=pager\)$/);
+  assert.match(section(own.get(`${RUNBOOKS_DIR}/HighInferenceLatency.md`)!, 'Automatic response'), /Playbook: none/);
   const info = files.get(`${RUNBOOKS_DIR}/LowCacheHitRate.md`)!;
   assert.match(section(info, 'Automatic response'), /^None: /);
   assert.match(info, /\| Notifies \| info: no one \(recorded only\) \|/);
-  assert.doesNotMatch(section(info, 'Automatic response'), /runs the playbook/);
+  assert.doesNotMatch(section(info, 'Automatic response'), /Playbook/);
+});
+
+test('a runbook filled in for one firing instance: its labels in the queries, the playbook and the silence', () => {
+  const model = fixtureModel({ alertmanager: { receivers: { oncall: { pagerduty: [{ routingKeyFile: '/k' }] } }, routes: { critical: ['oncall'] } } });
+  const page = runbookFor(model, 'HighInferenceLatency', { model: 'llama "3"', instance: 'not-identity:1', alertname: 'x' })!;
+  assert.match(page, /\| This page is for \| `model="llama "3""` \|/);
+  const check = section(page, 'Check it now');
+  assert.match(check, /ALERTS\{alertname="HighInferenceLatency", model="llama \\"3\\""\}/);
+  assert.match(check, /and on \(model\) label_replace\(vector\(1\), "model", "llama \\"3\\"", "", ""\)/);
+  assert.doesNotMatch(check, /instance/, 'only identity labels narrow the queries');
+  assert.match(section(page, 'Automatic response'), /`switch-model` \(model=llama "3", target=fallback\)/);
+  assert.match(section(page, 'Silence'), /amtool silence add alertname=HighInferenceLatency 'model=llama "3"' --duration=2h/);
+  assert.match(section(page, 'Escalation'), /- At critical: `oncall`, first after 30s, again every 5m while it fires\./);
+  assert.equal(runbookFor(model, 'NoSuchAlert'), undefined);
+});
+
+test('the narrowed expression selects exactly that instance in the real Prometheus engine (promtool)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'llmwatch-narrow-'));
+  try {
+    const expr = narrowed('sum by (model, upstream) (rate(reqs_total[5m])) > 0', [['model', 'a$1.b'], ['upstream', 'u']]);
+    writeFileSync(join(dir, 'rules.yml'), stringify({ groups: [{ name: 'g', rules: [{ alert: 'Narrowed', expr }] }] }));
+    writeFileSync(
+      join(dir, 'test.yml'),
+      stringify({
+        rule_files: ['rules.yml'],
+        evaluation_interval: '1m',
+        tests: [
+          {
+            interval: '1m',
+            input_series: [
+              { series: 'reqs_total{model="a$1.b",upstream="u"}', values: '0+60x10' },
+              { series: 'reqs_total{model="a$1.b",upstream="v"}', values: '0+60x10' },
+              { series: 'reqs_total{model="axb",upstream="u"}', values: '0+60x10' },
+            ],
+            alert_rule_test: [{ eval_time: '6m', alertname: 'Narrowed', exp_alerts: [{ exp_labels: { alertname: 'Narrowed', model: 'a$1.b', upstream: 'u' } }] }],
+          },
+        ],
+      }),
+    );
+    const r = run('promtool', ['test', 'rules', 'test.yml'], dir);
+    assert.equal(r.status, 0, r.output);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('the index lists every alert, sorted by name, linked to its page, table cells escaped', () => {
@@ -122,3 +182,41 @@ test('a model the runbooks cannot be written from is refused with its code', () 
     (err) => hasCode(err, GEN_ERR_RUNBOOK_URL) && err.message.includes(first!.name),
   );
 });
+
+/** Issue 20 point 3: a runbook is read at 3 a.m.: nothing left to fill in, and every metric it names exists. */
+for (const [what, specData] of [
+  ['the default spec', {}],
+  ['a spec with its own metric prefix, model servers and playbooks', {
+    metricsPrefix: 'acme_',
+    targets: { modelServers: [{ name: 'vllm-a', kind: 'vllm', targets: ['10.0.0.5:8000'] }] },
+    playbooks: { HighErrorRate: { steps: [{ action: 'switch-model', params: { model: '{{ $labels.model }}', target: 'fallback' } }] } },
+  }],
+] as const) {
+  test(`generated runbooks of ${what}: no unfilled placeholder, no metric that nothing defines`, () => {
+    const spec = monitoringSpec(specData);
+    const model = buildModel(spec);
+    const defined = new Set<string>([...EXTERNAL_METRICS, 'ALERTS', 'ALERTS_FOR_STATE']);
+    for (const def of metricDefinitions(spec.metricsPrefix, spec.latencyBuckets)) for (const n of seriesNames(def)) defined.add(n);
+    for (const g of model.groups) {
+      for (const r of g.rules) {
+        if ('record' in r) defined.add(r.record);
+        // What the rules read from exporters (node-exporter, Prometheus, Alertmanager, DCGM) is defined by the rules that read it.
+        for (const name of r.expr.match(/[A-Za-z_:][A-Za-z0-9_:]*/g) ?? []) defined.add(name);
+      }
+    }
+    const files = renderRunbooks(model);
+    assert.ok(files.length > 10);
+    const metricLike = new RegExp(`(?:[a-z_]+:)?(?:${spec.metricsPrefix}|llmwatch_|vllm:|node_|DCGM_|prometheus_|alertmanager_|nvidia_)[A-Za-z0-9_:]*`, 'g');
+    for (const f of files) {
+      assert.doesNotMatch(f.content, /\{\{|\{[A-Za-z_][A-Za-z0-9_]*\}/, `${f.path} has an unfilled placeholder`);
+      if (spec.metricsPrefix !== 'openllm_') assert.doesNotMatch(f.content, /openllm_/, `${f.path} names the default prefix`);
+      assert.doesNotMatch(f.content, /gpu_cache_usage_perc/, 'vLLM removed it');
+      // Names in code spans and code blocks; URLs (percent-encoded links) are left out.
+      const code = [...f.content.matchAll(/`([^`\n]+)`|```[a-z]*\n([\s\S]*?)```/g)].map((m) => m[1] ?? m[2] ?? '').join('\n');
+      for (const name of code.match(metricLike) ?? []) {
+        const bare = name.replace(/^\(|[.,:]$/g, '');
+        assert.ok(defined.has(bare), `${f.path} names ${bare}, which no metric or rule defines`);
+      }
+    }
+  });
+}

@@ -4,11 +4,15 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { Dashboard } from '../core/dashboard-model.ts';
+import type { MonitoringModel } from '../monitoring/model.ts';
+import { RUNBOOKS_DIR, renderRunbooks, runbookFor } from '../monitoring/writers/runbooks.ts';
 import { HTTP_ERR_METHOD_NOT_ALLOWED, HTTP_ERR_NOT_FOUND } from '../core/http/errors.ts';
 import { close, listen } from '../core/http/listen.ts';
 import { sendError, sendJson } from '../core/http/send.ts';
 import { fromAlertmanager, fromPrometheus } from './alerts.ts';
+import type { ConsoleAlert } from './alerts.ts';
 import { CONSOLE_ERR_NOT_CONFIGURED } from './errors.ts';
+import { markdownToHtml } from './markdown.ts';
 import { optionalTime, queryParam, rangeParams } from './query-bounds.ts';
 import { getJson } from './upstream.ts';
 
@@ -27,6 +31,11 @@ export interface ConsoleOptions {
   readonly upstreamTimeoutMs?: number;
   /** The stack's file of the last drill run (`llmwatch drill` writes it), when there is a stack. */
   readonly drillsFile?: string;
+  /**
+   * The monitoring model whose runbooks to serve at `/runbooks/<Alert>.md`, filled in with the
+   * alert labels of the query string; the alerts table links its alerts there.
+   */
+  readonly runbooks?: MonitoringModel;
 }
 
 export interface ConsoleHandle {
@@ -102,7 +111,29 @@ export async function startConsole(opts: ConsoleOptions): Promise<ConsoleHandle>
         alertmanagerError = (err as Error).message;
       }
     }
-    sendJson(res, 200, { prometheus: fromProm, alertmanager, alertmanagerError });
+    sendJson(res, 200, { prometheus: fromProm.map(localRunbook), alertmanager: alertmanager?.map(localRunbook) ?? null, alertmanagerError });
+  }
+
+  /** An alert this console has a runbook for links to it, filled in with the alert's identity labels. */
+  function localRunbook(a: ConsoleAlert): ConsoleAlert {
+    const info = opts.runbooks?.alerts.find((x) => x.name === a.name);
+    if (info === undefined) return a;
+    const qs = new URLSearchParams(info.identity.filter((l) => a.labels[l] !== undefined).map((l) => [l, a.labels[l]!]));
+    return { ...a, runbookURL: `/runbooks/${a.name}.md${qs.size > 0 ? `?${qs}` : ''}` };
+  }
+
+  function runbookPage(res: ServerResponse, path: string, params: URLSearchParams, method: string): void {
+    if (method !== 'GET' && method !== 'HEAD') throw HTTP_ERR_METHOD_NOT_ALLOWED(`Use GET for ${path}`, { headers: { allow: 'GET, HEAD' } });
+    const model = opts.runbooks;
+    if (model === undefined) throw HTTP_ERR_NOT_FOUND('This console serves no runbooks (it was started without a monitoring spec)');
+    const name = path.slice('/runbooks/'.length).replace(/\.md$/, '');
+    let markdown: string | undefined;
+    if (name === '' || name === 'README') markdown = renderRunbooks(model).find((f) => f.path === `${RUNBOOKS_DIR}/README.md`)?.content;
+    else markdown = runbookFor(model, name, Object.fromEntries(params));
+    if (markdown === undefined) throw HTTP_ERR_NOT_FOUND(`No runbook for '${name}': the spec generates no such alert (see /runbooks/)`);
+    const body = Buffer.from(markdownToHtml(markdown, name === '' ? 'Runbooks' : name));
+    res.writeHead(200, { ...PAGE_HEADERS, 'content-type': 'text/html; charset=utf-8', 'content-length': body.length });
+    res.end(method === 'HEAD' ? undefined : body);
   }
 
   async function actions(res: ServerResponse): Promise<void> {
@@ -120,6 +151,7 @@ export async function startConsole(opts: ConsoleOptions): Promise<ConsoleHandle>
       res.writeHead(200, { ...PAGE_HEADERS, 'content-type': asset.type, 'content-length': asset.body.length });
       return void res.end(method === 'HEAD' ? undefined : asset.body);
     }
+    if (url.pathname === '/runbooks' || url.pathname.startsWith('/runbooks/')) return runbookPage(res, url.pathname === '/runbooks' ? '/runbooks/' : url.pathname, url.searchParams, method);
     if (!url.pathname.startsWith('/api/')) throw HTTP_ERR_NOT_FOUND(`No page at ${url.pathname}`);
     if (method !== 'GET') throw HTTP_ERR_METHOD_NOT_ALLOWED(`The console's API is read-only: use GET for ${url.pathname}`, { headers: { allow: 'GET' } });
     const p = url.searchParams;

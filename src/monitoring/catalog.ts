@@ -167,12 +167,12 @@ export const HIGH_INFERENCE_LATENCY: AlertDef = {
       'Did answers get longer? `openllm_request_completion_tokens` by model: if the P95 of completion tokens rose with the latency, the server is fine.',
       'Is it queueing? `model:openllm_queue_length:sum` and `openllm_queue_wait_seconds`: a long queue means too little capacity.',
       'Is it prefill or decode? Compare `model_endpoint:openllm_time_to_first_token_seconds:p95` (prefill, queue) with `model_endpoint:openllm_time_per_output_token_seconds:p95` (decode).',
-      'Is the GPU saturated or swapping KV cache? GPU memory and utilisation, and the model server\'s own metrics (vLLM: `vllm:num_requests_waiting`, `vllm:gpu_cache_usage_perc`).',
+      'Is the GPU saturated or swapping KV cache? GPU memory and utilisation, and the model server\'s own metrics (vLLM: `vllm:num_requests_waiting`, `vllm:kv_cache_usage_perc` (KV cache in use, 0 to 1)).',
     ],
     mitigation: [
-      'The responder reads `openllm_queue_length`: above 20 it scales the model server out (to at most 3 replicas by default); otherwise it switches the model to its lighter fallback through the gateway.',
+      'Let the automatic response below act first (its steps are the playbook the responder runs); by hand, the same levers: scale the model server out, or switch the model to a lighter fallback (`POST /admin/routes/<model>` on the gateway).',
       'Scale out by hand, or lower `max_tokens` for the heaviest clients.',
-      'Once latency recovers, switch the model back (the responder does this when the alert resolves, if configured).',
+      'Once latency recovers, switch the model back (a playbook step with `revertOnResolve` does this when the alert resolves).',
     ],
   },
 };
@@ -351,7 +351,7 @@ export const QUEUE_BACKLOG: AlertDef = {
     impact: 'Latency grows by the wait; past `maxQueue` clients get 429, past `queueTimeoutMs` 503.',
     diagnosis: ['Request rate per model: `model:openllm_requests:rate5m`.', 'Latency and in-flight requests: is the server slower, or is demand higher?'],
     mitigation: [
-      'The responder scales the model server out when the queue passes 20 during a latency alert.',
+      'Add capacity (scale the model server out); a HighInferenceLatency playbook with a `scale` step does it on its own (see its Automatic response).',
       'Raise `maxConcurrency` only if the server has headroom (GPU memory, KV cache).',
     ],
   },
@@ -490,7 +490,7 @@ export const HIGH_ERROR_RATE: AlertDef = {
       'The model server\'s logs around the first failure.',
     ],
     mitigation: [
-      'The responder switches the model to its fallback when its playbook says so.',
+      'Switch the model to its fallback (`POST /admin/routes/<model>` on the gateway), or let a playbook for this alert do it (Automatic response below).',
       'Restart or roll back the model server; check GPU memory (out-of-memory errors arrive as 5xx or stream errors).',
     ],
   },
@@ -599,7 +599,7 @@ export const MODEL_SERVER_UNREACHABLE: AlertDef = {
   runbook: {
     meaning: 'Requests the gateway sends to this upstream for this model do not reach it: almost all of them over the last minute were refused, timed out or reset. It is measured per upstream from the requests sent to it, so answers from the cache or from a fallback target (failover) do not hide it.',
     impact: 'The model is down for every client, unless a fallback target (failover, or a switched route) serves it: ModelServedByFallback says so.',
-    diagnosis: ['`curl {baseURL}/models` from the gateway host.', 'The model server\'s process, container or pod: crashed, OOM-killed, still loading weights?', '`GET /readyz` on the gateway lists each upstream.'],
+    diagnosis: ['`GET /models` on the upstream\'s `baseURL` (the gateway config\'s `upstreams` section), from the gateway host: `curl -sS` it; a refusal, a timeout or a 404 (a baseURL without `/v1`) is the cause.', 'The model server\'s process, container or pod: crashed, OOM-killed, still loading weights?', '`GET /readyz` on the gateway lists each upstream.'],
     mitigation: ['Restart the model server; the responder can switch the model to a fallback on another upstream.'],
   },
 };

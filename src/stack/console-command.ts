@@ -43,6 +43,7 @@ export function consoleCommand(): Command {
         opts.spec !== undefined
           ? loadMonitoringSpec(opts.spec)
           : (stack?.spec ?? (existsSync('llmwatch.yaml') ? loadMonitoringSpec('llmwatch.yaml') : validateConfig(MonitoringSpecSchema, {}, 'default monitoring spec')));
+      const model = buildModel(spec);
       const prometheus = opts.prometheus ?? stack?.urls.prometheus;
       if (prometheus === undefined) {
         throw CONSOLE_ERR_NO_PROMETHEUS(`No Prometheus to read: ${join(opts.dir, 'stack.json')} is missing. Start a stack with 'llmwatch up', or pass --prometheus URL.`);
@@ -52,7 +53,8 @@ export function consoleCommand(): Command {
         alertmanager: opts.alertmanager ?? stack?.urls.alertmanager,
         responder: opts.responder ?? stack?.urls.responder,
         responderToken: opts.responderTokenFile !== undefined ? readFileSync(opts.responderTokenFile, 'utf8').trim() : stack?.responderToken,
-        dashboards: buildDashboards(buildModel(spec)),
+        dashboards: buildDashboards(model),
+        runbooks: model,
         port: opts.port,
         drillsFile: stack === undefined ? undefined : join(stack.dir, DRILLS_FILE),
       });

@@ -96,6 +96,8 @@ export async function startStack(opts: StackOptions): Promise<StackHandle> {
     prometheus: [hostPort(ports.prometheus)],
     responderURL: `${url(ports.responder)}/alerts`,
     responderTokenFile: join(dir, 'secrets/responder-token'),
+    // Alerts link to the runbooks the stack's console serves, generated from this very spec.
+    runbookBaseURL: `${url(ports.console)}/runbooks`,
   });
   const bins = ensureComponents([COMPONENTS.prometheus, COMPONENTS.alertmanager, COMPONENTS.nodeExporter], log);
   if (opts.ports === 'default') {
@@ -204,12 +206,14 @@ export async function startStack(opts: StackOptions): Promise<StackHandle> {
     children.push(prom);
     await waitHealthy('Prometheus', `${url(ports.prometheus)}/-/ready`, prom);
     log(`ready  prometheus    ${url(ports.prometheus)}   (scrape and evaluation every ${timings.scrapeInterval})`);
+    const model = buildModel(spec);
     const consoleHandle = await startConsole({
       prometheus: url(ports.prometheus),
       alertmanager: url(ports.alertmanager),
       responder: responder.url,
       responderToken,
-      dashboards: buildDashboards(buildModel(spec)),
+      dashboards: buildDashboards(model),
+      runbooks: model,
       port: ports.console,
       drillsFile: join(dir, DRILLS_FILE),
     });
@@ -322,6 +326,7 @@ function localSpec(
     prometheus: string[];
     responderURL: string;
     responderTokenFile: string;
+    runbookBaseURL: string;
   },
 ): Readonly<MonitoringSpec> {
   const path = specFile ?? (existsSync('llmwatch.yaml') ? 'llmwatch.yaml' : undefined);
@@ -334,6 +339,7 @@ function localSpec(
     MonitoringSpecSchema,
     {
       ...user,
+      runbookBaseURL: t.runbookBaseURL,
       prometheus: { ...user.prometheus, scrapeInterval: timings.scrapeInterval, evaluationInterval: timings.evaluationInterval },
       rateWindow: timings.rateWindow,
       targets: { ...user.targets, gateways: t.gateways, nodeExporter: t.nodeExporter, responder: t.responder, alertmanagers: t.alertmanagers, prometheus: t.prometheus },

@@ -117,8 +117,14 @@ export const MonitoringSpecSchema = z
       .min(2)
       .refine((v) => v.every((b, i) => i === 0 || b > v[i - 1]!), 'bounds must be strictly ascending')
       .default([...BUCKETS.inferenceDuration]),
-    /** Base of each alert's runbook_url; the alert name and `.md` are appended. */
-    runbookBaseURL: z.string().min(1).default('https://github.com/llmwatch/llmwatch/blob/main/deploy/docs/runbooks'),
+    /**
+     * Base of each alert's runbook_url; the alert name and `.md` are appended. Default: the
+     * runbooks' path in the folder `llmwatch generate --out` writes (`docs/runbooks`), so a link
+     * names the user's own copy; set it to where that folder is published (the Git host's URL of
+     * it, or `http://<console>/runbooks` where `llmwatch console` runs). `llmwatch up` sets it to its
+     * console's `/runbooks`.
+     */
+    runbookBaseURL: z.string().min(1).default('docs/runbooks'),
     /**
      * The window of the rate-based recording rules. 5m (four 15 s scrapes at least) in production;
      * the local stack shortens it so alerts resolve while you watch. Promtool tests are generated
