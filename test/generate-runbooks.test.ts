@@ -9,10 +9,11 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { RUNBOOKS_DIR, narrowed, renderRunbooks, runbookFor } from '../src/monitoring/writers/runbooks.ts';
 import { run } from './helpers/promtool.ts';
+import { ARTICLE_PLAYBOOKS } from '../src/core/config/playbook-spec.ts';
 import { monitoringSpec } from '../src/core/config/monitoring-spec.ts';
 import { buildModel } from '../src/monitoring/build.ts';
 import { EXTERNAL_METRICS } from '../src/monitoring/writers/runbooks.ts';
-import { metricDefinitions, seriesNames } from '../src/monitoring/metric-defs.ts';
+import { metricDefinitions, seriesNames } from '../src/stack/metric-defs.ts';
 import { fixtureModel } from './helpers/model-fixture.ts';
 
 function pages(model: MonitoringModel = fixtureModel()): Map<string, string> {
@@ -78,9 +79,12 @@ test('the automatic response follows the routing and the actual playbooks: the s
   const files = pages();
   const critical = section(files.get(`${RUNBOOKS_DIR}/HighErrorRate.md`)!, 'Automatic response');
   assert.match(critical, /at critical, firing and resolved, to the llmwatch responder \(`llmwatch-responder`\)/);
-  // The fixture's spec has no playbooks: the deployed responder runs the article's, which answers HighInferenceLatency only.
+  // The fixture's spec has no playbooks: the deployed responder runs the article's, which answers neither of the fixture's alerts.
   assert.match(critical, /Playbook: none\. No playbook in the spec answers `HighErrorRate`/);
-  const article = section(files.get(`${RUNBOOKS_DIR}/HighInferenceLatency.md`)!, 'Automatic response');
+  assert.match(section(files.get(`${RUNBOOKS_DIR}/HighInferenceLatency.md`)!, 'Automatic response'), /Playbook: none/);
+  // The article's latency playbook, given for HighInferenceLatency: its steps, in words.
+  const withArticle = pages(fixtureModel({ playbooks: { HighInferenceLatency: ARTICLE_PLAYBOOKS.HighTimeToFirstToken } }));
+  const article = section(withArticle.get(`${RUNBOOKS_DIR}/HighInferenceLatency.md`)!, 'Automatic response');
   assert.match(article, /at most once per target every 10m:\n\n1\. `scale` \(deployment=openllm, namespace=default, max=3\); only if `sum\(openllm_queue_length\{model="\(the alert's model\)"\}\)` is above 20; stops here when it succeeds\n2\. `switch-model` \(model=\(the alert's model\), target=fallback\); undone when the alert resolves\n3\. `notify` \(channel=chat\); always, whatever happened before$/);
   // The spec's own playbook replaces it, step for step.
   const own = pages(fixtureModel({ playbooks: { HighErrorRate: { cooldown: '30m', steps: [{ action: 'notify', params: { channel: 'pager' } }] } } }));
@@ -93,7 +97,7 @@ test('the automatic response follows the routing and the actual playbooks: the s
 });
 
 test('a runbook filled in for one firing instance: its labels in the queries, the playbook and the silence', () => {
-  const model = fixtureModel({ alertmanager: { receivers: { oncall: { pagerduty: [{ routingKeyFile: '/k' }] } }, routes: { critical: ['oncall'] } } });
+  const model = fixtureModel({ playbooks: { HighInferenceLatency: ARTICLE_PLAYBOOKS.HighTimeToFirstToken }, alertmanager: { receivers: { oncall: { pagerduty: [{ routingKeyFile: '/k' }] } }, routes: { critical: ['oncall'] } } });
   const page = runbookFor(model, 'HighInferenceLatency', { model: 'llama "3"', instance: 'not-identity:1', alertname: 'x' })!;
   assert.match(page, /\| This page is for \| `model="llama "3""` \|/);
   const check = section(page, 'Check it now');

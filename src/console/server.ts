@@ -4,8 +4,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { Dashboard } from '../core/dashboard-model.ts';
-import type { MonitoringModel } from '../monitoring/model.ts';
-import { RUNBOOKS_DIR, renderRunbooks, runbookFor } from '../monitoring/writers/runbooks.ts';
 import { HTTP_ERR_METHOD_NOT_ALLOWED, HTTP_ERR_NOT_FOUND } from '../core/http/errors.ts';
 import { close, listen } from '../core/http/listen.ts';
 import { sendError, sendJson } from '../core/http/send.ts';
@@ -35,7 +33,17 @@ export interface ConsoleOptions {
    * The monitoring model whose runbooks to serve at `/runbooks/<Alert>.md`, filled in with the
    * alert labels of the query string; the alerts table links its alerts there.
    */
-  readonly runbooks?: MonitoringModel;
+  readonly runbooks?: RunbookSource;
+}
+
+/** The runbooks a console serves: generated from the spec by the monitoring part, handed in by whoever starts the console. */
+export interface RunbookSource {
+  /** The Markdown of an alert's runbook filled in for these labels; undefined for an alert the spec does not generate. */
+  page(alert: string, labels: Readonly<Record<string, string>>): string | undefined;
+  /** The Markdown index of every runbook. */
+  index(): string;
+  /** The labels that tell one instance of the alert from another; undefined for an alert without a runbook. */
+  identity(alert: string): readonly string[] | undefined;
 }
 
 export interface ConsoleHandle {
@@ -116,20 +124,20 @@ export async function startConsole(opts: ConsoleOptions): Promise<ConsoleHandle>
 
   /** An alert this console has a runbook for links to it, filled in with the alert's identity labels. */
   function localRunbook(a: ConsoleAlert): ConsoleAlert {
-    const info = opts.runbooks?.alerts.find((x) => x.name === a.name);
-    if (info === undefined) return a;
-    const qs = new URLSearchParams(info.identity.filter((l) => a.labels[l] !== undefined).map((l) => [l, a.labels[l]!]));
+    const identity = opts.runbooks?.identity(a.name);
+    if (identity === undefined) return a;
+    const qs = new URLSearchParams(identity.filter((l) => a.labels[l] !== undefined).map((l) => [l, a.labels[l]!]));
     return { ...a, runbookURL: `/runbooks/${a.name}.md${qs.size > 0 ? `?${qs}` : ''}` };
   }
 
   function runbookPage(res: ServerResponse, path: string, params: URLSearchParams, method: string): void {
     if (method !== 'GET' && method !== 'HEAD') throw HTTP_ERR_METHOD_NOT_ALLOWED(`Use GET for ${path}`, { headers: { allow: 'GET, HEAD' } });
-    const model = opts.runbooks;
-    if (model === undefined) throw HTTP_ERR_NOT_FOUND('This console serves no runbooks (it was started without a monitoring spec)');
+    const runbooks = opts.runbooks;
+    if (runbooks === undefined) throw HTTP_ERR_NOT_FOUND('This console serves no runbooks (it was started without a monitoring spec)');
     const name = path.slice('/runbooks/'.length).replace(/\.md$/, '');
     let markdown: string | undefined;
-    if (name === '' || name === 'README') markdown = renderRunbooks(model).find((f) => f.path === `${RUNBOOKS_DIR}/README.md`)?.content;
-    else markdown = runbookFor(model, name, Object.fromEntries(params));
+    if (name === '' || name === 'README') markdown = runbooks.index();
+    else markdown = runbooks.page(name, Object.fromEntries(params));
     if (markdown === undefined) throw HTTP_ERR_NOT_FOUND(`No runbook for '${name}': the spec generates no such alert (see /runbooks/)`);
     const body = Buffer.from(markdownToHtml(markdown, name === '' ? 'Runbooks' : name));
     res.writeHead(200, { ...PAGE_HEADERS, 'content-type': 'text/html; charset=utf-8', 'content-length': body.length });

@@ -5,6 +5,7 @@ import { parsePort, waitForSignal } from '../core/cli-helpers.ts';
 import { MonitoringSpecSchema, loadMonitoringSpec } from '../core/config/monitoring-spec.ts';
 import type { MonitoringSpec } from '../core/config/monitoring-spec.ts';
 import { validateConfig } from '../core/config/validate.ts';
+import { runbookSource } from '../monitoring/writers/runbooks.ts';
 import { buildModel } from '../monitoring/build.ts';
 import { buildDashboards } from '../monitoring/dashboards/build.ts';
 import { DRILLS_FILE, readStackInfo } from './stack-info.ts';
@@ -54,7 +55,7 @@ export function consoleCommand(): Command {
         responder: opts.responder ?? stack?.urls.responder,
         responderToken: opts.responderTokenFile !== undefined ? readFileSync(opts.responderTokenFile, 'utf8').trim() : stack?.responderToken,
         dashboards: buildDashboards(model),
-        runbooks: model,
+        runbooks: runbookSource(model),
         port: opts.port,
         drillsFile: stack === undefined ? undefined : join(stack.dir, DRILLS_FILE),
       });

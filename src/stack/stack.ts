@@ -10,6 +10,7 @@ import { readYamlFile, validateConfig } from '../core/config/validate.ts';
 import { startConsole } from '../console/server.ts';
 import { startGateway } from '../gateway/server.ts';
 import type { GatewayHandle } from '../gateway/server.ts';
+import { runbookSource } from '../monitoring/writers/runbooks.ts';
 import { buildModel } from '../monitoring/build.ts';
 import { CATALOG } from '../monitoring/catalog.ts';
 import { buildDashboards } from '../monitoring/dashboards/build.ts';
@@ -213,7 +214,7 @@ export async function startStack(opts: StackOptions): Promise<StackHandle> {
       responder: responder.url,
       responderToken,
       dashboards: buildDashboards(model),
-      runbooks: model,
+      runbooks: runbookSource(model),
       port: ports.console,
       drillsFile: join(dir, DRILLS_FILE),
     });

@@ -66,6 +66,15 @@ export function runbookFor(model: MonitoringModel, name: string, labels: AlertLa
   return alert === undefined ? undefined : runbookPage(alert, rulesOf(model, name), model, labels);
 }
 
+/** What `llmwatch console` serves: every runbook of the model, filled in on demand. */
+export function runbookSource(model: MonitoringModel): { page(alert: string, labels: AlertLabels): string | undefined; index(): string; identity(alert: string): readonly string[] | undefined } {
+  return {
+    page: (alert, labels) => runbookFor(model, alert, labels),
+    index: () => indexPage(model.alerts),
+    identity: (alert) => model.alerts.find((a) => a.name === alert)?.identity,
+  };
+}
+
 function rulesOf(model: MonitoringModel, name: string): AlertingRule[] {
   return model.groups.flatMap((g) => g.rules.filter((r): r is AlertingRule => 'alert' in r && r.alert === name));
 }
