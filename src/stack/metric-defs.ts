@@ -1,5 +1,5 @@
 import { Registry } from 'prom-client';
-import { BUCKETS, DEFAULT_PREFIX } from '../core/conventions.ts';
+import { BUCKETS, DEFAULT_PREFIX } from '../core/conventions/metrics.ts';
 import { GatewayMetrics } from '../core/metering/gateway-metrics.ts';
 import { GpuMetrics } from '../exporter/gpu-metrics.ts';
 import { ResponderMetrics } from '../responder/metrics.ts';

@@ -3,7 +3,7 @@ import type { Severity } from '../../core/conventions/alerts.ts';
 import { GEN_ERR_ALERT_NAME, GEN_ERR_DUPLICATE_ALERT, GEN_ERR_EMPTY_OUTPUT, GEN_ERR_RUNBOOK_URL } from '../errors.ts';
 import type { AlertInfo, AlertingRule, GeneratedFile, MonitoringModel } from '../model.ts';
 import type { Playbook } from '../../core/config/playbook-spec.ts';
-import { DEFAULT_PREFIX } from '../../core/conventions.ts';
+import { DEFAULT_PREFIX } from '../../core/conventions/metrics.ts';
 import { severityReceivers, watchdogReceiver } from './alertmanager.ts';
 import { COMPOSE_FILE_PATH } from './compose.ts';
 import { KUSTOMIZATION_PATH, deployNamespace } from './kube-deploy.ts';
