@@ -196,11 +196,11 @@ for (const [what, specData] of [
     playbooks: { HighErrorRate: { steps: [{ action: 'switch-model', params: { model: '{{ $labels.model }}', target: 'fallback' } }] } },
   }],
 ] as const) {
-  test(`generated runbooks of ${what}: no unfilled placeholder, no metric that nothing defines`, () => {
+  test(`generated runbooks of ${what}: no unfilled placeholder, no metric that nothing defines`, async () => {
     const spec = monitoringSpec(specData);
     const model = buildModel(spec);
     const defined = new Set<string>([...EXTERNAL_METRICS, 'ALERTS', 'ALERTS_FOR_STATE']);
-    for (const def of metricDefinitions(spec.metricsPrefix, spec.latencyBuckets)) for (const n of seriesNames(def)) defined.add(n);
+    for (const def of await metricDefinitions(spec.metricsPrefix, spec.latencyBuckets)) for (const n of seriesNames(def)) defined.add(n);
     for (const g of model.groups) {
       for (const r of g.rules) {
         if ('record' in r) defined.add(r.record);
