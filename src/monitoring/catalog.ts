@@ -1,4 +1,5 @@
 import type { MonitoringSpec } from '../core/config/monitoring-spec.ts';
+import { durationSeconds } from '../core/config/duration.ts';
 import { JOB } from '../core/conventions/deploy.ts';
 import { BUCKETS, DCGM, GPU_LABEL, GPU_METRIC, LABEL, NODE, metricName } from '../core/conventions/metrics.ts';
 import type { AlertContext, AlertDef } from './alert-def.ts';
@@ -26,20 +27,13 @@ function counterThenFlat(perMinute: number, minutes: number): string {
   return `0+${perMinute}x${minutes} ${perMinute * minutes}+0x${SERIES_MINUTES - minutes - 1}`;
 }
 
-/** Seconds in a one-unit Prometheus duration. */
-export function secondsOf(duration: string): number {
-  const m = /^(\d+)(ms|s|m|h|d|w)$/.exec(duration);
-  if (m === null) throw new Error(`not a duration: ${duration}`);
-  return Number(m[1]) * { ms: 0.001, s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd' | 'w'];
-}
-
 /**
  * The low-traffic guard of a ratio or quantile alert: `and` the window held at least
  * `minEvents` events (a per-second rate times the window), or nothing when the guard is off.
  */
 function enoughEvents(c: AlertContext, ratePerSecond: string, on: readonly string[] = [M]): string {
   if (c.tuning.minEvents <= 0) return '';
-  return ` and on (${on.join(', ')}) ${ratePerSecond} * ${num(secondsOf(c.spec.rateWindow))} >= ${num(c.tuning.minEvents)}`;
+  return ` and on (${on.join(', ')}) ${ratePerSecond} * ${num(durationSeconds(c.spec.rateWindow))} >= ${num(c.tuning.minEvents)}`;
 }
 
 /** The same series on each of the three gateway replicas. */
@@ -664,7 +658,7 @@ export const MODEL_UNAVAILABLE: AlertDef = {
   description: 'Every judged request to model {{ $labels.model }} over the last rate window failed server-side, and none succeeded, for {for} ({{ $value | humanize }} failures in the window).',
   showThreshold: (t) => humanize(t),
   expr: (c, m) =>
-    unlessOn([M], `${sel(c.names.errorRateAbs, ...m)} * ${num(secondsOf(c.spec.rateWindow))} >= ${num(Math.max(1, c.tuning.minEvents))}`, `${c.names.successRate} > 0`),
+    unlessOn([M], `${sel(c.names.errorRateAbs, ...m)} * ${num(durationSeconds(c.spec.rateWindow))} >= ${num(Math.max(1, c.tuning.minEvents))}`, `${c.names.successRate} > 0`),
   validate: (c) =>
     c.tuning.threshold === 0 ? undefined : 'threshold has no meaning here (the alert fires when at least minEvents requests failed and none succeeded); tune minEvents instead',
   scenarios: (c, model) => {

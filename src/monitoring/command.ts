@@ -1,20 +1,13 @@
-import { existsSync } from 'node:fs';
 import { Command } from 'commander';
-import { MonitoringSpecSchema, loadMonitoringSpec } from '../core/config/monitoring-spec.ts';
-import { validateConfig } from '../core/config/validate.ts';
+import { DEFAULT_SPEC_FILE, findSpec, loadMonitoringSpec, loadSpecOrDefaults } from '../core/config/monitoring-spec.ts';
 import { routeProblems, runChecks } from './check.ts';
 import { GEN_ERR_CHECK_FAILED, GEN_ERR_STALE, GEN_ERR_UNREACHABLE_ROUTE } from './errors.ts';
 import { diffGenerated, generate, writeGenerated } from './generate.ts';
 import { unreachableRoutes } from './writers/alertmanager.ts';
 import { alertNamesOf, playbookAlertErrors, ruleFilesIn } from '../core/config/playbook-check.ts';
 
-/** The spec file used when none is named; absent, the defaults (the article's thresholds) apply. */
-export const DEFAULT_SPEC_FILE = 'llmwatch.yaml';
-
 function loadSpec(path: string | undefined) {
-  if (path !== undefined) return loadMonitoringSpec(path);
-  if (existsSync(DEFAULT_SPEC_FILE)) return loadMonitoringSpec(DEFAULT_SPEC_FILE);
-  return validateConfig(MonitoringSpecSchema, {}, 'default monitoring spec');
+  return loadSpecOrDefaults(findSpec(path));
 }
 
 /** `llmwatch generate`. */
@@ -67,7 +60,7 @@ function warnRoutes(problems: readonly string[]): void {
 
 /** Playbooks of the spec (their params, PromQL and reverts are checked when the spec loads) name alerts the generated rules define. */
 function checkSpecPlaybooks(out: string, specPath: string | undefined, log: (line: string) => void): void {
-  const path = specPath ?? (existsSync('llmwatch.yaml') ? 'llmwatch.yaml' : undefined);
+  const path = findSpec(specPath);
   if (path === undefined) return;
   const spec = loadMonitoringSpec(path);
   const errors = playbookAlertErrors(spec.playbooks, alertNamesOf(ruleFilesIn(out)));

@@ -1,4 +1,5 @@
 import type { MonitoringSpec } from '../core/config/monitoring-spec.ts';
+import { durationSeconds } from '../core/config/duration.ts';
 import { RULE_GROUP, TARGET_LABEL } from '../core/conventions/alerts.ts';
 import { DCGM, GPU_LABEL, GPU_METRIC, LABEL, NODE, metricName, recordedNames } from '../core/conventions/metrics.ts';
 import type { RecordingRule, RuleGroup } from './model.ts';
@@ -130,11 +131,7 @@ export function recordingGroups(spec: Readonly<MonitoringSpec>): RuleGroup[] {
 
 /** The short window of ModelServerUnreachable: 1m, or the spec's rate window when shorter (the local stack's). */
 export function fastWindow(spec: Readonly<MonitoringSpec>): string {
-  const secs = (d: string) => {
-    const m = /^(\d+)(ms|s|m|h|d|w)$/.exec(d)!;
-    return Number(m[1]) * { ms: 0.001, s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd' | 'w'];
-  };
-  return secs(spec.rateWindow) < 60 ? spec.rateWindow : '1m';
+  return durationSeconds(spec.rateWindow) < 60 ? spec.rateWindow : '1m';
 }
 
 /** Bytes in the MiB dcgm-exporter reports framebuffer sizes in. */

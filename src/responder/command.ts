@@ -2,9 +2,11 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { parsePort, waitForSignal } from '../core/cli-helpers.ts';
-import { PlaybooksSchema, durationMs } from '../core/config/playbook-spec.ts';
+import { durationMs, isDuration } from '../core/config/duration.ts';
+import { PlaybooksSchema } from '../core/config/playbook-spec.ts';
 import { ResponderConfigSchema } from '../core/config/responder-config.ts';
 import type { ResponderConfig } from '../core/config/responder-config.ts';
+import { findSpec } from '../core/config/monitoring-spec.ts';
 import { loadConfigFile, readYamlFile, validateConfig } from '../core/config/validate.ts';
 import { defaultAuditPath, defaultStackDir, STATE_HOME_ENV, auditCandidates, firstExisting } from '../core/state.ts';
 import { SqliteAuditStore, TIMELINE_OUTCOMES } from './audit-store.ts';
@@ -20,7 +22,7 @@ export function responderConfig(
 ): ResponderConfig {
   const base = opts.config === undefined ? validateConfig(ResponderConfigSchema, {}, 'default responder config') : loadConfigFile(ResponderConfigSchema, opts.config);
   let playbooks = base.playbooks;
-  const specPath = opts.spec ?? (existsSync('llmwatch.yaml') ? 'llmwatch.yaml' : undefined);
+  const specPath = findSpec(opts.spec);
   if (specPath !== undefined) {
     const raw = readYamlFile(specPath) as { playbooks?: unknown };
     if (raw.playbooks !== undefined) {
@@ -82,7 +84,7 @@ function parseLimit(v: string): number {
 }
 
 function parseSince(v: string): number {
-  if (/^\d+(ms|s|m|h|d)$/.test(v) && !v.startsWith('0')) return Date.now() - durationMs(v);
+  if (isDuration(v)) return Date.now() - durationMs(v);
   const t = Date.parse(v);
   if (!/^\d{4}-\d{2}-\d{2}/.test(v) || Number.isNaN(t)) throw new InvalidArgumentError(`--since takes an ISO date (2026-11-29T04:00:00Z) or an age (30m, 2h, 7d), not '${v}'`);
   return t;

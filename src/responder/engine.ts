@@ -1,6 +1,6 @@
 import PQueue from 'p-queue';
 import type { ResponderConfig } from '../core/config/responder-config.ts';
-import { durationMs } from '../core/config/playbook-spec.ts';
+import { durationMs } from '../core/config/duration.ts';
 import type { Playbook, PlaybookStep } from '../core/config/playbook-spec.ts';
 import type { DecisionWhy } from '../core/conventions/metrics.ts';
 import { actionSpec } from '../core/config/action-specs.ts';

@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Registry } from 'prom-client';
-import { durationMs } from '../core/config/playbook-spec.ts';
+import { durationMs } from '../core/config/duration.ts';
 import { readSecretFile } from '../core/config/secrets.ts';
 import type { ResponderConfig } from '../core/config/responder-config.ts';
 import { hasCode } from '../core/errors.ts';
@@ -21,7 +21,7 @@ import { Engine } from './engine.ts';
 import type { Operator, RevertibleAction } from './engine.ts';
 import { RSP_ERR_ADMIN_DISABLED, RSP_ERR_FORBIDDEN, RSP_ERR_INVALID_PAYLOAD, RSP_ERR_NO_AUTH, RSP_ERR_UNAUTHORIZED, RSP_ERR_UNSUPPORTED_MEDIA_TYPE } from './errors.ts';
 import { ResponderMetrics } from './metrics.ts';
-import { queryNumber } from './prometheus-query.ts';
+import { queryNumber } from '../core/http/prometheus-api.ts';
 import { parseWebhook } from './webhook.ts';
 
 export interface ResponderHandle {

@@ -1,3 +1,4 @@
+import { zodProblems } from '../core/config/validate.ts';
 import { z } from 'zod';
 import type { Alert } from './types.ts';
 
@@ -39,7 +40,7 @@ export type Webhook = z.output<typeof WebhookSchema>;
 export function parseWebhook(body: unknown): { ok: true; webhook: Webhook; alerts: Alert[] } | { ok: false; reason: string } {
   const r = WebhookSchema.safeParse(body);
   if (!r.success) {
-    return { ok: false, reason: r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ') };
+    return { ok: false, reason: zodProblems(r.error).join('; ') };
   }
   return { ok: true, webhook: r.data, alerts: r.data.alerts };
 }

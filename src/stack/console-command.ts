@@ -2,9 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { parsePort, waitForSignal } from '../core/cli-helpers.ts';
-import { MonitoringSpecSchema, loadMonitoringSpec } from '../core/config/monitoring-spec.ts';
+import { findSpec, loadMonitoringSpec, loadSpecOrDefaults } from '../core/config/monitoring-spec.ts';
 import type { MonitoringSpec } from '../core/config/monitoring-spec.ts';
-import { validateConfig } from '../core/config/validate.ts';
 import { runbookSource } from '../monitoring/writers/runbooks.ts';
 import { buildModel } from '../monitoring/build.ts';
 import { buildDashboards } from '../monitoring/dashboards/build.ts';
@@ -43,7 +42,7 @@ export function consoleCommand(): Command {
       const spec: Readonly<MonitoringSpec> =
         opts.spec !== undefined
           ? loadMonitoringSpec(opts.spec)
-          : (stack?.spec ?? (existsSync('llmwatch.yaml') ? loadMonitoringSpec('llmwatch.yaml') : validateConfig(MonitoringSpecSchema, {}, 'default monitoring spec')));
+          : (stack?.spec ?? loadSpecOrDefaults(findSpec(undefined)));
       const model = buildModel(spec);
       const prometheus = opts.prometheus ?? stack?.urls.prometheus;
       if (prometheus === undefined) {

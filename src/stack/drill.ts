@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { durationMs } from '../core/config/playbook-spec.ts';
+import { durationMs } from '../core/config/duration.ts';
+import { queryVector } from '../core/http/prometheus-api.ts';
 import { JOB } from '../core/conventions/deploy.ts';
 import { DRILLS_FILE } from './stack-info.ts';
 import type { StackInfo } from './stack-info.ts';
@@ -278,16 +279,13 @@ export function formatResults(results: readonly DrillResult[]): string {
   return rows.map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n');
 }
 
+/** How many series an instant query returns. */
 async function promQuery(s: StackInfo, q: string): Promise<number> {
-  const res = await fetch(`${s.urls.prometheus}/api/v1/query?query=${encodeURIComponent(q)}`);
-  const body = (await res.json()) as { data?: { result?: unknown[] } };
-  return body.data?.result?.length ?? 0;
+  return (await queryVector(s.urls.prometheus, q)).length;
 }
 
 async function promLabelValues(s: StackInfo, q: string, label: string): Promise<string[]> {
-  const res = await fetch(`${s.urls.prometheus}/api/v1/query?query=${encodeURIComponent(q)}`);
-  const body = (await res.json()) as { data?: { result?: Array<{ metric: Record<string, string> }> } };
-  return (body.data?.result ?? []).map((r) => r.metric[label] ?? '');
+  return (await queryVector(s.urls.prometheus, q)).map((r) => r.metric[label] ?? '');
 }
 
 async function inAlertmanager(s: StackInfo, alert: string, model: string): Promise<boolean> {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { GatewayConfigSchema } from '../core/config/gateway-config.ts';
-import { MonitoringSpecSchema } from '../core/config/monitoring-spec.ts';
+import { MonitoringSpecSchema, findSpec } from '../core/config/monitoring-spec.ts';
 import type { MonitoringSpec } from '../core/config/monitoring-spec.ts';
 import { ResponderConfigSchema } from '../core/config/responder-config.ts';
 import { DEFAULT_SIMULATOR_CONFIG } from '../core/config/simulator-config.ts';
@@ -330,7 +330,7 @@ function localSpec(
     runbookBaseURL: string;
   },
 ): Readonly<MonitoringSpec> {
-  const path = specFile ?? (existsSync('llmwatch.yaml') ? 'llmwatch.yaml' : undefined);
+  const path = findSpec(specFile);
   const user = (path === undefined ? {} : readYamlFile(path)) as Record<string, any>;
   const compress = (tunings: Record<string, Record<string, unknown>> | undefined) =>
     Object.fromEntries(

@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import { z } from 'zod';
+import { Duration } from './duration.ts';
 import { HOST_ALERTS, MODEL_ALERTS, RECEIVER, SEVERITIES } from '../conventions/alerts.ts';
 import { BUCKETS, DEFAULT_PREFIX } from '../conventions/metrics.ts';
 import { PlaybooksSchema } from './playbook-spec.ts';
@@ -7,7 +9,6 @@ import type { ReceiverSpec } from './receiver-spec.ts';
 import { loadConfigFile, validateConfig } from './validate.ts';
 
 /** A Prometheus duration with one unit, e.g. `30s`, `5m`, `3d`. */
-const Duration = z.string().regex(/^[1-9]\d*(ms|s|m|h|d|w)$/, 'a Prometheus duration with one unit, such as 30s, 5m or 1h');
 const HostPort = z.string().regex(/^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/, 'host:port, such as 127.0.0.1:8000');
 const Severity = z.enum(SEVERITIES);
 const ModelName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/, 'a model name as configured in the gateway');
@@ -268,6 +269,19 @@ export function monitoringSpec(data: unknown): Readonly<MonitoringSpec> {
   return validateConfig(MonitoringSpecSchema, data, 'monitoring spec');
 }
 
+/** The spec every command reads when none is named, in the working folder. */
+export const DEFAULT_SPEC_FILE = 'llmwatch.yaml';
+
+/** The spec to read: the one named, else `llmwatch.yaml` when there is one, else none (the defaults). */
+export function findSpec(given: string | undefined): string | undefined {
+  return given ?? (existsSync(DEFAULT_SPEC_FILE) ? DEFAULT_SPEC_FILE : undefined);
+}
+
 export function loadMonitoringSpec(path: string): Readonly<MonitoringSpec> {
   return loadConfigFile(MonitoringSpecSchema, path);
+}
+
+/** The spec at `path`, or the defaults (the article's thresholds) when there is none. */
+export function loadSpecOrDefaults(path: string | undefined): Readonly<MonitoringSpec> {
+  return path === undefined ? validateConfig(MonitoringSpecSchema, {}, 'default monitoring spec') : loadMonitoringSpec(path);
 }

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { ACTION_IDS, actionSpec } from './action-specs.ts';
+import { Duration } from './duration.ts';
 import { promqlSyntaxError } from './promql-syntax.ts';
 
-export const Duration = z.string().regex(/^[1-9]\d*(ms|s|m|h|d)$/, 'a duration with one unit, such as 30s, 10m or 1h');
 
 /** A condition read from Prometheus before a step runs: the first sample of an instant query against a bound. */
 const Condition = z
@@ -85,13 +85,6 @@ export const PlaybooksSchema = z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9_]*
 export type Playbook = z.output<typeof PlaybookSchema>;
 export type PlaybookStep = z.output<typeof Step>;
 export type StepCondition = z.output<typeof Condition>;
-
-/** Milliseconds of a one-unit duration. */
-export function durationMs(d: string): number {
-  const m = /^(\d+)(ms|s|m|h|d)$/.exec(d);
-  if (m === null) throw new Error(`not a duration: ${d}`);
-  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
-}
 
 /**
  * The source article's playbook for high latency (section 6.3): scale out when the model's queue is

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { ARTICLE_PLAYBOOKS, Duration, PlaybooksSchema } from './playbook-spec.ts';
+import { Duration } from './duration.ts';
+import { ARTICLE_PLAYBOOKS, PlaybooksSchema } from './playbook-spec.ts';
 
 /**
  * The responder's config: where it listens, how Alertmanager authenticates,

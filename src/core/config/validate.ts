@@ -11,16 +11,24 @@ import { CFG_ERR_INVALID, CFG_ERR_SYNTAX, CFG_ERR_UNREADABLE } from './errors.ts
 export function validateConfig<S extends z.ZodType>(schema: S, data: unknown, source = 'config'): Readonly<z.output<S>> {
   const result = schema.safeParse(data);
   if (!result.success) {
-    const problems = result.error.issues.flatMap((i) => {
-      const at = (key?: PropertyKey) => [...i.path, ...(key === undefined ? [] : [key])].map(String).join('.') || '(root)';
-      // zod reports unknown keys on their parent; name each key itself, with the fix
-      // (unless the schema gave its own message, such as the list of known alerts).
-      if (i.code === 'unrecognized_keys' && i.message.startsWith('Unrecognized key')) return i.keys.map((k) => `${at(k)}: unknown field, remove it or check its spelling`);
-      return [`${at()}: ${i.message}`];
-    });
-    throw CFG_ERR_INVALID(`Invalid ${source}: ${problems.join('; ')}`, { cause: result.error });
+    throw CFG_ERR_INVALID(`Invalid ${source}: ${zodProblems(result.error).join('; ')}`, { cause: result.error });
   }
   return deepFreeze(result.data);
+}
+
+/**
+ * One line per field at fault, `path.to.field: why` (`(root)` for the value
+ * itself); an unknown key is named itself, with the fix. Every zod failure a
+ * user or a client sees is worded by this.
+ */
+export function zodProblems(error: z.ZodError): string[] {
+  return error.issues.flatMap((i) => {
+    const at = (key?: PropertyKey) => [...i.path, ...(key === undefined ? [] : [key])].map(String).join('.') || '(root)';
+    // zod reports unknown keys on their parent; name each key itself, with the fix
+    // (unless the schema gave its own message, such as the list of known alerts).
+    if (i.code === 'unrecognized_keys' && i.message.startsWith('Unrecognized key')) return i.keys.map((k) => `${at(k)}: unknown field, remove it or check its spelling`);
+    return [`${at()}: ${i.message}`];
+  });
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { MonitoringSpec } from '../../core/config/monitoring-spec.ts';
+import { durationMs } from '../../core/config/duration.ts';
 import { ALERT_LABEL, SEVERITIES } from '../../core/conventions/alerts.ts';
 import { resolveTuning } from '../build.ts';
 import { CATALOG } from '../catalog.ts';
@@ -31,8 +32,7 @@ export function alertTable(model: MonitoringModel): string {
 function windowsOf(rules: readonly AlertingRule[]): string {
   const found = new Set<string>();
   for (const r of rules) for (const m of r.expr.matchAll(/(?:\[|rate|avg)(\d+(?:ms|s|m|h|d|w))\b/g)) found.add(m[1]!);
-  const seconds = (d: string) => Number(/^\d+/.exec(d)![0]) * { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400, w: 604800 }[d.replace(/^\d+/, '') as 'ms']!;
-  return found.size === 0 ? 'none in the rule' : [...found].sort((a, b) => seconds(a) - seconds(b)).join(', ');
+  return found.size === 0 ? 'none in the rule' : [...found].sort((a, b) => durationMs(a) - durationMs(b)).join(', ');
 }
 
 /** The catalog default of `minEvents` where the alert's definition takes one; the burn rates' from `slo.minEvents`. */

@@ -1,3 +1,4 @@
+import { zodProblems } from '../../core/config/validate.ts';
 import { spawn } from 'node:child_process';
 import type { Action, ActionResult } from '../types.ts';
 import { execParamsSchema } from '../../core/config/action-specs.ts';
@@ -28,7 +29,7 @@ export function createExecAction(commands: Readonly<Record<string, ExecCommand>>
     idempotent: (params) => commands[String(params.command)]?.idempotent === true,
     async run(ctx): Promise<ActionResult> {
       const p = execParamsSchema.safeParse(ctx.params);
-      if (!p.success) return { outcome: 'failure', detail: `bad params: ${p.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` };
+      if (!p.success) return { outcome: 'failure', detail: `bad params: ${zodProblems(p.error).join('; ')}` };
       const name = p.data.command;
       const cmd = commands[name];
       if (cmd === undefined) return { outcome: 'failure', detail: `no command '${name}' in the responder config` };

@@ -1,3 +1,4 @@
+import { zodProblems } from '../../core/config/validate.ts';
 import { notifyParamsSchema } from '../../core/config/action-specs.ts';
 import type { Action, ActionResult } from '../types.ts';
 
@@ -17,7 +18,7 @@ export function createNotifyAction(opts: NotifyOptions): Action {
     id: 'notify',
     async run(ctx): Promise<ActionResult> {
       const p = Params.safeParse(ctx.params);
-      if (!p.success) return { outcome: 'failure', detail: `bad params: ${p.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` };
+      if (!p.success) return { outcome: 'failure', detail: `bad params: ${zodProblems(p.error).join('; ')}` };
       const { channel } = p.data;
       const hook = opts.webhooks[channel];
       const slack = opts.slack[channel];

@@ -1,3 +1,4 @@
+import { zodProblems } from '../../core/config/validate.ts';
 import { ApiException, AppsV1Api, IsomorphicFetchHttpLibrary } from '@kubernetes/client-node';
 import type { HttpLibrary, KubeConfig, V1Scale } from '@kubernetes/client-node';
 import type { z } from 'zod';
@@ -55,8 +56,7 @@ export function createScaleAction(opts: ScaleActionOptions): Action {
     async run(ctx: ActionContext): Promise<ActionResult> {
       const parsed = scaleParamsSchema.safeParse(ctx.params);
       if (!parsed.success) {
-        const issues = parsed.error.issues.map((i) => (i.path.length > 0 ? `${i.path.join('.')}: ${i.message}` : i.message));
-        return { outcome: 'failure', detail: `invalid scale params: ${issues.join('; ')}`, data: { reason: 'invalid-params' } };
+        return { outcome: 'failure', detail: `invalid scale params: ${zodProblems(parsed.error).join('; ')}`, data: { reason: 'invalid-params' } };
       }
       const p = parsed.data;
       const target = `${p.namespace}/${p.deployment}`;

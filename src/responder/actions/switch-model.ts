@@ -1,3 +1,4 @@
+import { zodProblems } from '../../core/config/validate.ts';
 import { switchModelParamsSchema } from '../../core/config/action-specs.ts';
 import type { Action, ActionContext, ActionResult } from '../types.ts';
 
@@ -16,7 +17,7 @@ export interface SwitchModelOptions {
 export function createSwitchModelAction(opts: SwitchModelOptions): Action & { revert(ctx: ActionContext): Promise<ActionResult> } {
   const call = async (ctx: ActionContext, revert: boolean): Promise<ActionResult> => {
     const p = Params.safeParse(ctx.params);
-    if (!p.success) return { outcome: 'failure', detail: `bad params: ${p.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` };
+    if (!p.success) return { outcome: 'failure', detail: `bad params: ${zodProblems(p.error).join('; ')}` };
     const { model } = p.data;
     const target = revert ? 'primary' : p.data.target;
     const what = `route model ${model} to ${String(target)}`;
