@@ -104,10 +104,10 @@ describe('route switching through the admin API', () => {
     const before = await admin(gw, 'GET', '/admin/routes', TOKEN);
     const missing = await admin(gw, 'PUT', `/admin/routes/${MODEL}`, undefined, { target: 'fallback' });
     assert.equal(missing.status, 401);
-    assert.equal(missing.body.error.code, 'admin_unauthenticated');
+    assert.equal(missing.body.error.code, 'unauthorized');
     const wrong = await admin(gw, 'PUT', `/admin/routes/${MODEL}`, 'not-the-token-at-all-000000', { target: 'fallback' });
     assert.equal(wrong.status, 403);
-    assert.equal(wrong.body.error.code, 'admin_forbidden');
+    assert.equal(wrong.body.error.code, 'forbidden');
     assert.deepEqual(await admin(gw, 'GET', '/admin/routes', TOKEN), before);
     assert.equal(sampleValue(await scrape(gw.url), P + 'route_switches_total', { model: MODEL }), 2);
   });

@@ -104,7 +104,7 @@ test('hostile webhooks: text/plain, oversized, deeply nested, many alerts; each 
   assert.equal(sampleValue(m, 'llmwatch_responder_audit_db_bytes'), r.store.sizeBytes());
   const rejected = r.store.getWebhook(1)!;
   assert.equal(rejected.status, 'rejected');
-  assert.match(rejected.reason!, /RSP_ERR_UNSUPPORTED_MEDIA_TYPE/);
+  assert.match(rejected.reason!, /HTTP_ERR_UNSUPPORTED_MEDIA_TYPE/);
 });
 
 test('concurrent deliveries of the same alert act once', async (t) => {

@@ -46,6 +46,22 @@ export type ErrorFactory = ((
   options?: { param?: string | null; cause?: unknown; headers?: Record<string, string> },
 ) => LlmwatchError) & { readonly code: string; readonly status: number };
 
+const REGISTRY = new Map<string, ErrorDefinition>();
+
+/** Codes no longer sent, each with the code that took its meaning; never defined again. */
+export const RETIRED_CODES: Readonly<Record<string, string>> = Object.freeze({
+  GW_ERR_ADMIN_UNAUTHENTICATED: 'HTTP_ERR_UNAUTHORIZED',
+  GW_ERR_ADMIN_FORBIDDEN: 'HTTP_ERR_FORBIDDEN',
+  RSP_ERR_UNAUTHORIZED: 'HTTP_ERR_UNAUTHORIZED',
+  RSP_ERR_FORBIDDEN: 'HTTP_ERR_FORBIDDEN',
+  RSP_ERR_UNSUPPORTED_MEDIA_TYPE: 'HTTP_ERR_UNSUPPORTED_MEDIA_TYPE',
+});
+
+/** Every error code defined so far, in definition order (docs/errors.md lists them all). */
+export function registeredErrors(): ErrorDefinition[] {
+  return [...REGISTRY.values()];
+}
+
 /**
  * Registers one error code.
  * @example
@@ -54,6 +70,10 @@ export type ErrorFactory = ((
  */
 export function defineError(code: string, status: number, type: string, publicCode: string): ErrorFactory {
   const def: ErrorDefinition = Object.freeze({ code, status, type, publicCode });
+  // One code, one meaning: a code defined twice (two modules, or a copy) is a bug found at start-up.
+  if (REGISTRY.has(code)) throw new Error(`error code ${code} is defined twice`);
+  if (Object.hasOwn(RETIRED_CODES, code)) throw new Error(`error code ${code} is retired and never reused`);
+  REGISTRY.set(code, def);
   const factory = (message: string, options?: { param?: string | null; cause?: unknown; headers?: Record<string, string> }) =>
     new LlmwatchError(def, message, options);
   return Object.assign(factory, { code, status });
@@ -63,3 +83,6 @@ export function defineError(code: string, status: number, type: string, publicCo
 export function hasCode(err: unknown, factory: { readonly code: string }): err is LlmwatchError {
   return err instanceof LlmwatchError && err.code === factory.code;
 }
+
+/** Anything thrown that is not an llmwatch error: a bug. Clients see a 500 that leaks nothing; the cause is logged. */
+export const ERR_INTERNAL = defineError('ERR_INTERNAL', 500, 'server_error', 'internal_error');

@@ -13,18 +13,12 @@ import { defineError } from '../core/errors.ts';
 export const RSP_ERR_AUDIT_OPEN = defineError('RSP_ERR_AUDIT_OPEN', 500, 'server_error', 'audit_open_failed');
 /** The audit database was written by a newer llmwatch (its schema version is above the one this build knows). */
 export const RSP_ERR_AUDIT_SCHEMA = defineError('RSP_ERR_AUDIT_SCHEMA', 500, 'server_error', 'audit_schema_too_new');
-/** A webhook without the configured credentials. */
-export const RSP_ERR_UNAUTHORIZED = defineError('RSP_ERR_UNAUTHORIZED', 401, 'invalid_request_error', 'unauthorized');
-/** A webhook with wrong credentials. */
-export const RSP_ERR_FORBIDDEN = defineError('RSP_ERR_FORBIDDEN', 403, 'invalid_request_error', 'forbidden');
 /** A webhook body that is not Alertmanager's version 4 payload; the message lists each field at fault. */
 export const RSP_ERR_INVALID_PAYLOAD = defineError('RSP_ERR_INVALID_PAYLOAD', 400, 'invalid_request_error', 'invalid_payload');
 /** Started without webhook credentials (auth.token, auth.tokenFile or auth.basic) and without `--insecure` on a loopback address. */
 export const RSP_ERR_NO_AUTH = defineError('RSP_ERR_NO_AUTH', 500, 'server_error', 'no_auth_configured');
 /** `/admin/*` called on a responder with no admin token configured (adminAuth.token or adminAuth.tokenFile). */
 export const RSP_ERR_ADMIN_DISABLED = defineError('RSP_ERR_ADMIN_DISABLED', 403, 'invalid_request_error', 'admin_disabled');
-/** A POST whose body is not declared `content-type: application/json` (a browser form cannot send that without CORS). */
-export const RSP_ERR_UNSUPPORTED_MEDIA_TYPE = defineError('RSP_ERR_UNSUPPORTED_MEDIA_TYPE', 415, 'invalid_request_error', 'unsupported_media_type');
 /** A playbook that the registry or the generated rules refuse (its message names the playbook, step and field). */
 export const RSP_ERR_PLAYBOOK = defineError('RSP_ERR_PLAYBOOK', 500, 'server_error', 'invalid_playbook');
 /** `llmwatch responder log` found no audit database where it looked; the message names the paths and how to create one. */

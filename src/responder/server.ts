@@ -7,7 +7,7 @@ import type { ResponderConfig } from '../core/config/responder-config.ts';
 import { hasCode } from '../core/errors.ts';
 import type { LlmwatchError } from '../core/errors.ts';
 import { basicCredentials, bearer, sameSecret } from '../core/http/auth.ts';
-import { HTTP_ERR_BODY_TOO_LARGE, HTTP_ERR_METHOD_NOT_ALLOWED, HTTP_ERR_NOT_FOUND } from '../core/http/errors.ts';
+import { HTTP_ERR_BODY_TOO_LARGE, HTTP_ERR_FORBIDDEN, HTTP_ERR_METHOD_NOT_ALLOWED, HTTP_ERR_NOT_FOUND, HTTP_ERR_UNAUTHORIZED, HTTP_ERR_UNSUPPORTED_MEDIA_TYPE } from '../core/http/errors.ts';
 import { close, listen } from '../core/http/listen.ts';
 import { parseJsonObject, readBody } from '../core/http/read-body.ts';
 import { sendError, sendJson } from '../core/http/send.ts';
@@ -19,7 +19,7 @@ import { createSwitchModelAction } from './actions/switch-model.ts';
 import { SqliteAuditStore } from './audit-store.ts';
 import { Engine } from './engine.ts';
 import type { Operator, RevertibleAction } from './engine.ts';
-import { RSP_ERR_ADMIN_DISABLED, RSP_ERR_FORBIDDEN, RSP_ERR_INVALID_PAYLOAD, RSP_ERR_NO_AUTH, RSP_ERR_UNAUTHORIZED, RSP_ERR_UNSUPPORTED_MEDIA_TYPE } from './errors.ts';
+import { RSP_ERR_ADMIN_DISABLED, RSP_ERR_INVALID_PAYLOAD, RSP_ERR_NO_AUTH } from './errors.ts';
 import { ResponderMetrics } from './metrics.ts';
 import { queryNumber } from '../core/http/prometheus-api.ts';
 import { parseWebhook } from './webhook.ts';
@@ -93,14 +93,14 @@ export async function startResponder(config: ResponderConfig, opts: ResponderOpt
   function authenticate(req: IncomingMessage): void {
     if (token === undefined && basic === undefined) return; // only with --insecure on loopback, checked at start
     const header = req.headers.authorization;
-    if (header === undefined) throw RSP_ERR_UNAUTHORIZED('This responder needs credentials: set Alertmanager http_config authorization (Bearer) or basic_auth');
+    if (header === undefined) throw HTTP_ERR_UNAUTHORIZED('This responder needs credentials: set Alertmanager http_config authorization (Bearer) or basic_auth');
     if (token !== undefined) {
       const given = bearer(header);
       if (given !== undefined && sameSecret(given, token)) return;
     }
     const given = basic === undefined ? undefined : basicCredentials(header);
     if (given !== undefined && sameSecret(given.username, basic!.username) && sameSecret(given.password, basic!.password)) return;
-    throw RSP_ERR_FORBIDDEN('Wrong credentials');
+    throw HTTP_ERR_FORBIDDEN('Wrong credentials');
   }
 
   /** The admin token, never Alertmanager's credential: the webhook's secret cannot pull the kill switch. */
@@ -110,9 +110,9 @@ export async function startResponder(config: ResponderConfig, opts: ResponderOpt
       throw RSP_ERR_ADMIN_DISABLED('No admin token is configured: set adminAuth.token or adminAuth.tokenFile to use /admin/*');
     }
     const header = req.headers.authorization;
-    if (header === undefined) throw RSP_ERR_UNAUTHORIZED('/admin/* needs the admin token: Authorization: Bearer <adminAuth token>');
+    if (header === undefined) throw HTTP_ERR_UNAUTHORIZED('/admin/* needs the admin token: Authorization: Bearer <adminAuth token>');
     const given = bearer(header);
-    if (given === undefined || !sameSecret(given, responderAdminToken)) throw RSP_ERR_FORBIDDEN('Wrong admin credentials');
+    if (given === undefined || !sameSecret(given, responderAdminToken)) throw HTTP_ERR_FORBIDDEN('Wrong admin credentials');
   }
 
   /** The audit log: the admin token or Alertmanager's credentials. */
@@ -127,7 +127,7 @@ export async function startResponder(config: ResponderConfig, opts: ResponderOpt
   function requireJson(req: IncomingMessage): void {
     const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     if (type !== 'application/json') {
-      throw RSP_ERR_UNSUPPORTED_MEDIA_TYPE(`Send the body as content-type: application/json (got ${type === '' ? 'none' : JSON.stringify(type.slice(0, 100))})`);
+      throw HTTP_ERR_UNSUPPORTED_MEDIA_TYPE(`Send the body as content-type: application/json (got ${type === '' ? 'none' : JSON.stringify(type.slice(0, 100))})`);
     }
   }
 
@@ -142,7 +142,7 @@ export async function startResponder(config: ResponderConfig, opts: ResponderOpt
     try {
       authenticate(req);
     } catch (err) {
-      return refuse(hasCode(err, RSP_ERR_UNAUTHORIZED) ? 'unauthorized' : 'forbidden', err as LlmwatchError);
+      return refuse(hasCode(err, HTTP_ERR_UNAUTHORIZED) ? 'unauthorized' : 'forbidden', err as LlmwatchError);
     }
     try {
       requireJson(req);

@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
-import { LlmwatchError } from '../errors.ts';
+import { ERR_INTERNAL, LlmwatchError } from '../errors.ts';
+import { redactSecrets } from './redact.ts';
 
 /** Writes a JSON response with an exact Content-Length. */
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>): void {
@@ -39,8 +40,12 @@ export function retryAfter(status: number): Record<string, string> | undefined {
   return status === 429 || status === 503 ? { 'retry-after': '1' } : undefined;
 }
 
-const INTERNAL = { code: 'ERR_INTERNAL', status: 500, type: 'server_error', publicCode: 'internal_error' } as const;
-
+/**
+ * An unknown error is a bug: the client gets `ERR_INTERNAL`, the operator the
+ * stack, one JSON line on stderr (never the request: it may hold secrets).
+ */
 function internalError(cause: unknown): LlmwatchError {
-  return new LlmwatchError(INTERNAL, 'Internal error', { cause });
+  const err = cause instanceof Error ? cause : new Error(String(cause));
+  process.stderr.write(`${JSON.stringify({ level: 'error', time: new Date().toISOString(), code: ERR_INTERNAL.code, msg: 'unexpected error while answering a request', err: { message: redactSecrets(err.message), stack: redactSecrets(err.stack ?? '') } })}\n`);
+  return ERR_INTERNAL('Internal error', { cause });
 }
