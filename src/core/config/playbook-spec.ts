@@ -15,7 +15,7 @@ const Condition = z
   .refine((c) => (c.above === undefined) !== (c.below === undefined), "give exactly one of 'above' or 'below'");
 
 const Step = z.strictObject({
-  /** The action plugin, from the registry (src/responder/actions/registry.ts): scale, switch-model, notify, exec or noop. */
+  /** The action plugin, from the registry (src/core/config/action-specs.ts): scale, switch-model, notify, exec or noop. */
   action: z.enum(ACTION_IDS),
   /** The action's parameters; string values may use `{{ $labels.x }}` (exec never expands them). */
   params: z.record(z.string(), z.unknown()).default({}),
