@@ -53,7 +53,7 @@ test('docs/production.md: the runnable blocks run, in order, and succeed', { tim
       .filter((b) => b.info === 'sh runnable')
       .map((b) => b.body.replaceAll('9095', port)),
   ].join('\n');
-  const env = { ...process.env, PATH: `${bin}:${process.env.PATH}` };
+  const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${bin}:${process.env.PATH}` };
   delete env.LLMWATCH_HOME;
   const child = spawn('bash', ['-c', script], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
