@@ -45,7 +45,8 @@ function kube(specData: Record<string, unknown>) {
 function targetAbsentJobs(objects: K8sObject[]): string[] {
   const rule = objects.find((o) => o.kind === 'PrometheusRule')!;
   const exprs = rule.spec.groups.flatMap((g: { rules: Array<{ alert?: string; expr: string }> }) => g.rules.filter((r) => r.alert === 'TargetAbsent').map((r) => r.expr));
-  return exprs.map((e: string) => /absent\(up\{job="([^"]+)"\}\)/.exec(e)![1]!).sort();
+  // One rule per severity: `absent(up{job="a"}) or absent(up{job="b"})`.
+  return exprs.flatMap((e: string) => [...e.matchAll(/absent\(up\{job="([^"]+)"\}\)/g)].map((m) => m[1]!)).sort();
 }
 
 /**

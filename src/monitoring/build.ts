@@ -11,7 +11,7 @@ import { GEN_ERR_INVALID_SPEC } from './errors.ts';
 import { expandTemplate, humanizeDuration, humanizePercentage } from './humanize.ts';
 import type { Humanizer } from './humanize.ts';
 import type { AlertInfo, AlertingRule, MonitoringModel, PromtoolTestFile, RuleGroup, Runbook } from './model.ts';
-import { absent, anyOf, eq, nre, num, sel } from './promql.ts';
+import { absent, anyOf, eq, nre, num, re, sel } from './promql.ts';
 import { BURN_RATE_WINDOWS, RATE_WINDOW, recordingGroups } from './recording.ts';
 import { REPLICAS, counter, gauge, minutesOf, seriesOf } from './scenario.ts';
 import type { InputSeries, Scenario } from './scenario.ts';
@@ -282,20 +282,35 @@ const TARGET_ABSENT_RUNBOOK: Runbook = {
   mitigation: ['Deploy the exporter or gateway, or remove it from the spec (`targets`).'],
 };
 
+/**
+ * The deployed jobs grouped by the severity of losing them: one rule per severity, so no two rules
+ * of an alert share its name and labels (promtool's duplicate-rules lint), each job's scenarios
+ * run against the rule that holds it.
+ */
+function jobsBySeverity(spec: Readonly<MonitoringSpec>): Array<{ severity: Severity; jobs: string[] }> {
+  const groups = new Map<Severity, string[]>();
+  for (const { job, severity } of jobs(spec)) groups.set(severity, [...(groups.get(severity) ?? []), job]);
+  return [...groups].map(([severity, list]) => ({ severity, jobs: list }));
+}
+
 function buildTargetDown(spec: Readonly<MonitoringSpec>): BuiltAlert {
   const rules: BuiltRule[] = [];
-  for (const { job, severity } of jobs(spec)) {
-    const firing: Scenario = {
-      name: 'firing',
-      series: [gauge('up', { job, instance: 'target-1:9000' }, 0), gauge('up', { job, instance: 'target-2:9000' }, 1)],
-      at: 5,
-      expect: [{ labels: { job, instance: 'target-1:9000' }, value: 0 }],
-    };
-    const healthy: Scenario = { name: 'healthy', series: [gauge('up', { job, instance: 'target-1:9000' }, 1)], at: 5, expect: [] };
+  for (const { severity, jobs: group } of jobsBySeverity(spec)) {
+    const scenarios = group.flatMap((job): Scenario[] => {
+      const firing: Scenario = {
+        name: `${job}: firing`,
+        series: [gauge('up', { job, instance: 'target-1:9000' }, 0), gauge('up', { job, instance: 'target-2:9000' }, 1)],
+        at: 5,
+        expect: [{ labels: { job, instance: 'target-1:9000' }, value: 0 }],
+      };
+      const healthy: Scenario = { name: `${job}: healthy`, series: [gauge('up', { job, instance: 'target-1:9000' }, 1)], at: 5, expect: [] };
+      // Idle and healthy are the same for a target: it is up.
+      return [firing, healthy, { ...healthy, name: `${job}: idle` }];
+    });
     rules.push({
       rule: {
         alert: 'TargetDown',
-        expr: `${sel('up', eq('job', job))} == 0`,
+        expr: `${sel('up', group.length === 1 ? eq('job', group[0]!) : re('job', anyOf(group)))} == 0`,
         for: '1m',
         labels: staticLabels(spec, severity, 'availability'),
         annotations: {
@@ -305,9 +320,8 @@ function buildTargetDown(spec: Readonly<MonitoringSpec>): BuiltAlert {
         },
       },
       humanizer: 'humanize',
-      // Idle and healthy are the same for a target: it is up.
-      scenarios: [firing, healthy, { ...healthy, name: 'idle' }],
-      subject: job,
+      scenarios,
+      subject: severity,
     });
   }
   return { info: alertInfo(spec, 'TargetDown', 'availability', rules, ['job', 'instance'], 'Target {{ $labels.instance }} of job {{ $labels.job }} is down', TARGET_DOWN_RUNBOOK), rules };
@@ -316,14 +330,22 @@ function buildTargetDown(spec: Readonly<MonitoringSpec>): BuiltAlert {
 function buildTargetAbsent(spec: Readonly<MonitoringSpec>): BuiltAlert {
   const rules: BuiltRule[] = [];
   const all = jobs(spec);
-  for (const { job, severity } of all) {
-    // Every other job is there, so only the job under test can be absent.
-    const others = all.filter((j) => j.job !== job).map((j) => gauge('up', { job: j.job, instance: 'target-1:9000' }, 1));
-    const present = [...others, gauge('up', { job, instance: 'target-1:9000' }, 1)];
+  for (const { severity, jobs: group } of jobsBySeverity(spec)) {
+    const scenarios = group.flatMap((job): Scenario[] => {
+      // Every other job is there, so only the job under test can be absent.
+      const others = all.filter((j) => j.job !== job).map((j) => gauge('up', { job: j.job, instance: 'target-1:9000' }, 1));
+      const present = [...others, gauge('up', { job, instance: 'target-1:9000' }, 1)];
+      return [
+        { name: `${job}: firing`, series: others, at: 10, expect: [{ labels: { job }, value: 1 }] },
+        { name: `${job}: healthy`, series: present, at: 10, expect: [] },
+        { name: `${job}: idle`, series: present, at: 10, expect: [] },
+      ];
+    });
     rules.push({
       rule: {
         alert: 'TargetAbsent',
-        expr: absent(sel('up', eq('job', job))),
+        // One absent() per job: absent() takes its labels from equality matchers only, so each names its job.
+        expr: group.map((job) => absent(sel('up', eq('job', job)))).join(' or '),
         for: '5m',
         labels: staticLabels(spec, severity, 'availability'),
         annotations: {
@@ -333,12 +355,8 @@ function buildTargetAbsent(spec: Readonly<MonitoringSpec>): BuiltAlert {
         },
       },
       humanizer: 'humanize',
-      scenarios: [
-        { name: 'firing', series: others, at: 10, expect: [{ labels: { job }, value: 1 }] },
-        { name: 'healthy', series: present, at: 10, expect: [] },
-        { name: 'idle', series: present, at: 10, expect: [] },
-      ],
-      subject: job,
+      scenarios,
+      subject: severity,
     });
   }
   return { info: alertInfo(spec, 'TargetAbsent', 'availability', rules, ['job'], 'No target of job {{ $labels.job }} is scraped', TARGET_ABSENT_RUNBOOK), rules };
