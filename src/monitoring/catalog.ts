@@ -552,7 +552,9 @@ export const MODEL_SERVER_UNREACHABLE: AlertDef = {
   scope: 'model',
   category: 'availability',
   // Over a one-minute window, per upstream: fires about a minute after every request to it fails to connect.
-  defaults: { threshold: 0.9, for: '30s', severity: 'critical', minRequestRate: 0 },
+  defaults: { threshold: 0.9, for: '30s', severity: 'critical', minRequestRate: 0, keepFiringFor: '10m' },
+  keepFiringForWhy:
+    'Switching the model away from the dead upstream (the responder\'s switch-model, or a route switched by hand) stops the requests to it, and with no requests its failure ratio has no value: without keep_firing_for the alert would resolve about a minute after the switch, the responder would switch back (revertOnResolve), the requests would fail again and the alert re-fire: a flap every three minutes or so, each with a minute of failures. Held 10 minutes, the alert resolves and the route goes back at most every ~12 minutes, which then probes the upstream with real traffic; ModelServedByFallback stays visible meanwhile.',
   identity: [M, LABEL.upstream],
   humanizer: 'humanizePercentage',
   summary: 'The gateway cannot reach upstream {{ $labels.upstream }} of {{ $labels.model }}',
@@ -589,6 +591,19 @@ export const MODEL_SERVER_UNREACHABLE: AlertDef = {
       },
       { name: 'a few refused among many', series: target('vllm', model, 60, 3), at, expect: [] },
     ];
+  },
+  // Every request refused for 21 minutes, then none sent (the model switched away): the ratio has
+  // no value from minute 22, the minute the one-minute window holds only flat counters.
+  recovery: (c, model) => {
+    const p = c.spec.metricsPrefix;
+    return {
+      series: onReplicas((instance) => [
+        { series: seriesOf(metricName('upstreamRequests', p), gatewayLabels(model, instance, { upstream: 'vllm', upstream_model: model })), values: counterThenFlat(60, 21) },
+        { series: seriesOf(metricName('upstreamErrors', p), gatewayLabels(model, instance, { upstream: 'vllm', reason: 'refused' })), values: counterThenFlat(60, 21) },
+      ]),
+      clearsAt: 22,
+      expect: [{ labels: { [M]: model, upstream: 'vllm' }, value: 1 }],
+    };
   },
   runbook: {
     meaning: 'Requests the gateway sends to this upstream for this model do not reach it: almost all of them over the last minute were refused, timed out or reset. It is measured per upstream from the requests sent to it, so answers from the cache or from a fallback target (failover) do not hide it.',
