@@ -7,6 +7,7 @@ import type { GpuMetrics } from './gpu-metrics.ts';
 import { parseNvidiaSmiCsv } from './nvidia-smi-csv.ts';
 import type { GpuReading } from './nvidia-smi-csv.ts';
 import { runNvidiaSmi } from './nvidia-smi.ts';
+import { logger } from '../core/log.ts';
 
 export interface GpuCollectorOptions {
   /** The nvidia-smi binary: a path, or a name looked up on PATH. */
@@ -38,7 +39,7 @@ export type CollectOutcome =
  */
 export class GpuCollector {
   readonly #opts: GpuCollectorOptions;
-  readonly #log: (line: string) => void;
+  readonly #log: (line: string, level?: 'info' | 'warn') => void;
   readonly #stopping = new AbortController();
   #inFlight: Promise<CollectOutcome> | undefined;
   #lingering: Promise<void> | undefined;
@@ -48,10 +49,11 @@ export class GpuCollector {
 
   constructor(opts: GpuCollectorOptions) {
     this.#opts = opts;
-    const log = opts.log ?? ((line: string) => console.error(line));
-    this.#log = (line) => {
+    const log = opts.log;
+    this.#log = (line, level = 'warn') => {
       try {
-        log(line);
+        if (log !== undefined) log(line);
+        else logger('exporter')[level](line);
       } catch {
         // A closed stderr must not stop the collection: the metrics carry the state anyway.
       }
@@ -131,7 +133,7 @@ export class GpuCollector {
     this.#state = outcome.ok ? 'ok' : outcome.reason;
     if (this.#state === was) return;
     if (outcome.ok) {
-      if (was !== undefined) this.#log(`llmwatch exporter: GPU collection recovered (${outcome.gpus.length} GPUs)`);
+      if (was !== undefined) this.#log(`llmwatch exporter: GPU collection recovered (${outcome.gpus.length} GPUs)`, 'info');
       return;
     }
     const retry = `/metrics reports ${GPU_METRIC.collectorSuccess} 0; retrying every ${this.#opts.intervalMs / 1000}s`;

@@ -44,6 +44,7 @@ import { LexicalScorer } from './safety/lexical-scorer.ts';
 import { OutputSafety } from './safety/output-safety.ts';
 import { SampledClassifier } from './safety/sampled-classifier.ts';
 import { Upstream } from './upstream.ts';
+import { logger } from '../core/log.ts';
 
 /** A running gateway. */
 export interface GatewayHandle {
@@ -84,7 +85,7 @@ export function createGateway(config: GatewayConfig, opts: GatewayOptions = {}) 
     keys: keys.names,
     cacheStore: config.cache.enabled ? config.cache.store : undefined,
   });
-  const router = new Router(config, upstreams, metrics, opts.log ?? ((entry) => console.log(JSON.stringify(entry))));
+  const router = new Router(config, upstreams, metrics, opts.log ?? logRouteSwitch);
   const store = config.cache.enabled ? cacheStore(config, metrics) : undefined;
   const classifier =
     config.safety.scorer === 'classifier'
@@ -297,4 +298,10 @@ function rejectReason(err: unknown): RejectReason {
   if (hasCode(err, HTTP_ERR_BODY_TOO_LARGE)) return 'body_too_large';
   if (hasCode(err, GW_ERR_UNKNOWN_MODEL)) return 'unknown_model';
   return 'invalid_request';
+}
+
+/** A route change, as one log line of the gateway's logger (the entry's own time is the line's). */
+function logRouteSwitch(entry: RouteSwitch): void {
+  const { time: _time, ...rest } = entry;
+  logger('gateway').info(rest, `route switch: ${entry.model} ${entry.from} -> ${entry.to} (by ${entry.by})`);
 }

@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import { hasCode } from '../core/errors.ts';
 import { RSP_ERR_AUDIT_OPEN, RSP_ERR_AUDIT_SCHEMA } from './errors.ts';
 import type { ActionOutcome, ActionRecord, ActionView, Alert, AuditStore, DecisionRecord, WebhookRecord } from './types.ts';
+import { logger } from '../core/log.ts';
 
 /** Webhook bodies are stored cut to this many bytes (at a UTF-8 character boundary); `bodyBytes` keeps the original size. */
 export const WEBHOOK_BODY_MAX_BYTES = 64 * 1024;
@@ -422,7 +423,7 @@ export class SqliteAuditStore implements AuditStore {
       if (options.checkpointEveryMs !== undefined && path !== ':memory:' && path !== '') {
         db.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`);
         this.#checkpointer = startCheckpointer(path, options.checkpointEveryMs, (err) => {
-          console.error(`llmwatch responder: the audit log's background checkpointer stopped (${err.message}); commits checkpoint the WAL themselves again`);
+          logger('responder').warn({ err: err.message }, "the audit log's background checkpointer stopped; commits checkpoint the WAL themselves again");
           this.#checkpointer = undefined;
           if (db.open) db.pragma('wal_autocheckpoint = 1000');
         });

@@ -9,6 +9,7 @@ import type { PendingRun, SqliteAuditStore } from './audit-store.ts';
 import type { ResponderMetrics } from './metrics.ts';
 import { expandParams, expandString } from './template.ts';
 import type { Action, ActionContext, ActionOutcome, ActionResult, Alert, WebhookRecord } from './types.ts';
+import { logger } from '../core/log.ts';
 
 /** An action that can also undo itself when its alert resolves. */
 export type RevertibleAction = Action;
@@ -134,7 +135,7 @@ export class Engine {
   constructor(deps: EngineDeps) {
     this.#d = deps;
     this.#now = deps.now ?? Date.now;
-    this.#log = deps.log ?? ((line) => console.error(line));
+    this.#log = deps.log ?? ((line) => logger('responder').error(line));
     this.#runs = new PQueue({ concurrency: deps.config.limits.concurrency });
     const persisted = deps.store.killSwitch();
     if (deps.config.killSwitch && !persisted.on) {

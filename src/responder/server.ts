@@ -23,6 +23,7 @@ import { RSP_ERR_ADMIN_DISABLED, RSP_ERR_INVALID_PAYLOAD, RSP_ERR_NO_AUTH } from
 import { ResponderMetrics } from './metrics.ts';
 import { queryNumber } from '../core/http/prometheus-api.ts';
 import { parseWebhook } from './webhook.ts';
+import { logger } from '../core/log.ts';
 
 export interface ResponderHandle {
   readonly port: number;
@@ -238,14 +239,14 @@ export async function startResponder(config: ResponderConfig, opts: ResponderOpt
       store.prune({ before: Date.now() - durationMs(config.retention.maxAge), maxBytes: config.retention.maxBytes });
       metrics.auditBytes.set(store.sizeBytes());
     } catch (err) {
-      console.error(`llmwatch responder: pruning the audit log failed: ${(err as Error).message}`);
+      logger('responder').warn({ err: (err as Error).message }, 'pruning the audit log failed');
     }
   };
   prune();
   const pruner = setInterval(prune, durationMs(config.retention.every));
   pruner.unref();
   const resumed = engine.resume();
-  if (resumed.resumed + resumed.abandoned > 0) console.error(`llmwatch responder: outbox at start-up: ${resumed.resumed} run(s) resumed, ${resumed.abandoned} abandoned (too old)`);
+  if (resumed.resumed + resumed.abandoned > 0) logger('responder').info(resumed, `outbox at start-up: ${resumed.resumed} run(s) resumed, ${resumed.abandoned} abandoned (too old)`);
   return {
     port,
     url: `http://${host}:${port}`,

@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { ERR_INTERNAL, LlmwatchError } from '../errors.ts';
 import { redactSecrets } from './redact.ts';
+import { logger } from '../log.ts';
 
 /** Writes a JSON response with an exact Content-Length. */
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>): void {
@@ -46,6 +47,6 @@ export function retryAfter(status: number): Record<string, string> | undefined {
  */
 function internalError(cause: unknown): LlmwatchError {
   const err = cause instanceof Error ? cause : new Error(String(cause));
-  process.stderr.write(`${JSON.stringify({ level: 'error', time: new Date().toISOString(), code: ERR_INTERNAL.code, msg: 'unexpected error while answering a request', err: { message: redactSecrets(err.message), stack: redactSecrets(err.stack ?? '') } })}\n`);
+  logger('http').error({ code: ERR_INTERNAL.code, err: { message: redactSecrets(err.message), stack: redactSecrets(err.stack ?? '') } }, 'unexpected error while answering a request');
   return ERR_INTERNAL('Internal error', { cause });
 }

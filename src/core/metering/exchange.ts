@@ -1,5 +1,6 @@
 import type { FailureClass, RouteMeter } from './gateway-metrics.ts';
 import type { TokenCount } from './usage.ts';
+import { logger } from '../log.ts';
 
 /** Timing of a streamed answer, from `performance.now()`. */
 export interface StreamTiming {
@@ -122,6 +123,6 @@ function observe(child: { observe(v: number): void }, v: number): void {
     child.observe(v);
   } else if (!warned) {
     warned = true;
-    process.emitWarning(`llmwatch: dropped a metric observation with invalid value ${v}`);
+    logger('metering').warn({ value: String(v) }, 'dropped a metric observation with an invalid value');
   }
 }

@@ -1,5 +1,6 @@
 import { classifierFailureReason } from './classifier-scorer.ts';
 import type { SafetyScorer } from './types.ts';
+import { logger } from '../../core/log.ts';
 
 /** Why a submitted output got no score: the bound was reached, the classifier timed out, or it failed otherwise. */
 export type ClassifierFailure = 'dropped' | 'timeout' | 'error';
@@ -28,7 +29,7 @@ function notify<A extends unknown[]>(fn: ((...args: A) => void) | undefined, ...
   } catch (err) {
     if (!warned) {
       warned = true;
-      process.emitWarning(`llmwatch: a safety score callback threw and was ignored: ${String(err)}`);
+      logger('gateway').warn({ err: String(err) }, 'a safety score callback threw and was ignored');
     }
   }
 }
