@@ -148,7 +148,7 @@ async function attempt(call: Call, target: RouteTarget, last: boolean): Promise<
 }
 
 async function exchange(call: Call, target: RouteTarget, last: boolean): Promise<Attempt> {
-  const { req, res, request, rawBody, ex, signal, services } = call;
+  const { req, request, rawBody, ex, signal, services } = call;
   // The client's bytes go upstream untouched unless the model must be renamed.
   const body = target.rename ? JSON.stringify({ ...request.body, model: target.upstreamModel }) : rawBody;
   const clientAuth = services.ownsAuthorization ? undefined : req.headers.authorization;
@@ -161,10 +161,11 @@ async function exchange(call: Call, target: RouteTarget, last: boolean): Promise
       return 'done';
     }
     const reason = classifyUpstreamError(err);
-    target.meter.errors[reason].inc();
-    if (!last) return 'next';
-    ex.fail('error_5xx');
-    sendError(res, upstreamError(reason, target, err));
+    if (!last) {
+      target.meter.errors[reason].inc();
+      return 'next';
+    }
+    failUpstream(call, target, reason, upstreamError(reason, target, err));
     return 'done';
   }
   if (answer.statusCode >= 500 && !last) {
@@ -191,9 +192,7 @@ async function relayJson(call: Call, target: RouteTarget, answer: Dispatcher.Res
   } catch (err) {
     if (signal.aborted) return ex.cancel();
     const reason = err instanceof LlmwatchError ? 'malformed' : classifyUpstreamError(err);
-    target.meter.errors[reason].inc();
-    ex.fail('error_5xx');
-    return sendError(res, err instanceof LlmwatchError ? err : upstreamError(reason, target, err));
+    return failUpstream(call, target, reason, err instanceof LlmwatchError ? err : upstreamError(reason, target, err));
   }
   let obj: unknown;
   try {
@@ -202,9 +201,7 @@ async function relayJson(call: Call, target: RouteTarget, answer: Dispatcher.Res
     obj = undefined;
   }
   if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
-    target.meter.errors.malformed.inc();
-    ex.fail('error_5xx');
-    return sendError(res, GW_ERR_UPSTREAM_MALFORMED(`Upstream '${target.upstream.name}' answered HTTP ${answer.statusCode} with a body that is not a JSON object`));
+    return failUpstream(call, target, 'malformed', GW_ERR_UPSTREAM_MALFORMED(`Upstream '${target.upstream.name}' answered HTTP ${answer.statusCode} with a body that is not a JSON object`));
   }
   const answerObj = obj as Record<string, unknown>;
   const usage = reportedUsage(answerObj);
@@ -279,20 +276,14 @@ async function relayStream(call: Call, target: RouteTarget, answer: Dispatcher.R
   } catch (err) {
     if (signal.aborted) return ex.cancel(streamedSoFar(sm, request));
     const reason = classifyUpstreamError(err);
-    target.meter.errors[reason].inc();
-    ex.fail('error_5xx', streamedSoFar(sm, request));
-    return endStreamWithError(res, upstreamError(reason, target, err));
+    return failUpstream(call, target, reason, upstreamError(reason, target, err), { sent: streamedSoFar(sm, request) });
   }
   if (sm.fault !== undefined) {
-    target.meter.errors[sm.fault.kind].inc();
-    ex.fail('error_5xx', streamedSoFar(sm, request));
     const make = sm.fault.kind === 'malformed' ? GW_ERR_UPSTREAM_MALFORMED : GW_ERR_UPSTREAM_STREAM;
-    return endStreamWithError(res, make(sm.fault.message));
+    return failUpstream(call, target, sm.fault.kind, make(sm.fault.message), { sent: streamedSoFar(sm, request) });
   }
   if (!sm.done) {
-    target.meter.errors.reset.inc();
-    ex.fail('error_5xx', streamedSoFar(sm, request));
-    return endStreamWithError(res, GW_ERR_UPSTREAM_RESET(`Upstream '${target.upstream.name}' ended the stream before [DONE]`));
+    return failUpstream(call, target, 'reset', GW_ERR_UPSTREAM_RESET(`Upstream '${target.upstream.name}' ended the stream before [DONE]`), { sent: streamedSoFar(sm, request) });
   }
   res.end();
   const tokens = tokenCount(sm.usage, request, sm.text, sm.textChars);
@@ -317,12 +308,9 @@ async function relayStream(call: Call, target: RouteTarget, answer: Dispatcher.R
  * yet, so it is a 502 `upstream_malformed_response`, counted as malformed.
  */
 async function refuseNotAStream(call: Call, target: RouteTarget, answer: Dispatcher.ResponseData): Promise<void> {
-  const { res, ex } = call;
   await answer.body.dump().catch(() => {});
-  target.meter.errors.malformed.inc();
-  ex.fail('error_5xx');
   const type = String(answer.headers['content-type'] ?? 'no content type').slice(0, 60);
-  sendError(res, GW_ERR_UPSTREAM_MALFORMED(`Upstream '${target.upstream.name}' answered a stream request with ${type}, not text/event-stream`));
+  failUpstream(call, target, 'malformed', GW_ERR_UPSTREAM_MALFORMED(`Upstream '${target.upstream.name}' answered a stream request with ${type}, not text/event-stream`));
 }
 
 /**
@@ -365,6 +353,19 @@ async function relayUpstreamError(call: Call, target: RouteTarget, answer: Dispa
     },
     extra,
   );
+}
+
+/**
+ * The one place a request fails on the upstream's side once nothing else can
+ * be tried: the reason counted on the target, the exchange failed (with the
+ * tokens a stream had already sent), and the error sent, as a JSON error or,
+ * mid-stream, as the stream's last event.
+ */
+function failUpstream(call: Call, target: RouteTarget, reason: UpstreamErrorReason, err: LlmwatchError, stream?: { readonly sent: TokenCount | undefined }): void {
+  target.meter.errors[reason].inc();
+  call.ex.fail('error_5xx', stream?.sent);
+  if (stream === undefined) sendError(call.res, err);
+  else endStreamWithError(call.res, err);
 }
 
 function upstreamError(reason: UpstreamErrorReason, target: RouteTarget, cause: unknown): LlmwatchError {
