@@ -175,18 +175,20 @@ test('drain waits for submissions made while draining, and resolves at once when
 
 test('a throwing score callback is not an unhandled rejection', LIMIT, async (t) => {
   const { scorer } = await setup(t);
-  const warnings: string[] = [];
-  const onWarning = (w: Error) => warnings.push(w.message);
-  process.on('warning', onWarning);
-  t.after(() => void process.off('warning', onWarning));
+  // The gateway's logger warns once, one JSON line on stderr.
+  const lines: string[] = [];
+  const write = process.stderr.write.bind(process.stderr);
+  process.stderr.write = ((chunk: string | Uint8Array) => (lines.push(String(chunk)), true)) as typeof process.stderr.write;
+  t.after(() => void (process.stderr.write = write));
   const sampled = new SampledClassifier(scorer);
   sampled.submit('a', () => {
     throw new Error('metric exploded');
   });
   await sampled.drain();
-  await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
+  process.stderr.write = write;
   assert.equal(sampled.scored, 1);
-  assert.ok(warnings.some((m) => m.includes('metric exploded')));
+  const warnings = lines.map((l) => JSON.parse(l) as { level: string; part: string; err: string });
+  assert.ok(warnings.some((w) => w.level === 'warn' && w.part === 'gateway' && w.err.includes('metric exploded')), lines.join(''));
 });
 
 test('close drains, then closes the scorer', LIMIT, async (t) => {
