@@ -30,6 +30,7 @@ test('bad specs name the field and the fix', () => {
   rejects({ alerts: { HighErrorRate: { for: '5 minutes' } } }, /alerts\.HighErrorRate\.for: a Prometheus duration with one unit/);
   rejects({ alerts: { HighErrorRate: { severity: 'page' } } }, /alerts\.HighErrorRate\.severity/);
   rejects({ targets: { gateways: ['localhost'] } }, /targets\.gateways\.0: host:port/);
-  rejects({ slo: { latencyThreshold: 2.5 } }, /slo\.latencyThreshold: must be one of latencyBuckets/);
+  rejects({ slo: { latencyIndicator: 'e2e', latencyThreshold: 2.5 } }, /slo\.latencyThreshold: must be one of latencyBuckets/);
+  rejects({ slo: { latencyThreshold: 2 } }, /slo\.latencyThreshold: must be one of the gateway's time-to-first-token buckets/);
   rejects({ latencyBuckets: [1, 0.5] }, /latencyBuckets: bounds must be strictly ascending/);
 });

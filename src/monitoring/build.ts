@@ -1,3 +1,4 @@
+import { sloLatencyThreshold } from '../core/config/monitoring-spec.ts';
 import type { AlertTuning, MonitoringSpec } from '../core/config/monitoring-spec.ts';
 import { ALERT_LABEL, RULE_GROUP } from '../core/conventions/alerts.ts';
 import { JOB, modelServerJob } from '../core/conventions/deploy.ts';
@@ -369,8 +370,10 @@ function buildTargetAbsent(spec: Readonly<MonitoringSpec>): BuiltAlert {
  */
 function buildBurnRates(spec: Readonly<MonitoringSpec>, names: ReturnType<typeof recordedNames>): BuiltAlert[] {
   const requests = metricName('requests', spec.metricsPrefix);
-  const duration = metricName('inferenceDuration', spec.metricsPrefix);
-  const le = num(spec.slo.latencyThreshold);
+  const threshold = sloLatencyThreshold(spec.slo);
+  const ttftIndicator = spec.slo.latencyIndicator === 'ttft';
+  const duration = metricName(ttftIndicator ? 'timeToFirstToken' : 'inferenceDuration', spec.metricsPrefix);
+  const le = num(threshold);
   const model = 'example-model';
   const kinds = [
     {
@@ -396,7 +399,7 @@ function buildBurnRates(spec: Readonly<MonitoringSpec>, names: ReturnType<typeof
       objective: spec.slo.latency,
       ratio: names.slowRatio,
       events: names.latencyEvents,
-      what: `took longer than ${humanizeDuration(spec.slo.latencyThreshold)}`,
+      what: ttftIndicator ? `waited longer than ${humanizeDuration(threshold)} for their first token` : `took longer than ${humanizeDuration(threshold)}`,
       // One answer a minute on one replica, one of them (at minute 60) slow.
       lowTraffic: (): InputSeries[] => [
         { series: seriesOf(`${duration}_bucket`, { job: JOB.gateway, instance: REPLICAS[0], model, endpoint: 'chat_completions', le }), values: '0+1x59 59+1x121' },
@@ -448,7 +451,7 @@ function buildBurnRates(spec: Readonly<MonitoringSpec>, names: ReturnType<typeof
     // Two models, one burning fast and one healthy: only the burning one, with its labels.
     scenarios.push(twoModels(scenarios[0]!, scenarios[2]!, model, `${model}-healthy`));
     // Prometheus 3 normalises a whole-number bound on ingestion (le="2" is stored as le="2.0"): the rules read both.
-    if (k.name === 'LatencyBudgetBurn' && Number.isInteger(spec.slo.latencyThreshold)) {
+    if (k.name === 'LatencyBudgetBurn' && Number.isInteger(threshold)) {
       const as3 = (x: InputSeries) => ({ ...x, series: x.series.replace(`le="${le}"`, `le="${le}.0"`) });
       scenarios.push({ ...scenarios[0]!, name: `fast burn, stored as Prometheus 3 does (le="${le}.0")`, series: scenarios[0]!.series.map(as3) });
     }

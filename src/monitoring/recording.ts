@@ -1,3 +1,4 @@
+import { sloLatencyThreshold } from '../core/config/monitoring-spec.ts';
 import type { MonitoringSpec } from '../core/config/monitoring-spec.ts';
 import { durationSeconds } from '../core/config/duration.ts';
 import { RULE_GROUP, TARGET_LABEL } from '../core/conventions/alerts.ts';
@@ -110,7 +111,9 @@ export function recordingGroups(spec: Readonly<MonitoringSpec>): RuleGroup[] {
   if (spec.slo.enabled) {
     const slo: RecordingRule[] = [];
     // Prometheus 3 stores le="2" as le="2.0": the matcher takes both.
-    const le = leIs(spec.slo.latencyThreshold);
+    const le = leIs(sloLatencyThreshold(spec.slo));
+    // The latency objective's histogram: time to first token (streamed chat and completions) by default.
+    const judged = spec.slo.latencyIndicator === 'ttft' ? ttft : duration;
     for (const win of SLO_WINDOWS) {
       slo.push({
         record: n.errorRatio(win),
@@ -118,10 +121,10 @@ export function recordingGroups(spec: Readonly<MonitoringSpec>): RuleGroup[] {
       });
       // Counts, for the burn-rate alerts' minimum of events per window.
       slo.push({ record: n.judgedEvents(win), expr: sumBy(byModel, `increase(${sel(requests, re(LABEL.status, 'success|error'))}[${win}])`) });
-      slo.push({ record: n.latencyEvents(win), expr: sumBy(byModel, `increase(${duration}_count[${win}])`) });
+      slo.push({ record: n.latencyEvents(win), expr: sumBy(byModel, `increase(${judged}_count[${win}])`) });
       slo.push({
         record: n.slowRatio(win),
-        expr: `1 - ${sumBy(byModel, rate(sel(`${duration}_bucket`, le), win))} / ${sumBy(byModel, rate(`${duration}_count`, win))}`,
+        expr: `1 - ${sumBy(byModel, rate(sel(`${judged}_bucket`, le), win))} / ${sumBy(byModel, rate(`${judged}_count`, win))}`,
       });
     }
     groups.push({ name: RULE_GROUP.sloRecording, file: 'slo-recording', rules: slo });

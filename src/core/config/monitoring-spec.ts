@@ -178,10 +178,21 @@ export const MonitoringSpecSchema = z
         enabled: z.boolean().default(true),
         /** Share of requests that must succeed. */
         availability: z.number().gt(0).lt(1).default(0.999),
-        /** Share of successful requests that must finish within `latencyThreshold` seconds. */
+        /** Share of judged answers that must be within `latencyThreshold` seconds. */
         latency: z.number().gt(0).lt(1).default(0.99),
-        /** Seconds; must be one of `latencyBuckets`, so the ratio is exact. */
-        latencyThreshold: z.number().positive().default(2),
+        /**
+         * What the latency objective judges. `ttft` (default): time to first token of streamed chat and
+         * completions, what a user waits for and what does not grow with answer length. `e2e`: the
+         * article's arrival-to-last-byte of every successful request, which does grow with answer length
+         * (docs/tuning.md); for non-streaming clients with a fixed timeout.
+         */
+        latencyIndicator: z.enum(['ttft', 'e2e']).default('ttft'),
+        /**
+         * Seconds. Default 2.5 for `ttft` (the HighTimeToFirstToken line), 2 for `e2e`. Must be a bound of the
+         * indicator's histogram, so the ratio is exact: one of the gateway's TTFT buckets for `ttft`, one of
+         * `latencyBuckets` for `e2e`.
+         */
+        latencyThreshold: z.number().positive().optional(),
         /**
          * The fewest judged requests the long window of a burn-rate pair must hold. `auto`: per pair,
          * the fewest at which one bad request stays within the pair's burn threshold (docs/monitoring.md, "Low traffic").
@@ -252,16 +263,29 @@ export const MonitoringSpecSchema = z
       ctx.addIssue({ code: 'custom', path: ['alertmanager', 'watchdog', 'receiver'], message: `no receiver '${am.watchdog.receiver}' under alertmanager.receivers` });
     }
 
-    if (spec.slo.enabled && !spec.latencyBuckets.includes(spec.slo.latencyThreshold)) {
+    const threshold = sloLatencyThreshold(spec.slo);
+    if (spec.slo.enabled && spec.slo.latencyIndicator === 'e2e' && !spec.latencyBuckets.includes(threshold)) {
       ctx.addIssue({
         code: 'custom',
         path: ['slo', 'latencyThreshold'],
         message: `must be one of latencyBuckets (${spec.latencyBuckets.join(', ')}) so the slow-request ratio is exact; add it to both the gateway's durationBuckets and latencyBuckets`,
       });
     }
+    if (spec.slo.enabled && spec.slo.latencyIndicator === 'ttft' && !(BUCKETS.timeToFirstToken as readonly number[]).includes(threshold)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['slo', 'latencyThreshold'],
+        message: `must be one of the gateway's time-to-first-token buckets (${BUCKETS.timeToFirstToken.join(', ')}) so the slow-answer ratio is exact`,
+      });
+    }
   });
 
 export type MonitoringSpec = z.output<typeof MonitoringSpecSchema>;
+
+/** The latency objective's line in seconds: as set, else 2.5 for time to first token and 2 for end to end. */
+export function sloLatencyThreshold(slo: { readonly latencyIndicator: 'ttft' | 'e2e'; readonly latencyThreshold?: number | undefined }): number {
+  return slo.latencyThreshold ?? (slo.latencyIndicator === 'ttft' ? 2.5 : 2);
+}
 export type ModelServerSpec = z.output<typeof ModelServer>;
 export type { ReceiverSpec };
 

@@ -236,8 +236,8 @@ export function recordedNames(prefix: string = DEFAULT_PREFIX, window = '5m') {
     tpotCount: `model_endpoint:${m('timePerOutputToken')}_count:rate${window}`,
     /** SLO: judged requests (success and server-side error) over a window, as a count. */
     judgedEvents: (window: string) => `model:${prefix}requests_judged:increase${window}`,
-    /** SLO: latency observations over a window, as a count. */
-    latencyEvents: (window: string) => `model:${m('inferenceDuration')}_count:increase${window}`,
+    /** SLO: answers the latency objective judges (observations of its indicator's histogram) over a window, as a count. */
+    latencyEvents: (window: string) => `model:${prefix}requests_latency_judged:increase${window}`,
     /**
      * Quantiles per model and endpoint: chat, completions and embeddings never pool, so fast
      * embeddings cannot hide slow chat.
@@ -247,7 +247,7 @@ export function recordedNames(prefix: string = DEFAULT_PREFIX, window = '5m') {
     tpotQuantile: (q: Quantile) => `model_endpoint:${m('timePerOutputToken')}:${q}`,
     /** SLO: share of judged requests (client errors and cancellations left out) that failed server-side, over a window. */
     errorRatio: (window: string) => `model:${prefix}request_errors:ratio_rate${window}`,
-    /** SLO: share of successful requests slower than the latency objective, over a window. */
+    /** SLO: share of judged answers slower than the latency objective (time to first token by default), over a window. */
     slowRatio: (window: string) => `model:${prefix}requests_slow:ratio_rate${window}`,
   } as const;
 }
