@@ -65,6 +65,32 @@ describe('generated rules pass the real promtool', () => {
   });
 });
 
+describe('the latency SLO judges what users wait for', () => {
+  const recorded = (spec: ReturnType<typeof monitoringSpec>) =>
+    buildModel(spec)
+      .groups.flatMap((g) => g.rules)
+      .filter((r): r is { record: string; expr: string } => 'record' in r && r.record === 'model:openllm_requests_slow:ratio_rate1h')
+      .map((r) => r.expr);
+
+  test('by default: time to first token at 2.5 s, so a long answer is not a slow one', () => {
+    assert.deepEqual(recorded(monitoringSpec({})), [
+      '1 - sum by (model) (rate(openllm_time_to_first_token_seconds_bucket{le="2.5"}[1h])) / sum by (model) (rate(openllm_time_to_first_token_seconds_count[1h]))',
+    ]);
+  });
+
+  test('latencyIndicator e2e: the end-to-end latency of the article, its generated promtool cases passing', (t) => {
+    const spec = monitoringSpec({ slo: { latencyIndicator: 'e2e' } });
+    assert.deepEqual(recorded(spec), [
+      '1 - sum by (model) (rate(openllm_inference_duration_seconds_bucket{le=~"2|2\\\\.0"}[1h])) / sum by (model) (rate(openllm_inference_duration_seconds_count[1h]))',
+    ]);
+    const { dir, cleanup } = generateInto(spec);
+    t.after(cleanup);
+    const tests = join(dir, 'prometheus', 'tests');
+    const tested = run('promtool', ['test', 'rules', 'LatencyBudgetBurn.yml'], tests);
+    assert.equal(tested.status, 0, tested.output);
+  });
+});
+
 describe('the exact PromQL, table-driven', () => {
   const cases: Array<[string, string[]]> = [
     // Per model and endpoint: chat and completions here, embeddings in their own alert.
