@@ -9,18 +9,24 @@
  *    `/healthz` p99 sampled during the burst.
  * 3. Event loop: a burst of `--big` alerts in webhooks of 100 (as Alertmanager
  *    batches); `/healthz` p99 sampled every 5 ms until every action is done.
+ *    The responder shares this process with the bench's own client work here.
+ * 4. The same burst against a responder in a process of its own
+ *    (bench/responder-child.ts), as deployed: only the responder's work is on
+ *    its event loop. Baseline: `/healthz` sampled the same way before the burst.
  *
  *   npm run bench:responder                 # 1000 alerts, 50 at a time, 10000 in the big burst
  *   npm run bench:responder -- --alerts 200 --concurrency 20 --big 2000
  */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import Database from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ResponderConfigSchema } from '../src/core/config/responder-config.ts';
 import { validateConfig } from '../src/core/config/validate.ts';
 import { startResponder } from '../src/responder/server.ts';
-import type { ResponderHandle } from '../src/responder/server.ts';
 
 const { values: args } = parseArgs({
   options: { alerts: { type: 'string', default: '1000' }, concurrency: { type: 'string', default: '50' }, big: { type: 'string', default: '10000' }, 'slow-ms': { type: 'string', default: '3000' } },
@@ -70,7 +76,7 @@ function payload(alerts: Array<{ alertname: string; fingerprint: string; n: numb
 }
 
 /** Samples `GET /healthz` every `everyMs` until `stop()` is called; the round trips, in ms. */
-function probeHealth(r: ResponderHandle, everyMs: number): { stop(): Promise<number[]> } {
+function probeHealth(r: { readonly url: string }, everyMs: number): { stop(): Promise<number[]> } {
   const samples: number[] = [];
   let running = true;
   const loop = (async () => {
@@ -91,17 +97,60 @@ function probeHealth(r: ResponderHandle, everyMs: number): { stop(): Promise<num
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'llmwatch-bench-rsp-'));
-const r = await startResponder(
-  validateConfig(ResponderConfigSchema, {
-    port: 0,
-    auth: { token: TOKEN },
-    auditPath: join(dir, 'audit.db'),
-    limits: { maxActionsPerHour: 1_000_000, actionTimeoutMs: SLOW_MS * 4 },
-    commands: { slow: { argv: ['/bin/sleep', String(SLOW_MS / 1000)], timeoutMs: SLOW_MS * 4 } },
-    playbooks: { BenchAlert: { cooldown: '1s', steps: [{ action: 'noop' }] }, SlowAlert: { cooldown: '1s', steps: [{ action: 'exec', params: { command: 'slow' } }] } },
-  }),
-  { port: 0 },
-);
+const config = (auditPath: string) => ({
+  port: 0,
+  auth: { token: TOKEN },
+  auditPath,
+  limits: { maxActionsPerHour: 1_000_000, actionTimeoutMs: SLOW_MS * 4 },
+  commands: { slow: { argv: ['/bin/sleep', String(SLOW_MS / 1000)], timeoutMs: SLOW_MS * 4 } },
+  playbooks: { BenchAlert: { cooldown: '1s', steps: [{ action: 'noop' }] }, SlowAlert: { cooldown: '1s', steps: [{ action: 'exec', params: { command: 'slow' } }] } },
+});
+const r = await startResponder(validateConfig(ResponderConfigSchema, config(join(dir, 'audit.db'))), { port: 0 });
+
+/** Sends `count` BenchAlert alerts in webhooks of 100, CONCURRENCY webhooks at a time. */
+async function bigBurst(url: string, count: number): Promise<number> {
+  const startsAt = new Date().toISOString();
+  const batches = Math.ceil(count / 100);
+  await pool(batches, async (b) => {
+    const alerts = Array.from({ length: Math.min(100, count - b * 100) }, (_, k) => ({ alertname: 'BenchAlert', fingerprint: `big${(serial++).toString(16)}`, n: b * 100 + k }));
+    const res = await fetch(`${url}/alerts`, { method: 'POST', headers: HEADERS, body: payload(alerts, startsAt) });
+    await res.arrayBuffer();
+    if (!res.ok) throw new Error(`webhook refused: ${res.status}`);
+  });
+  return batches;
+}
+
+/** Part 4: the big burst against a responder in its own process; done once its audit log holds every action. */
+async function separateProcess(count: number): Promise<{ base: number[]; health: number[]; seconds: number; done: number }> {
+  const auditPath = join(dir, 'child.db');
+  const child = spawn(process.execPath, [...(process.env.BENCH_CHILD_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', join(import.meta.dirname, 'responder-child.ts'), JSON.stringify(config(auditPath))], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const line = await new Promise<string>((resolve, reject) => {
+      // The URL line; anything else the child prints (--trace-gc through BENCH_CHILD_ARGS) goes to stderr.
+      createInterface({ input: child.stdout! }).on('line', (l) => (l.startsWith('http') ? resolve(l) : process.stderr.write(`${l}\n`)));
+      child.once('exit', (code) => reject(new Error(`responder child exited (${code})`)));
+    });
+    const child0 = { url: line.trim() };
+    await pool(200, async () => void (await (await fetch(`${child0.url}/healthz`)).arrayBuffer()));
+    const idle = probeHealth(child0, 5);
+    await new Promise((res) => setTimeout(res, 1000));
+    const base = sorted(await idle.stop());
+    const db = new Database(auditPath, { readonly: true, fileMustExist: true });
+    const count0 = db.prepare("SELECT count(*) AS n FROM actions WHERE outcome = 'success'");
+    const probe = probeHealth(child0, 5);
+    const t0 = Date.now();
+    await bigBurst(child0.url, count);
+    // Bounded: at most 120 s of polling.
+    let done = 0;
+    for (let i = 0; i < 1200 && (done = (count0.get() as { n: number }).n) < count; i++) await new Promise((res) => setTimeout(res, 100));
+    const seconds = (Date.now() - t0) / 1000;
+    const health = sorted(await probe.stop());
+    db.close();
+    return { base, health, seconds, done };
+  } finally {
+    child.kill('SIGTERM');
+  }
+}
 let serial = 0;
 
 /** One burst of `n` BenchAlert alerts, one per webhook; each alert's webhook-sent to action-done latency. */
@@ -152,22 +201,20 @@ try {
   );
 
   // 3. The big burst, in webhooks of 100 alerts.
-  const startsAt = new Date().toISOString();
   const probe = probeHealth(r, 5);
   const t0 = Date.now();
-  const batches = Math.ceil(BIG / 100);
-  await pool(batches, async (b) => {
-    const alerts = Array.from({ length: Math.min(100, BIG - b * 100) }, (_, k) => ({ alertname: 'BenchAlert', fingerprint: `big${(serial++).toString(16)}`, n: b * 100 + k }));
-    const res = await fetch(`${r.url}/alerts`, { method: 'POST', headers: HEADERS, body: payload(alerts, startsAt) });
-    await res.arrayBuffer();
-    if (!res.ok) throw new Error(`webhook refused: ${res.status}`);
-  });
+  const batches = await bigBurst(r.url, BIG);
   await r.engine.idle();
   const health = sorted(await probe.stop());
   const seconds = (Date.now() - t0) / 1000;
   const done = r.store.listActions({ limit: BIG + 10, since: t0 - 1 }).length;
   console.log(
     `3. ${BIG} alerts in ${batches} webhooks: ${done} actions in ${seconds.toFixed(2)} s (${(done / seconds).toFixed(0)} actions/s); /healthz sampled ${health.length} times during it: p50 ${ms(quantile(health, 0.5))}, p99 ${ms(quantile(health, 0.99))}, max ${ms(health.at(-1)!)}`,
+  );
+
+  const own = await separateProcess(BIG);
+  console.log(
+    `4. the same ${BIG} alerts against a responder in its own process: ${own.done} actions in ${own.seconds.toFixed(2)} s; /healthz p50 ${ms(quantile(own.health, 0.5))}, p99 ${ms(quantile(own.health, 0.99))}, max ${ms(own.health.at(-1)!)} (${own.health.length} samples); idle baseline p99 ${ms(quantile(own.base, 0.99))} (${own.base.length} samples)`,
   );
 } finally {
   await r.close();
