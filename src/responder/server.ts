@@ -165,7 +165,7 @@ export async function startResponder(config: ResponderConfig, opts: ResponderOpt
     } catch (err) {
       return refuse('invalid_json', err as LlmwatchError, raw.toString('utf8'));
     }
-    const r = parseWebhook(parsed);
+    const r = await parseWebhook(parsed, () => engine.turn());
     if (!r.ok) return refuse('invalid_payload', RSP_ERR_INVALID_PAYLOAD(`Not an Alertmanager webhook (version 4): ${r.reason}`), raw.toString('utf8'));
     // The webhook, its decisions and their runs have committed before Alertmanager gets its answer.
     const { webhookId, decisions } = await engine.accept({ receivedAt, status: 'accepted', remoteAddress: req.socket.remoteAddress, body: raw.toString('utf8') }, r.alerts);
