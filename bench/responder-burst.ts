@@ -13,6 +13,10 @@
  * 4. The same burst against a responder in a process of its own
  *    (bench/responder-child.ts), as deployed: only the responder's work is on
  *    its event loop. Baseline: `/healthz` sampled the same way before the burst.
+ *    Also the responder's own event-loop delay (`monitorEventLoopDelay`).
+ *    `BENCH_CHILD_CPU=1` with the bench under `taskset -c 0` gives the
+ *    responder a core of its own (on 2 cores the bench's client otherwise
+ *    competes with it for the CPU).
  *
  *   npm run bench:responder                 # 1000 alerts, 50 at a time, 10000 in the big burst
  *   npm run bench:responder -- --alerts 200 --concurrency 20 --big 2000
@@ -121,20 +125,36 @@ async function bigBurst(url: string, count: number): Promise<number> {
 }
 
 /** Part 4: the big burst against a responder in its own process; done once its audit log holds every action. */
-async function separateProcess(count: number): Promise<{ base: number[]; health: number[]; seconds: number; done: number }> {
+async function separateProcess(count: number): Promise<{ base: number[]; health: number[]; seconds: number; done: number; idleDelay: string; burstDelay: string }> {
   const auditPath = join(dir, 'child.db');
-  const child = spawn(process.execPath, [...(process.env.BENCH_CHILD_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', join(import.meta.dirname, 'responder-child.ts'), JSON.stringify(config(auditPath))], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const argv = [process.execPath, ...(process.env.BENCH_CHILD_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', join(import.meta.dirname, 'responder-child.ts'), JSON.stringify(config(auditPath))];
+  // BENCH_CHILD_CPU=1 (with the bench under `taskset -c 0`): the responder gets a core of its own, so its figures are not the scheduler's.
+  const cpu = process.env.BENCH_CHILD_CPU;
+  const child = cpu === undefined ? spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] }) : spawn('taskset', ['-c', cpu, ...argv], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
+    const lines = createInterface({ input: child.stdout! });
+    let onDelay: ((l: string) => void) | undefined;
     const line = await new Promise<string>((resolve, reject) => {
-      // The URL line; anything else the child prints (--trace-gc through BENCH_CHILD_ARGS) goes to stderr.
-      createInterface({ input: child.stdout! }).on('line', (l) => (l.startsWith('http') ? resolve(l) : process.stderr.write(`${l}\n`)));
+      // The URL line, then `delay` lines; anything else the child prints (--trace-gc through BENCH_CHILD_ARGS) goes to stderr.
+      lines.on('line', (l) => (l.startsWith('http') ? resolve(l) : l.startsWith('delay ') ? onDelay?.(l) : process.stderr.write(`${l}\n`)));
       child.once('exit', (code) => reject(new Error(`responder child exited (${code})`)));
     });
+    /** The child's event-loop delay since the last call: "p50 / p99 / max ms". */
+    const loopDelay = () =>
+      new Promise<string>((resolve) => {
+        onDelay = (l) => {
+          const [p50, p99, max] = l.split(' ').slice(1);
+          resolve(`${p50} / ${p99} / ${max} ms`);
+        };
+        child.kill('SIGUSR2');
+      });
     const child0 = { url: line.trim() };
     await pool(200, async () => void (await (await fetch(`${child0.url}/healthz`)).arrayBuffer()));
+    await loopDelay();
     const idle = probeHealth(child0, 5);
     await new Promise((res) => setTimeout(res, 1000));
     const base = sorted(await idle.stop());
+    const idleDelay = await loopDelay();
     const db = new Database(auditPath, { readonly: true, fileMustExist: true });
     const count0 = db.prepare("SELECT count(*) AS n FROM actions WHERE outcome = 'success'");
     const probe = probeHealth(child0, 5);
@@ -145,8 +165,9 @@ async function separateProcess(count: number): Promise<{ base: number[]; health:
     for (let i = 0; i < 1200 && (done = (count0.get() as { n: number }).n) < count; i++) await new Promise((res) => setTimeout(res, 100));
     const seconds = (Date.now() - t0) / 1000;
     const health = sorted(await probe.stop());
+    const burstDelay = await loopDelay();
     db.close();
-    return { base, health, seconds, done };
+    return { base, health, seconds, done, idleDelay, burstDelay };
   } finally {
     child.kill('SIGTERM');
   }
@@ -214,7 +235,7 @@ try {
 
   const own = await separateProcess(BIG);
   console.log(
-    `4. the same ${BIG} alerts against a responder in its own process: ${own.done} actions in ${own.seconds.toFixed(2)} s; /healthz p50 ${ms(quantile(own.health, 0.5))}, p99 ${ms(quantile(own.health, 0.99))}, max ${ms(own.health.at(-1)!)} (${own.health.length} samples); idle baseline p99 ${ms(quantile(own.base, 0.99))} (${own.base.length} samples)`,
+    `4. the same ${BIG} alerts against a responder in its own process: ${own.done} actions in ${own.seconds.toFixed(2)} s; /healthz p50 ${ms(quantile(own.health, 0.5))}, p99 ${ms(quantile(own.health, 0.99))}, max ${ms(own.health.at(-1)!)} (${own.health.length} samples); idle baseline p99 ${ms(quantile(own.base, 0.99))} (${own.base.length} samples); the responder's own event-loop delay p50 / p99 / max: ${own.burstDelay} during the burst, ${own.idleDelay} idle`,
   );
 } finally {
   await r.close();
