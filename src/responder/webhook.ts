@@ -31,12 +31,11 @@ const EnvelopeSchema = z.object({
 
 /**
  * Alertmanager's webhook payload, version 4
- * (https://prometheus.io/docs/alerting/latest/configuration/#webhook_config).
+ * (https://prometheus.io/docs/alerting/latest/configuration/#webhook_config):
+ * the envelope above with its alerts checked by AlertSchema.
  * Unknown fields are allowed: newer Alertmanagers add some.
  */
-export const WebhookSchema = EnvelopeSchema.extend({ alerts: z.array(AlertSchema).max(10_000) });
-
-export type Webhook = z.output<typeof WebhookSchema>;
+export type Webhook = Omit<z.output<typeof EnvelopeSchema>, 'alerts'> & { alerts: Alert[] };
 
 /** Alerts validated between two turns of the event loop. */
 const VALIDATE_CHUNK = 20;
