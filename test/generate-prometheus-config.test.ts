@@ -65,12 +65,29 @@ test('the default spec scrapes the gateway, node-exporter, the responder, Promet
   assert.deepEqual(config.alerting, { alertmanagers: [{ api_version: 'v2', static_configs: [{ targets: ['127.0.0.1:9093'] }] }] });
   assert.deepEqual(config.scrape_configs, [
     { job_name: 'llmwatch-gateway', metrics_path: '/metrics', static_configs: [{ targets: ['127.0.0.1:8000'] }] },
-    { job_name: 'node', metrics_path: '/metrics', static_configs: [{ targets: ['127.0.0.1:9100'] }] },
+    { job_name: 'node', metrics_path: '/metrics', static_configs: [{ targets: ['127.0.0.1:9100'] }], relabel_configs: [HOST_RELABEL] },
     { job_name: 'llmwatch-responder', metrics_path: '/metrics', static_configs: [{ targets: ['127.0.0.1:9095'] }] },
     // Prometheus and Alertmanager scrape themselves: the meta alerts read these series.
     { job_name: 'prometheus', metrics_path: '/metrics', static_configs: [{ targets: ['127.0.0.1:9090'] }] },
     { job_name: 'alertmanager', metrics_path: '/metrics', static_configs: [{ targets: ['127.0.0.1:9093'] }] },
   ]);
+});
+
+/** The `host` label (address without port) on the node and GPU jobs: what "a node down silences its GPU alerts" matches on. */
+const HOST_RELABEL = { source_labels: ['__address__'], regex: '(.+):\\d+', target_label: 'host', replacement: '$1' };
+
+test('the host label is the address without its port, so a node exporter and a GPU exporter on one machine share it', () => {
+  // Prometheus anchors relabel regexes at both ends (RE2; the same here for these addresses).
+  const re = new RegExp(`^(?:${HOST_RELABEL.regex})$`);
+  const host = (address: string) => address.replace(re, HOST_RELABEL.replacement);
+  assert.equal(host('gpu-host:9100'), 'gpu-host');
+  assert.equal(host('gpu-host:9835'), 'gpu-host');
+  assert.equal(host('10.0.0.7:9400'), '10.0.0.7');
+  assert.equal(host('[fe80::1]:9100'), '[fe80::1]');
+  const jobs = Object.fromEntries(configOf(fixtureModel(FULL_SPEC)).scrape_configs.map((j: { job_name: string }) => [j.job_name, j]));
+  assert.deepEqual(jobs.node.relabel_configs, [HOST_RELABEL]);
+  assert.deepEqual(jobs['llmwatch-gpu'].relabel_configs, [HOST_RELABEL]);
+  assert.equal(jobs['llmwatch-gateway'].relabel_configs, undefined);
 });
 
 test('a full spec: external labels sorted, a GPU job, one job per model server with its server label and path', () => {

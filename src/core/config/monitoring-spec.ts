@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { Duration } from './duration.ts';
 import { HOST_ALERTS, MODEL_ALERTS, RECEIVER, SEVERITIES } from '../conventions/alerts.ts';
 import { BUCKETS, DEFAULT_PREFIX } from '../conventions/metrics.ts';
+import { MaintenanceSchema } from './maintenance-spec.ts';
 import { PlaybooksSchema } from './playbook-spec.ts';
 import { ReceiverName, ReceiverSpecSchema } from './receiver-spec.ts';
 import type { ReceiverSpec } from './receiver-spec.ts';
@@ -208,6 +209,18 @@ export const MonitoringSpecSchema = z
         groupInterval: Duration.default('5m'),
         /** The article: the same alert on the same target at most once in 5 minutes. */
         repeatInterval: Duration.default('5m'),
+        /**
+         * How alerts are grouped into notifications. `alert` (default): one notification group per
+         * alert, model and instance. `model`: one per model and instance, so the alerts one fault
+         * raises on a model (errors, latency, throughput) arrive as one page, not several.
+         */
+        groupBy: z.enum(['alert', 'model']).default('alert'),
+        /**
+         * Maintenance windows by name: while one is open, every route but the Watchdog's is muted
+         * (people and the responder alike); alerts still fire and show in Prometheus. Written as
+         * Alertmanager `time_intervals` and `mute_time_intervals`; see docs/noise.md.
+         */
+        maintenance: MaintenanceSchema.default({}),
         /** Receivers by name (webhook, Slack, PagerDuty, email; secrets from files): see docs/monitoring.md#receivers. */
         receivers: z.record(ReceiverName, ReceiverSpecSchema).default({}),
         /** The receivers each severity reaches, besides the llmwatch responder (critical and warning). */

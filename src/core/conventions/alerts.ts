@@ -73,10 +73,12 @@ export const RULE_GROUP = {
 
 /**
  * Labels that Prometheus and Alertmanager set themselves (`alertname`, `job`,
- * `instance`), and the `server` label each model-server scrape job adds.
+ * `instance`), the `server` label each model-server scrape job adds, and the
+ * `host` label (the target's address without its port) that the node and GPU
+ * jobs add, so a node's alerts and its GPUs' can be matched.
  * The generated routing, inhibition and scrape config refer to them.
  */
-export const TARGET_LABEL = { alertname: 'alertname', job: 'job', instance: 'instance', server: 'server' } as const;
+export const TARGET_LABEL = { alertname: 'alertname', job: 'job', instance: 'instance', server: 'server', host: 'host' } as const;
 
 /**
  * Alertmanager receivers the generated config names itself: `null` records

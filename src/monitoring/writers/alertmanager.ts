@@ -1,8 +1,10 @@
+import type { TimeIntervalSpec } from '../../core/config/maintenance-spec.ts';
 import type { MonitoringSpec, ReceiverSpec } from '../../core/config/monitoring-spec.ts';
 import { hasIntegration } from '../../core/config/receiver-spec.ts';
 import { ALERT_LABEL, RECEIVER, TARGET_LABEL, WATCHDOG_ALERT } from '../../core/conventions/alerts.ts';
 import { LABEL } from '../../core/conventions/metrics.ts';
-import type { Severity, TARGET_ALERTS } from '../../core/conventions/alerts.ts';
+import { JOB } from '../../core/conventions/deploy.ts';
+import type { ModelAlert, Severity, SLO_ALERTS, TARGET_ALERTS } from '../../core/conventions/alerts.ts';
 import type { GeneratedFile, MonitoringModel } from '../model.ts';
 import { dumpYaml } from '../yaml.ts';
 
@@ -14,6 +16,40 @@ export const ALERTMANAGER_CONFIG_PATH = 'alertmanager/alertmanager.yml';
  * and instance, so a page about model A never waits on, or hides, model B.
  */
 export const ALERT_GROUP_BY = [TARGET_LABEL.alertname, ALERT_LABEL.service, LABEL.model, TARGET_LABEL.instance] as const;
+
+/**
+ * The route's `group_by` for the spec's `alertmanager.groupBy`: per alert (the
+ * default, {@link ALERT_GROUP_BY}), or per model, so the alerts one fault raises
+ * on a model share one notification.
+ */
+export function groupByLabels(spec: Readonly<MonitoringSpec>): string[] {
+  switch (spec.alertmanager.groupBy) {
+    case 'alert':
+      return [...ALERT_GROUP_BY];
+    case 'model':
+      return [ALERT_LABEL.service, LABEL.model, TARGET_LABEL.instance];
+  }
+}
+
+/**
+ * The model alerts a model's unreachable upstream (`ModelServerUnreachable`) or its
+ * failing answers (`ModelUnavailable`) explain: its latency, errors and throughput.
+ * Not the client error flood (the clients' fault), toxicity or cache hit rate
+ * (they do not follow from the server being away), nor the fallback notice.
+ */
+export const EXPLAINED_BY_UNAVAILABILITY: readonly string[] = [
+  'HighInferenceLatency',
+  'HighTimeToFirstToken',
+  'HighTimePerOutputToken',
+  'HighEmbeddingLatency',
+  'LowTokenThroughput',
+  'QueueBacklog',
+  'HighTimeoutRate',
+  'HighErrorRate',
+  'ModelUnavailable',
+  'ErrorBudgetBurn',
+  'LatencyBudgetBurn',
+] satisfies ReadonlyArray<ModelAlert | (typeof SLO_ALERTS)[number]>;
 
 /**
  * The receivers each severity reaches, in routing order: the spec's people
@@ -64,6 +100,8 @@ export function unreachableRoutes(spec: Readonly<MonitoringSpec>): string[] {
 type TargetAlert = (typeof TARGET_ALERTS)[number];
 const TARGET_DOWN = 'TargetDown' satisfies TargetAlert;
 const TARGET_ABSENT = 'TargetAbsent' satisfies TargetAlert;
+const SERVER_UNREACHABLE = 'ModelServerUnreachable' satisfies ModelAlert;
+const MODEL_UNAVAILABLE = 'ModelUnavailable' satisfies ModelAlert;
 
 /**
  * Renders `alertmanager/alertmanager.yml` (Alertmanager 0.25 syntax: `matchers`,
@@ -76,10 +114,15 @@ export function renderAlertmanager(model: MonitoringModel): GeneratedFile[] {
   const am = model.spec.alertmanager;
   const severity = ALERT_LABEL.severity;
   const notWatchdog = notEq(TARGET_LABEL.alertname, WATCHDOG_ALERT);
+  // Maintenance mutes every route but the Watchdog's: a muted Watchdog would read, to the dead
+  // man's switch, as a dead pipeline. Child routes do not inherit `mute_time_intervals`.
+  // https://prometheus.io/docs/alerting/0.25/configuration/#route
+  const windows = Object.keys(am.maintenance).sort();
+  const muted = windows.length > 0 ? { mute_time_intervals: windows } : {};
   const config = {
     route: {
       receiver: RECEIVER.none,
-      group_by: [...ALERT_GROUP_BY],
+      group_by: groupByLabels(model.spec),
       group_wait: am.groupWait,
       group_interval: am.groupInterval,
       repeat_interval: am.repeatInterval,
@@ -96,13 +139,14 @@ export function renderAlertmanager(model: MonitoringModel): GeneratedFile[] {
           group_interval: am.watchdog.repeatInterval,
           repeat_interval: am.watchdog.repeatInterval,
         },
-        ...am.routes.critical.map((receiver) => ({ receiver, matchers: [eq(severity, 'critical')], continue: true })),
-        ...am.routes.warning.map((receiver) => ({ receiver, matchers: [eq(severity, 'warning')], continue: true })),
-        { receiver: RECEIVER.responder, matchers: [oneOf(severity, ['critical', 'warning'])] },
-        ...am.routes.info.map((receiver) => ({ receiver, matchers: [eq(severity, 'info')], continue: true })),
+        ...am.routes.critical.map((receiver) => ({ receiver, matchers: [eq(severity, 'critical')], continue: true, ...muted })),
+        ...am.routes.warning.map((receiver) => ({ receiver, matchers: [eq(severity, 'warning')], continue: true, ...muted })),
+        { receiver: RECEIVER.responder, matchers: [oneOf(severity, ['critical', 'warning'])], ...muted },
+        ...am.routes.info.map((receiver) => ({ receiver, matchers: [eq(severity, 'info')], continue: true, ...muted })),
         { receiver: RECEIVER.none, matchers: [eq(severity, 'info')] },
       ],
     },
+    ...(windows.length > 0 ? { time_intervals: windows.map((name) => ({ name, time_intervals: am.maintenance[name]!.map(timeInterval) })) } : {}),
     inhibit_rules: [
       // A critical alert makes its own warning noise: same alert, same model, same instance.
       // `equal` also holds when both lack a label, so every label that tells two
@@ -127,6 +171,7 @@ export function renderAlertmanager(model: MonitoringModel): GeneratedFile[] {
         target_matchers: [eq(TARGET_LABEL.alertname, TARGET_DOWN), notWatchdog],
         equal: [TARGET_LABEL.job],
       },
+      ...causeInhibitions(model, notWatchdog),
     ],
     receivers: [
       // No configs: alerts routed here are kept in Alertmanager's UI and API only.
@@ -154,6 +199,52 @@ export function renderAlertmanager(model: MonitoringModel): GeneratedFile[] {
     ],
   };
   return [{ path: ALERTMANAGER_CONFIG_PATH, content: dumpYaml(config) }];
+}
+
+/**
+ * Inhibition by cause: one fault, one notification.
+ * - A model's upstream unreachable explains its latency, errors and throughput
+ *   (and its being unavailable); a model unavailable explains the same, but
+ *   never the unreachable upstream that is its cause. Matched on `model` and
+ *   `service`: model alerts carry no `instance` (they sum over replicas).
+ * - A node down (its node exporter's `TargetDown`) explains every alert of the
+ *   GPU exporter on the same machine, its own `TargetDown` included: matched on
+ *   `host`, which the node and GPU scrape jobs add (prometheus-config.ts).
+ * Rules whose targets the model lacks are left out.
+ */
+export function causeInhibitions(model: MonitoringModel, notWatchdog: string): Array<Record<string, unknown>> {
+  const present = new Set(model.alerts.map((a) => a.name));
+  const explained = (except: string) => EXPLAINED_BY_UNAVAILABILITY.filter((n) => n !== except && present.has(n));
+  const rules: Array<Record<string, unknown>> = [];
+  for (const source of [SERVER_UNREACHABLE, MODEL_UNAVAILABLE]) {
+    const targets = explained(source);
+    if (!present.has(source) || targets.length === 0) continue;
+    rules.push({
+      source_matchers: [eq(TARGET_LABEL.alertname, source)],
+      target_matchers: [oneOf(TARGET_LABEL.alertname, targets)],
+      equal: [ALERT_LABEL.service, LABEL.model],
+    });
+  }
+  if (model.spec.targets.nodeExporter.length > 0 && model.spec.targets.gpuExporter.targets.length > 0) {
+    rules.push({
+      source_matchers: [eq(TARGET_LABEL.alertname, TARGET_DOWN), eq(TARGET_LABEL.job, JOB.node)],
+      target_matchers: [eq(TARGET_LABEL.job, JOB.gpu), notWatchdog],
+      equal: [TARGET_LABEL.host],
+    });
+  }
+  return rules;
+}
+
+/** One maintenance interval in Alertmanager's `time_interval` syntax (fields left out match everything). */
+function timeInterval(i: TimeIntervalSpec): Record<string, unknown> {
+  return {
+    ...(i.times === undefined ? {} : { times: i.times.map((r) => ({ start_time: r.start, end_time: r.end })) }),
+    ...(i.weekdays === undefined ? {} : { weekdays: i.weekdays }),
+    ...(i.daysOfMonth === undefined ? {} : { days_of_month: i.daysOfMonth }),
+    ...(i.months === undefined ? {} : { months: i.months }),
+    ...(i.years === undefined ? {} : { years: i.years }),
+    ...(i.location === undefined ? {} : { location: i.location }),
+  };
 }
 
 /**

@@ -17,7 +17,22 @@ interface ScrapeJob {
   readonly job_name: string;
   readonly metrics_path: string;
   readonly static_configs: ReadonlyArray<{ readonly targets: readonly string[]; readonly labels?: Record<string, string> }>;
+  readonly relabel_configs?: ReadonlyArray<Record<string, unknown>>;
 }
+
+/**
+ * Adds the `host` label, the target's address without its port, so a node
+ * exporter (:9100) and the GPU exporter (:9835 or dcgm's :9400) on one machine
+ * share it: the inhibition "a node down silences its GPU alerts" matches on it.
+ * https://prometheus.io/docs/prometheus/2.42/configuration/configuration/#relabel_config
+ */
+const HOST_RELABEL = {
+  source_labels: ['__address__'],
+  // An IPv6 target is written [addr]:port; the brackets stay part of the host.
+  regex: '(.+):\\d+',
+  target_label: TARGET_LABEL.host,
+  replacement: '$1',
+} as const;
 
 /**
  * Renders `prometheus/prometheus.yml`: intervals and external labels, the rule
@@ -51,9 +66,9 @@ function scrapeJobs(model: MonitoringModel): ScrapeJob[] {
   const { targets } = model.spec;
   const jobs: ScrapeJob[] = [
     job(JOB.gateway, targets.gateways),
-    job(JOB.node, targets.nodeExporter),
+    { ...job(JOB.node, targets.nodeExporter), relabel_configs: [HOST_RELABEL] },
     // Either source (llmwatch's exporter or NVIDIA dcgm-exporter) is one job; the recording rules map dcgm's names.
-    job(JOB.gpu, targets.gpuExporter.targets),
+    { ...job(JOB.gpu, targets.gpuExporter.targets), relabel_configs: [HOST_RELABEL] },
     job(JOB.responder, targets.responder),
     // Prometheus and the Alertmanagers scraping themselves: the meta alerts (rule failures,
     // dropped notifications, failed reloads, failing integrations) read these series.
