@@ -4,6 +4,8 @@ import { sendJson } from '../core/http/send.ts';
 import { sseData, SSE_DONE } from '../core/openai/sse.ts';
 import { estimatePromptTokens } from '../core/openai/tokens.ts';
 import type { InferenceRequest } from '../core/openai/validate.ts';
+import { seconds } from './engine.ts';
+import type { EngineRequest, ModelEngines } from './engine.ts';
 import { resetConnection, throwInjectedError } from './faults.ts';
 import type { GenerationPlan } from './plan.ts';
 import { planGeneration } from './plan.ts';
@@ -16,8 +18,10 @@ const SSE_HEADERS = { 'content-type': 'text/event-stream', 'cache-control': 'no-
 
 /**
  * Answers a chat or text completion as the profile says: after the drawn
- * delays, with the drawn output, or with the drawn fault. With zero delays it
- * completes synchronously (no timer at all), for the benchmark baseline.
+ * delays, with the drawn output, or with the drawn fault. The request runs in
+ * the model's engine (src/simulator/engine.ts): it waits in the queue until the
+ * engine admits it, and pauses while preempted. With zero delays and room in the
+ * engine it completes synchronously (no timer at all), for the benchmark baseline.
  * `signal` aborts when the client goes away or the server closes.
  */
 export async function serveGeneration(
@@ -26,6 +30,7 @@ export async function serveGeneration(
   profile: Profile,
   rng: Rng,
   signal: AbortSignal,
+  engines: ModelEngines,
 ): Promise<void> {
   const plan = planGeneration(rng, profile, request.maxTokens);
   throwInjectedError(plan.fault, profile);
@@ -38,8 +43,22 @@ export async function serveGeneration(
     total_tokens: promptTokens + plan.tokens.length,
   };
   const shape = outputShape(request.endpoint, plan.id, request.model, Math.floor(Date.now() / 1000), request.includeUsage);
-  if (request.stream) await stream(res, plan, shape, request.includeUsage ? usage : undefined, signal);
-  else await answer(res, plan, shape, usage, signal);
+  const req = engines.add(promptTokens, promptText(request.body));
+  let done = false;
+  try {
+    done = request.stream
+      ? await stream(res, plan, shape, request.includeUsage ? usage : undefined, signal, req)
+      : await answer(res, plan, shape, usage, signal, req);
+  } finally {
+    // A reset, a client that left or a closing server: the engine sees an abort, as vLLM's does.
+    req.engine.finish(req, done ? plan.finishReason : 'abort');
+  }
+}
+
+/** What the prefix cache hashes: the prompt as sent (messages or prompt). */
+function promptText(body: Readonly<Record<string, unknown>>): string {
+  const p = body.messages ?? body.prompt;
+  return typeof p === 'string' ? p : JSON.stringify(p ?? '');
 }
 
 /** A reset cuts the output at about half the tokens. */
@@ -47,16 +66,44 @@ function cutAt(plan: GenerationPlan): number {
   return plan.fault === 'reset' ? Math.floor(plan.tokens.length / 2) : plan.tokens.length;
 }
 
-async function answer(res: ServerResponse, plan: GenerationPlan, shape: OutputShape, usage: Usage, signal: AbortSignal): Promise<void> {
-  const events = plan.fault === 'reset' ? cutAt(plan) : plan.delays.length;
-  let total = 0;
-  for (let i = 0; i < events; i++) total += plan.delays[i]!;
-  if (total > 0 && !(await sleep(total, signal))) return;
+/** Waits until `req` runs with room for its next token; false when the client or the server went first. */
+async function turn(req: EngineRequest, signal: AbortSignal): Promise<boolean> {
+  while (!req.engine.reserve(req)) {
+    if (!(await req.admitted(signal))) return false;
+  }
+  return true;
+}
+
+/**
+ * Non-streamed: the tokens are timed in runs that fit the KV blocks the request holds, one timer per
+ * run, so the engine sees the context grow (and may preempt) without a timer per token.
+ */
+async function answer(res: ServerResponse, plan: GenerationPlan, shape: OutputShape, usage: Usage, signal: AbortSignal, req: EngineRequest): Promise<boolean> {
+  const events = plan.fault === 'reset' ? cutAt(plan) : plan.tokens.length;
+  const engine = req.engine;
+  if (req.state !== 'running' && !(await req.admitted(signal))) return false;
+  for (let i = 0; i < events; ) {
+    if (!engine.reserve(req) && !(await turn(req, signal))) return false;
+    const end = Math.min(events, i + engine.room(req));
+    let total = 0;
+    for (let k = i; k < end; k++) total += plan.delays[k]!;
+    if (total > 0) {
+      if (!(await sleep(total, signal))) return false;
+      // Preempted while it slept: the run is recomputed once the engine takes it back.
+      if (req.state !== 'running') continue;
+    }
+    let at = seconds() - total / 1000;
+    for (let k = i; k < end; k++) engine.emit(req, (at += plan.delays[k]! / 1000));
+    i = end;
+  }
+  // An empty answer still spends its time to first token.
+  if (events === 0 && plan.delays[0]! > 0 && !(await sleep(plan.delays[0]!, signal))) return false;
   if (plan.fault === 'reset') {
     resetConnection(res);
-    return;
+    return false;
   }
   sendJson(res, 200, shape.complete(plan.tokens.join(''), plan.finishReason, usage));
+  return true;
 }
 
 async function stream(
@@ -65,30 +112,47 @@ async function stream(
   shape: OutputShape,
   usage: Usage | undefined,
   signal: AbortSignal,
-): Promise<void> {
+  req: EngineRequest,
+): Promise<boolean> {
   res.writeHead(200, SSE_HEADERS);
   // Headers go now, as vLLM and OpenAI send them, so the first data event marks the first token.
   res.flushHeaders();
+  const engine = req.engine;
   // Events due at the same moment go out in one write: with zero delays the whole stream is one write.
   let pending = '';
+  const flush = () => {
+    if (pending.length > 0) res.write(pending);
+    pending = '';
+  };
   const cut = cutAt(plan);
-  for (let i = 0; i < cut; i++) {
+  for (let i = 0; i < cut; ) {
+    if (!engine.reserve(req)) {
+      flush();
+      if (!(await turn(req, signal))) return false;
+    }
     const wait = plan.delays[i]!;
     if (wait > 0) {
-      if (pending.length > 0) res.write(pending);
-      pending = '';
-      if (!(await sleep(wait, signal))) return;
+      flush();
+      if (!(await sleep(wait, signal))) return false;
+      // Preempted while it slept: this token is recomputed once the engine takes the request back.
+      if (req.state !== 'running') continue;
     }
+    engine.emit(req);
     pending += sseData(shape.chunk(plan.tokens[i]!, i === 0));
+    i++;
   }
   if (plan.fault === 'reset') {
     // Let the tokens so far reach the client before the RST, which would discard unsent data.
     if (pending.length > 0) res.write(pending, () => resetConnection(res));
     else resetConnection(res);
-    return;
+    return false;
   }
-  if (cut === 0 && plan.delays[0]! > 0 && !(await sleep(plan.delays[0]!, signal))) return;
+  if (cut === 0) {
+    if (req.state !== 'running' && !(await req.admitted(signal))) return false;
+    if (plan.delays[0]! > 0 && !(await sleep(plan.delays[0]!, signal))) return false;
+  }
   pending += sseData(shape.finish(plan.finishReason));
   if (usage !== undefined) pending += sseData(shape.usage(usage));
   res.end(pending + SSE_DONE);
+  return true;
 }

@@ -11,6 +11,8 @@ import { validateInferenceRequest } from '../core/openai/validate.ts';
 import { decodeModelPath, serveAdmin } from './admin.ts';
 import type { AdminTarget } from './admin.ts';
 import { embeddingFormat, serveEmbeddings } from './embeddings.ts';
+import { ModelEngines } from './engine.ts';
+import { renderEngineMetrics } from './engine-metrics.ts';
 import { serveGeneration } from './generation.ts';
 import { ProfileStore, unknownModel } from './profile.ts';
 import { createRng } from './rng.ts';
@@ -34,6 +36,8 @@ export interface SimulatorHandle {
   readonly toxicTerms: readonly string[];
   /** Effective profiles, changeable in process as through `PUT /admin/profiles/{model}`. */
   readonly profiles: ProfileStore;
+  /** Each model's engine cores (src/simulator/engine.ts), whose `vllm:*` metrics `/metrics` exports. */
+  readonly engines: ReadonlyMap<string, ModelEngines>;
   /** As `POST /admin/reset`: every profile back to configured, PRNG reseeded. */
   reset(): void;
   /** Stops listening and drops every connection, hung and streaming ones included. */
@@ -58,6 +62,7 @@ export async function startSimulator(config: SimulatorConfig, options: Simulator
     url: `http://${urlHost(host)}:${port}`,
     toxicTerms: TOXIC_LEXICON,
     profiles: simulator.profiles,
+    engines: simulator.engines,
     reset: () => simulator.reset(),
     close: () => close(server),
   };
@@ -66,6 +71,7 @@ export async function startSimulator(config: SimulatorConfig, options: Simulator
 class Simulator implements AdminTarget {
   readonly profiles: ProfileStore;
   readonly maxBodyBytes: number;
+  readonly engines: ReadonlyMap<string, ModelEngines>;
   readonly #seed: number;
   readonly #created = Math.floor(Date.now() / 1000);
   #rng: Rng;
@@ -73,6 +79,7 @@ class Simulator implements AdminTarget {
   constructor(config: SimulatorConfig) {
     this.profiles = new ProfileStore(config);
     this.maxBodyBytes = config.maxBodyBytes;
+    this.engines = new Map(this.profiles.models.map((m) => [m, new ModelEngines(m, config.engine)]));
     this.#seed = config.seed;
     this.#rng = createRng(config.seed);
   }
@@ -100,6 +107,11 @@ class Simulator implements AdminTarget {
       const id = decodeModelPath(path.slice('/v1/models/'.length));
       if (this.profiles.get(id) === undefined) throw unknownModel(id);
       sendJson(res, 200, this.#model(id));
+    } else if (path === '/metrics') {
+      allow(method, 'GET');
+      const cores = [...this.engines.values()].flatMap((e) => e.cores.map((c) => c.snapshot()));
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+      res.end(renderEngineMetrics(cores));
     } else if (path === '/healthz') {
       allow(method, 'GET');
       sendJson(res, 200, { status: 'ok' });
@@ -117,7 +129,7 @@ class Simulator implements AdminTarget {
       const format = embeddingFormat(request.body);
       await serveEmbeddings(res, request, format, profile, this.#requestRng(), this.#seed, closeSignal(res));
     } else {
-      await serveGeneration(res, { ...request, endpoint: request.endpoint }, profile, this.#requestRng(), closeSignal(res));
+      await serveGeneration(res, { ...request, endpoint: request.endpoint }, profile, this.#requestRng(), closeSignal(res), this.engines.get(request.model)!);
     }
   }
 

@@ -72,6 +72,27 @@ const DEFAULT_MODELS: Record<string, ProfilePatch> = {
   'llama-3.2-1b-instruct': { ttftMs: 60, tpotMs: 8 },
 };
 
+/**
+ * The engine model behind every model's answers (src/simulator/engine.ts), in vLLM's terms: each
+ * model gets its own engine cores, whose `vllm:*` metrics `/metrics` exports.
+ */
+const EngineSchema = z
+  .strictObject({
+    /** vLLM's `--max-num-seqs`: requests in one running batch (vLLM's default is 256). */
+    maxNumSeqs: z.number().int().min(1).max(65_536).default(256),
+    /** KV-cache capacity in tokens (vLLM: `num_gpu_blocks` x `block_size`). */
+    kvCacheTokens: z.number().int().min(1).max(1 << 30).default(1 << 20),
+    /** vLLM's `--block-size`: tokens per KV-cache block. */
+    blockSize: z.number().int().min(1).max(1024).default(16),
+    /** vLLM's `--max-model-len`: the context length, which sets the token-count histograms' buckets. */
+    maxModelLen: z.number().int().min(1).max(1 << 24).default(131_072),
+    /** vLLM's `--data-parallel-size`: engine cores per model, told apart by the `engine` label. */
+    dataParallelSize: z.number().int().min(1).max(64).default(1),
+  })
+  .refine((e) => e.kvCacheTokens >= e.blockSize, { message: 'kvCacheTokens must hold at least one block (blockSize tokens)', path: ['kvCacheTokens'] });
+
+export type EngineConfig = z.output<typeof EngineSchema>;
+
 /** The `llmwatch simulate` config: where to listen, the PRNG seed, and a profile per model. */
 export const SimulatorConfigSchema = z
   .strictObject({
@@ -86,6 +107,7 @@ export const SimulatorConfigSchema = z
       .record(z.string().min(1), ProfilePatchSchema)
       .default(DEFAULT_MODELS)
       .refine((m) => Object.keys(m).length > 0, 'at least one model is required'),
+    engine: EngineSchema.prefault({}),
   })
   .superRefine((config, ctx) => {
     // A patch is valid alone but can break a rule once merged (e.g. fault rates summing over 1).
