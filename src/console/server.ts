@@ -1,12 +1,13 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { Dashboard } from '../core/dashboard-model.ts';
-import { HTTP_ERR_METHOD_NOT_ALLOWED, HTTP_ERR_NOT_FOUND } from '../core/http/errors.ts';
+import { HTTP_ERR_NOT_FOUND } from '../core/http/errors.ts';
 import { close, listen } from '../core/http/listen.ts';
-import { sendError, sendJson } from '../core/http/send.ts';
+import { sendJson } from '../core/http/send.ts';
+import { serve, serverURL, truncate } from '../core/http/serve.ts';
+import type { Handler, Route } from '../core/http/serve.ts';
 import { fromAlertmanager, fromPrometheus } from './alerts.ts';
 import type { ConsoleAlert } from './alerts.ts';
 import { CONSOLE_ERR_NOT_CONFIGURED } from './errors.ts';
@@ -131,7 +132,6 @@ export async function startConsole(opts: ConsoleOptions): Promise<ConsoleHandle>
   }
 
   function runbookPage(res: ServerResponse, path: string, params: URLSearchParams, method: string): void {
-    if (method !== 'GET' && method !== 'HEAD') throw HTTP_ERR_METHOD_NOT_ALLOWED(`Use GET for ${path}`, { headers: { allow: 'GET, HEAD' } });
     const runbooks = opts.runbooks;
     if (runbooks === undefined) throw HTTP_ERR_NOT_FOUND('This console serves no runbooks (it was started without a monitoring spec)');
     const name = path.slice('/runbooks/'.length).replace(/\.md$/, '');
@@ -150,44 +150,45 @@ export async function startConsole(opts: ConsoleOptions): Promise<ConsoleHandle>
     sendJson(res, r.status, r.body);
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://console');
-    const method = req.method ?? 'GET';
-    const asset = assets.get(url.pathname);
-    if (asset !== undefined) {
-      if (method !== 'GET' && method !== 'HEAD') throw HTTP_ERR_METHOD_NOT_ALLOWED(`Use GET for ${url.pathname}`, { headers: { allow: 'GET, HEAD' } });
-      res.writeHead(200, { ...PAGE_HEADERS, 'content-type': asset.type, 'content-length': asset.body.length });
-      return void res.end(method === 'HEAD' ? undefined : asset.body);
-    }
-    if (url.pathname === '/runbooks' || url.pathname.startsWith('/runbooks/')) return runbookPage(res, url.pathname === '/runbooks' ? '/runbooks/' : url.pathname, url.searchParams, method);
-    if (!url.pathname.startsWith('/api/')) throw HTTP_ERR_NOT_FOUND(`No page at ${url.pathname}`);
-    if (method !== 'GET') throw HTTP_ERR_METHOD_NOT_ALLOWED(`The console's API is read-only: use GET for ${url.pathname}`, { headers: { allow: 'GET' } });
-    const p = url.searchParams;
-    switch (url.pathname) {
-      case '/api/dashboards':
-        return sendJson(res, 200, dashboards);
-      case '/api/query':
-        return proxyPrometheus(res, '/api/v1/query', { query: queryParam(p), time: optionalTime(p) });
-      case '/api/query_range': {
-        const r = rangeParams(p);
-        return proxyPrometheus(res, '/api/v1/query_range', { query: r.query, start: r.start, end: r.end, step: r.step });
-      }
-      case '/api/alerts':
-        return alerts(res);
-      case '/api/actions':
-        return actions(res);
-      case '/api/drills':
-        return sendJson(res, 200, lastDrills(opts.drillsFile));
-      default:
-        throw HTTP_ERR_NOT_FOUND(`No API at ${url.pathname}: the console serves only dashboards, query, query_range, alerts, actions and drills`);
-    }
-  }
+  const params = (req: IncomingMessage) => new URL(req.url ?? '/', 'http://console').searchParams;
+  const runbook: Handler = (req, res, { path, method }) => runbookPage(res, path === '/runbooks' ? '/runbooks/' : path, params(req), method);
+  const api = (path: string, get: Handler): Route => ({ path, methods: { GET: get } });
+  const routes: Route[] = [
+    ...[...assets].map(([path, asset]): Route => ({
+      path,
+      methods: {
+        GET: (_req, res, { method }) => {
+          res.writeHead(200, { ...PAGE_HEADERS, 'content-type': asset.type, 'content-length': asset.body.length });
+          res.end(method === 'HEAD' ? undefined : asset.body);
+        },
+      },
+    })),
+    { path: '/runbooks', methods: { GET: runbook } },
+    { path: '/runbooks/', prefix: true, methods: { GET: runbook } },
+    api('/api/dashboards', (_req, res) => sendJson(res, 200, dashboards)),
+    api('/api/query', (req, res) => {
+      const p = params(req);
+      return proxyPrometheus(res, '/api/v1/query', { query: queryParam(p), time: optionalTime(p) });
+    }),
+    api('/api/query_range', (req, res) => {
+      const r = rangeParams(params(req));
+      return proxyPrometheus(res, '/api/v1/query_range', { query: r.query, start: r.start, end: r.end, step: r.step });
+    }),
+    api('/api/alerts', (_req, res) => alerts(res)),
+    api('/api/actions', (_req, res) => actions(res)),
+    api('/api/drills', (_req, res) => sendJson(res, 200, lastDrills(opts.drillsFile))),
+  ];
 
-  const server = createServer(function serveConsole(req, res) {
-    handle(req, res).catch((err: unknown) => sendError(res, err));
+  const server = serve({
+    part: 'console',
+    routes,
+    notFound: (_method, path) =>
+      path.startsWith('/api/')
+        ? `No API at ${truncate(path)}: the console serves only dashboards, query, query_range, alerts, actions and drills`
+        : `No page at ${truncate(path)}`,
   });
   const port = await listen(server, opts.port, '127.0.0.1');
-  return { url: `http://127.0.0.1:${port}`, close: () => close(server) };
+  return { url: serverURL('127.0.0.1', port), close: () => close(server) };
 }
 
 /** The last drill run, or none yet. A file that cannot be read is shown as no run, with why. */

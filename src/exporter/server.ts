@@ -1,10 +1,9 @@
-import { createServer } from 'node:http';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Server } from 'node:http';
 import { Registry } from 'prom-client';
 import type { ExporterConfig } from '../core/config/exporter-config.ts';
-import { HTTP_ERR_METHOD_NOT_ALLOWED, HTTP_ERR_NOT_FOUND } from '../core/http/errors.ts';
 import { close, listen } from '../core/http/listen.ts';
-import { sendError, sendJson } from '../core/http/send.ts';
+import { sendJson } from '../core/http/send.ts';
+import { serve, serverURL } from '../core/http/serve.ts';
 import { GpuCollector } from './collector.ts';
 import type { CollectOutcome } from './collector.ts';
 import { GpuMetrics } from './gpu-metrics.ts';
@@ -27,8 +26,6 @@ export interface ExporterHandle {
   close(): Promise<void>;
 }
 
-const PATHS = new Set(['/metrics', '/healthz']);
-
 /**
  * Starts the GPU exporter: one nvidia-smi run first (so the first scrape has
  * data), then the schedule, then `GET /metrics` and `GET /healthz`. A failing
@@ -46,29 +43,23 @@ export async function startExporter(config: Readonly<ExporterConfig>, opts: Expo
   });
   const first = await collector.start();
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = req.url ?? '/';
-    const q = url.indexOf('?');
-    const path = q === -1 ? url : url.slice(0, q);
-    if (!PATHS.has(path)) return sendError(res, HTTP_ERR_NOT_FOUND(`Unknown path: ${req.method ?? 'GET'} ${path}; the exporter serves /metrics and /healthz`));
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.setHeader('allow', 'GET, HEAD');
-      return sendError(res, HTTP_ERR_METHOD_NOT_ALLOWED(`Use GET for ${path}`));
-    }
-    if (path === '/metrics') {
-      const text = await registry.metrics();
-      res.writeHead(200, { 'content-type': registry.contentType, 'content-length': Buffer.byteLength(text) });
-      return void res.end(text);
-    }
-    const last = collector.last;
-    return sendJson(res, 200, {
-      status: 'ok',
-      collector: last === undefined ? null : last.ok ? { ok: true, gpus: last.gpus.length } : { ok: false, reason: last.reason, message: last.message },
-    });
-  }
-
-  const server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => sendError(res, err));
+  const server = serve({
+    part: 'exporter',
+    metrics: registry,
+    routes: [
+      {
+        path: '/healthz',
+        methods: {
+          GET: (_req, res) => {
+            const last = collector.last;
+            sendJson(res, 200, {
+              status: 'ok',
+              collector: last === undefined ? null : last.ok ? { ok: true, gpus: last.gpus.length } : { ok: false, reason: last.reason, message: last.message },
+            });
+          },
+        },
+      },
+    ],
   });
   let port: number;
   try {
@@ -78,7 +69,7 @@ export async function startExporter(config: Readonly<ExporterConfig>, opts: Expo
     throw err;
   }
   return {
-    url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
+    url: serverURL(config.host, port),
     port,
     server,
     registry,

@@ -1,27 +1,25 @@
-import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Registry } from 'prom-client';
 import { readSecretFile } from '../core/config/secrets.ts';
 import { modelTargets } from '../core/config/gateway-config.ts';
 import type { GatewayConfig } from '../core/config/gateway-config.ts';
 import { hasCode } from '../core/errors.ts';
-import { answerClientError, clientErrorOf } from '../core/http/client-errors.ts';
 import {
   HTTP_ERR_BAD_ENCODING,
   HTTP_ERR_BODY_TOO_LARGE,
   HTTP_ERR_INVALID_JSON,
-  HTTP_ERR_METHOD_NOT_ALLOWED,
-  HTTP_ERR_NOT_FOUND,
   HTTP_ERR_REQUEST_TIMEOUT,
   HTTP_ERR_UNSUPPORTED_MEDIA_TYPE,
 } from '../core/http/errors.ts';
 import { close, listen } from '../core/http/listen.ts';
 import { decodeBody, parseJsonObject, readBody, requireJsonContentType } from '../core/http/read-body.ts';
 import { retryAfter, sendError, sendJson } from '../core/http/send.ts';
+import { serve, serverURL, truncate } from '../core/http/serve.ts';
+import type { Route } from '../core/http/serve.ts';
 import { ENDPOINT_NONE } from '../core/conventions/metrics.ts';
 import type { RejectReason } from '../core/conventions/metrics.ts';
 import { GatewayMetrics } from '../core/metering/gateway-metrics.ts';
-import { endpointForPath } from '../core/openai/endpoints.ts';
+import { ENDPOINT_NAMES, ENDPOINTS, endpointForPath } from '../core/openai/endpoints.ts';
 import type { Endpoint } from '../core/openai/endpoints.ts';
 import { preloadTokenizer } from '../core/openai/tokens.ts';
 import { validateInferenceRequest } from '../core/openai/validate.ts';
@@ -153,49 +151,44 @@ export function createGateway(config: GatewayConfig, opts: GatewayOptions = {}) 
     return undefined;
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = req.url ?? '/';
-    const q = url.indexOf('?');
-    const path = q === -1 ? url : url.slice(0, q);
-    const endpoint = endpointForPath(path);
-    if (endpoint !== undefined) {
-      if (req.method !== 'POST') return refuse(res, endpoint, 'method_not_allowed', HTTP_ERR_METHOD_NOT_ALLOWED(`Use POST for ${path}`), 'POST');
-      const tenant = admitted(req, res, endpoint);
-      if (tenant === undefined) return;
-      return handleInference(req, res, endpoint, tenant);
-    }
-    if (path.startsWith('/admin/')) return serveAdmin(req, res, path, router, adminToken);
-    if (path.startsWith('/v1/models/')) return retrieveModel(req, res, path);
-    const allowed = GET_PATHS.has(path);
-    if (allowed && req.method !== 'GET' && req.method !== 'HEAD') {
-      return refuse(res, ENDPOINT_NONE, 'method_not_allowed', HTTP_ERR_METHOD_NOT_ALLOWED(`Use GET for ${path}`), 'GET');
-    }
-    switch (path) {
-      case '/v1/models':
-        if (admitted(req, res, ENDPOINT_NONE) === undefined) return;
-        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(modelList) });
-        return void res.end(modelList);
-      case '/metrics': {
-        const text = await registry.metrics();
-        res.writeHead(200, { 'content-type': registry.contentType, 'content-length': Buffer.byteLength(text) });
-        return void res.end(text);
-      }
-      case '/healthz':
-        return sendJson(res, 200, { status: 'ok' });
-      case '/readyz': {
-        const report = await probeUpstreams(upstreams.values());
-        return sendJson(res, report.ready ? 200 : 503, report, retryAfter(report.ready ? 200 : 503));
-      }
-      default:
-        return refuse(res, ENDPOINT_NONE, 'not_found', HTTP_ERR_NOT_FOUND(`Unknown path: ${req.method ?? 'GET'} ${truncate(path)}`));
-    }
-  }
+  /** Every path the gateway serves; the rest is a 404, a wrong method a 405 with `Allow` (both metered). */
+  const routes: Route[] = [
+    ...ENDPOINT_NAMES.map((endpoint) => ({
+      path: ENDPOINTS[endpoint],
+      methods: {
+        POST: (req: IncomingMessage, res: ServerResponse) => {
+          const tenant = admitted(req, res, endpoint);
+          if (tenant === undefined) return;
+          return handleInference(req, res, endpoint, tenant);
+        },
+      },
+    })),
+    {
+      path: '/v1/models',
+      methods: {
+        GET: (req, res) => {
+          if (admitted(req, res, ENDPOINT_NONE) === undefined) return;
+          res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(modelList) });
+          res.end(modelList);
+        },
+      },
+    },
+    { path: '/v1/models/', prefix: true, methods: { GET: (req, res, { path }) => retrieveModel(req, res, path) } },
+    { path: '/healthz', methods: { GET: (_req, res) => sendJson(res, 200, { status: 'ok' }) } },
+    {
+      path: '/readyz',
+      methods: {
+        GET: async (_req, res) => {
+          const report = await probeUpstreams(upstreams.values());
+          sendJson(res, report.ready ? 200 : 503, report, retryAfter(report.ready ? 200 : 503));
+        },
+      },
+    },
+    { path: '/admin/', prefix: true, any: (req, res, { path }) => serveAdmin(req, res, path, router, adminToken) },
+  ];
 
   /** `GET /v1/models/{id}`, as the SDK's `models.retrieve` asks; ids may contain `/`. */
   function retrieveModel(req: IncomingMessage, res: ServerResponse, path: string): void {
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      return refuse(res, ENDPOINT_NONE, 'method_not_allowed', HTTP_ERR_METHOD_NOT_ALLOWED('Use GET for /v1/models/{model}'), 'GET');
-    }
     if (admitted(req, res, ENDPOINT_NONE) === undefined) return;
     let id: string;
     try {
@@ -210,15 +203,17 @@ export function createGateway(config: GatewayConfig, opts: GatewayOptions = {}) 
     sendJson(res, 200, model);
   }
 
-  function refuse(res: ServerResponse, endpoint: Endpoint | typeof ENDPOINT_NONE, why: RejectReason, err: unknown, allow?: string): void {
+  function refuse(res: ServerResponse, endpoint: Endpoint | typeof ENDPOINT_NONE, why: RejectReason, err: unknown): void {
     metrics.rejected(endpoint, why);
-    if (allow !== undefined) res.setHeader('allow', allow);
     sendError(res, err);
   }
 
   const limits = config.server;
-  const server = createServer(
-    {
+  const server = serve({
+    part: 'gateway',
+    routes,
+    metrics: registry,
+    server: {
       keepAliveTimeout: limits.keepAliveTimeoutMs,
       headersTimeout: limits.headersTimeoutMs,
       // The body has its own timer (readBody); this is the backstop for the whole request.
@@ -226,20 +221,13 @@ export function createGateway(config: GatewayConfig, opts: GatewayOptions = {}) 
       // Node checks these timeouts on this interval (30 s by default, which made them 30 s late).
       connectionsCheckingInterval: Math.min(1_000, Math.ceil(limits.headersTimeoutMs / 2)),
     },
-    (req, res) => {
-      handle(req, res).catch((err: unknown) => sendError(res, err));
-    },
-  );
+    notFound: (method, path) => `Unknown path: ${method} ${truncate(path)}`,
+    // A 405 on an inference path is that endpoint's; everything else is no endpoint's.
+    refused: (kind, path) => metrics.rejected(endpointForPath(path) ?? ENDPOINT_NONE, kind),
+  });
   server.maxConnections = limits.maxConnections;
   server.maxRequestsPerSocket = limits.maxRequestsPerSocket;
   server.on('drop', () => metrics.rejected(ENDPOINT_NONE, 'connection_limit'));
-  // Node answers parse errors and timeouts with a bare status line: answer them in the OpenAI shape.
-  server.on('clientError', (err: Error & { code?: string }, socket) => {
-    if (err.code === 'ECONNRESET' || err.code === 'EPIPE') return void socket.destroy();
-    const { error, kind, headers } = clientErrorOf(err, 'GET, HEAD, POST');
-    metrics.rejected(ENDPOINT_NONE, kind);
-    answerClientError(socket, error, headers);
-  });
   return {
     server,
     metrics,
@@ -272,7 +260,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions &
   const port = await listen(gw.server, opts.port ?? config.port, host);
   return {
     port,
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    url: serverURL(host, port),
     metrics: gw.metrics,
     router: gw.router,
     server: gw.server,
@@ -283,12 +271,6 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions &
   };
 }
 
-const GET_PATHS = new Set(['/v1/models', '/metrics', '/healthz', '/readyz']);
-
-/** Client-supplied text echoed in an error, cut short: a 3 MB model name is not sent back. */
-function truncate(text: string, max = 128): string {
-  return text.length <= max ? text : `${text.slice(0, max)}... (${text.length} characters)`;
-}
 
 function rejectReason(err: unknown): RejectReason {
   if (hasCode(err, HTTP_ERR_UNSUPPORTED_MEDIA_TYPE)) return 'unsupported_media_type';

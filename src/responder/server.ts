@@ -1,5 +1,4 @@
-import { createServer } from 'node:http';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Registry } from 'prom-client';
 import { durationMs } from '../core/config/duration.ts';
 import { readSecretFile } from '../core/config/secrets.ts';
@@ -7,10 +6,12 @@ import type { ResponderConfig } from '../core/config/responder-config.ts';
 import { hasCode } from '../core/errors.ts';
 import type { LlmwatchError } from '../core/errors.ts';
 import { basicCredentials, bearer, sameSecret } from '../core/http/auth.ts';
-import { HTTP_ERR_BODY_TOO_LARGE, HTTP_ERR_FORBIDDEN, HTTP_ERR_METHOD_NOT_ALLOWED, HTTP_ERR_NOT_FOUND, HTTP_ERR_UNAUTHORIZED, HTTP_ERR_UNSUPPORTED_MEDIA_TYPE } from '../core/http/errors.ts';
+import { HTTP_ERR_BODY_TOO_LARGE, HTTP_ERR_FORBIDDEN, HTTP_ERR_UNAUTHORIZED, HTTP_ERR_UNSUPPORTED_MEDIA_TYPE } from '../core/http/errors.ts';
 import { close, listen } from '../core/http/listen.ts';
 import { parseJsonObject, readBody } from '../core/http/read-body.ts';
 import { sendError, sendJson } from '../core/http/send.ts';
+import { serve, serverURL } from '../core/http/serve.ts';
+import type { Route } from '../core/http/serve.ts';
 import type { WebhookResult } from '../core/conventions/metrics.ts';
 import { createExecAction } from './actions/exec.ts';
 import { noopAction } from './actions/noop.ts';
@@ -173,54 +174,51 @@ export async function startResponder(config: ResponderConfig, opts: ResponderOpt
     sendJson(res, 200, { webhook: webhookId, dryRun: engine.dryRun, killSwitch: engine.killSwitch, decisions });
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://responder');
-    const method = req.method ?? 'GET';
-    const allow = (m: string) => {
-      if (method !== m) throw HTTP_ERR_METHOD_NOT_ALLOWED(`Use ${m} for ${url.pathname}`, { headers: { allow: m } });
-    };
-    switch (url.pathname) {
-      case '/alerts':
-        allow('POST');
-        return receive(req, res);
-      case '/actions': {
-        allow('GET');
-        authenticateReader(req);
-        const limit = Math.min(1000, Math.max(1, Number(url.searchParams.get('limit') ?? 100) || 100));
-        const since = url.searchParams.get('since');
-        const alertname = url.searchParams.get('alertname') ?? undefined;
-        const sinceMs = since === null ? undefined : Date.parse(since);
-        if (Number.isNaN(sinceMs)) throw RSP_ERR_INVALID_PAYLOAD(`'since' must be an ISO date such as 2026-11-29T04:00:00Z, not ${JSON.stringify(since!.slice(0, 64))}`, { param: 'since' });
-        return sendJson(res, 200, { actions: store.listActions({ limit, since: sinceMs, alertname }) });
-      }
-      case '/metrics': {
-        metrics.auditBytes.set(store.sizeBytes());
-        const text = await registry.metrics();
-        res.writeHead(200, { 'content-type': registry.contentType, 'content-length': Buffer.byteLength(text) });
-        return void res.end(text);
-      }
-      case '/healthz':
-        return sendJson(res, 200, { status: 'ok', dryRun: engine.dryRun, killSwitch: engine.killSwitch, breaker: store.breaker(), pending: engine.pending });
-      case '/admin/kill-switch': {
-        allow('POST');
-        authenticateAdmin(req);
-        requireJson(req);
-        const body = parseJsonObject(await readBody(req, 4096));
-        if (typeof body.on !== 'boolean') throw RSP_ERR_INVALID_PAYLOAD("Send {\"on\": true} or {\"on\": false}", { param: 'on' });
-        engine.setKillSwitch(body.on, operator(req, body));
-        return sendJson(res, 200, { killSwitch: engine.killSwitch, ...store.killSwitch() });
-      }
-      case '/admin/breaker/reset':
-        allow('POST');
-        authenticateAdmin(req);
-        requireJson(req);
-        const raw = await readBody(req, 4096);
-        engine.resetBreaker(operator(req, raw.length === 0 ? {} : parseJsonObject(raw)));
-        return sendJson(res, 200, { breaker: store.breaker() });
-      default:
-        throw HTTP_ERR_NOT_FOUND(`Unknown path: ${method} ${url.pathname}`);
-    }
-  }
+  /** Every path the responder serves; `/metrics` is added by `serve`. */
+  const routes: Route[] = [
+    { path: '/alerts', methods: { POST: receive } },
+    {
+      path: '/actions',
+      methods: {
+        GET: (req, res) => {
+          authenticateReader(req);
+          const url = new URL(req.url ?? '/', 'http://responder');
+          const limit = Math.min(1000, Math.max(1, Number(url.searchParams.get('limit') ?? 100) || 100));
+          const since = url.searchParams.get('since');
+          const alertname = url.searchParams.get('alertname') ?? undefined;
+          const sinceMs = since === null ? undefined : Date.parse(since);
+          if (Number.isNaN(sinceMs)) throw RSP_ERR_INVALID_PAYLOAD(`'since' must be an ISO date such as 2026-11-29T04:00:00Z, not ${JSON.stringify(since!.slice(0, 64))}`, { param: 'since' });
+          sendJson(res, 200, { actions: store.listActions({ limit, since: sinceMs, alertname }) });
+        },
+      },
+    },
+    { path: '/healthz', methods: { GET: (_req, res) => sendJson(res, 200, { status: 'ok', dryRun: engine.dryRun, killSwitch: engine.killSwitch, breaker: store.breaker(), pending: engine.pending }) } },
+    {
+      path: '/admin/kill-switch',
+      methods: {
+        POST: async (req, res) => {
+          authenticateAdmin(req);
+          requireJson(req);
+          const body = parseJsonObject(await readBody(req, 4096));
+          if (typeof body.on !== 'boolean') throw RSP_ERR_INVALID_PAYLOAD("Send {\"on\": true} or {\"on\": false}", { param: 'on' });
+          engine.setKillSwitch(body.on, operator(req, body));
+          sendJson(res, 200, { killSwitch: engine.killSwitch, ...store.killSwitch() });
+        },
+      },
+    },
+    {
+      path: '/admin/breaker/reset',
+      methods: {
+        POST: async (req, res) => {
+          authenticateAdmin(req);
+          requireJson(req);
+          const raw = await readBody(req, 4096);
+          engine.resetBreaker(operator(req, raw.length === 0 ? {} : parseJsonObject(raw)));
+          sendJson(res, 200, { breaker: store.breaker() });
+        },
+      },
+    },
+  ];
 
   /** Who did an admin operation: the `by` of the body or the `x-llmwatch-actor` header (else "admin"), and from where. */
   function operator(req: IncomingMessage, body: Record<string, unknown>): Operator {
@@ -230,9 +228,7 @@ export async function startResponder(config: ResponderConfig, opts: ResponderOpt
     return { who, remote: req.socket.remoteAddress, ...(typeof body.reason === 'string' && { reason: body.reason.slice(0, 1024) }) };
   }
 
-  const server: Server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => sendError(res, err));
-  });
+  const server = serve({ part: 'responder', routes, metrics: registry, beforeScrape: () => metrics.auditBytes.set(store.sizeBytes()) });
   const port = await listen(server, opts.port ?? config.port, host);
   const prune = () => {
     try {
@@ -249,7 +245,7 @@ export async function startResponder(config: ResponderConfig, opts: ResponderOpt
   if (resumed.resumed + resumed.abandoned > 0) logger('responder').info(resumed, `outbox at start-up: ${resumed.resumed} run(s) resumed, ${resumed.abandoned} abandoned (too old)`);
   return {
     port,
-    url: `http://${host}:${port}`,
+    url: serverURL(host, port),
     engine,
     store,
     metrics,

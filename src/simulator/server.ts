@@ -1,11 +1,11 @@
-import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SimulatorConfig } from '../core/config/simulator-config.ts';
-import { HTTP_ERR_METHOD_NOT_ALLOWED, HTTP_ERR_NOT_FOUND } from '../core/http/errors.ts';
 import { close, listen } from '../core/http/listen.ts';
 import { parseJsonObject, readBody } from '../core/http/read-body.ts';
-import { sendError, sendJson } from '../core/http/send.ts';
-import { endpointForPath } from '../core/openai/endpoints.ts';
+import { sendJson } from '../core/http/send.ts';
+import { serve, serverURL } from '../core/http/serve.ts';
+import type { MetricsSource, Route } from '../core/http/serve.ts';
+import { ENDPOINT_NAMES, ENDPOINTS } from '../core/openai/endpoints.ts';
 import type { InferenceRequest } from '../core/openai/validate.ts';
 import { validateInferenceRequest } from '../core/openai/validate.ts';
 import { decodeModelPath, serveAdmin } from './admin.ts';
@@ -52,14 +52,12 @@ export interface SimulatorHandle {
  */
 export async function startSimulator(config: SimulatorConfig, options: SimulatorOptions = {}): Promise<SimulatorHandle> {
   const simulator = new Simulator(config);
-  const server = createServer(function onRequest(req, res) {
-    simulator.handle(req, res).catch((err: unknown) => sendError(res, err));
-  });
+  const server = serve({ part: 'simulator', routes: simulator.routes(), metrics: simulator.engineMetrics() });
   const host = options.host ?? config.host;
   const port = await listen(server, options.port ?? config.port, host);
   return {
     port,
-    url: `http://${urlHost(host)}:${port}`,
+    url: serverURL(host, port),
     toxicTerms: TOXIC_LEXICON,
     profiles: simulator.profiles,
     engines: simulator.engines,
@@ -89,37 +87,41 @@ class Simulator implements AdminTarget {
     this.#rng = createRng(this.#seed);
   }
 
-  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = req.url ?? '/';
-    const q = url.indexOf('?');
-    const path = q === -1 ? url : url.slice(0, q);
-    const method = req.method ?? 'GET';
-    const endpoint = endpointForPath(path);
-    if (endpoint !== undefined) {
-      allow(method, 'POST');
-      const body = parseJsonObject(await readBody(req, this.maxBodyBytes));
-      await this.#infer(res, validateInferenceRequest(endpoint, body));
-    } else if (path === '/v1/models') {
-      allow(method, 'GET');
-      sendJson(res, 200, { object: 'list', data: this.profiles.models.map((id) => this.#model(id)) });
-    } else if (path.startsWith('/v1/models/')) {
-      allow(method, 'GET');
-      const id = decodeModelPath(path.slice('/v1/models/'.length));
-      if (this.profiles.get(id) === undefined) throw unknownModel(id);
-      sendJson(res, 200, this.#model(id));
-    } else if (path === '/metrics') {
-      allow(method, 'GET');
-      const cores = [...this.engines.values()].flatMap((e) => e.cores.map((c) => c.snapshot()));
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
-      res.end(renderEngineMetrics(cores));
-    } else if (path === '/healthz') {
-      allow(method, 'GET');
-      sendJson(res, 200, { status: 'ok' });
-    } else if (path.startsWith('/admin/')) {
-      await serveAdmin(req, res, path, this);
-    } else {
-      throw HTTP_ERR_NOT_FOUND(`Unknown path ${path}`);
-    }
+  /** `/metrics`: the engine models' vLLM-named metrics, rendered at each scrape. */
+  engineMetrics(): MetricsSource {
+    return {
+      contentType: 'text/plain; version=0.0.4; charset=utf-8',
+      metrics: async () => renderEngineMetrics([...this.engines.values()].flatMap((e) => e.cores.map((c) => c.snapshot()))),
+    };
+  }
+
+  /** Every path the simulator serves: the OpenAI endpoints, the model list, `/healthz` and the admin API. */
+  routes(): Route[] {
+    return [
+      ...ENDPOINT_NAMES.map((endpoint) => ({
+        path: ENDPOINTS[endpoint],
+        methods: {
+          POST: async (req: IncomingMessage, res: ServerResponse) => {
+            const body = parseJsonObject(await readBody(req, this.maxBodyBytes));
+            await this.#infer(res, validateInferenceRequest(endpoint, body));
+          },
+        },
+      })),
+      { path: '/v1/models', methods: { GET: (_req, res) => sendJson(res, 200, { object: 'list', data: this.profiles.models.map((id) => this.#model(id)) }) } },
+      {
+        path: '/v1/models/',
+        prefix: true,
+        methods: {
+          GET: (_req, res, { path }) => {
+            const id = decodeModelPath(path.slice('/v1/models/'.length));
+            if (this.profiles.get(id) === undefined) throw unknownModel(id);
+            sendJson(res, 200, this.#model(id));
+          },
+        },
+      },
+      { path: '/healthz', methods: { GET: (_req, res) => sendJson(res, 200, { status: 'ok' }) } },
+      { path: '/admin/', prefix: true, any: (req, res, { path }) => serveAdmin(req, res, path, this) },
+    ];
   }
 
   async #infer(res: ServerResponse, request: InferenceRequest): Promise<void> {
@@ -145,16 +147,4 @@ class Simulator implements AdminTarget {
   #model(id: string) {
     return { id, object: 'model', created: this.#created, owned_by: 'llmwatch-simulator' };
   }
-}
-
-function allow(method: string, allowed: string): void {
-  if (method !== allowed) {
-    throw HTTP_ERR_METHOD_NOT_ALLOWED(`Method ${method} is not allowed here; use ${allowed}`, { headers: { allow: allowed } });
-  }
-}
-
-/** A host clients can reach: a wildcard bind is reached on loopback; IPv6 literals need brackets. */
-function urlHost(host: string): string {
-  if (host === '0.0.0.0' || host === '::' || host === '') return '127.0.0.1';
-  return host.includes(':') ? `[${host}]` : host;
 }

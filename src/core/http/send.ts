@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { ERR_INTERNAL, LlmwatchError } from '../errors.ts';
 import { redactSecrets } from './redact.ts';
+import type { Logger } from 'pino';
 import { logger } from '../log.ts';
 
 /** Writes a JSON response with an exact Content-Length. */
@@ -23,12 +24,12 @@ export function openAIErrorBody(err: LlmwatchError): { error: { message: string;
  * Sends any error in the OpenAI shape. Unknown errors become a 500 whose
  * message does not leak internals.
  */
-export function sendError(res: ServerResponse, err: unknown): void {
+export function sendError(res: ServerResponse, err: unknown, log: Logger = logger('http')): void {
+  const e = err instanceof LlmwatchError ? err : internalError(err, log);
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  const e = err instanceof LlmwatchError ? err : internalError(err);
   sendJson(res, e.status, openAIErrorBody(e), { 'x-llmwatch-error': e.code, ...retryAfter(e.status), ...e.headers });
 }
 
@@ -45,8 +46,8 @@ export function retryAfter(status: number): Record<string, string> | undefined {
  * An unknown error is a bug: the client gets `ERR_INTERNAL`, the operator the
  * stack, one JSON line on stderr (never the request: it may hold secrets).
  */
-function internalError(cause: unknown): LlmwatchError {
+function internalError(cause: unknown, log: Logger): LlmwatchError {
   const err = cause instanceof Error ? cause : new Error(String(cause));
-  logger('http').error({ code: ERR_INTERNAL.code, err: { message: redactSecrets(err.message), stack: redactSecrets(err.stack ?? '') } }, 'unexpected error while answering a request');
+  log.error({ code: ERR_INTERNAL.code, err: { message: redactSecrets(err.message), stack: redactSecrets(err.stack ?? '') } }, 'unexpected error while answering a request');
   return ERR_INTERNAL('Internal error', { cause });
 }
