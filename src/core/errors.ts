@@ -4,7 +4,7 @@
  * on `err.code`, never on the message. A retired code is never reused.
  */
 export class LlmwatchError extends Error {
-  /** Stable machine-readable code, e.g. `GW_ERR_UNKNOWN_MODEL`. */
+  /** Stable machine-readable code, e.g. `OAI_ERR_UNKNOWN_MODEL`. */
   readonly code: string;
   /** HTTP status when the error reaches an HTTP client. */
   readonly status: number;
@@ -55,6 +55,8 @@ export const RETIRED_CODES: Readonly<Record<string, string>> = Object.freeze({
   RSP_ERR_UNAUTHORIZED: 'HTTP_ERR_UNAUTHORIZED',
   RSP_ERR_FORBIDDEN: 'HTTP_ERR_FORBIDDEN',
   RSP_ERR_UNSUPPORTED_MEDIA_TYPE: 'HTTP_ERR_UNSUPPORTED_MEDIA_TYPE',
+  GW_ERR_UNKNOWN_MODEL: 'OAI_ERR_UNKNOWN_MODEL',
+  SIM_ERR_UNKNOWN_MODEL: 'OAI_ERR_UNKNOWN_MODEL',
 });
 
 /** Every error code defined so far, in definition order (docs/errors.md lists them all). */
@@ -65,8 +67,8 @@ export function registeredErrors(): ErrorDefinition[] {
 /**
  * Registers one error code.
  * @example
- * const GW_ERR_UNKNOWN_MODEL = defineError('GW_ERR_UNKNOWN_MODEL', 404, 'invalid_request_error', 'model_not_found');
- * throw GW_ERR_UNKNOWN_MODEL(`The model 'x' does not exist`, { param: 'model' });
+ * const OAI_ERR_UNKNOWN_MODEL = defineError('OAI_ERR_UNKNOWN_MODEL', 404, 'invalid_request_error', 'model_not_found');
+ * throw OAI_ERR_UNKNOWN_MODEL(`The model 'x' does not exist`, { param: 'model' });
  */
 export function defineError(code: string, status: number, type: string, publicCode: string): ErrorFactory {
   const def: ErrorDefinition = Object.freeze({ code, status, type, publicCode });

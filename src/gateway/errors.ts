@@ -1,7 +1,7 @@
 import { defineError } from '../core/errors.ts';
 
-/** The gateway's error registry. Codes are stable; a retired one is never reused. */
-export const GW_ERR_UNKNOWN_MODEL = defineError('GW_ERR_UNKNOWN_MODEL', 404, 'invalid_request_error', 'model_not_found');
+/* The gateway's error registry. Codes are stable; a retired one is never reused. */
+
 /** Every upstream slot is busy and the queue is full. */
 export const GW_ERR_QUEUE_FULL = defineError('GW_ERR_QUEUE_FULL', 429, 'rate_limit_error', 'queue_full');
 /** A request waited longer than `queueTimeoutMs` for an upstream slot. */

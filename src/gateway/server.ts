@@ -31,7 +31,8 @@ import { MemoryCacheStore } from './cache/memory-store.ts';
 import { RedisCacheStore } from './cache/redis-store.ts';
 import type { CacheStore } from './cache/types.ts';
 import { ClientKeys, readKeysFile } from './client-keys.ts';
-import { GW_ERR_INVALID_API_KEY, GW_ERR_STREAMING_DISABLED, GW_ERR_UNKNOWN_MODEL } from './errors.ts';
+import { OAI_ERR_UNKNOWN_MODEL } from '../core/openai/errors.ts';
+import { GW_ERR_INVALID_API_KEY, GW_ERR_STREAMING_DISABLED } from './errors.ts';
 import { forward } from './proxy.ts';
 import type { ProxyServices } from './proxy.ts';
 import { probeUpstreams } from './readiness.ts';
@@ -120,7 +121,7 @@ export function createGateway(config: GatewayConfig, opts: GatewayOptions = {}) 
       request = validateInferenceRequest(endpoint, parseJsonObject(raw));
       model = router.get(request.model);
       if (model === undefined) {
-        throw GW_ERR_UNKNOWN_MODEL(`The model '${truncate(request.model)}' does not exist on this gateway${knownModels}`, { param: 'model' });
+        throw OAI_ERR_UNKNOWN_MODEL(`The model '${truncate(request.model)}' does not exist on this gateway${knownModels}`, { param: 'model' });
       }
       if (request.stream && !model.config.streaming) {
         throw GW_ERR_STREAMING_DISABLED(`The model '${request.model}' does not stream on this gateway (its answers are checked whole by its '${model.config.safety.policy}' safety policy): send stream: false`, { param: 'stream' });
@@ -198,7 +199,7 @@ export function createGateway(config: GatewayConfig, opts: GatewayOptions = {}) 
     }
     const model = modelObjects.get(id);
     if (model === undefined) {
-      return refuse(res, ENDPOINT_NONE, 'unknown_model', GW_ERR_UNKNOWN_MODEL(`The model '${truncate(id)}' does not exist on this gateway${knownModels}`, { param: 'model' }));
+      return refuse(res, ENDPOINT_NONE, 'unknown_model', OAI_ERR_UNKNOWN_MODEL(`The model '${truncate(id)}' does not exist on this gateway${knownModels}`, { param: 'model' }));
     }
     sendJson(res, 200, model);
   }
@@ -278,7 +279,7 @@ function rejectReason(err: unknown): RejectReason {
   if (hasCode(err, HTTP_ERR_BAD_ENCODING)) return 'invalid_request';
   if (hasCode(err, HTTP_ERR_INVALID_JSON)) return 'invalid_json';
   if (hasCode(err, HTTP_ERR_BODY_TOO_LARGE)) return 'body_too_large';
-  if (hasCode(err, GW_ERR_UNKNOWN_MODEL)) return 'unknown_model';
+  if (hasCode(err, OAI_ERR_UNKNOWN_MODEL)) return 'unknown_model';
   return 'invalid_request';
 }
 

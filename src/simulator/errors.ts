@@ -1,7 +1,5 @@
 import { defineError } from '../core/errors.ts';
 
-/** The request names a model the simulator has no profile for. */
-export const SIM_ERR_UNKNOWN_MODEL = defineError('SIM_ERR_UNKNOWN_MODEL', 404, 'invalid_request_error', 'model_not_found');
 /** An injected server error (profile `errors.http500`); the body matches OpenAI's own 500. */
 export const SIM_ERR_INJECTED_500 = defineError('SIM_ERR_INJECTED_500', 500, 'server_error', 'server_error');
 /** An injected rate limit (profile `errors.http429`), with `Retry-After`; type and code as OpenAI sends them. */

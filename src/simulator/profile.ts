@@ -1,6 +1,7 @@
 import { mergeProfile, profileIssues, ProfilePatchSchema } from '../core/config/simulator-config.ts';
 import type { Profile, SimulatorConfig } from '../core/config/simulator-config.ts';
-import { SIM_ERR_INVALID_PROFILE, SIM_ERR_UNKNOWN_MODEL } from './errors.ts';
+import { OAI_ERR_UNKNOWN_MODEL } from '../core/openai/errors.ts';
+import { SIM_ERR_INVALID_PROFILE } from './errors.ts';
 
 /**
  * The effective profile of each model: the configured one (defaults merged
@@ -35,7 +36,7 @@ export class ProfileStore {
 
   /**
    * Merges a partial profile (unvalidated data, e.g. a PUT body) over the
-   * current one. Throws SIM_ERR_UNKNOWN_MODEL, or SIM_ERR_INVALID_PROFILE
+   * current one. Throws OAI_ERR_UNKNOWN_MODEL, or SIM_ERR_INVALID_PROFILE
    * naming the field; on error nothing changes.
    * @example store.patch('llama-3.1-8b-instruct', { ttftMs: 2000 })
    */
@@ -77,7 +78,7 @@ export class ProfileStore {
 
 /** The 404 for a model with no profile, in OpenAI's words. */
 export function unknownModel(model: string) {
-  return SIM_ERR_UNKNOWN_MODEL(`The model '${model}' does not exist`, { param: 'model' });
+  return OAI_ERR_UNKNOWN_MODEL(`The model '${model}' does not exist`, { param: 'model' });
 }
 
 /** Profiles are handed out by reference, so none may change under a request that holds one. */
