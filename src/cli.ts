@@ -6,6 +6,7 @@ import { gatewayCommand } from './gateway/command.ts';
 import { checkCommand, generateCommand, specAlertNames } from './monitoring/command.ts';
 import { responderCommand } from './responder/command.ts';
 import { simulateCommand } from './simulator/command.ts';
+import { noiseCommand } from './stack/noise-command.ts';
 import { drillCommand, upCommand } from './stack/up-command.ts';
 import { VERSION } from './core/version.ts';
 import { redactSecrets } from './core/http/redact.ts';
@@ -21,6 +22,7 @@ const program = new Command('llmwatch')
   .addCommand(upCommand())
   .addCommand(drillCommand())
   .addCommand(consoleCommand())
+  .addCommand(noiseCommand())
   .addCommand(gatewayCommand())
   .addCommand(simulateCommand())
   .addCommand(exporterCommand())

@@ -105,6 +105,11 @@ test('maintenance windows are validated, field named', () => {
   assert.throws(bad({ times: [{ start: '04:00', end: '02:00' }] }), /alertmanager\.maintenance\.w\.0\.times\.0\.end: end must be after start/);
   assert.throws(bad({ times: [{ start: '2am', end: '04:00' }] }), /times\.0\.start: HH:MM/);
   assert.throws(bad({ weekdays: ['tuesdy'] }), /weekdays\.0: a weekday/);
+  // Alertmanager refuses a range that runs backwards; so does the spec, saying how to write it.
+  assert.throws(bad({ weekdays: ['saturday:sunday'] }), /weekdays\.0: a range must run forward within a week/);
+  assert.throws(bad({ months: ['november:february'] }), /months\.0: a range must run forward within a year/);
+  assert.throws(bad({ daysOfMonth: ['7:1'] }), /daysOfMonth\.0: a range must run forward/);
+  assert.doesNotThrow(bad({ daysOfMonth: ['1:-1'], weekdays: ['monday:friday'], months: ['1:march'] }));
   assert.throws(bad({ location: 'Mars/Olympus' }), /location: an IANA time zone/);
   assert.throws(bad({ location: 'UTC' }), /give at least one of times/);
   assert.throws(() => monitoringSpec({ alertmanager: { maintenance: { 'Bad Name': [{ weekdays: ['monday'] }] } } }), /maintenance/);

@@ -18,12 +18,37 @@ function rangeOf(single: string): RegExp {
   return new RegExp(`^${single}(:${single})?$`);
 }
 
-const Weekday = z.string().regex(rangeOf(`(${WEEKDAY_NAMES.join('|')})`), `a weekday or range of them, such as monday or monday:friday`);
+/**
+ * A range whose start is after its end is refused, as Alertmanager refuses it
+ * (`saturday:sunday` is two ranges: `saturday`, `sunday`); days of the month of
+ * opposite signs (`1:-1`) are a range from the first to the last day.
+ */
+function ordered(index: (s: string) => number) {
+  return (value: string) => {
+    const [a, b] = value.split(':');
+    if (b === undefined) return true;
+    const [x, y] = [index(a!), index(b)];
+    return Math.sign(x) !== Math.sign(y) || x <= y;
+  };
+}
+const byName = (names: readonly string[]) => (s: string) => (/^\d+$/.test(s) ? Number(s) : names.indexOf(s) + 1);
+
+const Weekday = z
+  .string()
+  .regex(rangeOf(`(${WEEKDAY_NAMES.join('|')})`), `a weekday or range of them, such as monday or monday:friday`)
+  .refine(ordered(byName(WEEKDAY_NAMES)), 'a range must run forward within a week (sunday is its first day): write saturday:sunday as saturday and sunday');
 const DayOfMonth = z
   .string()
-  .regex(rangeOf('-?([1-9]|[12]\\d|3[01])'), 'a day of the month or a range, such as 1, 1:7 or -1 (the last day)');
-const Month = z.string().regex(rangeOf(`(${MONTH_NAMES.join('|')}|[1-9]|1[0-2])`), 'a month or a range, such as january, 1:3 or june:august');
-const Year = z.string().regex(rangeOf('\\d{4}'), 'a year or a range, such as 2026 or 2026:2027');
+  .regex(rangeOf('-?([1-9]|[12]\\d|3[01])'), 'a day of the month or a range, such as 1, 1:7 or -1 (the last day)')
+  .refine(ordered(Number), 'a range must run forward, such as 1:7 or -7:-1');
+const Month = z
+  .string()
+  .regex(rangeOf(`(${MONTH_NAMES.join('|')}|[1-9]|1[0-2])`), 'a month or a range, such as january, 1:3 or june:august')
+  .refine(ordered(byName(MONTH_NAMES)), 'a range must run forward within a year: write november:february as november:december and january:february');
+const Year = z
+  .string()
+  .regex(rangeOf('\\d{4}'), 'a year or a range, such as 2026 or 2026:2027')
+  .refine(ordered(Number), 'a range must run forward, such as 2026:2027');
 
 /** An IANA time zone name that this Node.js knows (Alertmanager reads the same tz database). */
 const Location = z.string().refine((tz) => {
