@@ -20,6 +20,8 @@
  *
  *   npm run bench:responder                 # 1000 alerts, 50 at a time, 10000 in the big burst
  *   npm run bench:responder -- --alerts 200 --concurrency 20 --big 2000
+ *   npm run bench:responder -- --parts 4        # part 4 only
+ *   BENCH_CHILD_STALLS=/tmp/stalls BENCH_CHILD_WRAP='strace -f -tt -T -o /tmp/trace' ...  # stalls over 20 ms and the syscalls, to line up
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -33,12 +35,13 @@ import { validateConfig } from '../src/core/config/validate.ts';
 import { startResponder } from '../src/responder/server.ts';
 
 const { values: args } = parseArgs({
-  options: { alerts: { type: 'string', default: '1000' }, concurrency: { type: 'string', default: '50' }, big: { type: 'string', default: '10000' }, 'slow-ms': { type: 'string', default: '3000' } },
+  options: { alerts: { type: 'string', default: '1000' }, concurrency: { type: 'string', default: '50' }, big: { type: 'string', default: '10000' }, 'slow-ms': { type: 'string', default: '3000' }, parts: { type: 'string', default: '1,2,3,4' } },
 });
 const N = Number(args.alerts);
 const CONCURRENCY = Number(args.concurrency);
 const BIG = Number(args.big);
 const SLOW_MS = Number(args['slow-ms']);
+const PARTS = new Set(args.parts.split(',').map((p) => p.trim()));
 const TOKEN = 'bench-responder-token-0123456789';
 const HEADERS = { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` };
 
@@ -130,23 +133,37 @@ async function separateProcess(count: number): Promise<{ base: number[]; health:
   const argv = [process.execPath, ...(process.env.BENCH_CHILD_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', join(import.meta.dirname, 'responder-child.ts'), JSON.stringify(config(auditPath))];
   // BENCH_CHILD_CPU=1 (with the bench under `taskset -c 0`): the responder gets a core of its own, so its figures are not the scheduler's.
   const cpu = process.env.BENCH_CHILD_CPU;
-  const child = cpu === undefined ? spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] }) : spawn('taskset', ['-c', cpu, ...argv], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // BENCH_CHILD_WRAP="strace -f -tt -T -o /tmp/trace": a command the child runs under.
+  const wrapped = [...(process.env.BENCH_CHILD_WRAP?.split(' ').filter(Boolean) ?? []), ...argv];
+  const full = cpu === undefined ? wrapped : ['taskset', '-c', cpu, ...wrapped];
+  const child = spawn(full[0]!, full.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
+  /** The responder's own pid (the child may be a wrapper: taskset execs, strace does not). */
+  let pid: number | undefined;
   try {
     const lines = createInterface({ input: child.stdout! });
     let onDelay: ((l: string) => void) | undefined;
+    let stallLine: string | undefined;
     const line = await new Promise<string>((resolve, reject) => {
       // The URL line, then `delay` lines; anything else the child prints (--trace-gc through BENCH_CHILD_ARGS) goes to stderr.
-      lines.on('line', (l) => (l.startsWith('http') ? resolve(l) : l.startsWith('delay ') ? onDelay?.(l) : process.stderr.write(`${l}\n`)));
+      lines.on('line', (l) =>
+        l.startsWith('http') ? resolve(l) : l.startsWith('delay ') ? onDelay?.(l) : l.startsWith('stalls ') ? (stallLine = l) : l.startsWith('pid ') ? (pid = Number(l.slice(4))) : process.stderr.write(`${l}\n`),
+      );
       child.once('exit', (code) => reject(new Error(`responder child exited (${code})`)));
     });
-    /** The child's event-loop delay since the last call: "p50 / p99 / max ms". */
+    /**
+     * The child's event-loop delay since the last call, "p50 / p99 / max ms", with its main
+     * thread's time on a CPU and waiting for one, and (BENCH_CHILD_STALLS) its stalls over 20 ms.
+     */
     const loopDelay = () =>
       new Promise<string>((resolve) => {
+        stallLine = undefined;
         onDelay = (l) => {
-          const [p50, p99, max] = l.split(' ').slice(1);
-          resolve(`${p50} / ${p99} / ${max} ms`);
+          const [p50, p99, max, cpu, runq] = l.split(' ').slice(1);
+          const [n, total, sCpu, sRunq] = stallLine?.split(' ').slice(1) ?? [];
+          const stalled = stallLine === undefined ? '' : `; ${n} stalls over 20 ms, ${total} ms in all: ${sCpu} ms running, ${sRunq} ms waiting for a CPU`;
+          resolve(`${p50} / ${p99} / ${max} ms (main thread ${cpu} ms on a CPU, ${runq} ms waiting for one${stalled})`);
         };
-        child.kill('SIGUSR2');
+        process.kill(pid ?? child.pid!, 'SIGUSR2');
       });
     const child0 = { url: line.trim() };
     await pool(200, async () => void (await (await fetch(`${child0.url}/healthz`)).arrayBuffer()));
@@ -169,7 +186,15 @@ async function separateProcess(count: number): Promise<{ base: number[]; health:
     db.close();
     return { base, health, seconds, done, idleDelay, burstDelay };
   } finally {
-    child.kill('SIGTERM');
+    if (child.exitCode === null) {
+      const exited = new Promise((res) => child.once('exit', res));
+      try {
+        process.kill(pid ?? child.pid!, 'SIGTERM');
+      } catch {
+        /* gone already */
+      }
+      await Promise.race([exited, new Promise((res) => setTimeout(res, 10_000).unref())]);
+    }
   }
 }
 let serial = 0;
@@ -200,43 +225,47 @@ async function burst(n: number, withSlow: boolean): Promise<{ latencies: number[
 }
 
 try {
-  // Warm-up: JIT, SQLite statements, sockets.
-  await pool(200, async () => void (await (await fetch(`${r.url}/healthz`)).arrayBuffer()));
-  await burst(100, false);
-
-  const baseline: number[] = [];
-  await pool(N, async () => {
-    const t0 = performance.now();
-    await (await fetch(`${r.url}/healthz`)).arrayBuffer();
-    baseline.push(performance.now() - t0);
-  });
-  const base = sorted(baseline);
-
-  const plain = await burst(N, false);
-  const isolated = await burst(N, true);
   console.log(`responder burst bench (node ${process.version}); action: noop; audit log: SQLite (WAL); per-target queues (p-queue)`);
-  console.log(`baseline GET /healthz round trip at ${CONCURRENCY} concurrent: p50 ${ms(quantile(base, 0.5))}, p99 ${ms(quantile(base, 0.99))}`);
-  console.log(`1. ${N} alerts, one per webhook: ${plain.latencies.length} actions; webhook -> action done p50 ${ms(quantile(plain.latencies, 0.5))}, p99 ${ms(quantile(plain.latencies, 0.99))}; /healthz during p99 ${ms(quantile(plain.health, 0.99))}`);
-  console.log(
-    `2. the same with one ${SLOW_MS} ms exec on another target (sent first, took ${isolated.slowDone} ms): ${isolated.latencies.length} actions; other targets p50 ${ms(quantile(isolated.latencies, 0.5))}, p99 ${ms(quantile(isolated.latencies, 0.99))} (${(quantile(isolated.latencies, 0.99) / quantile(plain.latencies, 0.99)).toFixed(2)}x of 1.); /healthz during p99 ${ms(quantile(isolated.health, 0.99))}`,
-  );
+  if (PARTS.has('1') || PARTS.has('2') || PARTS.has('3')) {
+    // Warm-up: JIT, SQLite statements, sockets.
+    await pool(200, async () => void (await (await fetch(`${r.url}/healthz`)).arrayBuffer()));
+    await burst(100, false);
 
-  // 3. The big burst, in webhooks of 100 alerts.
-  const probe = probeHealth(r, 5);
-  const t0 = Date.now();
-  const batches = await bigBurst(r.url, BIG);
-  await r.engine.idle();
-  const health = sorted(await probe.stop());
-  const seconds = (Date.now() - t0) / 1000;
-  const done = r.store.listActions({ limit: BIG + 10, since: t0 - 1 }).length;
-  console.log(
-    `3. ${BIG} alerts in ${batches} webhooks: ${done} actions in ${seconds.toFixed(2)} s (${(done / seconds).toFixed(0)} actions/s); /healthz sampled ${health.length} times during it: p50 ${ms(quantile(health, 0.5))}, p99 ${ms(quantile(health, 0.99))}, max ${ms(health.at(-1)!)}`,
-  );
+    const baseline: number[] = [];
+    await pool(N, async () => {
+      const t0 = performance.now();
+      await (await fetch(`${r.url}/healthz`)).arrayBuffer();
+      baseline.push(performance.now() - t0);
+    });
+    const base = sorted(baseline);
 
-  const own = await separateProcess(BIG);
-  console.log(
-    `4. the same ${BIG} alerts against a responder in its own process: ${own.done} actions in ${own.seconds.toFixed(2)} s; /healthz p50 ${ms(quantile(own.health, 0.5))}, p99 ${ms(quantile(own.health, 0.99))}, max ${ms(own.health.at(-1)!)} (${own.health.length} samples); idle baseline p99 ${ms(quantile(own.base, 0.99))} (${own.base.length} samples); the responder's own event-loop delay p50 / p99 / max: ${own.burstDelay} during the burst, ${own.idleDelay} idle`,
-  );
+    const plain = await burst(N, false);
+    const isolated = await burst(N, true);
+    console.log(`baseline GET /healthz round trip at ${CONCURRENCY} concurrent: p50 ${ms(quantile(base, 0.5))}, p99 ${ms(quantile(base, 0.99))}`);
+    console.log(`1. ${N} alerts, one per webhook: ${plain.latencies.length} actions; webhook -> action done p50 ${ms(quantile(plain.latencies, 0.5))}, p99 ${ms(quantile(plain.latencies, 0.99))}; /healthz during p99 ${ms(quantile(plain.health, 0.99))}`);
+    console.log(
+      `2. the same with one ${SLOW_MS} ms exec on another target (sent first, took ${isolated.slowDone} ms): ${isolated.latencies.length} actions; other targets p50 ${ms(quantile(isolated.latencies, 0.5))}, p99 ${ms(quantile(isolated.latencies, 0.99))} (${(quantile(isolated.latencies, 0.99) / quantile(plain.latencies, 0.99)).toFixed(2)}x of 1.); /healthz during p99 ${ms(quantile(isolated.health, 0.99))}`,
+    );
+
+    // 3. The big burst, in webhooks of 100 alerts.
+    const probe = probeHealth(r, 5);
+    const t0 = Date.now();
+    const batches = await bigBurst(r.url, BIG);
+    await r.engine.idle();
+    const health = sorted(await probe.stop());
+    const seconds = (Date.now() - t0) / 1000;
+    const done = r.store.listActions({ limit: BIG + 10, since: t0 - 1 }).length;
+    console.log(
+      `3. ${BIG} alerts in ${batches} webhooks: ${done} actions in ${seconds.toFixed(2)} s (${(done / seconds).toFixed(0)} actions/s); /healthz sampled ${health.length} times during it: p50 ${ms(quantile(health, 0.5))}, p99 ${ms(quantile(health, 0.99))}, max ${ms(health.at(-1)!)}`,
+    );
+  }
+
+  if (PARTS.has('4')) {
+    const own = await separateProcess(BIG);
+    console.log(
+      `4. the same ${BIG} alerts against a responder in its own process: ${own.done} actions in ${own.seconds.toFixed(2)} s; /healthz p50 ${ms(quantile(own.health, 0.5))}, p99 ${ms(quantile(own.health, 0.99))}, max ${ms(own.health.at(-1)!)} (${own.health.length} samples); idle baseline p99 ${ms(quantile(own.base, 0.99))} (${own.base.length} samples); the responder's own event-loop delay p50 / p99 / max: ${own.burstDelay} during the burst, ${own.idleDelay} idle`,
+    );
+  }
 } finally {
   await r.close();
   rmSync(dir, { recursive: true, force: true });
