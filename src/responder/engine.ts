@@ -10,6 +10,7 @@ import type { ResponderMetrics } from './metrics.ts';
 import { expandParams, expandString } from './template.ts';
 import type { Action, ActionContext, ActionOutcome, ActionResult, Alert, WebhookRecord } from './types.ts';
 import { logger } from '../core/log.ts';
+import { TimeSlice } from './queue-slice.ts';
 
 /** An action that can also undo itself when its alert resolves. */
 export type RevertibleAction = Action;
@@ -38,9 +39,6 @@ const HOUR_MS = 3_600_000;
 
 /** Action outcomes that count towards `limits.maxActionsPerHour` (as SqliteAuditStore.actionsSince counts them). */
 const COUNTED: ReadonlySet<ActionOutcome> = new Set<ActionOutcome>(['running', 'success', 'failure', 'interrupted']);
-
-/** Longest stretch of responder work (decisions, steps) between two turns of the event loop. */
-const SLICE_MS = 4;
 
 /** Alerts of one webhook decided per transaction (a fraction of a millisecond each). */
 const ACCEPT_CHUNK = 20;
@@ -129,8 +127,7 @@ export class Engine {
   #backlogHead = 0;
   readonly #rate: RateWindow;
   #kill: boolean;
-  #sliceStart = 0;
-  #nextTurn: Promise<void> | undefined;
+  readonly #slice = new TimeSlice();
 
   constructor(deps: EngineDeps) {
     this.#d = deps;
@@ -165,25 +162,9 @@ export class Engine {
     return this.#active.size;
   }
 
-  /**
-   * Cooperative time slicing: resolves at once while the current slice of
-   * {@link SLICE_MS} lasts, else on the event loop's next turn, when a new
-   * slice starts. Every step and webhook waits for it, so a burst of ten
-   * thousand alerts never keeps /healthz or a new webhook waiting longer than a
-   * slice or two (bench/responder-burst.ts measures it).
-   */
-  async turn(): Promise<void> {
-    while (performance.now() - this.#sliceStart > SLICE_MS) {
-      // One shared setImmediate per turn: its waiters wake together, the first ones use the new slice, the rest wait again.
-      this.#nextTurn ??= new Promise<void>((resolve) =>
-        setImmediate(() => {
-          this.#nextTurn = undefined;
-          this.#sliceStart = performance.now();
-          resolve();
-        }),
-      );
-      await this.#nextTurn;
-    }
+  /** The time slice every piece of responder work waits for (the webhook's validation too): `while (slice.over) await slice.next;`. */
+  get slice(): TimeSlice {
+    return this.#slice;
   }
 
   /** Resolves once every queued run has finished. */
@@ -237,7 +218,7 @@ export class Engine {
     const decisions: DecisionSummary[] = [];
     let webhookId: number | undefined;
     for (let i = 0; i === 0 || i < alerts.length; i += ACCEPT_CHUNK) {
-      if (i > 0) await this.turn();
+      while (this.#slice.over) await this.#slice.next;
       const toRun: PendingRun[] = [];
       const chunk = store.transaction(() => {
         const id = webhookId ?? store.recordWebhook(webhook);
@@ -378,6 +359,7 @@ export class Engine {
       const id = this.#backlog[this.#backlogHead++]!;
       this.#runs
         .add(async () => {
+          while (this.#slice.over) await this.#slice.next;
           // Undefined when no longer pending (finished or abandoned meanwhile): nothing to do.
           const run = this.#d.store.pendingRun(id);
           if (run !== undefined) await this.#execute(run);
@@ -469,6 +451,7 @@ export class Engine {
         stopped = true;
       }
     }
+    while (this.#slice.over) await this.#slice.next;
     const now = this.#now();
     store.transaction(() => {
       store.finishRun(run.decisionId, cancelled ? 'cancelled' : 'done', now);
@@ -524,7 +507,7 @@ export class Engine {
       return (await q.add(
         async () => {
           // Between steps the event loop serves /healthz and new webhooks, however long the burst.
-          await this.turn();
+          while (this.#slice.over) await this.#slice.next;
           return this.#guardedRun(run, step, index, summary, spec, params, target, resume);
         },
         { throwOnTimeout: true },
@@ -613,6 +596,8 @@ export class Engine {
       result = { outcome: 'failure', detail: `the action threw: ${(err as Error).message}` };
     }
     const seconds = (performance.now() - t0) / 1000;
+    // Recording the outcome is a commit too: it waits for room in a slice like the step did.
+    while (this.#slice.over) await this.#slice.next;
     const playbook = config.playbooks[alertname];
     store.transaction(() => {
       store.finishAction(rowId, { outcome: result.outcome, durationMs: Math.round(seconds * 1000), detail: result.detail, data: result.data });

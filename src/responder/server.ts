@@ -159,14 +159,14 @@ export async function startResponder(config: ResponderConfig, opts: ResponderOpt
       return refuse('too_large', err as LlmwatchError);
     }
     // Parsing and deciding a batch is synchronous work: it waits for its slice like every step does.
-    await engine.turn();
+    while (engine.slice.over) await engine.slice.next;
     let parsed: Record<string, unknown>;
     try {
       parsed = parseJsonObject(raw);
     } catch (err) {
       return refuse('invalid_json', err as LlmwatchError, raw.toString('utf8'));
     }
-    const r = await parseWebhook(parsed, () => engine.turn());
+    const r = await parseWebhook(parsed, engine.slice);
     if (!r.ok) return refuse('invalid_payload', RSP_ERR_INVALID_PAYLOAD(`Not an Alertmanager webhook (version 4): ${r.reason}`), raw.toString('utf8'));
     // The webhook, its decisions and their runs have committed before Alertmanager gets its answer.
     const { webhookId, decisions } = await engine.accept({ receivedAt, status: 'accepted', remoteAddress: req.socket.remoteAddress, body: raw.toString('utf8') }, r.alerts);

@@ -1,6 +1,7 @@
 import { zodProblems } from '../core/config/validate.ts';
 import { z } from 'zod';
 import type { Alert } from './types.ts';
+import type { TimeSlice } from './queue-slice.ts';
 
 const Labels = z.record(z.string(), z.string());
 
@@ -42,10 +43,11 @@ const VALIDATE_CHUNK = 20;
 
 /**
  * Validates a parsed body; the error lists each field at fault (`alerts.0.startsAt: ...`).
- * The alerts are checked {@link VALIDATE_CHUNK} at a time with `turn()` between two
- * slices, so a webhook of 10,000 alerts never holds the event loop in one piece.
+ * The alerts are checked {@link VALIDATE_CHUNK} at a time, each chunk in room
+ * left in the responder's time `slice`, so a webhook of 10,000 alerts never
+ * holds the event loop in one piece.
  */
-export async function parseWebhook(body: unknown, turn: () => Promise<void> = async () => {}): Promise<{ ok: true; webhook: Webhook; alerts: Alert[] } | { ok: false; reason: string }> {
+export async function parseWebhook(body: unknown, slice?: Pick<TimeSlice, 'over' | 'next'>): Promise<{ ok: true; webhook: Webhook; alerts: Alert[] } | { ok: false; reason: string }> {
   const envelope = EnvelopeSchema.safeParse(body);
   const problems = envelope.success ? [] : zodProblems(envelope.error);
   // A bad envelope still has its alerts checked (one answer names every fault), unless they are too many to take.
@@ -53,7 +55,7 @@ export async function parseWebhook(body: unknown, turn: () => Promise<void> = as
   const raw = envelope.success ? envelope.data.alerts : Array.isArray(given) && given.length <= 10_000 ? given : [];
   const alerts: Alert[] = [];
   for (let i = 0; i < raw.length; i++) {
-    if (i > 0 && i % VALIDATE_CHUNK === 0) await turn();
+    if (i > 0 && i % VALIDATE_CHUNK === 0) while (slice?.over === true) await slice.next;
     const a = AlertSchema.safeParse(raw[i]);
     if (a.success) alerts.push(a.data);
     else problems.push(...zodProblems(a.error).map((p) => (p.startsWith('(root)') ? `alerts.${i}${p.slice('(root)'.length)}` : `alerts.${i}.${p}`)));
