@@ -14,6 +14,7 @@
  *   npm run bench -- --rate 500 --seconds 3 --rounds 2 --stream
  *   npm run bench -- --cache           # temperature 0, the memory cache on: the hit path
  *   npm run bench -- --safety none     # without output scoring (lexical by default)
+ *   npm run bench -- --vs nginx        # direct, nginx proxy_pass and the gateway in one run (bench/gateway-compare.ts)
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -32,8 +33,31 @@ const { values: args } = parseArgs({
     stream: { type: 'boolean', default: false },
     cache: { type: 'boolean', default: false },
     safety: { type: 'string', default: 'lexical' },
+    vs: { type: 'string' },
+    streams: { type: 'string', default: '200' },
+    models: { type: 'string', default: '100' },
+    workers: { type: 'string', default: '1' },
+    'nginx-workers': { type: 'string', default: '1' },
+    parts: { type: 'string', default: 'fixed,saturated,stream,metrics' },
   },
 });
+if (args.vs !== undefined) {
+  if (args.vs !== 'nginx') throw new Error(`--vs ${args.vs}: only nginx is known`);
+  const { compare } = await import('./gateway-compare.ts');
+  await compare({
+    rate: Number(args.rate),
+    seconds: Number(args.seconds),
+    rounds: Number(args.rounds === '4' ? '3' : args.rounds),
+    connections: Number(args.connections),
+    streams: Number(args.streams),
+    models: Number(args.models),
+    safety: args.safety,
+    workers: Number(args.workers),
+    nginxWorkers: Number(args['nginx-workers']),
+    parts: new Set(args.parts.split(',')),
+  });
+  process.exit(0);
+}
 const RATE = Number(args.rate);
 const SECONDS = Number(args.seconds);
 const ROUNDS = Number(args.rounds);
