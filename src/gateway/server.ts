@@ -19,6 +19,7 @@ import type { Route } from '../core/http/serve.ts';
 import { ENDPOINT_NONE } from '../core/conventions/metrics.ts';
 import type { RejectReason } from '../core/conventions/metrics.ts';
 import { GatewayMetrics } from '../core/metering/gateway-metrics.ts';
+import { renderMetrics } from '../core/metering/exposition.ts';
 import { ENDPOINT_NAMES, ENDPOINTS, endpointForPath } from '../core/openai/endpoints.ts';
 import type { Endpoint } from '../core/openai/endpoints.ts';
 import { preloadTokenizer } from '../core/openai/tokens.ts';
@@ -213,7 +214,8 @@ export function createGateway(config: GatewayConfig, opts: GatewayOptions = {}) 
   const server = serve({
     part: 'gateway',
     routes,
-    metrics: registry,
+    // The same text as registry.metrics(), rendered from the stores (src/core/metering/exposition.ts).
+    metrics: { contentType: registry.contentType, metrics: () => renderMetrics(registry) },
     server: {
       keepAliveTimeout: limits.keepAliveTimeoutMs,
       headersTimeout: limits.headersTimeoutMs,

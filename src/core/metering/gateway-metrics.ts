@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client';
 import type { Registry } from 'prom-client';
 import { ENDPOINT_NAMES } from '../openai/endpoints.ts';
+import { boundCounter, boundGauge, boundHistogram } from './exposition.ts';
 import type { Endpoint } from '../openai/endpoints.ts';
 import { BUCKETS, CACHE_OP, CACHE_RESULT, CLASSIFIER_FAILURE, ENDPOINT_NONE, FLAG_ACTION, LABEL, REJECT_REASON, TOKEN_KIND, TOKEN_SOURCE, UPSTREAM_ERROR_REASON, metricName } from '../conventions/metrics.ts';
 import type { CacheOp, CacheResult, ClassifierFailure, CodeClass, FlagAction, RejectReason, TokenSource, UpstreamErrorReason } from '../conventions/metrics.ts';
@@ -124,10 +125,7 @@ export class GatewayMetrics {
     const flagged = counter('outputFlagged', 'Outputs at or above the safety threshold, by what was done.', [model, action]);
     const classifierFailures = counter('safetyClassifierFailures', 'Outputs the external classifier could not score: error, timeout, or dropped when saturated.', [reason]);
     this.#classifierFailures = Object.fromEntries(
-      CLASSIFIER_FAILURE.map((r) => {
-        classifierFailures.inc({ [reason]: r }, 0);
-        return [r, classifierFailures.labels({ [reason]: r })];
-      }),
+      CLASSIFIER_FAILURE.map((r) => [r, boundCounter(classifierFailures, { [reason]: r })]),
     ) as Record<ClassifierFailure, IncChild>;
     this.#rejected = counter('rejectedRequests', 'Requests refused before reaching a model (bad JSON, oversized, invalid, unauthorized, unknown model or path).', [endpoint, reason]);
     const buildInfo = gauge('buildInfo', 'Always 1; labels say which llmwatch and Node.js run.', [LABEL.version, LABEL.nodeVersion]);
@@ -139,40 +137,29 @@ export class GatewayMetrics {
     }
     if (opts.keys !== undefined && opts.keys.length > 0) {
       const clients = counter('clientRequests', 'Requests by client key name.', [LABEL.key]);
-      for (const k of opts.keys) {
-        clients.inc({ [LABEL.key]: k }, 0);
-        this.#clients.set(k, clients.labels({ [LABEL.key]: k }));
-      }
+      for (const k of opts.keys) this.#clients.set(k, boundCounter(clients, { [LABEL.key]: k }));
     }
     if (opts.cacheStore !== undefined) {
       const errors = counter('cacheErrors', 'Cache store failures; the request went on without the cache.', [LABEL.store, LABEL.op]);
       this.#cacheErrors = Object.fromEntries(
-        CACHE_OP.map((op) => {
-          const l = { [LABEL.store]: opts.cacheStore!, [LABEL.op]: op };
-          errors.inc(l, 0);
-          return [op, errors.labels(l)];
-        }),
+        CACHE_OP.map((op) => [op, boundCounter(errors, { [LABEL.store]: opts.cacheStore!, [LABEL.op]: op })]),
       ) as Record<CacheOp, IncChild>;
     }
 
     // Every series exists from the first scrape, at zero, so rate() and
     // increase() see the first event and absent() means "not scraped".
-    const zeroed = <T>(c: { inc(l: Record<string, string>, v: number): void; labels(l: Record<string, string>): T }, l: Record<string, string>): T => {
-      c.inc(l, 0);
-      return c.labels(l);
-    };
+    // Each child is bound once, here: the request path only adds to a number.
+    const zeroed = boundCounter;
     for (const m of opts.models) {
       const one = { [model]: m.model };
-      toxicity.set(one, 0);
-      safetyScore.zero(one);
       const perModel: ModelMeter = {
         model: m.model,
         tokens: Object.fromEntries(
           TOKEN_SOURCE.map((s) => [s, Object.fromEntries(TOKEN_KIND.map((k) => [k, zeroed(tokens, { ...one, [kind]: k, [source]: s })]))]),
         ) as ModelMeter['tokens'],
         cache: Object.fromEntries(CACHE_RESULT.map((r) => [r, zeroed(cache, { ...one, [result]: r })])) as ModelMeter['cache'],
-        toxicity: toxicity.labels(one),
-        safetyScore: safetyScore.labels(one),
+        toxicity: boundGauge(toxicity, one, 0),
+        safetyScore: boundHistogram(safetyScore, { ...one }),
         flagged: Object.fromEntries(FLAG_ACTION.map((a) => [a, zeroed(flagged, { ...one, [action]: a })])) as ModelMeter['flagged'],
         routeSwitches: zeroed(routeSwitches, one),
       };
@@ -181,38 +168,35 @@ export class GatewayMetrics {
         let perUpstream = shared.get(t.upstream);
         if (perUpstream === undefined) {
           const mu = { [model]: m.model, [upstream]: t.upstream };
-          queueLength.set(mu, 0);
-          inFlight.set(mu, 0);
-          queueWait.zero(mu);
           perUpstream = {
-            queueLength: queueLength.labels(mu),
-            queueWait: queueWait.labels(mu),
-            inFlight: inFlight.labels(mu),
+            queueLength: boundGauge(queueLength, { ...mu }, 0),
+            queueWait: boundHistogram(queueWait, { ...mu }),
+            inFlight: boundGauge(inFlight, { ...mu }, 0),
             errors: Object.fromEntries(UPSTREAM_ERROR_REASON.map((why) => [why, zeroed(upstreamErrors, { ...mu, [reason]: why })])) as TargetMeter['errors'],
             failovers: zeroed(failovers, mu),
           };
           shared.set(t.upstream, perUpstream);
         }
         const mt = { [model]: m.model, [upstream]: t.upstream, [upstreamModel]: t.model };
-        routeActive.set(mt, i === 0 ? 1 : 0);
-        routePrimary.set(mt, i === 0 ? 1 : 0);
-        return { upstream: t.upstream, upstreamModel: t.model, ...perUpstream, requests: zeroed(upstreamRequests, mt), active: routeActive.labels(mt) };
+        routePrimary.set({ ...mt }, i === 0 ? 1 : 0);
+        return { upstream: t.upstream, upstreamModel: t.model, ...perUpstream, requests: zeroed(upstreamRequests, { ...mt }), active: boundGauge(routeActive, { ...mt }, i === 0 ? 1 : 0) };
       });
       this.#targets.set(m.model, targets);
       for (const e of ENDPOINT_NAMES) {
         const me = { [model]: m.model, [endpoint]: e };
         // Embeddings generate no tokens: their TTFT, TPOT and completion series would stay empty.
-        for (const h of e === 'embeddings' ? [duration, promptSize] : [duration, ttft, tpot, promptSize, completionSize]) h.zero(me);
+        const bind = (h: Histogram<string>) => boundHistogram(h, { ...me });
+        const embeddings = e === 'embeddings';
         const req = (s: string, c: CodeClass) => zeroed(requests, { ...me, [status]: s, [code]: c });
         this.#routes.set(routeKey(m.model, e), {
           model: m.model,
           endpoint: e,
           perModel,
-          duration: duration.labels(me),
-          ttft: ttft.labels(me),
-          tpot: tpot.labels(me),
-          promptSize: promptSize.labels(me),
-          completionSize: completionSize.labels(me),
+          duration: bind(duration),
+          ttft: embeddings ? NO_SERIES : bind(ttft),
+          tpot: embeddings ? NO_SERIES : bind(tpot),
+          promptSize: bind(promptSize),
+          completionSize: embeddings ? NO_SERIES : bind(completionSize),
           success: req('success', '2xx'),
           // A client that went away is nginx's 499: a 4xx, never a success.
           cancelled: req('cancelled', '4xx'),
@@ -252,6 +236,9 @@ export class GatewayMetrics {
     this.#classifierFailures[why].inc();
   }
 }
+
+/** Embeddings generate no tokens: their TTFT, TPOT and completion-size series would stay empty, so none exist. */
+const NO_SERIES: ObserveChild = { observe: () => {} };
 
 function routeKey(model: string, endpoint: Endpoint): string {
   return `${model}\u0000${endpoint}`;
