@@ -38,7 +38,8 @@ const RULES = {
   ],
 };
 
-const PAGER = { receivers: { oncall: { webhook: [{ url: 'http://127.0.0.1:1/page' }] } }, routes: { critical: ['oncall'] } };
+/** groupWait 1s: the test's alerts fire for seconds, not the default 30 s a group waits before notifying. */
+const PAGER = { groupWait: '1s', receivers: { oncall: { webhook: [{ url: 'http://127.0.0.1:1/page' }] } }, routes: { critical: ['oncall'] } };
 
 interface Run {
   readonly code: number | null;

@@ -177,3 +177,23 @@ test('the table: loudest first, a totals line, and what a page is', () => {
   assert.match(lines[5]!, /^QueueBacklog +warning +1 +1 +60s +0 +0 +0 +0 +0 +0 +0$/);
   assert.match(lines.at(-1)!, /^total +3 +8m +1 +0 +0 +0 +2 +2 +3 \(1 failed\)$/);
 });
+
+test('group_wait: a cause that fires within it spares the page of the symptom that fired first; one that fires after does not', () => {
+  const options = { flapWindowMs: 10 * MIN, pagers: new Set(['oncall']) };
+  const view = viewOf(PAGER_SPEC); // group_wait 30s: two steps of 15 s
+  const errors = series(crit('HighErrorRate', 'm'), [0, 10]);
+  const cause = (fromMin: number) => ({ labels: { ...crit('ModelServerUnreachable', 'm'), upstream: 'vllm' }, times: series({}, [fromMin, 10]).times });
+  const within = analyseNoise(history([errors, cause(0.25)]), view, options);
+  assert.equal(within.alerts.find((a) => a.alertname === 'HighErrorRate')!.pages, 0);
+  assert.equal(within.totals.pages, 1);
+  const after = analyseNoise(history([errors, cause(1)]), view, options);
+  assert.equal(after.alerts.find((a) => a.alertname === 'HighErrorRate')!.pages, 1);
+  assert.equal(after.totals.pages, 2);
+});
+
+test('an alert inhibited on and off within one firing pages once: its group lives while it fires', () => {
+  const flicker = series({ ...crit('ModelUnavailable', 'm') }, [2, 3], [4, 5], [6, 7]);
+  const r = analyseNoise(history([series(crit('HighErrorRate', 'm'), [0, 10]), flicker]), viewOf(PAGER_SPEC), { flapWindowMs: 10 * MIN, pagers: new Set(['oncall']) });
+  assert.equal(r.alerts.find((a) => a.alertname === 'HighErrorRate')!.pages, 1);
+  assert.equal(r.alerts.find((a) => a.alertname === 'ModelUnavailable')!.flaps, 2);
+});

@@ -34,6 +34,8 @@ export interface Route {
   readonly id: string;
   readonly receiver: string;
   readonly groupBy: readonly string[] | 'all';
+  /** How long a new group waits before its first notification (inherited; Alertmanager's default 30s). */
+  readonly groupWaitMs: number;
   readonly matchers: readonly Matcher[];
   readonly continue: boolean;
   readonly muteTimeIntervals: readonly string[];
@@ -98,12 +100,21 @@ function matchersOf(node: Record<string, unknown>, prefix: '' | 'source_' | 'tar
   return [...list.map(parseMatcher), ...Object.entries(eq).map(([k, v]) => matcher(k, '=', String(v))), ...Object.entries(re).map(([k, v]) => matcher(k, '=~', String(v)))];
 }
 
+/** Alertmanager's durations (Prometheus' model.Duration): units may be combined, `1h30m`. */
+function modelDurationMs(text: string): number {
+  const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000, y: 31_536_000_000 };
+  const parts = [...text.matchAll(/(\d+)(ms|s|m|h|d|w|y)/g)];
+  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== text) throw new Error(`not a duration: ${text}`);
+  return parts.reduce((sum, p) => sum + Number(p[1]) * unit[p[2]!]!, 0);
+}
+
 function routeOf(node: Record<string, unknown>, parent: Route | undefined, id: string): Route {
   const groupBy = node.group_by as string[] | undefined;
   const route: Route = {
     id,
     receiver: (node.receiver as string | undefined) ?? parent?.receiver ?? '',
     groupBy: groupBy === undefined ? (parent?.groupBy ?? []) : groupBy.includes('...') ? 'all' : groupBy,
+    groupWaitMs: node.group_wait === undefined ? (parent?.groupWaitMs ?? 30_000) : modelDurationMs(String(node.group_wait)),
     matchers: matchersOf(node, ''),
     continue: node.continue === true,
     muteTimeIntervals: (node.mute_time_intervals as string[] | undefined) ?? [],

@@ -87,10 +87,11 @@ function episodesOf(history: AlertHistory): Episode[][] {
 /**
  * Replays the history step by step through the config: at each evaluation, which
  * firing alerts are inhibited (by the others firing then), which routes are
- * muted, and which notification groups open. A group opens when it goes from no
- * alert it may notify about to at least one: that is one notification (one
- * incident on a pager: PagerDuty and Opsgenie deduplicate on the group key); an
- * alert entering a group already open rides on it ("grouped").
+ * muted, and which notification groups notify. A group lives while any of its
+ * alerts fires; in one life it notifies once, at the first step at least
+ * `group_wait` after its birth when one of its alerts is neither inhibited nor
+ * muted: one incident on a pager (PagerDuty and Opsgenie deduplicate on the
+ * group key). Alerts that join the open notification are "grouped".
  */
 export function analyseNoise(history: AlertHistory, view: AlertmanagerView, options: NoiseOptions, actions?: ReadonlyMap<string, ActionCounts>): NoiseReport {
   const { stepMs, startMs, endMs } = history;
@@ -119,55 +120,64 @@ export function analyseNoise(history: AlertHistory, view: AlertmanagerView, opti
     return m;
   };
   const pagesBy = new Map<string, number>();
-  /** Episodes that paged, at most once each per opening (cleared each step). */
-  let paged = new Set<Episode>();
-  let open = new Map<string, Set<number>>();
+  /** Each notification group alive at the previous step: when its life began, and the series it has notified about. */
+  let alive = new Map<string, { since: number; told: Set<number> | undefined }>();
   for (const t of [...firingAt.keys()].sort((a, b) => a - b)) {
     const firing = firingAt.get(t)!;
-    paged = new Set();
     const labels = firing.map((f) => history.series[f.series]!.labels);
-    const now = new Map<string, Set<number>>();
-    const route = new Map<string, Route>();
+    /** Per group key: its route, every member firing now, and those it may notify about now. */
+    const groups = new Map<string, { route: Route; members: number[]; notifiable: Episode[] }>();
     firing.forEach((f, i) => {
       const e = f.episode;
       e.steps++;
-      if (inhibitedBy(view, labels[i]!, labels)) {
-        e.inhibitedSteps++;
-        return;
-      }
+      const inhibited = inhibitedBy(view, labels[i]!, labels);
+      if (inhibited) e.inhibitedSteps++;
       let notified = false;
       routes[f.series]!.forEach((r, j) => {
-        if (muted(r, t)) return;
-        notified = true;
         const key = keys[f.series]![j]!;
-        now.set(key, (now.get(key) ?? new Set()).add(f.series));
-        route.set(key, r);
+        const g = groups.get(key) ?? { route: r, members: [], notifiable: [] };
+        g.members.push(f.series);
+        if (!inhibited && !muted(r, t)) {
+          g.notifiable.push(e);
+          notified = true;
+        }
+        groups.set(key, g);
       });
       if (notified) e.notifiedSteps++;
     });
-    // A gap in the grid (no alert firing at all) closes every group.
+    // A group lives while any of its alerts fires, suppressed or not (Alertmanager's aggregation
+    // group); a step with none of them firing ends its life.
     const contiguous = firingAt.has(t - stepMs);
-    for (const [key, members] of now) {
-      const before = contiguous ? open.get(key) : undefined;
-      const entering = [...members].filter((s) => before === undefined || !before.has(s));
-      const byEpisode = (s: number) => firing.find((f) => f.series === s)!.episode;
-      if (before === undefined || before.size === 0) {
-        // The group opens: one notification, owed to the alert that has fired longest, then by name.
-        const owner = entering.map(byEpisode).sort((a, b) => a.startMs - b.startMs || (history.series[a.series]!.labels.alertname ?? '').localeCompare(history.series[b.series]!.labels.alertname ?? ''))[0]!;
+    const next = new Map<string, { since: number; told: Set<number> | undefined }>();
+    /** Episodes that paged at this step: one incident however many pager routes they opened. */
+    const paged = new Set<Episode>();
+    for (const [key, g] of groups) {
+      const life = (contiguous ? alive.get(key) : undefined) ?? { since: t, told: undefined };
+      next.set(key, life);
+      // The first notification waits group_wait from the group's birth, and goes only if an alert
+      // of the group is then neither inhibited nor muted; Alertmanager re-checks both at each flush.
+      if (g.notifiable.length === 0 || t < life.since + g.route.groupWaitMs) continue;
+      if (life.told === undefined) {
+        const owner = [...g.notifiable].sort((a, b) => a.startMs - b.startMs || (history.series[a.series]!.labels.alertname ?? '').localeCompare(history.series[b.series]!.labels.alertname ?? ''))[0]!;
         owner.opened = true;
-        for (const s of entering) if (byEpisode(s) !== owner) byEpisode(s).joined = true;
-        // A page: a critical alert opening a group on a pager receiver; opening groups on two
-        // pagers at once (a PagerDuty and a phone bridge) is still one incident.
-        const labels = history.series[owner.series]!.labels;
-        if (labels.severity === 'critical' && options.pagers.has(route.get(key)!.receiver) && !paged.has(owner)) {
+        life.told = new Set(g.notifiable.map((e) => e.series));
+        for (const e of g.notifiable) if (e !== owner) e.joined = true;
+        // A page: a critical alert's notification on a pager receiver.
+        const ownerLabels = history.series[owner.series]!.labels;
+        if (ownerLabels.severity === 'critical' && options.pagers.has(g.route.receiver) && !paged.has(owner)) {
           paged.add(owner);
-          pagesBy.set(labels.alertname ?? '', (pagesBy.get(labels.alertname ?? '') ?? 0) + 1);
+          pagesBy.set(ownerLabels.alertname ?? '', (pagesBy.get(ownerLabels.alertname ?? '') ?? 0) + 1);
         }
       } else {
-        for (const s of entering) byEpisode(s).joined = true;
+        // Later alerts ride on the open notification (same group key: the same incident on a pager).
+        for (const e of g.notifiable) {
+          if (life.told.has(e.series)) continue;
+          life.told.add(e.series);
+          e.joined = true;
+        }
       }
     }
-    open = now;
+    alive = next;
   }
 
   const days = (endMs - startMs) / 86_400_000;
