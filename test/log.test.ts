@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { logLevel, logger } from '../src/core/log.ts';
+import { GatewayConfigSchema } from '../src/core/config/gateway-config.ts';
+import { ResponderConfigSchema } from '../src/core/config/responder-config.ts';
+import { logLevel, logger, setLogLevel } from '../src/core/log.ts';
+import type { LogLevel } from '../src/core/log.ts';
 
 function captureStderr(fn: () => void): string[] {
   const lines: string[] = [];
@@ -40,4 +43,26 @@ test('the level comes from LLMWATCH_LOG_LEVEL; anything else is info', () => {
   assert.equal(logLevel({}), 'info');
   // At the default level, debug lines are not written.
   assert.deepEqual(captureStderr(() => logger('gateway').debug('not shown')), []);
+});
+
+test("a config's logLevel sets the level of the logger and of every part's child; LLMWATCH_LOG_LEVEL wins over it", () => {
+  assert.equal(logLevel({}, 'warn'), 'warn');
+  assert.equal(logLevel({ LLMWATCH_LOG_LEVEL: 'debug' }, 'warn'), 'debug');
+  const before = logger('gateway').level;
+  try {
+    const existing = logger('gateway');
+    assert.equal(setLogLevel('warn', {}), 'warn');
+    assert.deepEqual(captureStderr(() => existing.info('hidden')), []);
+    assert.equal(captureStderr(() => logger('a-new-part').warn('shown')).length, 1);
+    assert.equal(setLogLevel('warn', { LLMWATCH_LOG_LEVEL: 'info' }), 'info');
+    assert.equal(captureStderr(() => existing.info('shown')).length, 1);
+  } finally {
+    setLogLevel(before as LogLevel, {});
+  }
+});
+
+test('the gateway and responder configs take logLevel, and refuse a level that does not exist', () => {
+  assert.equal(GatewayConfigSchema.parse({ upstreams: { u: { baseURL: 'http://127.0.0.1:1/v1' } }, models: { m: { upstream: 'u' } }, logLevel: 'debug' }).logLevel, 'debug');
+  assert.equal(ResponderConfigSchema.parse({ logLevel: 'error' }).logLevel, 'error');
+  assert.equal(ResponderConfigSchema.safeParse({ logLevel: 'loud' }).success, false);
 });

@@ -7,12 +7,19 @@ import type { Logger } from 'pino';
  */
 export const REDACTED_PATHS: readonly string[] = ['authorization', 'token', 'apiKey', 'api_key', 'password', 'adminToken', 'secret'].flatMap((k) => [k, `*.${k}`]);
 
-const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+/** The levels a config or `LLMWATCH_LOG_LEVEL` may name. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+const LEVELS = new Set<string>(LOG_LEVELS);
 
-/** The level: `LLMWATCH_LOG_LEVEL` (fatal, error, warn, info, debug, trace, silent), else `info`. */
-export function logLevel(env: NodeJS.ProcessEnv = process.env): string {
+/**
+ * The level: `LLMWATCH_LOG_LEVEL` (fatal, error, warn, info, debug, trace,
+ * silent) when set to one of them, else the config's `logLevel`, else `info`:
+ * the environment overrides the file for one run.
+ */
+export function logLevel(env: NodeJS.ProcessEnv = process.env, configured?: LogLevel): LogLevel {
   const level = env.LLMWATCH_LOG_LEVEL?.trim().toLowerCase();
-  return level !== undefined && LEVELS.has(level) ? level : 'info';
+  return level !== undefined && LEVELS.has(level) ? (level as LogLevel) : (configured ?? 'info');
 }
 
 /**
@@ -42,4 +49,15 @@ export function logger(part: string): Logger {
     children.set(part, child);
   }
   return child;
+}
+
+/**
+ * Applies a config file's `logLevel` (the gateway's, the responder's) to the
+ * logger and every part's child; `LLMWATCH_LOG_LEVEL` still wins.
+ */
+export function setLogLevel(configured: LogLevel | undefined, env: NodeJS.ProcessEnv = process.env): LogLevel {
+  const level = logLevel(env, configured);
+  root.level = level;
+  for (const child of children.values()) child.level = level;
+  return level;
 }

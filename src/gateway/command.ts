@@ -8,6 +8,7 @@ import { parsePort, waitForSignal } from '../core/cli-helpers.ts';
 import { startGateway } from './server.ts';
 import { upstreamWarnings } from './startup-checks.ts';
 import { redactSecrets, redactUrl } from '../core/http/redact.ts';
+import { logger, setLogLevel } from '../core/log.ts';
 
 export interface GatewayCommandOptions {
   config?: string;
@@ -47,13 +48,14 @@ export function gatewayCommand(): Command {
     .option('--host <host>', 'address to listen on (default 127.0.0.1)')
     .action(async function runGateway(opts: GatewayCommandOptions) {
       const config = gatewayConfigFromOptions(opts);
+      setLogLevel(config.logLevel);
       const gw = await startGateway(config, { port: opts.port, host: opts.host });
       console.log(`llmwatch gateway listening on ${gw.url} (OpenAI API at ${gw.url}/v1, metrics at ${gw.url}/metrics)`);
       for (const [model, m] of Object.entries(config.models)) {
         const targets = modelTargets(model, m).map((t) => `${redactUrl(config.upstreams[t.upstream]!.baseURL)} as ${t.model}`);
         console.log(`  ${model} -> ${targets.join(', then ')}`);
       }
-      for (const warning of await upstreamWarnings(config)) console.error(`llmwatch gateway: warning: ${redactSecrets(warning)}`);
+      for (const warning of await upstreamWarnings(config)) logger('gateway').warn(redactSecrets(warning));
       await waitForSignal();
       await gw.close();
       console.log('llmwatch gateway stopped');

@@ -14,6 +14,7 @@ import { RSP_ERR_NO_AUDIT_DB, RSP_ERR_PLAYBOOK } from './errors.ts';
 import { playbookAlertErrors } from '../core/config/playbook-check.ts';
 import type { Action } from './types.ts';
 import { startResponder } from './server.ts';
+import { logger, setLogLevel } from '../core/log.ts';
 
 /** The responder's config: its file, with the playbooks of the monitoring spec when one is there. */
 export function responderConfig(
@@ -112,8 +113,9 @@ export function responderCommand(alertNamesOfSpec: (specPath: string) => Readonl
     .option('--insecure', 'serve without credentials (loopback addresses only): for a local trial, never in production')
     .action(async function runResponder(opts: { config?: string; spec?: string; port?: number; dryRun?: boolean; insecure?: boolean }) {
       const config = responderConfig(opts, alertNamesOfSpec);
+      setLogLevel(config.logLevel);
       const scale = await scaleActions(config);
-      for (const [action, why] of scale.unavailable) console.error(`llmwatch responder: ${action} is unavailable: ${why}; its steps are recorded as skipped`);
+      for (const [action, why] of scale.unavailable) logger('responder').warn({ action }, `${action} is unavailable: ${why}; its steps are recorded as skipped`);
       const r = await startResponder(config, { port: opts.port, actions: scale.actions, unavailable: scale.unavailable, insecure: opts.insecure === true });
       console.log(`llmwatch responder listening on ${r.url} (webhook: ${r.url}/alerts, audit log: ${config.auditPath}${config.dryRun ? ', DRY RUN' : ''})`);
       console.log(`  playbooks: ${Object.keys(config.playbooks).join(', ') || 'none'}`);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { BUCKETS, DEFAULT_PREFIX } from '../conventions/metrics.ts';
+import { LOG_LEVELS } from '../log.ts';
 
 const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/, 'letters, digits and . _ : / - only, at most 128 characters');
 
@@ -95,6 +96,8 @@ export const GatewayConfigSchema = z
       .prefault({}),
     /** Name the configured models in the 404 for an unknown model (off: a client learns nothing it was not given). */
     listModelsInErrors: z.boolean().default(false),
+    /** The log level (fatal, error, warn, info, debug, trace, silent); `LLMWATCH_LOG_LEVEL` overrides it. Default info. */
+    logLevel: z.enum(LOG_LEVELS).optional(),
     metrics: z
       .object({
         prefix: z.string().regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*_$/, 'a Prometheus name prefix ending in _').default(DEFAULT_PREFIX),

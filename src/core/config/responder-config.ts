@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { Duration } from './duration.ts';
 import { ARTICLE_PLAYBOOKS, PlaybooksSchema } from './playbook-spec.ts';
+import { LOG_LEVELS } from '../log.ts';
 
 /**
  * The responder's config: where it listens, how Alertmanager authenticates,
@@ -32,6 +33,8 @@ export const ResponderConfigSchema = z
       .prefault({}),
     /** Decide and record everything, run nothing. */
     dryRun: z.boolean().default(false),
+    /** The log level (fatal, error, warn, info, debug, trace, silent); `LLMWATCH_LOG_LEVEL` overrides it. Default info. */
+    logLevel: z.enum(LOG_LEVELS).optional(),
     /** Start with every action refused (toggled at run time through /admin/kill-switch). */
     killSwitch: z.boolean().default(false),
     limits: z
