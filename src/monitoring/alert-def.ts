@@ -47,8 +47,8 @@ export interface AlertContext {
  */
 export interface AlertDef {
   readonly name: TunableAlert;
-  /** `model`: one alert per model, tunable per model; `host`: one per host or GPU. */
-  readonly scope: 'model' | 'host';
+  /** `model`: one alert per model, tunable per model; `host`: one per host or GPU; `engine`: one per engine core. */
+  readonly scope: 'model' | 'host' | 'engine';
   readonly category: Category;
   /** `minEvents` is set only by alerts that take it (ratio and quantile alerts). */
   readonly defaults: Omit<Tuning, 'enabled' | 'minEvents'> & { readonly minEvents?: number };

@@ -6,6 +6,7 @@ import { DCGM, GPU_METRIC, LABEL, NODE, metricName, recordedNames } from '../cor
 import type { Category, Severity } from '../core/conventions/alerts.ts';
 import type { AlertContext, AlertDef, Recovery, Tuning } from './alert-def.ts';
 import { catalogFor } from './catalog.ts';
+import { engineRecordingGroups, engineRecordingTest } from './engines.ts';
 import { META_CATALOG } from './meta-catalog.ts';
 import type { MetaAlertDef } from './meta-catalog.ts';
 import { GEN_ERR_INVALID_SPEC } from './errors.ts';
@@ -46,7 +47,7 @@ export function buildModel(spec: Readonly<MonitoringSpec>): MonitoringModel {
   built.push(...META_CATALOG.map((def) => buildMeta(spec, def)));
   if (spec.slo.enabled) built.push(...buildBurnRates(spec, names));
 
-  const recording = recordingGroups(spec);
+  const recording = [...recordingGroups(spec), ...engineRecordingGroups(spec)];
   const byCategory = new Map<Category, AlertingRule[]>();
   for (const a of built) {
     for (const r of a.rules) {
@@ -66,6 +67,8 @@ export function buildModel(spec: Readonly<MonitoringSpec>): MonitoringModel {
     .filter((a) => a.rules.length > 0)
     .map((a) => ({ file: a.info.name, content: promtoolFile(ruleFiles, a) }));
   tests.push({ file: 'recording', content: recordingTests(spec, ruleFiles) });
+  const engineTest = engineRecordingTest(spec, ruleFiles);
+  if (engineTest !== undefined) tests.push(engineTest);
   // The scenarios sample once a minute: a rate window under five minutes has too few samples
   // for them, so a spec with a shorter window (the local stack's) gets no promtool tests.
   const tested = spec.rateWindow === RATE_WINDOW;
@@ -104,7 +107,7 @@ function buildTunable(spec: Readonly<MonitoringSpec>, names: ReturnType<typeof r
       variants.push({ tuning: resolveTuning(def, global, own), matchers: [eq(LABEL.model, model)], subject: model, field: `models.${model}.alerts.${def.name}` });
     }
   } else {
-    variants.push({ tuning: resolveTuning(def, global), matchers: [], subject: 'host', field: `alerts.${def.name}` });
+    variants.push({ tuning: resolveTuning(def, global), matchers: [], subject: def.scope, field: `alerts.${def.name}` });
   }
   const rules: BuiltRule[] = [];
   for (const v of variants) {

@@ -1,4 +1,4 @@
-import { VLLM_FINISH_REASONS, VLLM_LABEL, VLLM_METRIC, VLLM_METRIC_DEFS, vllmRequestTokenBuckets } from '../core/conventions/vllm.ts';
+import { VLLM_FINISH_REASONS, VLLM_LABEL, VLLM_METRIC, VLLM_METRIC_DEFS, goFloat, vllmRequestTokenBuckets } from '../core/conventions/vllm.ts';
 import type { VllmFinishReason, VllmMetricKey } from '../core/conventions/vllm.ts';
 
 /** A cumulative histogram with fixed bounds, `le` inclusive as Prometheus' is. */
@@ -103,35 +103,4 @@ function line(name: string, labels: Record<string, string>, value: number): stri
 
 function escapeLabel(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
-}
-
-/**
- * A number as prometheus_client's `floatToGoString` writes it: Python's `repr` of a float (`1.0`,
- * `0.001`), switching to an exponent from 1e+06 as Go does.
- */
-export function goFloat(v: number): string {
-  if (v === Infinity) return '+Inf';
-  if (v === -Infinity) return '-Inf';
-  if (Number.isNaN(v)) return 'NaN';
-  const s = pythonRepr(v);
-  const dot = s.indexOf('.');
-  if (v > 0 && dot > 6) {
-    const mantissa = `${s[0]}.${s.slice(1, dot)}${s.slice(dot + 1)}`.replace(/[.0]+$/, '');
-    return `${mantissa}e+0${dot - 1}`;
-  }
-  return s;
-}
-
-/** Python's `repr(float)`: the shortest round-trip digits, always with a point or an exponent. */
-function pythonRepr(v: number): string {
-  if (Object.is(v, -0)) return '-0.0';
-  const abs = Math.abs(v);
-  // Python switches to exponents at 1e16 and below 1e-4; JavaScript at 1e21 and below 1e-6.
-  if (abs !== 0 && (abs >= 1e16 || abs < 1e-4)) {
-    const [m, e] = v.toExponential().split('e') as [string, string];
-    const exp = Number(e);
-    return `${m}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
-  }
-  const s = String(v);
-  return s.includes('.') ? s : `${s}.0`;
 }

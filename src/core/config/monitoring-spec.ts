@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { Duration } from './duration.ts';
-import { HOST_ALERTS, MODEL_ALERTS, RECEIVER, SEVERITIES } from '../conventions/alerts.ts';
+import { ENGINE_ALERTS, HOST_ALERTS, MODEL_ALERTS, RECEIVER, SEVERITIES } from '../conventions/alerts.ts';
 import { BUCKETS, DEFAULT_PREFIX } from '../conventions/metrics.ts';
 import { MaintenanceSchema } from './maintenance-spec.ts';
 import { PlaybooksSchema } from './playbook-spec.ts';
@@ -46,14 +46,14 @@ const modelAlertTunings = z.strictObject(
   },
 );
 const allAlertTunings = z.strictObject(
-  Object.fromEntries([...MODEL_ALERTS, ...HOST_ALERTS].map((a) => [a, AlertTuning.optional()])) as Record<
-    (typeof MODEL_ALERTS)[number] | (typeof HOST_ALERTS)[number],
+  Object.fromEntries([...MODEL_ALERTS, ...HOST_ALERTS, ...ENGINE_ALERTS].map((a) => [a, AlertTuning.optional()])) as Record<
+    (typeof MODEL_ALERTS)[number] | (typeof HOST_ALERTS)[number] | (typeof ENGINE_ALERTS)[number],
     z.ZodOptional<typeof AlertTuning>
   >,
   {
     error: (issue) =>
       issue.code === 'unrecognized_keys'
-        ? `${issue.keys.join(', ')}: no such alert; tunable alerts are ${[...MODEL_ALERTS, ...HOST_ALERTS].join(', ')}`
+        ? `${issue.keys.join(', ')}: no such alert; tunable alerts are ${[...MODEL_ALERTS, ...HOST_ALERTS, ...ENGINE_ALERTS].join(', ')}`
         : undefined,
   },
 );
@@ -166,7 +166,11 @@ export const MonitoringSpecSchema = z
         alertmanagers: z.array(HostPort).min(1).default(['127.0.0.1:9093']),
         /** Prometheus' own address, for its self-scrape job (the meta alerts read it); empty: not scraped. */
         prometheus: z.array(HostPort).default(['127.0.0.1:9090']),
-        /** The model servers' own metrics (vLLM, BentoML/OpenLLM, TGI), scraped beside the gateway's. */
+        /**
+         * The model servers' own metrics (vLLM, BentoML/OpenLLM, TGI), scraped beside the gateway's. A server
+         * of `kind: vllm` is an engine target: its `vllm:*` metrics get recording rules, the engine alerts
+         * (KV cache, preemptions, queue), an engine dashboard and runbooks (docs/engines.md).
+         */
         modelServers: z.array(ModelServer).default([]),
       })
       .prefault({}),

@@ -23,6 +23,12 @@ export const MODEL_ALERTS = [
 
 export const HOST_ALERTS = ['HighGpuMemoryUsage', 'HighCpuUsage', 'HighHostMemoryUsage', 'HighGpuTemperature', 'GpuCollectorFailing'] as const;
 
+/**
+ * Alerts on an inference engine's own metrics (vLLM's, scraped from the model servers the spec
+ * declares with `kind: vllm`): one per engine core, told apart by `instance` and `engine`.
+ */
+export const ENGINE_ALERTS = ['VllmKvCacheNearFull', 'VllmPreemptionsRising', 'VllmQueueGrowingAtCapacity'] as const;
+
 export const TARGET_ALERTS = ['TargetDown', 'TargetAbsent'] as const;
 
 /** Alerts about the monitoring itself: the always-firing Watchdog, and Prometheus' and Alertmanager's own failures. */
@@ -49,9 +55,11 @@ export type ModelAlert = (typeof MODEL_ALERTS)[number];
 
 export type HostAlert = (typeof HOST_ALERTS)[number];
 
-export type TunableAlert = ModelAlert | HostAlert;
+export type EngineAlert = (typeof ENGINE_ALERTS)[number];
 
-export const TUNABLE_ALERTS: readonly TunableAlert[] = [...MODEL_ALERTS, ...HOST_ALERTS];
+export type TunableAlert = ModelAlert | HostAlert | EngineAlert;
+
+export const TUNABLE_ALERTS: readonly TunableAlert[] = [...MODEL_ALERTS, ...HOST_ALERTS, ...ENGINE_ALERTS];
 
 /** Alert labels every generated alert carries. */
 export const ALERT_LABEL = { severity: 'severity', service: 'service', category: 'category' } as const;
@@ -68,6 +76,7 @@ export type Category = (typeof CATEGORIES)[number];
 export const RULE_GROUP = {
   recording: 'llmwatch-recording',
   sloRecording: 'llmwatch-slo-recording',
+  engineRecording: 'llmwatch-engine-recording',
   alerts: (category: Category) => `llmwatch-${category}-alerts`,
 } as const;
 

@@ -34,7 +34,7 @@ export const K8S = {
 } as const;
 
 /** Stable uids of the generated Grafana dashboards: links and bookmarks survive regeneration. */
-export const DASHBOARD_UID = { overview: 'llmwatch-overview', hosts: 'llmwatch-hosts', alerts: 'llmwatch-alerts' } as const;
+export const DASHBOARD_UID = { overview: 'llmwatch-overview', hosts: 'llmwatch-hosts', alerts: 'llmwatch-alerts', engines: 'llmwatch-engines' } as const;
 
 /** Tag on every generated dashboard; their cross-links list dashboards by it. */
 export const DASHBOARD_TAG = 'llmwatch';

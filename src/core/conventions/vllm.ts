@@ -109,3 +109,68 @@ export const VLLM_METRIC_DEFS: readonly VllmMetricDef[] = [
   { key: 'e2eLatency', type: 'histogram', help: 'Histogram of e2e request latency in seconds.', extraLabels: [], buckets: VLLM_REQUEST_LATENCY_BUCKETS },
   { key: 'queueTime', type: 'histogram', help: 'Histogram of time spent in WAITING phase for request.', extraLabels: [], buckets: VLLM_REQUEST_LATENCY_BUCKETS },
 ];
+
+/** The quantiles recorded for vLLM's latency histograms. */
+export const VLLM_QUANTILES = [
+  ['p50', 0.5],
+  ['p95', 0.95],
+  ['p99', 0.99],
+] as const;
+
+export type VllmQuantile = (typeof VLLM_QUANTILES)[number][0];
+
+/**
+ * Names of the engine recording rules (`level:metric:operation`, the level being vLLM's `model_name`):
+ * per served model, summed or maxed over every replica and data-parallel rank.
+ */
+export function vllmRecordedNames(window = '5m') {
+  const level = VLLM_LABEL.model;
+  return {
+    running: `${level}:vllm_num_requests_running:sum`,
+    waiting: `${level}:vllm_num_requests_waiting:sum`,
+    /** The fullest engine core's KV cache: one full core preempts, whatever the others hold. */
+    kvCacheUsageMax: `${level}:vllm_kv_cache_usage_perc:max`,
+    preemptionRate: `${level}:vllm_num_preemptions:rate${window}`,
+    promptTokenRate: `${level}:vllm_prompt_tokens:rate${window}`,
+    generationTokenRate: `${level}:vllm_generation_tokens:rate${window}`,
+    /** Finished requests per second, by `finished_reason`. */
+    finishedRate: `${level}:vllm_request_success:rate${window}`,
+    /** Prefix-cache hits over queries, in tokens. */
+    prefixCacheHitRatio: `${level}:vllm_prefix_cache_hits:ratio_rate${window}`,
+    ttftQuantile: (q: VllmQuantile) => `${level}:vllm_time_to_first_token_seconds:${q}`,
+    e2eQuantile: (q: VllmQuantile) => `${level}:vllm_e2e_request_latency_seconds:${q}`,
+    queueTimeQuantile: (q: VllmQuantile) => `${level}:vllm_request_queue_time_seconds:${q}`,
+  };
+}
+
+/**
+ * A number as vLLM's exposition writes it (prometheus_client's `floatToGoString`): Python's `repr` of
+ * a float (`1.0`, `0.001`, `2560.0`), switching to an exponent from 1e+06 as Go does. Its `le` labels
+ * are spelled so: `le="1.0"`, where prom-client writes `le="1"`.
+ */
+export function goFloat(v: number): string {
+  if (v === Infinity) return '+Inf';
+  if (v === -Infinity) return '-Inf';
+  if (Number.isNaN(v)) return 'NaN';
+  const s = pythonRepr(v);
+  const dot = s.indexOf('.');
+  if (v > 0 && dot > 6) {
+    const mantissa = `${s[0]}.${s.slice(1, dot)}${s.slice(dot + 1)}`.replace(/[.0]+$/, '');
+    return `${mantissa}e+0${dot - 1}`;
+  }
+  return s;
+}
+
+/** Python's `repr(float)`: the shortest round-trip digits, always with a point or an exponent. */
+function pythonRepr(v: number): string {
+  if (Object.is(v, -0)) return '-0.0';
+  const abs = Math.abs(v);
+  // Python switches to exponents at 1e16 and below 1e-4; JavaScript at 1e21 and below 1e-6.
+  if (abs !== 0 && (abs >= 1e16 || abs < 1e-4)) {
+    const [m, e] = v.toExponential().split('e') as [string, string];
+    const exp = Number(e);
+    return `${m}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
+  }
+  const s = String(v);
+  return s.includes('.') ? s : `${s}.0`;
+}

@@ -1,7 +1,8 @@
+import { monitoringSpec } from '../../core/config/monitoring-spec.ts';
 import type { MonitoringSpec } from '../../core/config/monitoring-spec.ts';
 import { durationMs } from '../../core/config/duration.ts';
-import { ALERT_LABEL, SEVERITIES } from '../../core/conventions/alerts.ts';
-import { resolveTuning } from '../build.ts';
+import { ALERT_LABEL, ENGINE_ALERTS, SEVERITIES } from '../../core/conventions/alerts.ts';
+import { buildModel, resolveTuning } from '../build.ts';
 import { CATALOG } from '../catalog.ts';
 import type { AlertingRule, MonitoringModel } from '../model.ts';
 
@@ -26,6 +27,12 @@ export function alertTable(model: MonitoringModel): string {
     return `| ${alert.name} | ${cell(plain(rules[0]?.annotations.summary ?? alert.summary))} | ${windowsOf(rules)} | ${minEventsOf(model.spec, alert.name)} | ${forText} | ${kept.length > 0 ? kept.join(', ') : '-'} | ${cell(why)} |`;
   });
   return ['| alert | SLI (what it measures) | windows | minimum events | `for` | `keep_firing_for` | why |', '|---|---|---|---|---|---|---|', ...rows].join('\n');
+}
+
+/** The engine alerts' table in docs/engines.md: a spec with one vLLM server, its engine alerts only. */
+export function engineAlertTable(): string {
+  const model = buildModel(monitoringSpec({ targets: { modelServers: [{ name: 'vllm', kind: 'vllm', targets: ['127.0.0.1:8001'] }] } }));
+  return alertTable({ ...model, alerts: model.alerts.filter((a) => (ENGINE_ALERTS as readonly string[]).includes(a.name)) });
 }
 
 /** The windows an expression reads: range selectors (`[5m]`) and windowed recording rules (`rate5m`, `ratio_rate1h`, `avg5m`). */
