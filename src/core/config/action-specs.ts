@@ -57,6 +57,18 @@ export interface ActionAlert {
  * turns and share one cooldown; an action that touches nothing shared keys on
  * the alert instance, so one model's alert never mutes another's.
  */
+/** The parts of the responder config an action's parameters may refer to (channels, commands by name). */
+export interface ActionSettings {
+  readonly notify: { readonly webhooks: Readonly<Record<string, string>>; readonly slack: Readonly<Record<string, string>> };
+  readonly commands: Readonly<Record<string, unknown>>;
+}
+
+/** A step whose parameters name something the config lacks: the parameter at fault and why. */
+export interface ParamsProblem {
+  readonly param: string;
+  readonly message: string;
+}
+
 export interface ActionSpec {
   readonly params: z.ZodType<Record<string, unknown>>;
   readonly risk: 'low' | 'high';
@@ -65,6 +77,8 @@ export interface ActionSpec {
   /** Label values are expanded into string params (`{{ $labels.x }}`); false for exec, whose labels reach the environment only. */
   readonly expandsLabels: boolean;
   target(params: Record<string, unknown>, alert: ActionAlert): string;
+  /** What a step's parameters name that the responder config must define (a channel, a command); the config validator asks every step's action. */
+  checkSettings?(params: Record<string, unknown>, settings: ActionSettings): ParamsProblem | undefined;
 }
 
 export const ACTION_SPECS = {
@@ -94,6 +108,13 @@ export const ACTION_SPECS = {
     revertible: false,
     expandsLabels: true,
     target: (p, a) => `notify:${String(p.channel ?? 'chat')}@${a.fingerprint}`,
+    checkSettings: (p, s) => {
+      // A channel nobody configured is a typo when some are configured; with none at all, notify is off (recorded as unavailable).
+      const channels = [...Object.keys(s.notify.webhooks), ...Object.keys(s.notify.slack)];
+      const channel = typeof p.channel === 'string' ? p.channel : 'chat';
+      if (channels.length === 0 || channels.includes(channel)) return undefined;
+      return { param: 'channel', message: `no notify channel '${channel}' is configured (notify.webhooks, notify.slack: ${channels.join(', ')})` };
+    },
   },
   exec: {
     params: execParamsSchema as z.ZodType<Record<string, unknown>>,
@@ -103,6 +124,10 @@ export const ACTION_SPECS = {
     revertible: false,
     expandsLabels: false,
     target: (p, a) => `exec:${String(p.command)}@${a.fingerprint}`,
+    checkSettings: (p, s) =>
+      typeof p.command === 'string' && Object.hasOwn(s.commands, p.command)
+        ? undefined
+        : { param: 'command', message: `must name one of 'commands' (${Object.keys(s.commands).join(', ') || 'none defined'})` },
   },
   noop: {
     params: noopParamsSchema as z.ZodType<Record<string, unknown>>,

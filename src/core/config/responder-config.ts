@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { actionSpec } from './action-specs.ts';
 import { Duration } from './duration.ts';
 import { ARTICLE_PLAYBOOKS, PlaybooksSchema } from './playbook-spec.ts';
 import { LOG_LEVELS } from '../log.ts';
@@ -97,15 +98,9 @@ export const ResponderConfigSchema = z
     }
     for (const [alert, p] of Object.entries(c.playbooks)) {
       p.steps.forEach((s, i) => {
-        // A channel nobody configured is a typo when some are configured; with none at all, notify is off (recorded as unavailable).
-        const channels = [...Object.keys(c.notify.webhooks), ...Object.keys(c.notify.slack)];
-        const channel = typeof s.params.channel === 'string' ? s.params.channel : 'chat';
-        if (s.action === 'notify' && channels.length > 0 && !channels.includes(channel)) {
-          ctx.addIssue({ code: 'custom', path: ['playbooks', alert, 'steps', i, 'params', 'channel'], message: `no notify channel '${channel}' is configured (notify.webhooks, notify.slack: ${channels.join(', ')})` });
-        }
-        if (s.action === 'exec' && (typeof s.params.command !== 'string' || !(s.params.command in c.commands))) {
-          ctx.addIssue({ code: 'custom', path: ['playbooks', alert, 'steps', i, 'params', 'command'], message: `must name one of 'commands' (${Object.keys(c.commands).join(', ') || 'none defined'})` });
-        }
+        // Each action says what of the config its parameters name (notify a channel, exec a command).
+        const problem = actionSpec(s.action)?.checkSettings?.(s.params, c);
+        if (problem !== undefined) ctx.addIssue({ code: 'custom', path: ['playbooks', alert, 'steps', i, 'params', problem.param], message: problem.message });
       });
     }
   });
