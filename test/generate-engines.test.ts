@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { parser } from '@prometheus-io/lezer-promql';
 import OpenAI from 'openai';
 import { parse } from 'yaml';
 import { monitoringSpec } from '../src/core/config/monitoring-spec.ts';
@@ -134,6 +135,10 @@ describe('engines in the spec: model servers of kind vllm', () => {
     for (const p of panels) {
       for (const q of p.queries) {
         for (const name of q.expr.match(/[a-z_]+:[a-z_:0-9]+/g) ?? []) assert.ok(defined.has(name), `${p.key} reads ${name}`);
+        // Valid PromQL once Grafana fills in the variable (Prometheus' own lezer parser).
+        let broken = false;
+        parser.parse(q.expr.replaceAll('$model_name', '.*')).iterate({ enter: (node) => void (node.type.isError && (broken = true)) });
+        assert.ok(!broken, `${p.key}: ${q.expr}`);
       }
     }
     assert.ok(generate(monitoringSpec(VLLM_SPEC)).some((f) => f.path === `grafana/dashboards/${DASHBOARD_UID.engines}.json`));

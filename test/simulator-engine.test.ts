@@ -170,7 +170,7 @@ test('the KV cache fills with context length and with concurrency; the waiting q
   // The batch is full (maxNumSeqs 3): a fourth request waits, and holds no KV cache.
   const fourth = client.chat.completions.create({ model: MODEL, messages: prompt(600, 'd').messages, stream: true });
   let waiting = 0;
-  for (let i = 0; i < 100 && waiting === 0; i++) {
+  for (let i = 0; i < 500 && waiting === 0; i++) {
     waiting = await gauge('waiting');
     if (waiting === 0) await new Promise((r) => setTimeout(r, 20));
   }
@@ -194,7 +194,7 @@ test('the KV cache fills with context length and with concurrency; the waiting q
 test('past the KV budget the engine preempts and recomputes: every answer still completes; within the budget none is preempted', async (t) => {
   const load = async (kvCacheTokens: number) => {
     const { sim, client } = await start(t, {
-      defaults: { ttftMs: 0, tpotMs: 2, jitter: 0, outputTokens: { min: 80, max: 80 } },
+      defaults: { ttftMs: 0, tpotMs: 5, jitter: 0, outputTokens: { min: 80, max: 80 } },
       engine: { blockSize: 16, kvCacheTokens, maxNumSeqs: 8 },
     });
     const answers = await Promise.all(
