@@ -78,8 +78,12 @@ const DEFAULT_MODELS: Record<string, ProfilePatch> = {
  */
 const EngineSchema = z
   .strictObject({
-    /** vLLM's `--max-num-seqs`: requests in one running batch (vLLM's default is 256). */
-    maxNumSeqs: z.number().int().min(1).max(65_536).default(256),
+    /**
+     * vLLM's `--max-num-seqs`: requests in one running batch. vLLM's default is 256 on most GPUs; 1024
+     * here, so that benchmarks driving the simulator at hundreds of concurrent requests do not queue in it
+     * unless told to.
+     */
+    maxNumSeqs: z.number().int().min(1).max(65_536).default(1024),
     /** KV-cache capacity in tokens (vLLM: `num_gpu_blocks` x `block_size`). */
     kvCacheTokens: z.number().int().min(1).max(1 << 30).default(1 << 20),
     /** vLLM's `--block-size`: tokens per KV-cache block. */
