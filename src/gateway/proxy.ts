@@ -1,9 +1,10 @@
-import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { LlmwatchError } from '../core/errors.ts';
 import { openAIErrorBody, sendError, sendJson } from '../core/http/send.ts';
-import type { RouteMeter } from '../core/metering/gateway-metrics.ts';
+import type { FailureClass, RouteMeter } from '../core/metering/gateway-metrics.ts';
+import { parseAnswer, readAnswer } from '../core/metering/answer-usage.ts';
+import type { CachedAnswer } from './cache/types.ts';
 import type { UpstreamErrorReason } from '../core/conventions/metrics.ts';
 import { ENDPOINTS } from '../core/openai/endpoints.ts';
 import { sseData } from '../core/openai/sse.ts';
@@ -21,7 +22,7 @@ import type { ModelRoute, RouteTarget } from './router.ts';
 import type { OutputSafety } from './safety/output-safety.ts';
 import { StreamMeter } from '../core/metering/stream-meter.ts';
 import { classifyUpstreamError } from './upstream.ts';
-import { generatedText, reportedUsage, tokenCount } from '../core/metering/usage.ts';
+import { generatedText, tokenCount } from '../core/metering/usage.ts';
 import type { TokenCount } from '../core/metering/usage.ts';
 import { redactSecrets } from '../core/http/redact.ts';
 
@@ -38,7 +39,6 @@ interface Call {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly model: ModelRoute;
-  readonly meter: RouteMeter;
   readonly request: InferenceRequest;
   readonly rawBody: Buffer;
   readonly ex: Exchange;
@@ -54,16 +54,39 @@ const CLIENT_GONE = new Error('client closed the connection');
 
 const UPSTREAM_ERROR_BODY_LIMIT = 64 * 1024;
 
-/** What one attempt on a target came to: done (answered, one way or another), or try the next target. */
-type Attempt = 'done' | 'next';
+/**
+ * What one attempt on a target came to. The proxy's lifecycle settles every
+ * outcome in one place ({@link settle}): the reason counted on the target,
+ * the exchange counted once, the client told.
+ */
+type Outcome =
+  /** The answer went out and was metered by the delivery stages. */
+  | { readonly kind: 'delivered' }
+  /** The client went away; tokens a stream had already carried still count. */
+  | { readonly kind: 'cancelled'; readonly tokens?: TokenCount }
+  | Failure;
+
+interface Failure {
+  readonly kind: 'failed';
+  /** Why the upstream failed, counted on the target; none when the gateway refused (queue full). */
+  readonly reason: UpstreamErrorReason | undefined;
+  readonly cls: FailureClass;
+  /** Tokens a stream carried before it failed. */
+  readonly sent?: TokenCount;
+  /** With failover on and a next target, this attempt may be retried there (nothing reached the client). */
+  readonly retryable: boolean;
+  /** How the client hears of it. */
+  readonly send: (res: ServerResponse) => void;
+}
 
 /**
- * The proxy core: answers from the cache when it can; otherwise waits for a
- * slot on the model's active target, forwards the request's bytes, and passes
- * the answer back as it arrives, metering it through an {@link Exchange}.
- * With failover on, a target that cannot be reached or answers 5xx before any
- * byte went to the client hands the request to the next target. Every way out
- * counts the request exactly once and gives slots and gauges back.
+ * The proxy core, one lifecycle per request: the cache stage may answer;
+ * otherwise each target is tried in turn (the retry stage: with failover on,
+ * a target that cannot be reached or answers 5xx before any byte went to the
+ * client hands the request to the next), the answer passes through the
+ * delivery stages (metering, cache capture, safety observation), and the
+ * outcome is settled once. Every way out counts the request exactly once and
+ * gives slots and gauges back.
  */
 export async function forward(
   req: IncomingMessage,
@@ -83,10 +106,9 @@ export async function forward(
   };
   res.on('close', onClose);
   try {
-    const first = model.targets[model.active]!;
     let lookup: CacheLookup | undefined;
     if (services.cache !== undefined && model.config.cache) {
-      lookup = await services.cache.lookup(model, request, first.id, tenant, req.headers['x-llmwatch-cache']);
+      lookup = await services.cache.lookup(model, request, model.targets[model.active]!.id, tenant, req.headers['x-llmwatch-cache']);
       if (lookup.kind === 'hit') {
         const a = lookup.answer;
         res.writeHead(a.status, { 'content-type': a.contentType, 'content-length': a.body.length, 'x-llmwatch-cache': 'hit' });
@@ -95,23 +117,18 @@ export async function forward(
         return;
       }
     }
-    const call: Call = {
-      req,
-      res,
-      model,
-      meter,
-      request,
-      rawBody,
-      ex,
-      services,
-      signal: ac.signal,
-      cacheTenant: lookup?.kind === 'miss' ? tenant : undefined,
-    };
+    const call: Call = { req, res, model, request, rawBody, ex, services, signal: ac.signal, cacheTenant: lookup?.kind === 'miss' ? tenant : undefined };
     const last = model.config.failover ? model.targets.length - 1 : model.active;
     for (let i = model.active; i <= last; i++) {
       const target = model.targets[i]!;
-      if ((await attempt(call, target, i === last)) === 'done') return;
-      target.meter.failovers.inc();
+      const outcome = await attempt(call, target, i === last);
+      if (outcome.kind === 'failed' && outcome.retryable && i < last) {
+        target.meter.errors[outcome.reason!].inc();
+        target.meter.failovers.inc();
+        continue;
+      }
+      settle(call, target, outcome);
+      return;
     }
   } finally {
     res.off('close', onClose);
@@ -119,8 +136,48 @@ export async function forward(
   }
 }
 
-async function attempt(call: Call, target: RouteTarget, last: boolean): Promise<Attempt> {
-  const { res, ex, signal } = call;
+/**
+ * The one place an outcome is booked: the upstream's reason counted on the
+ * target, the exchange counted by its SLI class (with the tokens a stream had
+ * already sent), and the error sent, as a JSON error or, mid-stream, as the
+ * stream's last event.
+ */
+function settle(call: Call, target: RouteTarget, o: Outcome): void {
+  switch (o.kind) {
+    case 'delivered':
+      return;
+    case 'cancelled':
+      call.ex.cancel(o.tokens);
+      return;
+    case 'failed':
+      if (o.reason !== undefined) target.meter.errors[o.reason].inc();
+      call.ex.fail(o.cls, o.sent);
+      o.send(call.res);
+      return;
+    default: {
+      const never: never = o;
+      throw new Error(`unhandled outcome ${String(never)}`);
+    }
+  }
+}
+
+/** An upstream failure sent as a JSON error (nothing went out yet) or as a stream's last event. */
+function upstreamFailure(reason: UpstreamErrorReason, err: LlmwatchError, opts: { retryable?: boolean; sent?: TokenCount | undefined; midStream?: boolean } = {}): Failure {
+  return {
+    kind: 'failed',
+    reason,
+    cls: 'error_5xx',
+    sent: opts.sent,
+    retryable: opts.retryable === true,
+    send: opts.midStream === true ? (res) => endStreamWithError(res, err) : (res) => sendError(res, err),
+  };
+}
+
+const CANCELLED: Outcome = { kind: 'cancelled' };
+const DELIVERED: Outcome = { kind: 'delivered' };
+
+async function attempt(call: Call, target: RouteTarget, last: boolean): Promise<Outcome> {
+  const { signal } = call;
   const { limiter } = target.upstream;
   if (limiter.tryAcquire()) {
     target.meter.queueWait.observe(0);
@@ -128,13 +185,9 @@ async function attempt(call: Call, target: RouteTarget, last: boolean): Promise<
     try {
       await limiter.acquire(target.queue, signal);
     } catch (err) {
-      if (signal.aborted) ex.cancel();
-      else {
-        // Queue full (429) and queue timeout (503): the gateway is overloaded, a server-side failure.
-        ex.fail(classifyFailure((err as LlmwatchError).status, 'gateway'));
-        sendError(res, err);
-      }
-      return 'done';
+      if (signal.aborted) return CANCELLED;
+      // Queue full (429) and queue timeout (503): the gateway is overloaded, a server-side failure.
+      return { kind: 'failed', reason: undefined, cls: classifyFailure((err as LlmwatchError).status, 'gateway'), retryable: false, send: (res) => sendError(res, err) };
     }
   }
   target.meter.inFlight.inc();
@@ -147,97 +200,101 @@ async function attempt(call: Call, target: RouteTarget, last: boolean): Promise<
   }
 }
 
-async function exchange(call: Call, target: RouteTarget, last: boolean): Promise<Attempt> {
-  const { req, request, rawBody, ex, signal, services } = call;
+async function exchange(call: Call, target: RouteTarget, last: boolean): Promise<Outcome> {
+  const { req, request, rawBody, signal, services } = call;
   // The client's bytes go upstream untouched unless the model must be renamed.
   const body = target.rename ? JSON.stringify({ ...request.body, model: target.upstreamModel }) : rawBody;
   const clientAuth = services.ownsAuthorization ? undefined : req.headers.authorization;
   let answer: Dispatcher.ResponseData;
   try {
-    answer = await target.upstream.request(pathOf(call), body, clientAuth, signal);
+    answer = await target.upstream.request(UPSTREAM_PATHS[request.endpoint], body, clientAuth, signal);
   } catch (err) {
-    if (signal.aborted) {
-      ex.cancel();
-      return 'done';
-    }
+    if (signal.aborted) return CANCELLED;
     const reason = classifyUpstreamError(err);
-    if (!last) {
-      target.meter.errors[reason].inc();
-      return 'next';
-    }
-    failUpstream(call, target, reason, upstreamError(reason, target, err));
-    return 'done';
+    return upstreamFailure(reason, upstreamError(reason, target, err), { retryable: true });
   }
   if (answer.statusCode >= 500 && !last) {
-    target.meter.errors.http_5xx.inc();
     await answer.body.dump().catch(() => {});
-    return 'next';
+    return upstreamFailure('http_5xx', GW_ERR_UPSTREAM_RESET(`Upstream '${target.upstream.name}' answered HTTP ${answer.statusCode}`), { retryable: true });
   }
-  if (answer.statusCode >= 400) await relayUpstreamError(call, target, answer);
-  else if (request.stream && isEventStream(answer.headers['content-type'])) await relayStream(call, target, answer);
-  else if (request.stream) await refuseNotAStream(call, target, answer);
-  else await relayJson(call, target, answer);
-  return 'done';
+  if (answer.statusCode >= 400) return relayUpstreamError(call, target, answer);
+  if (request.stream && isEventStream(answer.headers['content-type'])) return relayStream(call, target, answer);
+  if (request.stream) return refuseNotAStream(call, target, answer);
+  return relayJson(call, target, answer);
 }
 
-function pathOf(call: Call): string {
-  return ENDPOINTS[call.request.endpoint].slice('/v1'.length);
+/** Each endpoint's path under an upstream's base URL, made once. */
+const UPSTREAM_PATHS = Object.fromEntries(Object.entries(ENDPOINTS).map(([e, p]) => [e, p.slice('/v1'.length)])) as Record<InferenceRequest['endpoint'], string>;
+
+/**
+ * The delivery stages of an answer that went out whole: metering (the
+ * exchange's success, with its tokens and stream timing), cache capture (the
+ * answer's bytes, when cacheable and under the entry limit) and safety
+ * observation (scored later, in batches, off the request's critical path;
+ * the text is only worked out then).
+ */
+function delivered(call: Call, target: RouteTarget, d: { tokens: TokenCount; timing: StreamMeter | undefined; cached: CachedAnswer | undefined; observe: (() => string) | string | undefined }): Outcome {
+  call.ex.succeed(d.tokens, d.timing);
+  if (d.observe !== undefined) call.services.safety!.observe(call.model, d.observe);
+  if (d.cached !== undefined) call.services.cache!.save(call.request, target.id, call.cacheTenant!, d.cached);
+  return DELIVERED;
 }
 
-async function relayJson(call: Call, target: RouteTarget, answer: Dispatcher.ResponseData): Promise<void> {
-  const { res, request, ex, signal, model, services } = call;
+async function relayJson(call: Call, target: RouteTarget, answer: Dispatcher.ResponseData): Promise<Outcome> {
+  const { res, request, signal, model, services } = call;
   let buf: Buffer;
   try {
     buf = await readAll(answer.body, target.upstream.config.maxResponseBytes);
   } catch (err) {
-    if (signal.aborted) return ex.cancel();
+    if (signal.aborted) return CANCELLED;
     const reason = err instanceof LlmwatchError ? 'malformed' : classifyUpstreamError(err);
-    return failUpstream(call, target, reason, err instanceof LlmwatchError ? err : upstreamError(reason, target, err));
+    return upstreamFailure(reason, err instanceof LlmwatchError ? err : upstreamError(reason, target, err));
   }
-  let obj: unknown;
-  try {
-    obj = JSON.parse(buf.toString('utf8'));
-  } catch {
-    obj = undefined;
+  // Metering needs only `usage`: a large answer is not parsed whole for it (src/core/metering/answer-usage.ts).
+  let read = readAnswer(buf);
+  if (read === undefined) {
+    return upstreamFailure('malformed', GW_ERR_UPSTREAM_MALFORMED(`Upstream '${target.upstream.name}' answered HTTP ${answer.statusCode} with a body that is not a JSON object`));
   }
-  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
-    return failUpstream(call, target, 'malformed', GW_ERR_UPSTREAM_MALFORMED(`Upstream '${target.upstream.name}' answered HTTP ${answer.statusCode} with a body that is not a JSON object`));
-  }
-  const answerObj = obj as Record<string, unknown>;
-  const usage = reportedUsage(answerObj);
   const scored = services.safety !== undefined && request.endpoint !== 'embeddings';
-  // The answer's text is only read when needed: no usage to count, or a safety check.
-  const text = usage === undefined || scored ? generatedText(answerObj, 'message') : '';
-  const tokens = tokenCount(usage, request, text);
-  // Only redact and block need the score before the answer leaves; observe scores after.
-  if (scored && model.config.safety.policy !== 'observe') {
+  const judged = scored && model.config.safety.policy !== 'observe';
+  // The answer's text is read before it leaves only when needed: no usage to count, or a redact/block policy.
+  if ((read.usage === undefined || judged) && read.parsed === undefined) read = { parsed: parseAnswer(buf)!, usage: read.usage };
+  const parsed = read.parsed;
+  const text = read.usage === undefined || judged ? generatedText(parsed!, 'message') : '';
+  const tokens = tokenCount(read.usage, request, text);
+  if (judged) {
     const verdict = await services.safety!.judge(model, text);
     // A long answer is scored over several turns of the event loop: the client may have gone.
-    if (signal.aborted) return ex.cancel(tokens);
+    if (signal.aborted) return { kind: 'cancelled', tokens };
     if (verdict.action === 'block') {
       // The model did the work: its tokens count, and the request is a client error (content_filter), never a page.
-      ex.fail(classifyFailure(verdict.error.status, 'gateway'), tokens);
-      return sendError(res, verdict.error);
+      return { kind: 'failed', reason: undefined, cls: classifyFailure(verdict.error.status, 'gateway'), sent: tokens, retryable: false, send: (r) => sendError(r, verdict.error) };
     }
     if (verdict.action === 'redact') {
-      const body = Buffer.from(JSON.stringify(await services.safety!.redactAnswer(answerObj)));
+      const body = Buffer.from(JSON.stringify(await services.safety!.redactAnswer(parsed!)));
       res.writeHead(answer.statusCode, passHeaders(answer.headers, 'application/json', body.length, 'redacted'));
       res.end(body);
-      ex.succeed(tokens, undefined);
-      return;
+      return delivered(call, target, { tokens, timing: undefined, cached: undefined, observe: undefined });
     }
   }
   res.writeHead(answer.statusCode, passHeaders(answer.headers, 'application/json', buf.length, undefined));
   res.end(buf);
-  ex.succeed(tokens, undefined);
-  if (scored && model.config.safety.policy === 'observe') services.safety!.observe(model, text);
-  if (call.cacheTenant !== undefined && answer.statusCode === 200) {
-    services.cache!.save(request, target.id, call.cacheTenant, { status: 200, contentType: 'application/json', body: buf, stream: false, promptTokens: tokens.prompt, completionTokens: tokens.completion });
-  }
+  const observe = scored && !judged ? (text !== '' ? text : () => answerText(parsed, buf)) : undefined;
+  const cached =
+    call.cacheTenant !== undefined && answer.statusCode === 200
+      ? { status: 200, contentType: 'application/json', body: buf, stream: false, promptTokens: tokens.prompt, completionTokens: tokens.completion }
+      : undefined;
+  return delivered(call, target, { tokens, timing: undefined, cached, observe });
 }
 
-async function relayStream(call: Call, target: RouteTarget, answer: Dispatcher.ResponseData): Promise<void> {
-  const { res, request, ex, signal, model, services } = call;
+/** The generated text of an answer, parsed now if it was not before. */
+function answerText(parsed: Record<string, unknown> | undefined, buf: Buffer): string {
+  const obj = parsed ?? parseAnswer(buf);
+  return obj === undefined ? '' : generatedText(obj, 'message');
+}
+
+async function relayStream(call: Call, target: RouteTarget, answer: Dispatcher.ResponseData): Promise<Outcome> {
+  const { res, request, signal, services } = call;
   res.writeHead(answer.statusCode, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache',
@@ -246,7 +303,7 @@ async function relayStream(call: Call, target: RouteTarget, answer: Dispatcher.R
   });
   res.flushHeaders();
   const sm = new StreamMeter(target.upstream.config.maxEventBytes);
-  // A copy for the cache, kept only while the stream stays under the cache's entry limit.
+  // The cache capture stage: a copy, kept only while the stream stays under the cache's entry limit.
   let copy: Buffer[] | undefined = call.cacheTenant === undefined ? undefined : [];
   let copied = 0;
   const limit = services.cache?.maxEntryBytes ?? 0;
@@ -257,15 +314,12 @@ async function relayStream(call: Call, target: RouteTarget, answer: Dispatcher.R
     else copy.push(b);
   };
   try {
-    for await (const chunk of answer.body) {
+    await pump(answer.body, res, signal, (chunk) => {
       // Only whole, checked events are written: a broken one never reaches the client.
-      const ready = sm.push(chunk as Buffer);
-      if (ready.length > 0) {
-        keep(ready);
-        if (!res.write(ready)) await once(res, 'drain', { signal });
-      }
-      if (sm.fault !== undefined) break;
-    }
+      const ready = sm.push(chunk);
+      if (ready.length > 0) keep(ready);
+      return ready;
+    }, () => sm.fault !== undefined);
     if (sm.fault === undefined) {
       const rest = sm.end();
       if (rest.length > 0) {
@@ -274,32 +328,73 @@ async function relayStream(call: Call, target: RouteTarget, answer: Dispatcher.R
       }
     }
   } catch (err) {
-    if (signal.aborted) return ex.cancel(streamedSoFar(sm, request));
+    if (signal.aborted) return { kind: 'cancelled', tokens: streamedSoFar(sm, request) };
     const reason = classifyUpstreamError(err);
-    return failUpstream(call, target, reason, upstreamError(reason, target, err), { sent: streamedSoFar(sm, request) });
+    return upstreamFailure(reason, upstreamError(reason, target, err), { sent: streamedSoFar(sm, request), midStream: true });
   }
   if (sm.fault !== undefined) {
     const make = sm.fault.kind === 'malformed' ? GW_ERR_UPSTREAM_MALFORMED : GW_ERR_UPSTREAM_STREAM;
-    return failUpstream(call, target, sm.fault.kind, make(sm.fault.message), { sent: streamedSoFar(sm, request) });
+    return upstreamFailure(sm.fault.kind, make(sm.fault.message), { sent: streamedSoFar(sm, request), midStream: true });
   }
   if (!sm.done) {
-    return failUpstream(call, target, 'reset', GW_ERR_UPSTREAM_RESET(`Upstream '${target.upstream.name}' ended the stream before [DONE]`), { sent: streamedSoFar(sm, request) });
+    return upstreamFailure('reset', GW_ERR_UPSTREAM_RESET(`Upstream '${target.upstream.name}' ended the stream before [DONE]`), { sent: streamedSoFar(sm, request), midStream: true });
   }
   res.end();
   const tokens = tokenCount(sm.usage, request, sm.text, sm.textChars);
-  ex.succeed(tokens, sm);
   // Scored once the client has it all: a stream is never held back for scoring.
-  services.safety?.observe(model, sm.text);
-  if (copy !== undefined) {
-    services.cache!.save(request, target.id, call.cacheTenant!, {
-      status: 200,
-      contentType: 'text/event-stream; charset=utf-8',
-      body: Buffer.concat(copy, copied),
-      stream: true,
-      promptTokens: tokens.prompt,
-      completionTokens: tokens.completion,
-    });
-  }
+  const cached =
+    copy === undefined
+      ? undefined
+      : { status: 200, contentType: 'text/event-stream; charset=utf-8', body: Buffer.concat(copy, copied), stream: true, promptTokens: tokens.prompt, completionTokens: tokens.completion };
+  return delivered(call, target, { tokens, timing: sm, cached, observe: services.safety === undefined ? undefined : sm.text });
+}
+
+const ignore = () => {};
+
+/**
+ * Passes an upstream body to the client through `transform` (the bytes to
+ * write for each chunk) until the body ends or `stop()` says so, with
+ * back-pressure: the body pauses while the client's socket drains. Event
+ * listeners, not an async iterator: no promise per chunk. Rejects with the
+ * body's error, or the signal's reason when the client goes away.
+ */
+function pump(body: Dispatcher.ResponseData['body'], res: ServerResponse, signal: AbortSignal, transform: (chunk: Buffer) => Buffer, stop: () => boolean): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let settled = false;
+    const resume = () => body.resume();
+    const done = (err?: unknown) => {
+      if (settled) return;
+      settled = true;
+      body.off('data', onData);
+      body.off('end', onEnd);
+      body.off('error', onError);
+      // The body may still fail after this (undici destroys it when the signal aborts): not a crash.
+      body.on('error', ignore);
+      res.off('drain', resume);
+      signal.removeEventListener('abort', onAbort);
+      if (err === undefined) resolve();
+      else reject(err);
+    };
+    const onData = (chunk: Buffer) => {
+      const out = transform(chunk);
+      if (out.length > 0 && !res.write(out)) {
+        body.pause();
+        res.once('drain', resume);
+      }
+      if (stop()) {
+        done();
+        body.destroy();
+      }
+    };
+    const onEnd = () => done();
+    const onError = (err: unknown) => done(err);
+    const onAbort = () => done(signal.reason);
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    body.on('data', onData);
+    body.on('end', onEnd);
+    body.on('error', onError);
+  });
 }
 
 /**
@@ -307,65 +402,56 @@ async function relayStream(call: Call, target: RouteTarget, answer: Dispatcher.R
  * SDK would read it as an empty stream, a silent 200. Nothing has gone out
  * yet, so it is a 502 `upstream_malformed_response`, counted as malformed.
  */
-async function refuseNotAStream(call: Call, target: RouteTarget, answer: Dispatcher.ResponseData): Promise<void> {
+async function refuseNotAStream(call: Call, target: RouteTarget, answer: Dispatcher.ResponseData): Promise<Outcome> {
   await answer.body.dump().catch(() => {});
   const type = String(answer.headers['content-type'] ?? 'no content type').slice(0, 60);
-  failUpstream(call, target, 'malformed', GW_ERR_UPSTREAM_MALFORMED(`Upstream '${target.upstream.name}' answered a stream request with ${type}, not text/event-stream`));
+  return upstreamFailure('malformed', GW_ERR_UPSTREAM_MALFORMED(`Upstream '${target.upstream.name}' answered a stream request with ${type}, not text/event-stream`));
 }
 
 /**
  * An upstream HTTP error reaches the client with its status. An OpenAI-shaped
  * body passes as it is; anything else is wrapped in that shape.
  */
-async function relayUpstreamError(call: Call, target: RouteTarget, answer: Dispatcher.ResponseData): Promise<void> {
-  const { res, ex, signal } = call;
+async function relayUpstreamError(call: Call, target: RouteTarget, answer: Dispatcher.ResponseData): Promise<Outcome> {
+  const { signal } = call;
   const status = answer.statusCode;
   const reason: UpstreamErrorReason | undefined = status >= 500 ? 'http_5xx' : status === 429 ? 'http_429' : undefined;
-  if (reason !== undefined) target.meter.errors[reason].inc();
   const clientKeyForwarded = !call.services.ownsAuthorization && target.upstream.config.apiKey === undefined;
-  ex.fail(classifyFailure(status, clientKeyForwarded ? 'upstream-client-key' : 'upstream'));
+  const cls = classifyFailure(status, clientKeyForwarded ? 'upstream-client-key' : 'upstream');
   let buf: Buffer | undefined;
   try {
     buf = await readAll(answer.body, UPSTREAM_ERROR_BODY_LIMIT);
   } catch {
-    if (signal.aborted) return;
+    // The upstream's answer was an error whatever the client did meanwhile: counted as one, nothing to send.
+    if (signal.aborted) return { kind: 'failed', reason, cls, retryable: false, send: () => {} };
     buf = undefined;
   }
   const retryAfter = answer.headers['retry-after'];
   const extra: Record<string, string> = { 'x-llmwatch-error': 'GW_ERR_UPSTREAM_HTTP' };
   if (typeof retryAfter === 'string') extra['retry-after'] = retryAfter;
   if (buf !== undefined && isOpenAIError(buf)) {
-    res.writeHead(status, { ...extra, 'content-type': 'application/json', 'content-length': buf.length });
-    res.end(buf);
-    return;
+    const body = buf;
+    return {
+      kind: 'failed',
+      reason,
+      cls,
+      retryable: false,
+      send: (res) => {
+        res.writeHead(status, { ...extra, 'content-type': 'application/json', 'content-length': body.length });
+        res.end(body);
+      },
+    };
   }
   const snippet = buf === undefined ? '' : `: ${redactSecrets(buf.toString('utf8', 0, Math.min(buf.length, 200)).trim())}`;
-  sendJson(
-    res,
-    status,
-    {
-      error: {
-        message: `Upstream '${target.upstream.name}' answered HTTP ${status}${snippet}`,
-        type: status >= 500 ? 'server_error' : 'invalid_request_error',
-        param: null,
-        code: 'upstream_error',
-      },
+  const error = {
+    error: {
+      message: `Upstream '${target.upstream.name}' answered HTTP ${status}${snippet}`,
+      type: status >= 500 ? 'server_error' : 'invalid_request_error',
+      param: null,
+      code: 'upstream_error',
     },
-    extra,
-  );
-}
-
-/**
- * The one place a request fails on the upstream's side once nothing else can
- * be tried: the reason counted on the target, the exchange failed (with the
- * tokens a stream had already sent), and the error sent, as a JSON error or,
- * mid-stream, as the stream's last event.
- */
-function failUpstream(call: Call, target: RouteTarget, reason: UpstreamErrorReason, err: LlmwatchError, stream?: { readonly sent: TokenCount | undefined }): void {
-  target.meter.errors[reason].inc();
-  call.ex.fail('error_5xx', stream?.sent);
-  if (stream === undefined) sendError(call.res, err);
-  else endStreamWithError(call.res, err);
+  };
+  return { kind: 'failed', reason, cls, retryable: false, send: (res) => sendJson(res, status, error, extra) };
 }
 
 function upstreamError(reason: UpstreamErrorReason, target: RouteTarget, cause: unknown): LlmwatchError {

@@ -16,6 +16,7 @@ export class Upstream {
   readonly basePath: string;
   readonly #pool: Pool;
   readonly #auth: string | undefined;
+  readonly #postHeaders: Readonly<Record<string, string>>;
 
   constructor(name: string, config: UpstreamConfig) {
     this.name = name;
@@ -23,9 +24,14 @@ export class Upstream {
     const url = new URL(config.baseURL);
     this.basePath = url.pathname.replace(/\/+$/, '');
     this.#auth = config.apiKey === undefined ? undefined : `Bearer ${config.apiKey}`;
+    this.#postHeaders = requestHeaders(true, this.#auth);
     this.limiter = new ConcurrencyLimiter(config.maxConcurrency, config.maxQueue, config.queueTimeoutMs);
     this.#pool = new Pool(url.origin, {
-      // One connection per slot, plus one so a readiness probe never waits behind traffic.
+      // One connection per slot, plus one so a readiness probe never waits behind traffic. No
+      // pipelining (undici's default of 1): an LLM answer takes seconds, and a request queued
+      // behind it on the same connection would wait for it (head-of-line blocking), while the
+      // limiter already bounds how many are sent; connections are reused (keep-alive), so the
+      // connection cost is paid once per slot, not per request.
       connections: config.maxConcurrency + 1,
       connectTimeout: config.connectTimeoutMs,
       headersTimeout: config.headersTimeoutMs,
@@ -45,16 +51,22 @@ export class Upstream {
     signal: AbortSignal,
     method: 'GET' | 'POST' = 'POST',
   ): Promise<Dispatcher.ResponseData> {
-    const headers: Record<string, string> = { accept: 'application/json, text/event-stream' };
-    if (body !== undefined) headers['content-type'] = 'application/json';
     const auth = this.#auth ?? clientAuth;
-    if (auth !== undefined) headers.authorization = auth;
+    // Without a client key to pass on, the headers are the same for every request: made once.
+    const headers = auth === this.#auth && body !== undefined ? this.#postHeaders : requestHeaders(body !== undefined, auth);
     return this.#pool.request({ path: this.basePath + path, method, headers, body: body ?? null, signal });
   }
 
   close(): Promise<void> {
     return this.#pool.destroy();
   }
+}
+
+function requestHeaders(hasBody: boolean, auth: string | undefined): Record<string, string> {
+  const headers: Record<string, string> = { accept: 'application/json, text/event-stream' };
+  if (hasBody) headers['content-type'] = 'application/json';
+  if (auth !== undefined) headers.authorization = auth;
+  return headers;
 }
 
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);

@@ -3,6 +3,7 @@ import { GW_ERR_CONTENT_BLOCKED } from '../errors.ts';
 import type { ModelConfig } from '../../core/config/gateway-config.ts';
 import type { ModelMeter } from '../../core/metering/gateway-metrics.ts';
 import { RollingMean } from './rolling-mean.ts';
+import { logger } from '../../core/log.ts';
 
 /** A scorer that answers at once (the lexical one), with masking for the `redact` policy. */
 export interface InlineScorer {
@@ -53,8 +54,8 @@ export class OutputSafety {
   readonly #background: BackgroundScorer | undefined;
   readonly #means = new Map<string, RollingMean>();
   readonly #window: number;
-  #observing: Promise<void> = Promise.resolve();
-  #backlog = 0;
+  readonly #queue: Array<{ readonly model: SafetySubject; readonly text: string | (() => string) }> = [];
+  #draining = false;
 
   constructor(inline: InlineScorer | undefined, background: BackgroundScorer | undefined, window: number) {
     this.#inline = inline;
@@ -96,31 +97,61 @@ export class OutputSafety {
     }
   }
 
-  /** Scores an answer that was already delivered (a stream): counts and exports, changes nothing. */
-  observe(model: SafetySubject, whole: string): void {
-    if (whole.length === 0) return;
-    // Observing only feeds a rolling mean: the start of a huge answer tells enough, at bounded cost.
-    const text = whole.length > OBSERVED_CHARS ? whole.slice(0, OBSERVED_CHARS) : whole;
+  /**
+   * Scores an answer that was already delivered: counts and exports, changes
+   * nothing. The text may be given as a function, called only when the
+   * answer's turn comes (a JSON answer's text is then extracted off the
+   * request's critical path).
+   */
+  observe(model: SafetySubject, whole: string | (() => string)): void {
+    if (typeof whole === 'string' && whole.length === 0) return;
     const inline = this.#inline;
     if (inline !== undefined) {
-      // One answer scored at a time, after the answer's bytes have gone out (a response is corked
-      // until the end of its tick): answers finishing faster than they are scored cannot pile
-      // pieces into every turn of the event loop.
-      if (this.#backlog >= OBSERVE_BACKLOG) return;
-      this.#backlog++;
-      this.#observing = this.#observing
-        .then(nextTurn)
-        .then(() => scoreInPieces(inline, text))
-        .then((score) => {
-          if (this.#record(model, score)) model.meter.flagged.observed.inc();
-        })
-        .finally(() => this.#backlog--);
+      // Scored after the answer's bytes have gone out (a response is corked until the end of its
+      // tick), in batches: each turn of the event loop scores queued answers up to SCORE_PIECE_CHARS
+      // characters, so answers finishing faster than they are scored cannot fill every turn, and
+      // many short answers cost one turn, not one each. Past OBSERVE_BACKLOG waiting, an answer goes
+      // unscored (observe is a sample).
+      if (this.#queue.length >= OBSERVE_BACKLOG) return;
+      this.#queue.push({ model, text: whole });
+      if (!this.#draining) {
+        this.#draining = true;
+        setImmediate(() => this.#drain(inline).catch((err: unknown) => logger('safety').error({ err }, 'output scoring failed')));
+      }
       return;
     }
+    const text = observed(typeof whole === 'string' ? whole : whole());
+    if (text.length === 0) return;
     // Failures are counted by the classifier's own handler, for every model at once.
     this.#background?.submit(text, (score) => {
       if (this.#record(model, score)) model.meter.flagged.observed.inc();
     });
+  }
+
+  async #drain(inline: InlineScorer): Promise<void> {
+    try {
+      while (this.#queue.length > 0) {
+        let budget = SCORE_PIECE_CHARS;
+        while (budget > 0 && this.#queue.length > 0) {
+          const next = this.#queue.shift()!;
+          const text = observed(typeof next.text === 'string' ? next.text : next.text());
+          if (text.length === 0) continue;
+          let score: number;
+          if (text.length <= budget) {
+            const t = inline.tally(text);
+            score = inline.scoreOf(t.words, t.flagged);
+            budget -= text.length;
+          } else {
+            score = await scoreInPieces(inline, text);
+            budget = 0;
+          }
+          if (this.#record(next.model, score)) next.model.meter.flagged.observed.inc();
+        }
+        if (this.#queue.length > 0) await nextTurn();
+      }
+    } finally {
+      this.#draining = false;
+    }
   }
 
   /** A copy of a chat or completions answer with every flagged word masked (in pieces, as {@link judge} scores). */
@@ -156,6 +187,11 @@ export class OutputSafety {
     model.meter.safetyScore.observe(score);
     return score >= model.config.safety.threshold;
   }
+}
+
+/** Observing only feeds a rolling mean: the start of a huge answer tells enough, at bounded cost. */
+function observed(whole: string): string {
+  return whole.length > OBSERVED_CHARS ? whole.slice(0, OBSERVED_CHARS) : whole;
 }
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
