@@ -36,8 +36,18 @@ export interface SqliteAuditStoreOptions {
   readonly checkpointEveryMs?: number;
 }
 
-/** With background checkpoints, the commit that finds the WAL this many pages long (64 MiB) still checkpoints it itself: the worker fell behind or died. */
-const FALLBACK_AUTOCHECKPOINT_PAGES = 16_384;
+/**
+ * With background checkpoints, the commit that finds the WAL this many pages
+ * long (256 MiB) still checkpoints it itself: the worker fell behind or died.
+ * In a sustained burst the worker's PASSIVE checkpoints never catch up with the
+ * writer (it appends while they copy), so the log restarts only through this
+ * fallback: on the event loop, three fsyncs of 10 to 45 ms on a busy disk. At
+ * 64 MiB that came every half second of a 10,000-alert burst (which writes a few
+ * hundred MiB of WAL); at 256 MiB about once. The WAL file keeps its largest size
+ * until the responder stops (SQLite reuses it from the start): cutting it back
+ * (`journal_size_limit`) cost an ftruncate of 80 to 190 ms on the event loop.
+ */
+const FALLBACK_AUTOCHECKPOINT_PAGES = 65_536;
 
 /**
  * The checkpointer: its own connection in a worker thread, a PASSIVE
