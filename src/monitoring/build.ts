@@ -153,7 +153,7 @@ function buildTunable(spec: Readonly<MonitoringSpec>, names: ReturnType<typeof r
     {
       info: {
         ...alertInfo(spec, def.name, def.category, rules, def.identity, def.summary, def.runbook),
-        ...(def.keepFiringForWhy !== undefined && rules.some((r) => r.rule.keepFiringFor !== undefined) ? { keepFiringForWhy: def.keepFiringForWhy } : {}),
+        ...(def.keepFiringForWhy !== undefined && rules.some((r) => r.rule.keepFiringFor !== undefined) ? { keepFiringForWhy: withPrefix(def.keepFiringForWhy, spec.metricsPrefix) } : {}),
       },
       rules,
     },
@@ -232,7 +232,24 @@ function alertInfo(
   runbook: Runbook,
 ): AlertInfo {
   const severities = [...new Set(rules.map((r) => r.rule.labels[ALERT_LABEL.severity] as Severity))];
-  return { name, category, severities, identity, summary, runbook, runbookURL: runbookURL(spec, name) };
+  const named = (text: string) => withPrefix(text, spec.metricsPrefix);
+  return {
+    name,
+    category,
+    severities,
+    identity,
+    summary,
+    runbook: { meaning: named(runbook.meaning), impact: named(runbook.impact), diagnosis: runbook.diagnosis.map(named), mitigation: runbook.mitigation.map(named) },
+    runbookURL: runbookURL(spec, name),
+  };
+}
+
+/**
+ * The catalog's runbook texts name llmwatch's metrics as `{prefix}requests_total`,
+ * never under one prefix: the model names them under the spec's.
+ */
+export function withPrefix(text: string, metricsPrefix: string): string {
+  return text.replaceAll('{prefix}', metricsPrefix);
 }
 
 /** Every scrape job the spec deploys, with the severity of losing it. */
@@ -266,7 +283,7 @@ function buildMeta(spec: Readonly<MonitoringSpec>, def: MetaAlertDef): BuiltAler
   return {
     info: {
       ...alertInfo(spec, def.name, 'meta', [rule], def.identity, def.summary, def.runbook),
-      ...(def.keepFiringForWhy === undefined ? {} : { keepFiringForWhy: def.keepFiringForWhy }),
+      ...(def.keepFiringForWhy === undefined ? {} : { keepFiringForWhy: withPrefix(def.keepFiringForWhy, spec.metricsPrefix) }),
     },
     rules: [rule],
   };

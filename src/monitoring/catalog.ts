@@ -159,9 +159,9 @@ export const HIGH_INFERENCE_LATENCY: AlertDef = {
       'One chat or completions request in twenty to this model takes longer than the threshold, measured at the gateway from arrival to the last byte, queue wait included. This is the source article\'s alert, with a known limit: end-to-end latency grows with the length of the answer (256 tokens at 30 tokens/s take 8.7 s, healthy), so a change in what clients ask for raises it as much as a slow server does. It is a warning; the pages are HighTimeToFirstToken and HighTimePerOutputToken, which do not grow with answer length.',
     impact: 'Users wait; non-streaming clients and chat UIs may time out; upstream clients may retry and add load.',
     diagnosis: [
-      'Did answers get longer? `openllm_request_completion_tokens` by model: if the P95 of completion tokens rose with the latency, the server is fine.',
-      'Is it queueing? `model:openllm_queue_length:sum` and `openllm_queue_wait_seconds`: a long queue means too little capacity.',
-      'Is it prefill or decode? Compare `model_endpoint:openllm_time_to_first_token_seconds:p95` (prefill, queue) with `model_endpoint:openllm_time_per_output_token_seconds:p95` (decode).',
+      'Did answers get longer? `{prefix}request_completion_tokens` by model: if the P95 of completion tokens rose with the latency, the server is fine.',
+      'Is it queueing? `model:{prefix}queue_length:sum` and `{prefix}queue_wait_seconds`: a long queue means too little capacity.',
+      'Is it prefill or decode? Compare `model_endpoint:{prefix}time_to_first_token_seconds:p95` (prefill, queue) with `model_endpoint:{prefix}time_per_output_token_seconds:p95` (decode).',
       'Is the GPU saturated or swapping KV cache? GPU memory and utilisation, and the model server\'s own metrics (vLLM: `vllm:num_requests_waiting`, `vllm:kv_cache_usage_perc` (KV cache in use, 0 to 1)).',
     ],
     mitigation: [
@@ -198,8 +198,8 @@ export const HIGH_EMBEDDING_LATENCY: AlertDef = {
     meaning: 'One embeddings request in twenty to this model takes longer than the threshold, arrival to last byte at the gateway, queue wait included. Embeddings have their own alert because they share nothing with chat latency: pooled with chat, fast embeddings would hide slow chat, and slow batch embeddings would page for chat.',
     impact: 'Search, retrieval (RAG) and indexing that wait on embeddings slow down; a RAG chat waits before its prompt is even sent.',
     diagnosis: [
-      'Did inputs grow? `openllm_request_prompt_tokens{endpoint="embeddings"}`: large batches take longer, healthy.',
-      'Is it queueing behind chat on a shared server? `model:openllm_queue_length:sum`, and the server\'s own queue (`vllm:num_requests_waiting`).',
+      'Did inputs grow? `{prefix}request_prompt_tokens{endpoint="embeddings"}`: large batches take longer, healthy.',
+      'Is it queueing behind chat on a shared server? `model:{prefix}queue_length:sum`, and the server\'s own queue (`vllm:num_requests_waiting`).',
     ],
     mitigation: ['Serve embeddings from their own server so they do not queue behind long generations.', 'Cap batch sizes of bulk indexing clients.'],
   },
@@ -232,8 +232,8 @@ export const HIGH_TIME_TO_FIRST_TOKEN: AlertDef = {
     meaning: 'Streaming users see nothing for longer than the threshold: time in the gateway\'s queue, the server\'s queue, and prefill of the prompt. It does not grow with the length of the answer, so it pages.',
     impact: 'Chat UIs feel frozen even when tokens then flow fast.',
     diagnosis: [
-      'Queue: `model:openllm_queue_length:sum`, `openllm_queue_wait_seconds`.',
-      'Prompt sizes: `openllm_request_prompt_tokens` (long prompts mean long prefill).',
+      'Queue: `model:{prefix}queue_length:sum`, `{prefix}queue_wait_seconds`.',
+      'Prompt sizes: `{prefix}request_prompt_tokens` (long prompts mean long prefill).',
       'Model server scheduling (vLLM: `vllm:num_requests_waiting`, chunked prefill settings).',
     ],
     mitigation: ['Add capacity or lower the gateway\'s `maxConcurrency` so the server is not oversubscribed.', 'Cap prompt sizes for bulk clients.', 'Switch the model to a lighter fallback while capacity is short.'],
@@ -268,7 +268,7 @@ export const HIGH_TIME_PER_OUTPUT_TOKEN: AlertDef = {
     impact: 'Text trickles out slower than people read; long answers take minutes; non-streaming clients time out.',
     diagnosis: [
       'Batch size on the model server: `vllm:num_requests_running`. Decode slows as the batch grows; the gateway\'s `maxConcurrency` bounds it.',
-      'Long prompts interleaved with decode (chunked prefill): `openllm_request_prompt_tokens`.',
+      'Long prompts interleaved with decode (chunked prefill): `{prefix}request_prompt_tokens`.',
       'GPU: utilisation, temperature throttling (HighGpuTemperature), another process on the GPU.',
     ],
     mitigation: ['Lower the gateway\'s `maxConcurrency` (smaller batches decode faster) or add replicas.', 'Switch the model to a lighter fallback while capacity is short.', 'Move the server off a throttling GPU.'],
@@ -311,7 +311,7 @@ export const LOW_TOKEN_THROUGHPUT: AlertDef = {
     meaning: 'The model is busy (requests are always in flight) yet produces fewer tokens per second than the threshold, summed over every gateway replica.',
     impact: 'Answers arrive slowly; capacity is lower than planned.',
     diagnosis: [
-      'Time per output token: `openllm_time_per_output_token_seconds` (decode speed).',
+      'Time per output token: `{prefix}time_per_output_token_seconds` (decode speed).',
       'GPU: utilisation, memory, temperature throttling; another process on the GPU.',
       'Batch size on the model server (vLLM: `vllm:num_requests_running`).',
     ],
@@ -344,7 +344,7 @@ export const QUEUE_BACKLOG: AlertDef = {
   runbook: {
     meaning: 'Requests wait at the gateway because every upstream slot (`maxConcurrency`) is taken.',
     impact: 'Latency grows by the wait; past `maxQueue` clients get 429, past `queueTimeoutMs` 503.',
-    diagnosis: ['Request rate per model: `model:openllm_requests:rate5m`.', 'Latency and in-flight requests: is the server slower, or is demand higher?'],
+    diagnosis: ['Request rate per model: `model:{prefix}requests:rate5m`.', 'Latency and in-flight requests: is the server slower, or is demand higher?'],
     mitigation: [
       'Add capacity (scale the model server out); a HighInferenceLatency playbook with a `scale` step does it on its own (see its Automatic response).',
       'Raise `maxConcurrency` only if the server has headroom (GPU memory, KV cache).',
@@ -401,7 +401,7 @@ export const HIGH_TIMEOUT_RATE: AlertDef = {
     meaning: 'Requests sent to the model server hang: no connection within `connectTimeoutMs`, no headers within `headersTimeoutMs`, or a stream that stalls past `idleTimeoutMs`. The gateway ends them with 504 `upstream_timeout` (counted as server-side errors), but they never reach the latency histograms, which observe successes only.',
     impact: 'Clients wait the whole timeout, then fail; SDKs retry and add load.',
     diagnosis: [
-      'Which timeout: the gateway\'s log; `openllm_upstream_errors_total{reason="timeout"}` by upstream.',
+      'Which timeout: the gateway\'s log; `{prefix}upstream_errors_total{reason="timeout"}` by upstream.',
       'Is the server overloaded (queue, `vllm:num_requests_waiting`), deadlocked, or is the GPU stuck (Xid errors in `dmesg`)?',
     ],
     mitigation: ['Restart the hung model server replica; switch the model to its fallback while it recovers.', 'Check the gateway timeouts fit the longest legitimate prefill.'],
@@ -480,8 +480,8 @@ export const HIGH_ERROR_RATE: AlertDef = {
     meaning: 'A share of the requests routed to the model failed server-side (5xx from the server, refused, timeouts, resets, 429 from the queue or the server, queue timeout), above the threshold, while judged traffic (successes and server-side failures) is above the minimum rate. Client errors (other 4xx, content_filter blocks) are not counted: they raise ClientErrorFlood instead.',
     impact: 'Users get errors; SDKs retry and add load.',
     diagnosis: [
-      'Which failure? `sum by (reason) (rate(openllm_upstream_errors_total[5m]))`: refused (server down), timeout, reset, http_5xx, http_429, malformed, stream_error.',
-      'Overload: `openllm_requests_total{code="4xx",status="error"}` is 429 (queue full, or the server\'s rate limit); `GW_ERR_QUEUE_TIMEOUT` answers count as 5xx.',
+      'Which failure? `sum by (reason) (rate({prefix}upstream_errors_total[5m]))`: refused (server down), timeout, reset, http_5xx, http_429, malformed, stream_error.',
+      'Overload: `{prefix}requests_total{code="4xx",status="error"}` is 429 (queue full, or the server\'s rate limit); `GW_ERR_QUEUE_TIMEOUT` answers count as 5xx.',
       'The model server\'s logs around the first failure.',
     ],
     mitigation: [
@@ -540,9 +540,9 @@ export const CLIENT_ERROR_FLOOD: AlertDef = {
     meaning: 'Most requests to the model are refused as the client\'s own errors: upstream 4xx other than 429 (prompt longer than the context, bad parameters, 413, 422), and the gateway\'s content_filter blocks. The model server is fine; these never count against the error rate or the error budget.',
     impact: 'The clients sending them get no answers; a broken client release or a prompt template that outgrew the context.',
     diagnosis: [
-      'Which endpoint: `sum by (endpoint) (rate(openllm_requests_total{status="client_error"}[5m]))`.',
-      'Which client, when client keys are configured: `rate(openllm_client_requests_total[5m])` by key.',
-      'Content filter or bad requests: `openllm_output_flagged_total{action="blocked"}` counts blocks; the rest are 4xx from the server (its logs say which, e.g. vLLM\'s "maximum context length").',
+      'Which endpoint: `sum by (endpoint) (rate({prefix}requests_total{status="client_error"}[5m]))`.',
+      'Which client, when client keys are configured: `rate({prefix}client_requests_total[5m])` by key.',
+      'Content filter or bad requests: `{prefix}output_flagged_total{action="blocked"}` counts blocks; the rest are 4xx from the server (its logs say which, e.g. vLLM\'s "maximum context length").',
     ],
     mitigation: ['Tell the team owning the client; cap its rate with its own key if it hurts others.', 'A prompt template that outgrew the context: raise `max_model_len` on the server or trim the template.'],
   },
@@ -656,7 +656,7 @@ export const MODEL_SERVED_BY_FALLBACK: AlertDef = {
   runbook: {
     meaning: 'Some requests to the model are served by a target other than its primary (the first in the gateway config): the route was switched (by the admin API or the responder), or failover moves requests there because the primary fails.',
     impact: 'Users get the fallback\'s answers: often a smaller, weaker or costlier model.',
-    diagnosis: ['`openllm_route_active`: which target serves now; `openllm_route_switches_total` and the responder\'s audit log: who switched it.', '`openllm_failovers_total` by upstream: is the primary failing? ModelServerUnreachable or HighErrorRate will say why.'],
+    diagnosis: ['`{prefix}route_active`: which target serves now; `{prefix}route_switches_total` and the responder\'s audit log: who switched it.', '`{prefix}failovers_total` by upstream: is the primary failing? ModelServerUnreachable or HighErrorRate will say why.'],
     mitigation: ['Fix the primary, then switch back (`POST /admin/routes` or the responder\'s revert on resolve).'],
   },
 };
@@ -710,7 +710,7 @@ export const MODEL_UNAVAILABLE: AlertDef = {
     meaning: 'Every request routed to the model over the rate window failed server-side (5xx, refused, reset, timeout, overload), at least `minEvents` of them, and none succeeded. It needs no minimum traffic rate: it is the page for a dead model at low traffic, where the ratio alerts (HighErrorRate, ErrorBudgetBurn) stay silent below their minimum of events.',
     impact: 'The model answers nobody.',
     diagnosis: [
-      'Which failure: `sum by (reason) (rate(openllm_upstream_errors_total[5m]))` and `openllm_requests_total{status="error"}` by `code`.',
+      'Which failure: `sum by (reason) (rate({prefix}upstream_errors_total[5m]))` and `{prefix}requests_total{status="error"}` by `code`.',
       'ModelServerUnreachable fires beside it when the server cannot be reached at all.',
       'The model server\'s logs: crashed, out of memory, a bad deploy?',
     ],
@@ -779,10 +779,10 @@ export const HIGH_TOXICITY_SCORE: AlertDef = {
     ];
   },
   runbook: {
-    meaning: 'The answers of the model served over the last rate window score high on the gateway\'s toxicity scorer, on average per answer across every gateway replica (from the score histogram `openllm_output_safety_score`: rate of `_sum` over rate of `_count`). With no answers in the window there is no value, so the alert resolves once toxic answers stop. (`openllm_output_toxicity_score`, the per-replica rolling mean of the last 100 answers, is for dashboards only: it holds its value while idle.)',
+    meaning: 'The answers of the model served over the last rate window score high on the gateway\'s toxicity scorer, on average per answer across every gateway replica (from the score histogram `{prefix}output_safety_score`: rate of `_sum` over rate of `_count`). With no answers in the window there is no value, so the alert resolves once toxic answers stop. (`{prefix}output_toxicity_score`, the per-replica rolling mean of the last 100 answers, is for dashboards only: it holds its value while idle.)',
     impact: 'Users may be shown abusive or harmful text; a compliance incident.',
     diagnosis: [
-      '`openllm_output_flagged_total` and the score histogram: a few outputs or many? Which replica: `sum by (instance) (rate(openllm_output_safety_score_sum[5m])) / sum by (instance) (rate(openllm_output_safety_score_count[5m]))`.',
+      '`{prefix}output_flagged_total` and the score histogram: a few outputs or many? Which replica: `sum by (instance) (rate({prefix}output_safety_score_sum[5m])) / sum by (instance) (rate({prefix}output_safety_score_count[5m]))`.',
       'Recent prompts: a jailbreak campaign? A changed system prompt or model version?',
     ],
     mitigation: ['Set the model\'s safety policy to `redact` or `block` in the gateway.', 'Switch to a safer model or roll back the change.'],

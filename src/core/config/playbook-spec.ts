@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ACTION_IDS, actionSpec } from './action-specs.ts';
+import { DEFAULT_PREFIX, metricName } from '../conventions/metrics.ts';
 import { Duration } from './duration.ts';
 import { promqlSyntaxError } from './promql-syntax.ts';
 
@@ -92,22 +93,30 @@ export type StepCondition = z.output<typeof Condition>;
  * time to first token and time per output token, not on the article's end-to-end HighInferenceLatency:
  * that one grows with answer length, so long but healthy answers would switch the model.
  */
-const ARTICLE_LATENCY_PLAYBOOK: z.input<typeof PlaybookSchema> = {
-  cooldown: '10m',
-  steps: [
-    {
-      action: 'scale',
-      if: { query: 'sum(openllm_queue_length{model="{{ $labels.model }}"})', above: 20 },
-      params: { deployment: 'openllm', namespace: 'default', max: 3 },
-      stopOnSuccess: true,
-    },
-    { action: 'switch-model', params: { model: '{{ $labels.model }}', target: 'fallback' }, revertOnResolve: true },
-    { action: 'notify', always: true, params: { channel: 'chat' } },
-  ],
-};
+function articleLatencyPlaybook(metricsPrefix: string): z.input<typeof PlaybookSchema> {
+  return {
+    cooldown: '10m',
+    steps: [
+      {
+        action: 'scale',
+        if: { query: `sum(${metricName('queueLength', metricsPrefix)}{model="{{ $labels.model }}"})`, above: 20 },
+        params: { deployment: 'openllm', namespace: 'default', max: 3 },
+        stopOnSuccess: true,
+      },
+      { action: 'switch-model', params: { model: '{{ $labels.model }}', target: 'fallback' }, revertOnResolve: true },
+      { action: 'notify', always: true, params: { channel: 'chat' } },
+    ],
+  };
+}
 
-/** The default playbooks: the article's latency playbook on the two latency pages. */
-export const ARTICLE_PLAYBOOKS: z.input<typeof PlaybooksSchema> = {
-  HighTimeToFirstToken: ARTICLE_LATENCY_PLAYBOOK,
-  HighTimePerOutputToken: ARTICLE_LATENCY_PLAYBOOK,
-};
+/**
+ * The default playbooks: the article's latency playbook on the two latency pages, its queue
+ * condition reading the gateway's metrics under `metricsPrefix` (the spec's).
+ */
+export function articlePlaybooks(metricsPrefix: string = DEFAULT_PREFIX): z.input<typeof PlaybooksSchema> {
+  const playbook = articleLatencyPlaybook(metricsPrefix);
+  return { HighTimeToFirstToken: playbook, HighTimePerOutputToken: playbook };
+}
+
+/** The default playbooks under the default metric prefix (what `llmwatch responder` runs without any). */
+export const ARTICLE_PLAYBOOKS: z.input<typeof PlaybooksSchema> = articlePlaybooks();

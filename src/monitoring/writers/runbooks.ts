@@ -3,7 +3,6 @@ import type { Severity } from '../../core/conventions/alerts.ts';
 import { GEN_ERR_ALERT_NAME, GEN_ERR_DUPLICATE_ALERT, GEN_ERR_EMPTY_OUTPUT, GEN_ERR_RUNBOOK_URL } from '../errors.ts';
 import type { AlertInfo, AlertingRule, GeneratedFile, MonitoringModel } from '../model.ts';
 import type { Playbook } from '../../core/config/playbook-spec.ts';
-import { DEFAULT_PREFIX } from '../../core/conventions/metrics.ts';
 import { severityReceivers, watchdogReceiver } from './alertmanager.ts';
 import { COMPOSE_FILE_PATH } from './compose.ts';
 import { KUSTOMIZATION_PATH, deployNamespace } from './kube-deploy.ts';
@@ -89,7 +88,6 @@ function runbookPage(alert: AlertInfo, rules: readonly AlertingRule[], model: Mo
   const severities = ordered(alert.severities);
   // Only the labels that tell one instance from another, and only those given.
   const labels = alert.identity.filter((l) => given[l] !== undefined && given[l] !== '').map((l) => [l, given[l]!] as const);
-  const prefix = (text: string) => withPrefix(text, model.spec.metricsPrefix);
   const lines = [
     `# ${alert.name}`,
     '',
@@ -105,11 +103,11 @@ function runbookPage(alert: AlertInfo, rules: readonly AlertingRule[], model: Mo
     '',
     '## Meaning',
     '',
-    prefix(alert.runbook.meaning),
+    alert.runbook.meaning,
     '',
     '## Impact',
     '',
-    prefix(alert.runbook.impact),
+    alert.runbook.impact,
     '',
     '## Check it now',
     '',
@@ -117,7 +115,7 @@ function runbookPage(alert: AlertInfo, rules: readonly AlertingRule[], model: Mo
     '',
     '## Diagnosis',
     '',
-    ...numbered(alert.runbook.diagnosis.map(prefix)),
+    ...numbered(alert.runbook.diagnosis),
     '',
     '## Commands',
     '',
@@ -125,7 +123,7 @@ function runbookPage(alert: AlertInfo, rules: readonly AlertingRule[], model: Mo
     '',
     '## Mitigation',
     '',
-    ...numbered(alert.runbook.mitigation.map(prefix)),
+    ...numbered(alert.runbook.mitigation),
     '',
     '## Automatic response',
     '',
@@ -146,16 +144,12 @@ function runbookPage(alert: AlertInfo, rules: readonly AlertingRule[], model: Mo
       lines.push(`- \`${rule.labels[ALERT_LABEL.severity] ?? 'unlabelled'}\` after ${rule.for}${rule.keepFiringFor === undefined ? '' : `, kept firing ${rule.keepFiringFor} after it clears`}:`, '', '  ```promql', ...rule.expr.split('\n').map((l) => `  ${l}`), '  ```', '');
     }
     lines.pop();
-    if (alert.keepFiringForWhy !== undefined) lines.push('', `Why it keeps firing after it clears (\`keep_firing_for\`): ${prefix(alert.keepFiringForWhy)}`);
+    if (alert.keepFiringForWhy !== undefined) lines.push('', `Why it keeps firing after it clears (\`keep_firing_for\`): ${alert.keepFiringForWhy}`);
   }
   lines.push('', '[All runbooks](README.md)', '');
   return lines.join('\n');
 }
 
-/** The catalog's texts name the default prefix's metrics: a spec with another prefix gets its own names. */
-function withPrefix(text: string, metricsPrefix: string): string {
-  return metricsPrefix === DEFAULT_PREFIX ? text : text.replace(new RegExp(`\\b${DEFAULT_PREFIX}`, 'g'), metricsPrefix);
-}
 
 /** A PromQL string literal. */
 function promString(value: string): string {

@@ -1,6 +1,6 @@
 import type { MonitoringSpec } from '../../core/config/monitoring-spec.ts';
 import { GatewayConfigSchema } from '../../core/config/gateway-config.ts';
-import { ARTICLE_PLAYBOOKS, PlaybooksSchema } from '../../core/config/playbook-spec.ts';
+import { PlaybooksSchema, articlePlaybooks } from '../../core/config/playbook-spec.ts';
 import type { Playbook } from '../../core/config/playbook-spec.ts';
 import { ResponderConfigSchema } from '../../core/config/responder-config.ts';
 import { DEFAULT_SIMULATOR_CONFIG } from '../../core/config/simulator-config.ts';
@@ -42,7 +42,7 @@ export interface ResponderWiring {
  */
 export function deployedPlaybooks(spec: Readonly<MonitoringSpec>): Readonly<Record<string, Playbook>> {
   if (Object.keys(spec.playbooks).length > 0) return spec.playbooks;
-  return PlaybooksSchema.parse(ARTICLE_PLAYBOOKS);
+  return PlaybooksSchema.parse(articlePlaybooks(spec.metricsPrefix));
 }
 
 /**
