@@ -159,8 +159,9 @@ async function separateProcess(count: number): Promise<{ base: number[]; health:
         stallLine = undefined;
         onDelay = (l) => {
           const [p50, p99, max, cpu, runq] = l.split(' ').slice(1);
-          const [n, total, sCpu, sRunq] = stallLine?.split(' ').slice(1) ?? [];
-          const stalled = stallLine === undefined ? '' : `; ${n} stalls over 20 ms, ${total} ms in all: ${sCpu} ms running, ${sRunq} ms waiting for a CPU`;
+          const [n, total, sCpu, sRunq, own] = stallLine?.split(' ').slice(1) ?? [];
+          const stalled =
+            stallLine === undefined ? '' : `; ${n} stalls over 20 ms, ${total} ms in all: ${sCpu} ms running, ${sRunq} ms waiting for a CPU; the longest less its wait for a CPU: ${own} ms`;
           resolve(`${p50} / ${p99} / ${max} ms (main thread ${cpu} ms on a CPU, ${runq} ms waiting for one${stalled})`);
         };
         process.kill(pid ?? child.pid!, 'SIGUSR2');

@@ -9,9 +9,11 @@
  *   then the main thread's time on a CPU and waiting for one (runnable, but another process or
  *   thread ran: the scheduler's, not the responder's), in ms, from /proc/self/task/<pid>/schedstat
  *   (Linux; -1 elsewhere);
- *   `stalls <n> <ms> <cpu> <runq>` with BENCH_CHILD_STALLS set: the gaps over 20 ms between two
- *   1 ms ticks, their length in all, and how much of it the main thread ran and waited for a CPU.
- *   The rest of a stall is time asleep in the kernel (an fsync, a lock).
+ *   `stalls <n> <ms> <cpu> <runq> <own>` with BENCH_CHILD_STALLS set: the gaps over 20 ms between
+ *   two 1 ms ticks, their length in all, how much of it the main thread ran and waited for a CPU,
+ *   and the longest stall less its wait for a CPU (the responder's own: running, or asleep in the
+ *   kernel in an fsync or a lock).
+ *   (The last line of the report is the delay line.)
  * BENCH_CHILD_STALLS=<file> also writes each stall at exit as `<CLOCK_MONOTONIC s at its start> <ms>`,
  * to line up with `perf sched record -k CLOCK_MONOTONIC` (`perf sched timehist`).
  */
@@ -38,7 +40,7 @@ delay.enable();
 let sched0 = schedstat();
 const stallsFile = process.env.BENCH_CHILD_STALLS;
 const stallLines: string[] = [];
-const stalls = { n: 0, ms: 0, cpu: 0, runq: 0 };
+const stalls = { n: 0, ms: 0, cpu: 0, runq: 0, ownMax: 0 };
 if (stallsFile !== undefined) {
   let last = process.hrtime.bigint();
   let lastSched = schedstat();
@@ -50,8 +52,11 @@ if (stallsFile !== undefined) {
       stalls.n++;
       stalls.ms += gap;
       if (s !== undefined && lastSched !== undefined) {
+        const runq = (s[1] - lastSched[1]) / 1e6;
         stalls.cpu += (s[0] - lastSched[0]) / 1e6;
-        stalls.runq += (s[1] - lastSched[1]) / 1e6;
+        stalls.runq += runq;
+        // The stall less the scheduler's share: the responder's own (running, or asleep in a syscall).
+        stalls.ownMax = Math.max(stalls.ownMax, gap - runq);
       }
       // CLOCK_MONOTONIC seconds, as `perf record -k CLOCK_MONOTONIC` stamps events.
       stallLines.push(`${(Number(last) / 1e9).toFixed(6)} ${gap.toFixed(1)}`);
@@ -66,11 +71,11 @@ process.on('SIGUSR2', () => {
   const s = schedstat();
   const [cpu, runq] = s !== undefined && sched0 !== undefined ? [ms(s[0] - sched0[0]), ms(s[1] - sched0[1])] : ['-1', '-1'];
   // The stalls line first: the bench takes the delay line as the end of the report.
-  if (stallsFile !== undefined) process.stdout.write(`stalls ${stalls.n} ${stalls.ms.toFixed(1)} ${stalls.cpu.toFixed(1)} ${stalls.runq.toFixed(1)}\n`);
+  if (stallsFile !== undefined) process.stdout.write(`stalls ${stalls.n} ${stalls.ms.toFixed(1)} ${stalls.cpu.toFixed(1)} ${stalls.runq.toFixed(1)} ${stalls.ownMax.toFixed(1)}\n`);
   process.stdout.write(`delay ${ms(delay.percentile(50))} ${ms(delay.percentile(99))} ${ms(delay.max)} ${cpu} ${runq}\n`);
   delay.reset();
   sched0 = s;
-  Object.assign(stalls, { n: 0, ms: 0, cpu: 0, runq: 0 });
+  Object.assign(stalls, { n: 0, ms: 0, cpu: 0, runq: 0, ownMax: 0 });
 });
 process.stdout.write(`pid ${process.pid}\n${r.url}\n`);
 process.once('SIGTERM', () => {
