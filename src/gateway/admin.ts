@@ -4,7 +4,7 @@ import { parseJsonObject, readBody } from '../core/http/read-body.ts';
 import { sendJson } from '../core/http/send.ts';
 import { bearer, sameSecret } from '../core/http/auth.ts';
 import { HTTP_ERR_FORBIDDEN, HTTP_ERR_UNAUTHORIZED } from '../core/http/errors.ts';
-import { GW_ERR_ADMIN_BAD_TARGET, GW_ERR_ADMIN_DISABLED } from './errors.ts';
+import { GW_ERR_ADMIN_BAD_TARGET, GW_ERR_ADMIN_DISABLED, GW_ERR_ADMIN_WORKERS } from './errors.ts';
 import type { ModelRoute, Router } from './router.ts';
 
 const ADMIN_BODY_LIMIT = 16 * 1024;
@@ -15,7 +15,7 @@ const ADMIN_BODY_LIMIT = 16 * 1024;
  * "primary" | index | "upstream/model"}` switches it; `DELETE` sends it back
  * to its primary. Bearer token required: 401 without one, 403 with a wrong one.
  */
-export async function serveAdmin(req: IncomingMessage, res: ServerResponse, path: string, router: Router, token: string | undefined): Promise<void> {
+export async function serveAdmin(req: IncomingMessage, res: ServerResponse, path: string, router: Router, token: string | undefined, switchable = true): Promise<void> {
   if (token === undefined) throw GW_ERR_ADMIN_DISABLED('The admin API is off; set admin.token or admin.tokenFile in the gateway config');
   const given = bearer(req.headers.authorization);
   if (given === undefined) throw HTTP_ERR_UNAUTHORIZED('The admin API needs Authorization: Bearer <admin token>');
@@ -44,6 +44,9 @@ export async function serveAdmin(req: IncomingMessage, res: ServerResponse, path
       return sendJson(res, 200, describe(model));
     default:
       throw HTTP_ERR_METHOD_NOT_ALLOWED(`Use GET, PUT or DELETE for ${path}`, { headers: { allow: 'GET, PUT, DELETE' } });
+  }
+  if (!switchable) {
+    throw GW_ERR_ADMIN_WORKERS('This gateway runs several workers (--workers), each routing on its own: switch routes in the config and restart, or run one worker');
   }
   const by = typeof req.headers['x-llmwatch-actor'] === 'string' ? `admin:${req.headers['x-llmwatch-actor']}` : 'admin';
   const change = router.switch(model, index, by);

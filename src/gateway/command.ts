@@ -6,6 +6,7 @@ import { CFG_ERR_INVALID } from '../core/config/errors.ts';
 import { loadConfigFile, validateConfig } from '../core/config/validate.ts';
 import { parsePort, waitForSignal } from '../core/cli-helpers.ts';
 import { startGateway } from './server.ts';
+import { announceListening, clusterMetricsSource, isWorker, runPrimary } from './cluster.ts';
 import { upstreamWarnings } from './startup-checks.ts';
 import { redactSecrets, redactUrl } from '../core/http/redact.ts';
 import { logger, setLogLevel } from '../core/log.ts';
@@ -16,6 +17,7 @@ export interface GatewayCommandOptions {
   model?: string[];
   port?: number;
   host?: string;
+  workers?: number;
 }
 
 /**
@@ -46,9 +48,26 @@ export function gatewayCommand(): Command {
     .option('--model <name...>', 'models served by --upstream')
     .option('-p, --port <port>', 'port to listen on (default 8000, or the config file)', parsePort)
     .option('--host <host>', 'address to listen on (default 127.0.0.1)')
+    .option('--workers <n>', 'gateway processes sharing the port (node:cluster), one /metrics for all; default 1', parseWorkers)
     .action(async function runGateway(opts: GatewayCommandOptions) {
       const config = gatewayConfigFromOptions(opts);
       setLogLevel(config.logLevel);
+      const workers = opts.workers ?? 1;
+      if (workers > 1 && !isWorker()) {
+        const primary = await runPrimary(workers);
+        console.log(`llmwatch gateway listening on ${primary.url} with ${workers} workers (OpenAI API at ${primary.url}/v1, metrics of all workers at ${primary.url}/metrics)`);
+        await waitForSignal();
+        await primary.close();
+        console.log('llmwatch gateway stopped');
+        return;
+      }
+      if (isWorker()) {
+        const gw = await startGateway(config, { port: opts.port, host: opts.host, metricsSource: clusterMetricsSource });
+        announceListening(gw.url);
+        await waitForSignal();
+        await gw.close();
+        return;
+      }
       const gw = await startGateway(config, { port: opts.port, host: opts.host });
       console.log(`llmwatch gateway listening on ${gw.url} (OpenAI API at ${gw.url}/v1, metrics at ${gw.url}/metrics)`);
       for (const [model, m] of Object.entries(config.models)) {
@@ -60,4 +79,10 @@ export function gatewayCommand(): Command {
       await gw.close();
       console.log('llmwatch gateway stopped');
     });
+}
+
+function parseWorkers(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 256) throw CFG_ERR_INVALID(`--workers must be a whole number from 1 to 256, got '${value}'`);
+  return n;
 }

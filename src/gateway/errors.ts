@@ -28,3 +28,5 @@ export const GW_ERR_INVALID_API_KEY = defineError('GW_ERR_INVALID_API_KEY', 401,
 export const GW_ERR_ADMIN_DISABLED = defineError('GW_ERR_ADMIN_DISABLED', 404, 'invalid_request_error', 'admin_disabled');
 /** An admin request names no such model or target. */
 export const GW_ERR_ADMIN_BAD_TARGET = defineError('GW_ERR_ADMIN_BAD_TARGET', 400, 'invalid_request_error', 'invalid_target');
+/** A route switch through the admin API of a gateway run with `--workers`: each worker routes on its own, so one cannot switch them all. */
+export const GW_ERR_ADMIN_WORKERS = defineError('GW_ERR_ADMIN_WORKERS', 409, 'invalid_request_error', 'route_switch_unsupported');

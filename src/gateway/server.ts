@@ -15,7 +15,7 @@ import { close, listen } from '../core/http/listen.ts';
 import { decodeBody, parseJsonObject, readBody, requireJsonContentType } from '../core/http/read-body.ts';
 import { retryAfter, sendError, sendJson } from '../core/http/send.ts';
 import { serve, serverURL, truncate } from '../core/http/serve.ts';
-import type { Route } from '../core/http/serve.ts';
+import type { MetricsSource, Route } from '../core/http/serve.ts';
 import { ENDPOINT_NONE } from '../core/conventions/metrics.ts';
 import type { RejectReason } from '../core/conventions/metrics.ts';
 import { GatewayMetrics } from '../core/metering/gateway-metrics.ts';
@@ -59,6 +59,8 @@ export interface GatewayHandle {
 
 export interface GatewayOptions {
   readonly registry?: Registry;
+  /** Where `/metrics` comes from (with `--workers`, the aggregate of all workers); default this gateway's registry. */
+  readonly metricsSource?: (registry: Registry) => MetricsSource;
   /** Where route switches are logged, one JSON object per line; default stdout. */
   readonly log?: (entry: RouteSwitch) => void;
 }
@@ -186,7 +188,7 @@ export function createGateway(config: GatewayConfig, opts: GatewayOptions = {}) 
         },
       },
     },
-    { path: '/admin/', prefix: true, any: (req, res, { path }) => serveAdmin(req, res, path, router, adminToken) },
+    { path: '/admin/', prefix: true, any: (req, res, { path }) => serveAdmin(req, res, path, router, adminToken, opts.metricsSource === undefined) },
   ];
 
   /** `GET /v1/models/{id}`, as the SDK's `models.retrieve` asks; ids may contain `/`. */
@@ -215,7 +217,7 @@ export function createGateway(config: GatewayConfig, opts: GatewayOptions = {}) 
     part: 'gateway',
     routes,
     // The same text as registry.metrics(), rendered from the stores (src/core/metering/exposition.ts).
-    metrics: { contentType: registry.contentType, metrics: () => renderMetrics(registry) },
+    metrics: opts.metricsSource?.(registry) ?? { contentType: registry.contentType, metrics: () => renderMetrics(registry) },
     server: {
       keepAliveTimeout: limits.keepAliveTimeoutMs,
       headersTimeout: limits.headersTimeoutMs,

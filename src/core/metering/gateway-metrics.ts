@@ -101,7 +101,9 @@ export class GatewayMetrics {
     const histogram = (key: Parameters<typeof metricName>[0], help: string, labelNames: string[], buckets: readonly number[]) =>
       new Histogram({ name: metricName(key, p), help, labelNames, buckets: [...buckets], ...reg });
     const counter = (key: Parameters<typeof metricName>[0], help: string, labelNames: string[]) => new Counter({ name: metricName(key, p), help, labelNames, ...reg });
-    const gauge = (key: Parameters<typeof metricName>[0], help: string, labelNames: string[]) => new Gauge({ name: metricName(key, p), help, labelNames, ...reg });
+    // `aggregator` is how `--workers` combines the workers' values (prom-client's AggregatorRegistry); sum unless said.
+    const gauge = (key: Parameters<typeof metricName>[0], help: string, labelNames: string[], aggregator: 'sum' | 'max' | 'average' = 'sum') =>
+      new Gauge({ name: metricName(key, p), help, labelNames, aggregator, ...reg });
 
     const duration = histogram('inferenceDuration', 'Time from a request reaching the gateway to the end of a successful answer, queue wait included.', [model, endpoint], opts.durationBuckets);
     const ttft = histogram('timeToFirstToken', 'Time from a streamed request reaching the gateway to its first content token.', [model, endpoint], BUCKETS.timeToFirstToken);
@@ -115,12 +117,12 @@ export class GatewayMetrics {
     const inFlight = gauge('requestsInFlight', 'Requests holding an upstream slot (sent and not yet finished).', [model, upstream]);
     const upstreamErrors = counter('upstreamErrors', 'Failed exchanges with an upstream, by reason.', [model, upstream, reason]);
     const upstreamRequests = counter('upstreamRequests', 'Requests sent to each target of a model, failover attempts included.', [model, upstream, upstreamModel]);
-    const routeActive = gauge('routeActive', '1 for the target a model is routed to now, 0 for its other targets.', [model, upstream, upstreamModel]);
-    const routePrimary = gauge('routePrimary', "1 for a model's primary target (first in the config), 0 for its fallbacks.", [model, upstream, upstreamModel]);
+    const routeActive = gauge('routeActive', '1 for the target a model is routed to now, 0 for its other targets.', [model, upstream, upstreamModel], 'max');
+    const routePrimary = gauge('routePrimary', "1 for a model's primary target (first in the config), 0 for its fallbacks.", [model, upstream, upstreamModel], 'max');
     const routeSwitches = counter('routeSwitches', 'Route changes made through the admin API.', [model]);
     const failovers = counter('failovers', 'Requests retried on the next target after this one failed.', [model, upstream]);
     const cache = counter('cacheRequests', 'Response cache lookups: hit, miss, or bypass (not cacheable).', [model, result]);
-    const toxicity = gauge('outputToxicity', 'Rolling mean toxicity score of recent outputs, 0 to 1.', [model]);
+    const toxicity = gauge('outputToxicity', 'Rolling mean toxicity score of recent outputs, 0 to 1.', [model], 'average');
     const safetyScore = histogram('outputSafetyScore', 'Toxicity scores of single outputs, 0 to 1.', [model], [0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 1]);
     const flagged = counter('outputFlagged', 'Outputs at or above the safety threshold, by what was done.', [model, action]);
     const classifierFailures = counter('safetyClassifierFailures', 'Outputs the external classifier could not score: error, timeout, or dropped when saturated.', [reason]);
@@ -128,7 +130,7 @@ export class GatewayMetrics {
       CLASSIFIER_FAILURE.map((r) => [r, boundCounter(classifierFailures, { [reason]: r })]),
     ) as Record<ClassifierFailure, IncChild>;
     this.#rejected = counter('rejectedRequests', 'Requests refused before reaching a model (bad JSON, oversized, invalid, unauthorized, unknown model or path).', [endpoint, reason]);
-    const buildInfo = gauge('buildInfo', 'Always 1; labels say which llmwatch and Node.js run.', [LABEL.version, LABEL.nodeVersion]);
+    const buildInfo = gauge('buildInfo', 'Always 1; labels say which llmwatch and Node.js run.', [LABEL.version, LABEL.nodeVersion], 'max');
     buildInfo.set({ [LABEL.version]: opts.version, [LABEL.nodeVersion]: process.version }, 1);
     if (opts.processMetrics) collectDefaultMetrics({ register: registry });
 
