@@ -3,6 +3,7 @@
  * promtool's expanding notation, and the alerts a scenario must produce.
  * All scenarios sample once a minute.
  */
+import { durationMs } from '../core/config/duration.ts';
 
 export interface InputSeries {
   readonly series: string;
@@ -68,11 +69,7 @@ export function stepValues(phases: ReadonlyArray<readonly [value: number, minute
     .join(' ');
 }
 
-/** Parses a one-unit Prometheus duration into minutes (seconds round up). */
+/** Whole minutes of a one-unit Prometheus duration, rounded up (`90s` is 2), by the one duration parser. */
 export function minutesOf(duration: string): number {
-  const m = /^(\d+)(ms|s|m|h|d|w)$/.exec(duration);
-  if (m === null) throw new Error(`not a duration: ${duration}`);
-  const n = Number(m[1]);
-  const perUnit = { ms: 1 / 60_000, s: 1 / 60, m: 1, h: 60, d: 1440, w: 10080 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd' | 'w'];
-  return Math.ceil(n * perUnit);
+  return Math.ceil(durationMs(duration) / 60_000);
 }

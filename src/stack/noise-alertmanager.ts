@@ -1,5 +1,6 @@
 import { parse as parseYaml } from 'yaml';
 import { MONTH_NAMES, WEEKDAY_NAMES } from '../core/config/maintenance-spec.ts';
+import { modelDurationMs } from '../core/config/duration.ts';
 import { STACK_ERR_NOISE_INPUT } from './errors.ts';
 
 /**
@@ -98,14 +99,6 @@ function matchersOf(node: Record<string, unknown>, prefix: '' | 'source_' | 'tar
   const eq = (node[`${prefix}match`] as Record<string, string> | undefined) ?? {};
   const re = (node[`${prefix}match_re`] as Record<string, string> | undefined) ?? {};
   return [...list.map(parseMatcher), ...Object.entries(eq).map(([k, v]) => matcher(k, '=', String(v))), ...Object.entries(re).map(([k, v]) => matcher(k, '=~', String(v)))];
-}
-
-/** Alertmanager's durations (Prometheus' model.Duration): units may be combined, `1h30m`. */
-function modelDurationMs(text: string): number {
-  const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000, y: 31_536_000_000 };
-  const parts = [...text.matchAll(/(\d+)(ms|s|m|h|d|w|y)/g)];
-  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== text) throw new Error(`not a duration: ${text}`);
-  return parts.reduce((sum, p) => sum + Number(p[1]) * unit[p[2]!]!, 0);
 }
 
 function routeOf(node: Record<string, unknown>, parent: Route | undefined, id: string): Route {

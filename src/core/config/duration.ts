@@ -24,6 +24,17 @@ export function durationMs(d: string): number {
   return Number(m[1]) * UNIT_MS[m[2] as Unit];
 }
 
+/**
+ * Milliseconds of a duration as Prometheus and Alertmanager themselves read
+ * it (Go's `model.Duration`): units may be combined, largest first (`1h30m`),
+ * and `y` is 365 days. For what their configs say, not for specs (specs take one unit).
+ */
+export function modelDurationMs(text: string): number {
+  const parts = [...text.matchAll(/(\d+)(ms|s|m|h|d|w|y)/g)];
+  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== text) throw new Error(`not a duration: ${text}`);
+  return parts.reduce((sum, p) => sum + Number(p[1]) * (p[2] === 'y' ? 365 * UNIT_MS.d : UNIT_MS[p[2] as Unit]), 0);
+}
+
 /** Seconds of a one-unit duration (`500ms` is 0.5). */
 export function durationSeconds(d: string): number {
   return durationMs(d) / 1000;
