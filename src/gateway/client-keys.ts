@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { CFG_ERR_INVALID, CFG_ERR_UNREADABLE } from '../core/config/errors.ts';
+import { CFG_ERR_INVALID } from '../core/config/errors.ts';
+import { readTextFile } from '../core/config/secrets.ts';
 import { bearer, sha256Hex } from '../core/http/auth.ts';
 
 /**
@@ -30,12 +30,7 @@ export class ClientKeys {
 
 /** Reads a keys file: `name:sha256` per line; `#` comments and blank lines skipped. */
 export function readKeysFile(path: string): Array<{ name: string; sha256: string }> {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw CFG_ERR_UNREADABLE(`Cannot read auth.keysFile ${path}: ${(err as Error).message}`, { cause: err });
-  }
+  const text = readTextFile(path, 'auth.keysFile');
   const keys: Array<{ name: string; sha256: string }> = [];
   text.split('\n').forEach((raw, i) => {
     const line = raw.trim();

@@ -1,6 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Registry } from 'prom-client';
-import { readSecretFile } from '../core/config/secrets.ts';
+import { secretOf } from '../core/config/secrets.ts';
 import { modelTargets } from '../core/config/gateway-config.ts';
 import type { GatewayConfig } from '../core/config/gateway-config.ts';
 import { hasCode } from '../core/errors.ts';
@@ -77,7 +77,7 @@ export function createGateway(config: GatewayConfig, opts: GatewayOptions = {}) 
   const registry = opts.registry ?? new Registry();
   const upstreams = new Map(Object.entries(config.upstreams).map(([name, u]) => [name, new Upstream(name, u)]));
   const keys = new ClientKeys([...config.auth.keys, ...(config.auth.keysFile === undefined ? [] : readKeysFile(config.auth.keysFile))]);
-  const adminToken = config.admin.token ?? (config.admin.tokenFile === undefined ? undefined : readSecretFile(config.admin.tokenFile, 'admin.tokenFile'));
+  const adminToken = secretOf(config.admin.token, config.admin.tokenFile, 'admin.tokenFile');
   const metrics = new GatewayMetrics(registry, {
     prefix: config.metrics.prefix,
     durationBuckets: config.metrics.durationBuckets,

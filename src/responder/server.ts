@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Registry } from 'prom-client';
 import { durationMs } from '../core/config/duration.ts';
-import { readSecretFile } from '../core/config/secrets.ts';
+import { readSecretFile, secretOf } from '../core/config/secrets.ts';
 import type { ResponderConfig } from '../core/config/responder-config.ts';
 import { hasCode } from '../core/errors.ts';
 import type { LlmwatchError } from '../core/errors.ts';
@@ -64,7 +64,7 @@ export async function startResponder(config: ResponderConfig, opts: ResponderOpt
   const host = opts.host ?? config.host;
   const insecure = opts.insecure === true;
   const registry = opts.registry ?? new Registry();
-  const token = config.auth.token ?? (config.auth.tokenFile === undefined ? undefined : readSecretFile(config.auth.tokenFile, 'auth.tokenFile'));
+  const token = secretOf(config.auth.token, config.auth.tokenFile, 'auth.tokenFile');
   const basic =
     config.auth.basic === undefined
       ? undefined
@@ -75,11 +75,11 @@ export async function startResponder(config: ResponderConfig, opts: ResponderOpt
     );
   }
   if (insecure && !isLoopback(host)) throw RSP_ERR_NO_AUTH(`--insecure is allowed on a loopback address only, not ${host}: set auth.token or auth.tokenFile instead.`);
-  const responderAdminToken = config.adminAuth.token ?? (config.adminAuth.tokenFile === undefined ? undefined : readSecretFile(config.adminAuth.tokenFile, 'adminAuth.tokenFile'));
+  const responderAdminToken = secretOf(config.adminAuth.token, config.adminAuth.tokenFile, 'adminAuth.tokenFile');
   const metrics = new ResponderMetrics(registry);
   // Checkpoints off the event loop: a burst's commits never wait for an fsync (docs/responder.md, Performance).
   const store = new SqliteAuditStore(config.auditPath, { checkpointEveryMs: 200 });
-  const adminToken = config.gateway.adminToken ?? (config.gateway.adminTokenFile === undefined ? undefined : readSecretFile(config.gateway.adminTokenFile, 'gateway.adminTokenFile'));
+  const adminToken = secretOf(config.gateway.adminToken, config.gateway.adminTokenFile, 'gateway.adminTokenFile');
   const actions = new Map<string, RevertibleAction>(
     [
       createSwitchModelAction({ gatewayURL: config.gateway.url, adminToken }),

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { BUCKETS, DEFAULT_PREFIX } from '../conventions/metrics.ts';
 import { LOG_LEVELS } from '../log.ts';
+import { TokenSchema } from './secrets.ts';
 
 const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/, 'letters, digits and . _ : / - only, at most 128 characters');
 
@@ -115,13 +116,8 @@ export const GatewayConfigSchema = z
     upstreams: z.record(name, UpstreamSchema).refine((u) => Object.keys(u).length > 0, 'at least one upstream is required'),
     models: z.record(name, ModelSchema).refine((m) => Object.keys(m).length > 0, 'at least one model is required'),
     /** The admin API (`/admin/*`): route switching. Off unless a token is set. */
-    admin: z
-      .strictObject({
-        /** Bearer token of the admin API; use `tokenFile` to keep it out of the config. */
-        token: z.string().min(16, 'at least 16 characters').optional(),
-        tokenFile: z.string().min(1).optional(),
-      })
-      .prefault({}),
+    /** Bearer token of the admin API (`token`, or `tokenFile` to keep it out of the config). */
+    admin: TokenSchema.prefault({}),
     /** Client API keys. With none, the gateway is open (as most local model servers are). */
     auth: z
       .strictObject({
@@ -195,9 +191,6 @@ export const GatewayConfigSchema = z
     }
     if (cfg.safety.scorer === 'classifier' && cfg.safety.classifier === undefined) {
       ctx.addIssue({ code: 'custom', path: ['safety', 'classifier'], message: "required when safety.scorer is 'classifier': { baseURL: http://host:port/v1 }" });
-    }
-    if (cfg.admin.token !== undefined && cfg.admin.tokenFile !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['admin'], message: "give either 'token' or 'tokenFile', not both" });
     }
   });
 

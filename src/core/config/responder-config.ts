@@ -3,6 +3,7 @@ import { actionSpec } from './action-specs.ts';
 import { Duration } from './duration.ts';
 import { ARTICLE_PLAYBOOKS, PlaybooksSchema } from './playbook-spec.ts';
 import { LOG_LEVELS } from '../log.ts';
+import { TokenSchema } from './secrets.ts';
 
 /**
  * The responder's config: where it listens, how Alertmanager authenticates,
@@ -26,12 +27,7 @@ export const ResponderConfigSchema = z
       })
       .prefault({}),
     /** The bearer token of `/admin/*` (kill switch, breaker reset), separate from Alertmanager's; without one, admin calls are refused. */
-    adminAuth: z
-      .strictObject({
-        token: z.string().min(16, 'at least 16 characters').optional(),
-        tokenFile: z.string().min(1).optional(),
-      })
-      .prefault({}),
+    adminAuth: TokenSchema.prefault({}),
     /** Decide and record everything, run nothing. */
     dryRun: z.boolean().default(false),
     /** The log level (fatal, error, warn, info, debug, trace, silent); `LLMWATCH_LOG_LEVEL` overrides it. Default info. */
@@ -92,7 +88,6 @@ export const ResponderConfigSchema = z
   })
   .superRefine((c, ctx) => {
     if (c.auth.token !== undefined && c.auth.tokenFile !== undefined) ctx.addIssue({ code: 'custom', path: ['auth'], message: "give either 'token' or 'tokenFile'" });
-    if (c.adminAuth.token !== undefined && c.adminAuth.tokenFile !== undefined) ctx.addIssue({ code: 'custom', path: ['adminAuth'], message: "give either 'token' or 'tokenFile'" });
     if (c.auth.basic !== undefined && (c.auth.basic.password === undefined) === (c.auth.basic.passwordFile === undefined)) {
       ctx.addIssue({ code: 'custom', path: ['auth', 'basic'], message: "give exactly one of 'password' or 'passwordFile'" });
     }

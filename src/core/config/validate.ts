@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { YAMLParseError, parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
-import { CFG_ERR_INVALID, CFG_ERR_SYNTAX, CFG_ERR_UNREADABLE } from './errors.ts';
+import { CFG_ERR_INVALID, CFG_ERR_SYNTAX } from './errors.ts';
+import { readTextFile } from './secrets.ts';
 
 /**
  * Validates plain data against a schema, applies its defaults and freezes the
@@ -38,14 +38,7 @@ export function zodProblems(error: z.ZodError): string[] {
  * An empty file is `{}`.
  */
 export function readYamlFile(path: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a folder' : (err as Error).message;
-    throw CFG_ERR_UNREADABLE(`Cannot read config file ${path}: ${why}; check the path`, { cause: err });
-  }
+  const text = readTextFile(path, 'config file', '; check the path');
   try {
     return parseYaml(text) ?? {};
   } catch (err) {

@@ -30,14 +30,17 @@ interface Store<E> {
   enableExemplars?: boolean;
 }
 
-interface IncChild {
+/** A counter bound to one label set. */
+export interface IncChild {
   inc(v?: number): void;
 }
-interface GaugeChild extends IncChild {
+/** A gauge bound to one label set. */
+export interface GaugeChild extends IncChild {
   dec(v?: number): void;
   set(v: number): void;
 }
-interface ObserveChild {
+/** A histogram bound to one label set. */
+export interface ObserveChild {
   observe(v: number): void;
 }
 

@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client';
 import type { Registry } from 'prom-client';
 import { ENDPOINT_NAMES } from '../openai/endpoints.ts';
 import { boundCounter, boundGauge, boundHistogram } from './exposition.ts';
+import type { GaugeChild, IncChild, ObserveChild } from './exposition.ts';
 import type { Endpoint } from '../openai/endpoints.ts';
 import { BUCKETS, CACHE_OP, CACHE_RESULT, CLASSIFIER_FAILURE, ENDPOINT_NONE, FLAG_ACTION, LABEL, REJECT_REASON, TOKEN_KIND, TOKEN_SOURCE, UPSTREAM_ERROR_REASON, metricName } from '../conventions/metrics.ts';
 import type { CacheOp, CacheResult, ClassifierFailure, CodeClass, FlagAction, RejectReason, TokenSource, UpstreamErrorReason } from '../conventions/metrics.ts';
@@ -15,17 +16,6 @@ export type ErrorClass = Exclude<CodeClass, '2xx'>;
  * overloaded), or a client error (`status="client_error"`, always a 4xx).
  */
 export type FailureClass = 'error_5xx' | 'error_4xx' | 'client_error_4xx';
-
-interface ObserveChild {
-  observe(v: number): void;
-}
-interface IncChild {
-  inc(v?: number): void;
-}
-interface GaugeChild extends IncChild {
-  dec(v?: number): void;
-  set(v: number): void;
-}
 
 export interface GatewayMetricsOptions {
   readonly prefix: string;
