@@ -17,6 +17,7 @@
  *
  *   npm run bench -- --vs nginx
  *   npm run bench -- --vs nginx --seconds 3 --rounds 2 --workers 2
+ *   npm run bench -- --vs nginx --parts scaling   # saturated throughput with 1, 2 and one worker per core
  *
  * nginx runs as one worker process (`worker_processes 1`), as the gateway runs
  * one event loop; `--nginx-workers` changes that. The machine's load average
@@ -27,7 +28,7 @@ import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { loadavg, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Pool } from 'undici';
@@ -298,14 +299,20 @@ async function metricsRender(models: number): Promise<void> {
     let text = '';
     for (let i = 0; i < 5; i++) text = await render();
     const times: number[] = [];
+    const cpu: number[] = [];
     for (let i = 0; i < 30; i++) {
       const t0 = performance.now();
+      const c0 = process.cpuUsage();
       text = await render();
+      const c = process.cpuUsage(c0);
       times.push(performance.now() - t0);
+      cpu.push((c.user + c.system) / 1000);
       await new Promise((r) => setImmediate(r));
     }
     times.sort((a, b) => a - b);
-    return { text, p50: quantile(times, 0.5), p99: quantile(times, 0.99) };
+    cpu.sort((a, b) => a - b);
+    // CPU time too: on a shared machine the wall time is mostly waiting for a core.
+    return { text, p50: quantile(times, 0.5), p99: quantile(times, 0.99), cpu50: quantile(cpu, 0.5) };
   };
   const ours = await time(() => renderMetrics(registry));
   const theirs = await time(() => registry.metrics());
@@ -313,9 +320,11 @@ async function metricsRender(models: number): Promise<void> {
   const series = text.split('\n').filter((l) => l.length > 0 && !l.startsWith('#')).length;
   const perModel = text.split('\n').filter((l) => l.includes('model="model-0"')).length;
   console.log(`\n/metrics with ${models} models (load ${load()})`);
-  console.log('| models | bytes | series | series per model | render p50 ms | render p99 ms | prom-client registry.metrics() p50 / p99 ms |');
-  console.log('|---|---|---|---|---|---|---|');
-  console.log(`| ${models} | ${Buffer.byteLength(text)} | ${series} | ${perModel} | ${fmt(ours.p50, 1)} | ${fmt(ours.p99, 1)} | ${fmt(theirs.p50, 1)} / ${fmt(theirs.p99, 1)} |`);
+  console.log('| models | bytes | series | series per model | render p50 ms | render p99 ms | render CPU p50 ms | prom-client registry.metrics() p50 / p99 / CPU p50 ms |');
+  console.log('|---|---|---|---|---|---|---|---|');
+  console.log(
+    `| ${models} | ${Buffer.byteLength(text)} | ${series} | ${perModel} | ${fmt(ours.p50, 1)} | ${fmt(ours.p99, 1)} | ${fmt(ours.cpu50, 1)} | ${fmt(theirs.p50, 1)} / ${fmt(theirs.p99, 1)} / ${fmt(theirs.cpu50, 1)} |`,
+  );
 }
 
 export async function compare(o: CompareOptions): Promise<void> {
@@ -431,6 +440,30 @@ export async function compare(o: CompareOptions): Promise<void> {
         console.log(`| ${paths[i]![0]} | ${x.ok} | ${x.errors} | ${fmt(x.p50)} | ${fmt(x.p99)} | ${fmt(x.p50 - s[0]!.p50)} | ${fmt(x.p99 - s[0]!.p99)} |`);
       }
       console.log(`gateway event-loop lag p99 per streaming phase: ${lags.map((l) => fmt(l, 2)).join(', ')} ms`);
+    }
+
+    if (o.parts.has('scaling')) {
+      // The scaling curve: gateways with 1 worker and with one per core, alternating with nginx in each round.
+      const cores = availableParallelism();
+      const counts = [...new Set([1, 2, cores])].filter((n) => n <= Math.max(2, cores));
+      const lua = join(dir, 'post.lua');
+      writeFileSync(lua, `wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = ${JSON.stringify(body)}\n`);
+      const extra = await Promise.all(counts.map((n) => startPart(['gateway', '--config', gwConfig, ...(n > 1 ? ['--workers', String(n)] : [])])));
+      try {
+        const rows: Array<{ name: string; rps: number[] }> = [{ name: 'nginx', rps: [] }, ...counts.map((n) => ({ name: `gateway, ${n} worker${n > 1 ? 's' : ''}`, rps: [] as number[] }))];
+        const urls = [nginx.url, ...extra.map((e) => e.url)];
+        const loadBefore = load();
+        for (let r = 0; r < o.rounds; r++) for (let i = 0; i < urls.length; i++) rows[i]!.rps.push((await wrk(urls[i]!, lua, o.connections, o.seconds)).throughput);
+        console.log(`\nscaling (saturated, wrk -t1 -c${o.connections}, ${o.rounds} x ${o.seconds} s, ${cores} cores; load ${loadBefore} -> ${load()})`);
+        console.log('| path | req/s per round | mean req/s | vs nginx, per round |');
+        console.log('|---|---|---|---|');
+        for (const row of rows) {
+          const mean = row.rps.reduce((a, b) => a + b, 0) / row.rps.length;
+          console.log(`| ${row.name} | ${row.rps.map((x) => x.toFixed(0)).join(', ')} | ${mean.toFixed(0)} | ${row.rps.map((x, k) => fmt(x / rows[0]!.rps[k]!, 2)).join(', ')} |`);
+        }
+      } finally {
+        for (const e of extra) e.child.kill('SIGTERM');
+      }
     }
 
     if (o.parts.has('metrics')) await metricsRender(o.models);

@@ -65,7 +65,7 @@ export async function runPrimary(workers: number): Promise<{ url: string; close(
           reject(new Error(`gateway worker ${w.id} exited with ${code}`));
           process.exitCode = 1;
           // One worker gone: stop the others, the gateway is not what was asked for.
-          for (const other of forked) if (other !== w && !other.isDead()) other.kill('SIGTERM');
+          for (const other of forked) if (other !== w && !other.isDead()) other.process.kill('SIGTERM');
         });
       });
     }),
@@ -79,7 +79,9 @@ export async function runPrimary(workers: number): Promise<{ url: string; close(
           (w) =>
             new Promise<void>((resolve) => {
               w.once('exit', () => resolve());
-              w.kill('SIGTERM');
+              // The worker's own SIGTERM handling closes its gateway; Worker.kill() would first wait
+              // for the worker's server to disconnect, which keep-alive clients can hold off for good.
+              w.process.kill('SIGTERM');
             }),
         ),
       );

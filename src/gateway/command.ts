@@ -65,8 +65,10 @@ export function gatewayCommand(): Command {
         const gw = await startGateway(config, { port: opts.port, host: opts.host, metricsSource: clusterMetricsSource });
         announceListening(gw.url);
         await waitForSignal();
-        await gw.close();
-        return;
+        // A worker's server closes through the primary, which is stopping too: give the close a few
+        // seconds for requests in flight, then go.
+        await Promise.race([gw.close(), new Promise((r) => setTimeout(r, WORKER_CLOSE_MS).unref())]);
+        process.exit(0);
       }
       const gw = await startGateway(config, { port: opts.port, host: opts.host });
       console.log(`llmwatch gateway listening on ${gw.url} (OpenAI API at ${gw.url}/v1, metrics at ${gw.url}/metrics)`);
@@ -80,6 +82,8 @@ export function gatewayCommand(): Command {
       console.log('llmwatch gateway stopped');
     });
 }
+
+const WORKER_CLOSE_MS = 3_000;
 
 function parseWorkers(value: string): number {
   const n = Number(value);
