@@ -3,11 +3,15 @@
  * names the simulator exports and the engine rules, alerts and dashboards read.
  * Nothing else spells a `vllm:` name.
  *
- * Source (checked 2026-12-02):
- * - vllm/v1/metrics/loggers.py, `PrometheusStatLogger.__init__` (github.com/vllm-project/vllm, commit
- *   005a810bc40faa25b8870fbc8559c3462581eee3 and the v0.32.0 docs, https://docs.vllm.ai/en/v0.32.0/usage/metrics/):
- *   names, types, help texts, labels `model_name` and `engine` (one value per data-parallel engine core,
- *   `make_per_engine`), and `finished_reason` on `vllm:request_success`.
+ * Source (checked 2026-12-02; the full repository was too large to mirror, so files were read one by one):
+ * - vllm/v1/metrics/loggers.py, `PrometheusStatLogger.__init__` (github.com/vllm-project/vllm): the revision at
+ *   commit 005a810bc40faa25b8870fbc8559c3462581eee3 and a later one (`create_metric_per_engine`,
+ *   `vllm:inter_token_latency_seconds`, `vllm:num_requests_waiting_by_reason`): names, types, help texts,
+ *   labels `model_name` and `engine` (one value per data-parallel engine core, `make_per_engine`), and
+ *   `finished_reason` on `vllm:request_success`. Both agree on every family listed here but one:
+ *   the later revision replaced `vllm:time_per_output_token_seconds` by `vllm:inter_token_latency_seconds`
+ *   (same buckets), the name used here.
+ * - The newest release the docs index holds is v0.32.0 (https://docs.vllm.ai/en/v0.32.0/usage/metrics/).
  * - vllm/v1/metrics/buckets.py (commit 139b1c3f17720f4bb6865309f365e6b1f1607a45): the default bucket
  *   families, locked by tests/v1/metrics/test_buckets.py (`DEFAULT_BUCKET_SNAPSHOTS`).
  * - vllm/v1/engine/__init__.py: `FINISH_REASON_STRINGS` = stop, length, abort, error, repetition; the counter
@@ -19,7 +23,7 @@
  * simulator's exposition is checked against.
  */
 
-/** The vLLM release whose names and buckets these are. */
+/** The newest vLLM release whose documentation was consulted beside the source files named above. */
 export const VLLM_VERSION = 'v0.32.0';
 
 /** vLLM's label names. */
