@@ -66,7 +66,7 @@ function tempDir(t: { after(fn: () => void): void }): string {
   return dir;
 }
 
-test('llmwatch noise on a real Prometheus: a known history, counted; fewer pages with the noise rules than without', { timeout: 120_000 }, async (t) => {
+test('llmwatch noise on a real Prometheus: a known history, counted; fewer pages with the noise rules than without', { timeout: 240_000 }, async (t) => {
   const dir = tempDir(t);
   // The exporter the test drives: one gauge per signal and model.
   const signals = new Map<string, number>();
@@ -202,7 +202,7 @@ test('llmwatch noise on a real Prometheus: a known history, counted; fewer pages
   assert.match(table.stdout, /^total +6 +\S+ +1 +2 +0 +1 +3 +[\d.]+$/m);
 });
 
-test('llmwatch noise: bad flags and unreadable inputs end in one llmwatch: line naming the flag and the fix', { timeout: 120_000 }, async (t) => {
+test('llmwatch noise: bad flags and unreadable inputs end in one llmwatch: line naming the flag and the fix', { timeout: 300_000 }, async (t) => {
   const dir = tempDir(t);
   const closed = `http://127.0.0.1:${await freePort()}`;
   const line = (run: Run) => {

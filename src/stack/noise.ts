@@ -100,14 +100,14 @@ export function analyseNoise(history: AlertHistory, view: AlertmanagerView, opti
   const keys: string[][] = history.series.map((s, i) => routes[i]!.map((r) => groupKey(r, s.labels)));
   // Which series fire at each step, and the episode each is in.
   const firingAt = new Map<number, Array<{ series: number; episode: Episode }>>();
-  episodes.forEach((list) => {
-    for (const e of list) {
-      for (const t of history.series[e.series]!.times) {
-        if (t < e.startMs || t > e.lastMs) continue;
-        const at = firingAt.get(t) ?? [];
-        at.push({ series: e.series, episode: e });
-        firingAt.set(t, at);
-      }
+  episodes.forEach((list, series) => {
+    // Times and episodes are both in order: one pass over each.
+    let k = 0;
+    for (const t of history.series[series]!.times) {
+      while (t > list[k]!.lastMs) k++;
+      const at = firingAt.get(t) ?? [];
+      at.push({ series, episode: list[k]! });
+      firingAt.set(t, at);
     }
   });
   // Maintenance windows are minute-grained: one calendar lookup per route and minute.
@@ -122,15 +122,23 @@ export function analyseNoise(history: AlertHistory, view: AlertmanagerView, opti
   const pagesBy = new Map<string, number>();
   /** Each notification group alive at the previous step: when its life began, and the series it has notified about. */
   let alive = new Map<string, { since: number; told: Set<number> | undefined }>();
+  // Inhibition depends only on which alerts fire: computed again only when that set changes.
+  let lastSet = '';
+  let lastInhibited: boolean[] = [];
   for (const t of [...firingAt.keys()].sort((a, b) => a - b)) {
     const firing = firingAt.get(t)!;
     const labels = firing.map((f) => history.series[f.series]!.labels);
+    const set = firing.map((f) => f.series).join(',');
+    if (set !== lastSet) {
+      lastSet = set;
+      lastInhibited = labels.map((l) => inhibitedBy(view, l, labels));
+    }
     /** Per group key: its route, every member firing now, and those it may notify about now. */
     const groups = new Map<string, { route: Route; members: number[]; notifiable: Episode[] }>();
     firing.forEach((f, i) => {
       const e = f.episode;
       e.steps++;
-      const inhibited = inhibitedBy(view, labels[i]!, labels);
+      const inhibited = lastInhibited[i]!;
       if (inhibited) e.inhibitedSteps++;
       let notified = false;
       routes[f.series]!.forEach((r, j) => {
@@ -192,10 +200,8 @@ export function analyseNoise(history: AlertHistory, view: AlertmanagerView, opti
     byName.set(name, entry);
   });
   const alerts: AlertNoise[] = [...byName].map(([alertname, e]) => {
-    const flaps = e.list.filter((ep) => {
-      const prev = episodes[ep.series]!.filter((o) => o.lastMs < ep.startMs).at(-1);
-      return prev !== undefined && ep.startMs - (prev.lastMs + stepMs) <= options.flapWindowMs;
-    }).length;
+    // A flap: an episode that begins within the window after the previous one of its series ended.
+    const flaps = [...e.series].reduce((n, i) => n + episodes[i]!.filter((ep, k) => k > 0 && ep.startMs - (episodes[i]![k - 1]!.lastMs + stepMs) <= options.flapWindowMs).length, 0);
     const pages = pagesBy.get(alertname) ?? 0;
     return {
       alertname,
