@@ -276,7 +276,19 @@ export function formatResults(results: readonly DrillResult[]): string {
     ]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-  return rows.map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n');
+  const table = rows.map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n');
+  return `${table}\n\n${summarise(results)}`;
+}
+
+/**
+ * One line of counts. A skipped drill proved nothing, so it is counted apart
+ * from the passed ones: "6 passed, 0 failed, 1 skipped (not proven)".
+ */
+export function summarise(results: readonly DrillResult[]): string {
+  const skipped = results.filter((r) => r.skipped !== undefined).length;
+  const failed = results.filter((r) => r.skipped === undefined && !r.ok).length;
+  const passed = results.length - skipped - failed;
+  return `${passed} passed, ${failed} failed${skipped === 0 ? '' : `, ${skipped} skipped (not proven)`}`;
 }
 
 /** How many series an instant query returns. */
