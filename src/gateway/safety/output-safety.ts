@@ -21,6 +21,8 @@ export interface InlineScorer {
 export const SCORE_PIECE_CHARS = 4096;
 /** The start of an answer that `observe` scores; `redact` and `block` score all of a (non-streamed) answer. */
 export const OBSERVED_CHARS = 16 * 1024;
+/** Time spent scoring queued answers in one turn of the event loop (at least one answer is scored). */
+const SCORE_TURN_MS = 0.1;
 /** Answers waiting to be observed; past this, an answer goes unscored (observe is a sample). */
 const OBSERVE_BACKLOG = 64;
 
@@ -108,10 +110,9 @@ export class OutputSafety {
     const inline = this.#inline;
     if (inline !== undefined) {
       // Scored after the answer's bytes have gone out (a response is corked until the end of its
-      // tick), in batches: each turn of the event loop scores queued answers up to SCORE_PIECE_CHARS
-      // characters, so answers finishing faster than they are scored cannot fill every turn, and
-      // many short answers cost one turn, not one each. Past OBSERVE_BACKLOG waiting, an answer goes
-      // unscored (observe is a sample).
+      // tick), from one queue: each turn of the event loop scores queued answers for up to
+      // SCORE_TURN_MS, so answers finishing faster than they are scored cannot fill every turn.
+      // Past OBSERVE_BACKLOG waiting, an answer goes unscored (observe is a sample).
       if (this.#queue.length >= OBSERVE_BACKLOG) return;
       this.#queue.push({ model, text: whole });
       if (!this.#draining) {
@@ -131,22 +132,19 @@ export class OutputSafety {
   async #drain(inline: InlineScorer): Promise<void> {
     try {
       while (this.#queue.length > 0) {
-        let budget = SCORE_PIECE_CHARS;
-        while (budget > 0 && this.#queue.length > 0) {
+        // One turn: at least one answer, more while under SCORE_TURN_MS (a long one is scored in
+        // pieces, a turn each). Under saturation that is about one answer a turn, so scoring samples
+        // instead of taking the CPU from requests; when there is room, queued answers go together.
+        const until = performance.now() + SCORE_TURN_MS;
+        do {
           const next = this.#queue.shift()!;
           const text = observed(typeof next.text === 'string' ? next.text : next.text());
           if (text.length === 0) continue;
-          let score: number;
-          if (text.length <= budget) {
-            const t = inline.tally(text);
-            score = inline.scoreOf(t.words, t.flagged);
-            budget -= text.length;
-          } else {
-            score = await scoreInPieces(inline, text);
-            budget = 0;
-          }
+          const long = text.length > SCORE_PIECE_CHARS;
+          const score = long ? await scoreInPieces(inline, text) : shortScore(inline, text);
           if (this.#record(next.model, score)) next.model.meter.flagged.observed.inc();
-        }
+          if (long) break;
+        } while (this.#queue.length > 0 && performance.now() < until);
         if (this.#queue.length > 0) await nextTurn();
       }
     } finally {
@@ -203,6 +201,11 @@ function pieceEnd(text: string, from: number): number {
   // A bounded look back: `lastIndexOf` would scan to the start of a text without spaces, on every piece.
   for (let i = limit; i > limit - 256; i--) if (text.charCodeAt(i) === 32) return i;
   return limit;
+}
+
+function shortScore(inline: InlineScorer, text: string): number {
+  const t = inline.tally(text);
+  return inline.scoreOf(t.words, t.flagged);
 }
 
 async function scoreInPieces(inline: InlineScorer, text: string): Promise<number> {
