@@ -100,6 +100,41 @@ const ModelServer = z
   })
   .transform((server) => ({ ...server, metricsPath: server.metricsPath ?? MODEL_SERVER_METRICS_PATH[server.kind] ?? '/metrics' }));
 
+/** Inline secrets people write in a remote_write target, and the file field that replaces each. */
+const REMOTE_WRITE_INLINE_SECRETS: Readonly<Record<string, string>> = {
+  password: 'basicAuth.passwordFile',
+  credentials: 'credentialsFile',
+  token: 'credentialsFile',
+  bearerToken: 'credentialsFile',
+  bearer_token: 'credentialsFile',
+};
+
+function refuseInlineSecrets(issue: { code?: string; keys?: readonly string[] }): string | undefined {
+  if (issue.code !== 'unrecognized_keys') return undefined;
+  const secrets = (issue.keys ?? []).filter((k) => REMOTE_WRITE_INLINE_SECRETS[k] !== undefined);
+  if (secrets.length === 0) return undefined;
+  return secrets
+    .map((k) => `${k}: a secret is never written inline in llmwatch.yaml (the generated prometheus.yml is meant to be committed); put it in a file Prometheus can read and name that file in ${REMOTE_WRITE_INLINE_SECRETS[k]}`)
+    .join('; ');
+}
+
+/** A path, on the Prometheus host, to a file holding one secret; Prometheus reads it itself. */
+const SecretFile = z.string().min(1, 'a path to the file that holds the secret');
+
+/** A regex Prometheus (RE2) compiles: JavaScript must compile it too, and RE2 has no look-around or back-references. */
+const MetricNameRegex = z
+  .string()
+  .min(1)
+  .refine((r) => {
+    try {
+      new RegExp(r);
+    } catch {
+      return false;
+    }
+    return !/\(\?<?[=!]|\\[1-9]/.test(r);
+  }, 'a regular expression (RE2: no look-around, no back-references) matching metric names, such as openllm_.*');
+
+
 /** Receivers the generated Alertmanager config has of its own. */
 const RESERVED_RECEIVERS = [RECEIVER.none, RECEIVER.responder] as const;
 
@@ -138,6 +173,66 @@ export const MonitoringSpecSchema = z
         scrapeInterval: Duration.default('15s'),
         evaluationInterval: Duration.default('15s'),
         externalLabels: z.record(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/), z.string()).default({}),
+        /**
+         * Long-term stores every sample is also sent to (`remote_write`): Thanos Receive, Mimir, Cortex,
+         * VictoriaMetrics, or a Prometheus with its remote-write receiver. Secrets come from files
+         * Prometheus reads, never inline. See docs/deploy.md, "Long-term storage".
+         */
+        remoteWrite: z
+          .array(
+            z
+              .strictObject(
+                {
+                  /** Unique among the targets: the `remote_name` label of Prometheus' own remote-storage metrics. */
+                  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/, 'letters, digits, - and _'),
+                  /** The store's write endpoint, e.g. `https://mimir.example/api/v1/push` or `http://thanos-receive:19291/api/v1/receive`. */
+                  url: z
+                    .url()
+                    // zod runs refinements after a failed format check too: a URL that does not parse is left to z.url()'s message.
+                    .refine((u) => !URL.canParse(u) || /^https?:$/.test(new URL(u).protocol), 'an http:// or https:// URL')
+                    .refine((u) => {
+                      if (!URL.canParse(u)) return true;
+                      const parsed = new URL(u);
+                      return parsed.username === '' && parsed.password === '';
+                    }, 'holds credentials (a user name or password before the host); a secret is never written inline: use basicAuth.passwordFile or credentialsFile'),
+                  /** HTTP basic auth: the user name, and the password from a file (`basic_auth.password_file`). */
+                  basicAuth: z.strictObject({ username: z.string().min(1), passwordFile: SecretFile }, { error: refuseInlineSecrets }).optional(),
+                  /** A token sent in the Authorization header, from a file (`authorization.credentials_file`). */
+                  credentialsFile: SecretFile.optional(),
+                  /** The Authorization scheme of that token. */
+                  credentialsType: z.string().regex(/^[A-Za-z][A-Za-z0-9-]*$/).default('Bearer'),
+                  /** The sending queue (`queue_config`); a field left out keeps Prometheus' default. */
+                  queue: z
+                    .strictObject({
+                      /** Samples buffered per shard. */
+                      capacity: z.number().int().positive().optional(),
+                      maxShards: z.number().int().positive().optional(),
+                      maxSamplesPerSend: z.number().int().positive().optional(),
+                      /** How long a sample waits in a shard's buffer before a partial batch is sent. */
+                      batchSendDeadline: Duration.optional(),
+                    })
+                    .optional(),
+                  /** Send only the series whose metric name matches one of these (a `keep` write relabelling); empty or left out: every series. */
+                  keepMetrics: z.array(MetricNameRegex).default([]),
+                },
+                { error: refuseInlineSecrets },
+              )
+              .superRefine((rw, ctx) => {
+                if (rw.basicAuth !== undefined && rw.credentialsFile !== undefined) {
+                  ctx.addIssue({ code: 'custom', path: ['credentialsFile'], message: 'give either basicAuth or credentialsFile, not both (Prometheus sends one Authorization header)' });
+                }
+              }),
+          )
+          .default([]),
+      })
+      .superRefine((p, ctx) => {
+        const seen = new Map<string, number>();
+        p.remoteWrite.forEach((rw, i) => {
+          const first = seen.get(rw.name);
+          if (first !== undefined) {
+            ctx.addIssue({ code: 'custom', path: ['remoteWrite', i, 'name'], message: `'${rw.name}' is already the name of remoteWrite[${first}]; each target needs its own name` });
+          } else seen.set(rw.name, i);
+        });
       })
       .prefault({}),
     targets: z
@@ -304,6 +399,7 @@ export function sloLatencyThreshold(slo: { readonly latencyIndicator: 'ttft' | '
   return slo.latencyThreshold ?? (slo.latencyIndicator === 'ttft' ? 2.5 : 2);
 }
 export type ModelServerSpec = z.output<typeof ModelServer>;
+export type RemoteWriteSpec = MonitoringSpec['prometheus']['remoteWrite'][number];
 export type { ReceiverSpec };
 
 export function monitoringSpec(data: unknown): Readonly<MonitoringSpec> {

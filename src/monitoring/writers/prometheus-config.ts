@@ -1,6 +1,7 @@
 import { TARGET_LABEL } from '../../core/conventions/alerts.ts';
 import { JOB, modelServerJob } from '../../core/conventions/deploy.ts';
 import { GEN_ERR_DUPLICATE_JOB } from '../errors.ts';
+import type { RemoteWriteSpec } from '../../core/config/monitoring-spec.ts';
 import type { GeneratedFile, MonitoringModel } from '../model.ts';
 import { dumpYaml, sortedRecord } from '../yaml.ts';
 
@@ -54,6 +55,7 @@ export function renderPrometheusConfig(model: MonitoringModel): GeneratedFile[] 
       alertmanagers: [{ api_version: 'v2', static_configs: [{ targets: [...targets.alertmanagers] }] }],
     },
     scrape_configs: scrapeJobs(model),
+    ...(prometheus.remoteWrite.length > 0 ? { remote_write: prometheus.remoteWrite.map(remoteWrite) } : {}),
   };
   return [{ path: PROMETHEUS_CONFIG_PATH, content: dumpYaml(config) }];
 }
@@ -96,5 +98,31 @@ function job(name: string, targets: readonly string[], metricsPath = DEFAULT_MET
     job_name: name,
     metrics_path: metricsPath,
     static_configs: [{ targets: [...targets], ...(labels === undefined ? {} : { labels: sortedRecord(labels) }) }],
+  };
+}
+
+/**
+ * One `remote_write` entry (Prometheus 2.42:
+ * https://prometheus.io/docs/prometheus/2.42/configuration/configuration/#remote_write).
+ * Secrets are file paths only (`password_file`, `credentials_file`), so the file can be committed.
+ */
+function remoteWrite(rw: RemoteWriteSpec): Record<string, unknown> {
+  const q = rw.queue;
+  const queue = q === undefined ? {} : {
+    ...(q.capacity === undefined ? {} : { capacity: q.capacity }),
+    ...(q.maxShards === undefined ? {} : { max_shards: q.maxShards }),
+    ...(q.maxSamplesPerSend === undefined ? {} : { max_samples_per_send: q.maxSamplesPerSend }),
+    ...(q.batchSendDeadline === undefined ? {} : { batch_send_deadline: q.batchSendDeadline }),
+  };
+  return {
+    name: rw.name,
+    url: rw.url,
+    ...(rw.basicAuth === undefined ? {} : { basic_auth: { username: rw.basicAuth.username, password_file: rw.basicAuth.passwordFile } }),
+    ...(rw.credentialsFile === undefined ? {} : { authorization: { type: rw.credentialsType, credentials_file: rw.credentialsFile } }),
+    ...(Object.keys(queue).length > 0 ? { queue_config: queue } : {}),
+    // Prometheus anchors the regex at both ends; each pattern is grouped so `|` cannot leak across them.
+    ...(rw.keepMetrics.length > 0
+      ? { write_relabel_configs: [{ source_labels: ['__name__'], regex: rw.keepMetrics.map((r) => `(?:${r})`).join('|'), action: 'keep' }] }
+      : {}),
   };
 }
