@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { parse as parseYaml } from 'yaml';
-import { monitoringSpec } from '../src/core/config/monitoring-spec.ts';
+import { monitoringSpec, REMOTE_WRITE_RESERVED_HEADERS } from '../src/core/config/monitoring-spec.ts';
 import type { MonitoringModel } from '../src/monitoring/model.ts';
 import { plainRuleGroup } from '../src/monitoring/writers/kubernetes.ts';
 import { PROMETHEUS_CONFIG_PATH, renderPrometheusConfig } from '../src/monitoring/writers/prometheus-config.ts';
@@ -21,6 +21,7 @@ const run = promisify(execFile);
 const MIMIR = {
   name: 'mimir',
   url: 'https://mimir.example/api/v1/push',
+  headers: { 'X-Scope-OrgID': 'tenant-1' },
   basicAuth: { username: 'tenant-1', passwordFile: '/etc/prometheus/secrets/mimir-password' },
   queue: { capacity: 20000, maxShards: 30, maxSamplesPerSend: 5000, batchSendDeadline: '10s' },
   keepMetrics: ['openllm_.*', 'llmwatch:.*'],
@@ -70,6 +71,7 @@ test('remoteWrite targets become remote_write entries: auth from files only, que
     {
       name: 'mimir',
       url: 'https://mimir.example/api/v1/push',
+      headers: { 'X-Scope-OrgID': 'tenant-1' },
       basic_auth: { username: 'tenant-1', password_file: '/etc/prometheus/secrets/mimir-password' },
       queue_config: { capacity: 20000, max_shards: 30, max_samples_per_send: 5000, batch_send_deadline: '10s' },
       write_relabel_configs: [{ source_labels: ['__name__'], regex: '(?:openllm_.*)|(?:llmwatch:.*)', action: 'keep' }],
@@ -102,6 +104,9 @@ test('remoteWrite is validated with the field named', () => {
     [{ name: 'a', url: 'http://s/push', basicAuth: { username: 'u', passwordFile: '/p' }, credentialsFile: '/t' }, /remoteWrite\.0\.credentialsFile.*not both/],
     [{ name: 'a', url: 'http://s/push', bearerToken: 'abc' }, /bearerToken.*never written inline.*credentialsFile/],
     [{ name: 'a', url: 'http://s/push', basicAuth: { username: 'u', password: 'p' } }, /remoteWrite\.0\.basicAuth.*password.*never written inline.*passwordFile/],
+    [{ name: 'a', url: 'http://s/push', headers: { authorization: 'Bearer abc' } }, /remoteWrite\.0\.headers\.authorization.*secret.*credentialsFile/],
+    [{ name: 'a', url: 'http://s/push', headers: { 'Content-Type': 'x' } }, /remoteWrite\.0\.headers\.Content-Type.*Prometheus sets this header itself/],
+    [{ name: 'a', url: 'http://s/push', headers: { 'bad header': 'x' } }, /remoteWrite\.0\.headers\.bad header/],
   ];
   for (const [rw, expected] of cases) assert.match(refusal([rw]), expected, JSON.stringify(rw));
   assert.match(refusal([{ name: 'a', url: 'http://s/push' }, { name: 'a', url: 'http://t/push' }]), /remoteWrite\.1\.name.*already/);
@@ -125,6 +130,23 @@ test('promtool refuses a remote_write with both auth kinds (what the spec refuse
   await assert.rejects(run('promtool', ['check', 'config', file], { timeout: 20_000 }), (err: { stdout?: string; stderr?: string }) =>
     /at most one of basic_auth/.test(`${err.stdout}${err.stderr}`),
   );
+});
+
+test('the headers the spec refuses are exactly those promtool refuses (and a tenant header passes both)', async (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'p.yml');
+  const promtoolAccepts = async (header: string) => {
+    writeFileSync(file, dumpYaml({ remote_write: [{ url: 'http://store/push', headers: { [header]: 'v' } }] }));
+    return run('promtool', ['check', 'config', file], { timeout: 20_000 }).then(
+      () => true,
+      () => false,
+    );
+  };
+  for (const header of [...REMOTE_WRITE_RESERVED_HEADERS, 'X-Scope-OrgID']) {
+    const specAccepts = refusal([{ name: 'a', url: 'http://s/push', headers: { [header]: 'v' } }]) === '';
+    assert.equal(specAccepts, header === 'X-Scope-OrgID', header);
+    assert.equal(await promtoolAccepts(header), specAccepts, `promtool and the spec disagree on ${header}`);
+  }
 });
 
 /** Starts the real Prometheus with `args`, on a free port, until ready; `close` stops it. */
@@ -174,6 +196,7 @@ test("a second real Prometheus with its remote-write receiver holds the gateway'
           name: 'store',
           url: `${store.url}/api/v1/write`,
           basicAuth: { username: 'llmwatch', passwordFile: join(dir, 'store-password') },
+          headers: { 'X-Scope-OrgID': 'llmwatch' },
           queue: { batchSendDeadline: '1s', maxSamplesPerSend: 100 },
           keepMetrics: ['openllm_requests_total', 'up'],
         },

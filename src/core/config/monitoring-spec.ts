@@ -118,6 +118,27 @@ function refuseInlineSecrets(issue: { code?: string; keys?: readonly string[] })
     .join('; ');
 }
 
+/**
+ * Headers a remote_write may not set: `promtool check config` (2.42) refuses each of them
+ * (test/generate-remote-write.test.ts checks the list against it); Authorization is also a secret.
+ */
+export const REMOTE_WRITE_RESERVED_HEADERS: readonly string[] = [
+  'authorization',
+  'host',
+  'content-encoding',
+  'content-length',
+  'content-type',
+  'user-agent',
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'www-authenticate',
+  'accept-encoding',
+  'x-prometheus-remote-write-version',
+  'x-prometheus-remote-read-version',
+];
+
 /** A path, on the Prometheus host, to a file holding one secret; Prometheus reads it itself. */
 const SecretFile = z.string().min(1, 'a path to the file that holds the secret');
 
@@ -201,6 +222,27 @@ export const MonitoringSpecSchema = z
                   credentialsFile: SecretFile.optional(),
                   /** The Authorization scheme of that token. */
                   credentialsType: z.string().regex(/^[A-Za-z][A-Za-z0-9-]*$/).default('Bearer'),
+                  /**
+                   * Extra HTTP headers on every send, such as Mimir's tenant `X-Scope-OrgID`. Written into
+                   * prometheus.yml as is, so never a secret: `Authorization` is refused (use `credentialsFile`), and
+                   * so are the headers Prometheus sets itself.
+                   */
+                  headers: z
+                    .record(z.string(), z.string())
+                    // Checked here, not in the key schema: zod reports a bad record key only as "Invalid key in record".
+                    .superRefine((headers, ctx) => {
+                      for (const name of Object.keys(headers)) {
+                        const message = !/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(name)
+                          ? 'not an HTTP header name'
+                          : name.toLowerCase() === 'authorization'
+                            ? 'Authorization is a secret and the headers are written inline: put the token in a file and name it in credentialsFile'
+                            : REMOTE_WRITE_RESERVED_HEADERS.includes(name.toLowerCase())
+                              ? `Prometheus sets this header itself (reserved: ${REMOTE_WRITE_RESERVED_HEADERS.join(', ')})`
+                              : undefined;
+                        if (message !== undefined) ctx.addIssue({ code: 'custom', path: [name], message });
+                      }
+                    })
+                    .default({}),
                   /** The sending queue (`queue_config`); a field left out keeps Prometheus' default. */
                   queue: z
                     .strictObject({

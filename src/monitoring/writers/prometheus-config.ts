@@ -119,6 +119,7 @@ function remoteWrite(rw: RemoteWriteSpec): Record<string, unknown> {
     url: rw.url,
     ...(rw.basicAuth === undefined ? {} : { basic_auth: { username: rw.basicAuth.username, password_file: rw.basicAuth.passwordFile } }),
     ...(rw.credentialsFile === undefined ? {} : { authorization: { type: rw.credentialsType, credentials_file: rw.credentialsFile } }),
+    ...(Object.keys(rw.headers).length > 0 ? { headers: sortedRecord(rw.headers) } : {}),
     ...(Object.keys(queue).length > 0 ? { queue_config: queue } : {}),
     // Prometheus anchors the regex at both ends; each pattern is grouped so `|` cannot leak across them.
     ...(rw.keepMetrics.length > 0
