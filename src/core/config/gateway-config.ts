@@ -116,7 +116,6 @@ export const GatewayConfigSchema = z
     upstreams: z.record(name, UpstreamSchema).refine((u) => Object.keys(u).length > 0, 'at least one upstream is required'),
     models: z.record(name, ModelSchema).refine((m) => Object.keys(m).length > 0, 'at least one model is required'),
     /** The admin API (`/admin/*`): route switching. Off unless a token is set. */
-    /** Bearer token of the admin API (`token`, or `tokenFile` to keep it out of the config). */
     admin: TokenSchema.prefault({}),
     /** Client API keys. With none, the gateway is open (as most local model servers are). */
     auth: z

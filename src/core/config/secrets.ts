@@ -32,7 +32,9 @@ export function secretOf(inline: string | undefined, file: string | undefined, f
 /** A bearer token, inline (16 characters at least) or in a file; not both. Off when neither is given. */
 export const TokenSchema = z
   .strictObject({
+    /** The bearer token; use `tokenFile` to keep it out of the config. */
     token: z.string().min(16, 'at least 16 characters').optional(),
+    /** A file holding the token (its trailing newline dropped), read at start-up. */
     tokenFile: z.string().min(1).optional(),
   })
   .refine((t) => t.token === undefined || t.tokenFile === undefined, { message: "give either 'token' or 'tokenFile', not both" });
