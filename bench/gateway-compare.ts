@@ -35,6 +35,8 @@ import { Pool } from 'undici';
 import { Registry } from 'prom-client';
 import { GatewayMetrics } from '../src/core/metering/gateway-metrics.ts';
 import { renderMetrics } from '../src/core/metering/exposition.ts';
+import { openLoop, quantile } from './load.ts';
+import type { PhaseResult } from './load.ts';
 
 const run = promisify(execFile);
 
@@ -130,48 +132,6 @@ http {
   throw new Error('nginx did not start');
 }
 
-interface PhaseResult {
-  latencies: number[];
-  errors: number;
-  wallSeconds: number;
-}
-
-/** Sends `rate` requests per second for `seconds`, open loop: a slow answer never delays the next request. */
-async function openLoop(pool: Pool, path: string, body: string, rate: number, seconds: number): Promise<PhaseResult> {
-  const total = Math.round(rate * seconds);
-  const latencies: number[] = [];
-  let errors = 0;
-  let done = 0;
-  const start = performance.now();
-  const interval = 1000 / rate;
-  let finish!: () => void;
-  const finished = new Promise<void>((r) => (finish = r));
-  const one = async () => {
-    const sentAt = performance.now();
-    try {
-      const res = await pool.request({ path, method: 'POST', headers: { 'content-type': 'application/json' }, body });
-      await res.body.text();
-      if (res.statusCode === 200) latencies.push(performance.now() - sentAt);
-      else errors++;
-    } catch {
-      errors++;
-    }
-    if (++done === total) finish();
-  };
-  let sent = 0;
-  await new Promise<void>((resolve) => {
-    const tick = () => {
-      const due = Math.min(total, Math.floor((performance.now() - start) / interval) + 1);
-      for (; sent < due; sent++) void one();
-      if (sent < total) setTimeout(tick, 1);
-      else resolve();
-    };
-    tick();
-  });
-  await finished;
-  return { latencies, errors, wallSeconds: (performance.now() - start) / 1000 };
-}
-
 /** `streams` clients each sending one stream after another for `seconds`; records the time to each stream's first body bytes. */
 async function closedStreams(pool: Pool, body: string, streams: number, seconds: number): Promise<PhaseResult> {
   const ttft: number[] = [];
@@ -222,11 +182,6 @@ async function gatewayPids(pid: number): Promise<number[]> {
   } catch {
     return [pid];
   }
-}
-
-function quantile(sorted: number[], q: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
 interface Summary {

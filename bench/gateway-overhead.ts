@@ -23,6 +23,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
+import { openLoop, quantile } from './load.ts';
+import type { PhaseResult } from './load.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -82,59 +84,10 @@ function startPart(argv: string[]): Promise<{ url: string; child: ChildProcess }
   });
 }
 
-interface PhaseResult {
-  latencies: number[];
-  errors: number;
-  sent: number;
-  wallSeconds: number;
-}
-
-/** Sends RATE requests per second for `seconds`, open loop. */
-async function phase(pool: Pool, path: string, body: string, seconds: number): Promise<PhaseResult> {
-  const total = Math.round(RATE * seconds);
-  const latencies: number[] = [];
-  let errors = 0;
-  let done = 0;
-  const start = performance.now();
-  const interval = 1000 / RATE;
-  let finish!: () => void;
-  const finished = new Promise<void>((r) => (finish = r));
-  const one = async () => {
-    const sentAt = performance.now();
-    try {
-      const res = await pool.request({ path, method: 'POST', headers: { 'content-type': 'application/json' }, body });
-      await res.body.text();
-      if (res.statusCode === 200) latencies.push(performance.now() - sentAt);
-      else errors++;
-    } catch {
-      errors++;
-    }
-    if (++done === total) finish();
-  };
-  let sent = 0;
-  await new Promise<void>((resolve) => {
-    const tick = () => {
-      const now = performance.now();
-      const due = Math.min(total, Math.floor((now - start) / interval) + 1);
-      for (; sent < due; sent++) void one();
-      if (sent < total) setTimeout(tick, 1);
-      else resolve();
-    };
-    tick();
-  });
-  await finished;
-  return { latencies, errors, sent, wallSeconds: (performance.now() - start) / 1000 };
-}
-
 /** CPU seconds (user + system) a process has used, from /proc. */
 function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-function quantile(sorted: number[], q: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
 function summarise(results: PhaseResult[]) {
@@ -180,15 +133,15 @@ async function main(): Promise<void> {
       `rate ${RATE} req/s, ${ROUNDS} x ${SECONDS} s per path, ${STREAM ? 'streaming' : 'non-streaming'}, ${CONNECTIONS} connections, cache ${CACHE ? 'on (hits)' : 'off'}, safety ${SAFETY}`,
     );
     // Warm up JIT, connection pools and the tokenizer on both paths.
-    await phase(direct, '/v1/chat/completions', body, 1);
-    await phase(viaGateway, '/v1/chat/completions', body, 1);
+    await openLoop(direct, '/v1/chat/completions', body, RATE, 1);
+    await openLoop(viaGateway, '/v1/chat/completions', body, RATE, 1);
     const d: PhaseResult[] = [];
     const g: PhaseResult[] = [];
     let gatewayCpu = 0;
     for (let i = 0; i < ROUNDS; i++) {
-      d.push(await phase(direct, '/v1/chat/completions', body, SECONDS));
+      d.push(await openLoop(direct, '/v1/chat/completions', body, RATE, SECONDS));
       const cpu0 = cpuSeconds(gw.child.pid!);
-      g.push(await phase(viaGateway, '/v1/chat/completions', body, SECONDS));
+      g.push(await openLoop(viaGateway, '/v1/chat/completions', body, RATE, SECONDS));
       gatewayCpu += cpuSeconds(gw.child.pid!) - cpu0;
     }
     const a = summarise(d);
