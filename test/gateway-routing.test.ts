@@ -151,7 +151,7 @@ describe('automatic failover', () => {
     assert.equal(sampleValue(await scrape(off.url), P + 'failovers_total', { model: MODEL, upstream: 'big' }), 0);
   });
 
-  test('with the admin API off, /admin answers 404 admin_disabled', async (t) => {
+  test('with the admin API off, /admin answers 403 admin_disabled (as on the responder)', async (t) => {
     const light = await sim();
     t.after(() => light.close());
     const gw = await startGateway(
@@ -160,7 +160,7 @@ describe('automatic failover', () => {
     );
     t.after(() => gw.close());
     const r = await admin(gw, 'GET', '/admin/routes', TOKEN);
-    assert.equal(r.status, 404);
+    assert.equal(r.status, 403);
     assert.equal(r.body.error.code, 'admin_disabled');
   });
 });

@@ -57,6 +57,8 @@ export const RETIRED_CODES: Readonly<Record<string, string>> = Object.freeze({
   RSP_ERR_UNSUPPORTED_MEDIA_TYPE: 'HTTP_ERR_UNSUPPORTED_MEDIA_TYPE',
   GW_ERR_UNKNOWN_MODEL: 'OAI_ERR_UNKNOWN_MODEL',
   SIM_ERR_UNKNOWN_MODEL: 'OAI_ERR_UNKNOWN_MODEL',
+  GW_ERR_ADMIN_DISABLED: 'HTTP_ERR_ADMIN_DISABLED',
+  RSP_ERR_ADMIN_DISABLED: 'HTTP_ERR_ADMIN_DISABLED',
 });
 
 /** Every error code defined so far, in definition order (docs/errors.md lists them all). */

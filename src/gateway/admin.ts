@@ -3,8 +3,8 @@ import { HTTP_ERR_METHOD_NOT_ALLOWED, HTTP_ERR_NOT_FOUND } from '../core/http/er
 import { parseJsonObject, readBody } from '../core/http/read-body.ts';
 import { sendJson } from '../core/http/send.ts';
 import { bearer, sameSecret } from '../core/http/auth.ts';
-import { HTTP_ERR_FORBIDDEN, HTTP_ERR_UNAUTHORIZED } from '../core/http/errors.ts';
-import { GW_ERR_ADMIN_BAD_TARGET, GW_ERR_ADMIN_DISABLED, GW_ERR_ADMIN_WORKERS } from './errors.ts';
+import { HTTP_ERR_ADMIN_DISABLED, HTTP_ERR_FORBIDDEN, HTTP_ERR_UNAUTHORIZED } from '../core/http/errors.ts';
+import { GW_ERR_ADMIN_BAD_TARGET, GW_ERR_ADMIN_WORKERS } from './errors.ts';
 import type { ModelRoute, Router } from './router.ts';
 
 const ADMIN_BODY_LIMIT = 16 * 1024;
@@ -16,7 +16,7 @@ const ADMIN_BODY_LIMIT = 16 * 1024;
  * to its primary. Bearer token required: 401 without one, 403 with a wrong one.
  */
 export async function serveAdmin(req: IncomingMessage, res: ServerResponse, path: string, router: Router, token: string | undefined, switchable = true): Promise<void> {
-  if (token === undefined) throw GW_ERR_ADMIN_DISABLED('The admin API is off; set admin.token or admin.tokenFile in the gateway config');
+  if (token === undefined) throw HTTP_ERR_ADMIN_DISABLED('The admin API is off; set admin.token or admin.tokenFile in the gateway config');
   const given = bearer(req.headers.authorization);
   if (given === undefined) throw HTTP_ERR_UNAUTHORIZED('The admin API needs Authorization: Bearer <admin token>');
   if (!sameSecret(given, token)) throw HTTP_ERR_FORBIDDEN('Wrong admin token');

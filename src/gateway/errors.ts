@@ -24,8 +24,6 @@ export const GW_ERR_CONTENT_BLOCKED = defineError('GW_ERR_CONTENT_BLOCKED', 400,
 export const GW_ERR_STREAMING_DISABLED = defineError('GW_ERR_STREAMING_DISABLED', 400, 'invalid_request_error', 'streaming_not_supported');
 /** No or an unknown client API key. */
 export const GW_ERR_INVALID_API_KEY = defineError('GW_ERR_INVALID_API_KEY', 401, 'invalid_request_error', 'invalid_api_key');
-/** The admin API is off: no admin token is configured. */
-export const GW_ERR_ADMIN_DISABLED = defineError('GW_ERR_ADMIN_DISABLED', 404, 'invalid_request_error', 'admin_disabled');
 /** An admin request names no such model or target. */
 export const GW_ERR_ADMIN_BAD_TARGET = defineError('GW_ERR_ADMIN_BAD_TARGET', 400, 'invalid_request_error', 'invalid_target');
 /** A route switch through the admin API of a gateway run with `--workers`: each worker routes on its own, so one cannot switch them all. */

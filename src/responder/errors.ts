@@ -17,8 +17,6 @@ export const RSP_ERR_AUDIT_SCHEMA = defineError('RSP_ERR_AUDIT_SCHEMA', 500, 'se
 export const RSP_ERR_INVALID_PAYLOAD = defineError('RSP_ERR_INVALID_PAYLOAD', 400, 'invalid_request_error', 'invalid_payload');
 /** Started without webhook credentials (auth.token, auth.tokenFile or auth.basic) and without `--insecure` on a loopback address. */
 export const RSP_ERR_NO_AUTH = defineError('RSP_ERR_NO_AUTH', 500, 'server_error', 'no_auth_configured');
-/** `/admin/*` called on a responder with no admin token configured (adminAuth.token or adminAuth.tokenFile). */
-export const RSP_ERR_ADMIN_DISABLED = defineError('RSP_ERR_ADMIN_DISABLED', 403, 'invalid_request_error', 'admin_disabled');
 /** A playbook that the registry or the generated rules refuse (its message names the playbook, step and field). */
 export const RSP_ERR_PLAYBOOK = defineError('RSP_ERR_PLAYBOOK', 500, 'server_error', 'invalid_playbook');
 /** `llmwatch responder log` found no audit database where it looked; the message names the paths and how to create one. */

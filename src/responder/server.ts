@@ -6,7 +6,7 @@ import type { ResponderConfig } from '../core/config/responder-config.ts';
 import { hasCode } from '../core/errors.ts';
 import type { LlmwatchError } from '../core/errors.ts';
 import { basicCredentials, bearer, sameSecret } from '../core/http/auth.ts';
-import { HTTP_ERR_BODY_TOO_LARGE, HTTP_ERR_FORBIDDEN, HTTP_ERR_UNAUTHORIZED, HTTP_ERR_UNSUPPORTED_MEDIA_TYPE } from '../core/http/errors.ts';
+import { HTTP_ERR_ADMIN_DISABLED, HTTP_ERR_BODY_TOO_LARGE, HTTP_ERR_FORBIDDEN, HTTP_ERR_UNAUTHORIZED, HTTP_ERR_UNSUPPORTED_MEDIA_TYPE } from '../core/http/errors.ts';
 import { close, listen } from '../core/http/listen.ts';
 import { parseJsonObject, readBody } from '../core/http/read-body.ts';
 import { sendError, sendJson } from '../core/http/send.ts';
@@ -20,7 +20,7 @@ import { createSwitchModelAction } from './actions/switch-model.ts';
 import { SqliteAuditStore } from './audit-store.ts';
 import { Engine } from './engine.ts';
 import type { Operator, RevertibleAction } from './engine.ts';
-import { RSP_ERR_ADMIN_DISABLED, RSP_ERR_INVALID_PAYLOAD, RSP_ERR_NO_AUTH } from './errors.ts';
+import { RSP_ERR_INVALID_PAYLOAD, RSP_ERR_NO_AUTH } from './errors.ts';
 import { ResponderMetrics } from './metrics.ts';
 import { queryNumber } from '../core/http/prometheus-api.ts';
 import { parseWebhook } from './webhook.ts';
@@ -109,7 +109,7 @@ export async function startResponder(config: ResponderConfig, opts: ResponderOpt
   function authenticateAdmin(req: IncomingMessage): void {
     if (responderAdminToken === undefined) {
       if (insecure) return;
-      throw RSP_ERR_ADMIN_DISABLED('No admin token is configured: set adminAuth.token or adminAuth.tokenFile to use /admin/*');
+      throw HTTP_ERR_ADMIN_DISABLED('No admin token is configured: set adminAuth.token or adminAuth.tokenFile to use /admin/*');
     }
     const header = req.headers.authorization;
     if (header === undefined) throw HTTP_ERR_UNAUTHORIZED('/admin/* needs the admin token: Authorization: Bearer <adminAuth token>');
