@@ -9,6 +9,7 @@
  *
  *   npx tsx bench/gateway-profile.ts                 # 1000 req/s, 10 s
  *   npx tsx bench/gateway-profile.ts --rate 1000 --seconds 10 --safety none
+ *   npx tsx bench/gateway-profile.ts --streams 200   # 200 concurrent streams (TTFT 50 ms, 16 tokens 20 ms apart), closed loop
  *   npx tsx bench/gateway-profile.ts --analyse file.cpuprofile
  */
 import { spawn } from 'node:child_process';
@@ -27,6 +28,7 @@ const { values: args } = parseArgs({
     analyse: { type: 'string' },
     top: { type: 'string', default: '25' },
     window: { type: 'string', default: '0' },
+    streams: { type: 'string', default: '0' },
   },
 });
 const MODEL = 'llama-3.1-8b-instruct';
@@ -171,6 +173,30 @@ async function openLoop(pool: Pool, body: string, rate: number, seconds: number)
   return lat.sort((a, b) => a - b);
 }
 
+/** `streams` concurrent streaming requests, each starting when the last ended, for `seconds`; time to the first byte of each. */
+async function closedStreams(pool: Pool, body: string, streams: number, seconds: number): Promise<number[]> {
+  const ttft: number[] = [];
+  const until = performance.now() + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: streams }, async () => {
+      while (performance.now() < until) {
+        const t0 = performance.now();
+        try {
+          const res = await pool.request({ path: '/v1/chat/completions', method: 'POST', headers: { 'content-type': 'application/json' }, body });
+          let first = true;
+          for await (const _chunk of res.body) {
+            if (first && res.statusCode === 200) ttft.push(performance.now() - t0);
+            first = false;
+          }
+        } catch {
+          // counted as missing
+        }
+      }
+    }),
+  );
+  return ttft.sort((a, b) => a - b);
+}
+
 async function main(): Promise<void> {
   if (args.analyse !== undefined) {
     console.log(analyse(JSON.parse(readFileSync(args.analyse, 'utf8')) as Profile, Number(args.top), Number(args.window)));
@@ -178,21 +204,25 @@ async function main(): Promise<void> {
   }
   const rate = Number(args.rate);
   const seconds = Number(args.seconds);
+  const streams = Number(args.streams);
   const dir = mkdtempSync(join(tmpdir(), 'llmwatch-profile-'));
   const simConfig = join(dir, 'sim.yaml');
-  writeFileSync(simConfig, `defaults:\n  ttftMs: 0\n  tpotMs: 0\n  jitter: 0\n  outputTokens: { min: 16, max: 16 }\nmodels:\n  ${MODEL}: {}\n`);
+  const timing = streams > 0 ? 'ttftMs: 50\n  tpotMs: 20' : 'ttftMs: 0\n  tpotMs: 0';
+  writeFileSync(simConfig, `defaults:\n  ${timing}\n  jitter: 0\n  outputTokens: { min: 16, max: 16 }\nmodels:\n  ${MODEL}: {}\n`);
   const sim = await startPart(['simulate', '--config', simConfig, '--port', '0']);
   const gwConfig = join(dir, 'gateway.json');
   writeFileSync(gwConfig, JSON.stringify({ port: 0, safety: { scorer: args.safety }, upstreams: { sim: { baseURL: `${sim.url}/v1` } }, models: { [MODEL]: { upstream: 'sim' } } }));
   const profDir = join(dir, 'prof');
   const gw = await startPart(['gateway', '--config', gwConfig], ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-interval', '200', '--import', new URL('./eld-probe.mjs', import.meta.url).href]);
-  const body = JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'Summarise the state of the cluster in one line.' }] });
-  const pool = new Pool(gw.url, { connections: 64 });
+  const body = JSON.stringify({ model: MODEL, stream: streams > 0, messages: [{ role: 'user', content: 'Summarise the state of the cluster in one line.' }] });
+  const pool = new Pool(gw.url, { connections: Math.max(64, streams) });
   console.log(`load average before: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-  await openLoop(pool, body, rate, 2);
-  const lat = await openLoop(pool, body, rate, seconds);
+  if (streams > 0) await closedStreams(pool, body, streams, 2);
+  else await openLoop(pool, body, rate, 2);
+  const lat = streams > 0 ? await closedStreams(pool, body, streams, seconds) : await openLoop(pool, body, rate, seconds);
   const q = (p: number) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))]!.toFixed(3);
-  console.log(`${rate} req/s for ${seconds} s through the gateway: ${lat.length} ok, p50 ${q(0.5)} ms, p99 ${q(0.99)} ms; load average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  const what = streams > 0 ? `${streams} concurrent streams for ${seconds} s through the gateway: ${lat.length} streams, time to first byte` : `${rate} req/s for ${seconds} s through the gateway: ${lat.length} ok,`;
+  console.log(`${what} p50 ${q(0.5)} ms, p99 ${q(0.99)} ms; load average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   await pool.close();
   const exited = new Promise((r) => gw.child.on('exit', r));
   gw.child.kill('SIGTERM');
