@@ -18,6 +18,7 @@
  *   npm run bench -- --vs nginx
  *   npm run bench -- --vs nginx --seconds 3 --rounds 2 --workers 2
  *   npm run bench -- --vs nginx --parts scaling   # saturated throughput with 1, 2 and one worker per core
+ *   npm run bench -- --vs nginx --warmup 5        # seconds of the fixed rate per path before measuring (default 5)
  *
  * nginx runs as one worker process (`worker_processes 1`), as the gateway runs
  * one event loop; `--nginx-workers` changes that. The machine's load average
@@ -52,6 +53,8 @@ export interface CompareOptions {
   readonly nginxWorkers: number;
   /** Which parts to run: fixed, saturated, stream, metrics. */
   readonly parts: ReadonlySet<string>;
+  /** Seconds of the fixed rate sent to each path before anything is measured (JIT tiers, heap sizing). */
+  readonly warmup: number;
 }
 
 const MODEL = 'llama-3.1-8b-instruct';
@@ -321,7 +324,9 @@ export async function compare(o: CompareOptions): Promise<void> {
     console.log(
       `simulator: zero delay, 16-token answers; gateway: one model, safety ${o.safety}${o.workers > 1 ? `, ${o.workers} workers` : ''}; nginx: ${o.nginxWorkers} worker(s), keepalive upstream, proxy_buffering off`,
     );
-    for (const p of pools) await openLoop(p, '/v1/chat/completions', body, o.rate, 1);
+    // Warmed up at the fixed rate first: a gateway runs for days, and its first seconds (code still
+    // being optimised, the young generation still growing) are not what it costs in service.
+    for (const p of pools) await openLoop(p, '/v1/chat/completions', body, o.rate, Math.max(1, o.warmup));
 
     if (o.parts.has('fixed')) {
       const results: PhaseResult[][] = paths.map(() => []);
@@ -350,6 +355,7 @@ export async function compare(o: CompareOptions): Promise<void> {
         `gateway adds p50 ${fmt(g.p50 - s[0]!.p50)} ms, p99 ${fmt(g.p99 - s[0]!.p99)} ms (nginx adds p50 ${fmt(s[1]!.p50 - s[0]!.p50)}, p99 ${fmt(s[1]!.p99 - s[0]!.p99)}); ` +
           `gateway CPU ${((cpu * 1e6) / (g.ok + g.errors)).toFixed(0)} us per request; event-loop lag p99 per gateway phase ${lags.map((l) => fmt(l, 2)).join(', ')} ms (max ${lagMax.map((l) => fmt(l, 1)).join(', ')} ms)`,
       );
+      console.log(`p99 per round, ms: ${paths.map(([n], i) => `${n} ${results[i]!.map((r) => fmt(summarise([r]).p99, 2)).join(', ')}`).join('; ')}`);
     }
 
     if (o.parts.has('saturated')) {

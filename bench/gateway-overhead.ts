@@ -41,6 +41,7 @@ const { values: args } = parseArgs({
     workers: { type: 'string', default: '1' },
     'nginx-workers': { type: 'string', default: '1' },
     parts: { type: 'string', default: 'fixed,saturated,stream,metrics' },
+    warmup: { type: 'string', default: '5' },
   },
 });
 if (args.vs !== undefined) {
@@ -57,6 +58,7 @@ if (args.vs !== undefined) {
     workers: Number(args.workers),
     nginxWorkers: Number(args['nginx-workers']),
     parts: new Set(args.parts.split(',')),
+    warmup: Number(args.warmup),
   });
   process.exit(0);
 }
