@@ -173,7 +173,7 @@ export async function startStack(opts: StackOptions): Promise<StackHandle> {
     });
     const ne = startLogged('node-exporter', bins[COMPONENTS.nodeExporter.name]!, [`--web.listen-address=${hostPort(ports.nodeExporter)}`], join(dir, 'logs/node-exporter.log'));
     children.push(ne);
-    await waitHealthy('node-exporter', `${url(ports.nodeExporter)}/metrics`, ne);
+    await waitHealthy('node-exporter', `${url(ports.nodeExporter)}/metrics`, ne, { port: ports.nodeExporter });
     log(`ready  node-exporter ${url(ports.nodeExporter)}/metrics`);
     const am = startLogged(
       'alertmanager',
@@ -188,7 +188,7 @@ export async function startStack(opts: StackOptions): Promise<StackHandle> {
       join(dir, 'logs/alertmanager.log'),
     );
     children.push(am);
-    await waitHealthy('Alertmanager', `${url(ports.alertmanager)}/-/ready`, am);
+    await waitHealthy('Alertmanager', `${url(ports.alertmanager)}/-/ready`, am, { port: ports.alertmanager });
     log(`ready  alertmanager  ${url(ports.alertmanager)}`);
     const prom = startLogged(
       'prometheus',
@@ -205,7 +205,7 @@ export async function startStack(opts: StackOptions): Promise<StackHandle> {
       join(dir, 'logs/prometheus.log'),
     );
     children.push(prom);
-    await waitHealthy('Prometheus', `${url(ports.prometheus)}/-/ready`, prom);
+    await waitHealthy('Prometheus', `${url(ports.prometheus)}/-/ready`, prom, { port: ports.prometheus });
     log(`ready  prometheus    ${url(ports.prometheus)}   (scrape and evaluation every ${timings.scrapeInterval})`);
     const model = buildModel(spec);
     const consoleHandle = await startConsole({
