@@ -194,6 +194,7 @@ function labelValues(label: string): string {
     result: (METRIC_LABELS as Record<string, unknown>).CACHE_RESULT as readonly string[] | undefined,
     op: (METRIC_LABELS as Record<string, unknown>).CACHE_OP as readonly string[] | undefined,
     action: (METRIC_LABELS as Record<string, unknown>).FLAG_ACTION as readonly string[] | undefined,
+    finish_reason: (METRIC_LABELS as Record<string, unknown>).FINISH_REASON as readonly string[] | undefined,
   };
   const set = sets[label];
   return set === undefined ? '' : set.map((v) => `\`${v}\``).join(', ');
@@ -221,7 +222,8 @@ export async function renderMetricReference(): Promise<string> {
     for (const d of defs.filter((x) => x.component === component)) {
       const labels = d.labels.map((l) => {
         // The values the part initialises up front; the gateway's closed sets from the conventions where it initialises none.
-        const initialised = d.values[l] ?? [];
+        // `finish_reason` is pre-created in part (FINISH_REASON_PRECREATED): its whole closed set is shown.
+        const initialised = l === 'finish_reason' ? [] : (d.values[l] ?? []);
         const values = initialised.length > 0 ? initialised.map((v) => `\`${v}\``).join(', ') : component !== 'gateway' ? '' : l === 'reason' ? reasonValues(d.name, reasons) : labelValues(l);
         return values === '' ? `\`${l}\`` : `\`${l}\` (${values})`;
       });

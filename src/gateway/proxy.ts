@@ -4,6 +4,9 @@ import { LlmwatchError } from '../core/errors.ts';
 import { openAIErrorBody, sendError, sendJson } from '../core/http/send.ts';
 import type { FailureClass, RouteMeter } from '../core/metering/gateway-metrics.ts';
 import { parseAnswer, readAnswer } from '../core/metering/answer-usage.ts';
+import { factsOfAnswer, factsOfTail } from '../core/metering/answer-facts.ts';
+import type { AnswerFacts } from '../core/metering/answer-facts.ts';
+import type { AnswerBehaviour } from './behaviour/answer-behaviour.ts';
 import type { CachedAnswer } from './cache/types.ts';
 import type { UpstreamErrorReason } from '../core/conventions/metrics.ts';
 import { ENDPOINTS } from '../core/openai/endpoints.ts';
@@ -30,6 +33,8 @@ import { redactSecrets } from '../core/http/redact.ts';
 export interface ProxyServices {
   readonly cache: AnswerCache | undefined;
   readonly safety: OutputSafety | undefined;
+  /** The behaviour signals (finish reasons, refusals, empty answers, tool calls) of delivered answers. */
+  readonly behaviour: AnswerBehaviour;
   /** True when the gateway checks client keys: the client's Authorization is then never sent upstream. */
   readonly ownsAuthorization: boolean;
 }
@@ -233,8 +238,13 @@ const UPSTREAM_PATHS = Object.fromEntries(Object.entries(ENDPOINTS).map(([e, p])
  * observation (scored later, in batches, off the request's critical path;
  * the text is only worked out then).
  */
-function delivered(call: Call, target: RouteTarget, d: { tokens: TokenCount; timing: StreamMeter | undefined; cached: CachedAnswer | undefined; observe: (() => string) | string | undefined }): Outcome {
+function delivered(
+  call: Call,
+  target: RouteTarget,
+  d: { tokens: TokenCount; timing: StreamMeter | undefined; cached: CachedAnswer | undefined; observe: (() => string) | string | undefined; facts: AnswerFacts | undefined },
+): Outcome {
   call.ex.succeed(d.tokens, d.timing);
+  if (d.facts !== undefined) call.services.behaviour.record(call.model, d.facts);
   if (d.observe !== undefined) call.services.safety!.observe(call.model, d.observe);
   if (d.cached !== undefined) call.services.cache!.save(call.request, target.id, call.cacheTenant!, d.cached);
   return DELIVERED;
@@ -260,6 +270,8 @@ async function relayJson(call: Call, target: RouteTarget, answer: Dispatcher.Res
   // The answer's text is read before it leaves only when needed: no usage to count, or a redact/block policy.
   if ((read.usage === undefined || judged) && read.parsed === undefined) read = { parsed: parseAnswer(buf)!, usage: read.usage };
   const parsed = read.parsed;
+  // Behaviour signals: from the parsed answer, or (a large answer whose usage was in its tail) from its last bytes.
+  const facts = request.endpoint === 'embeddings' ? undefined : parsed !== undefined ? factsOfAnswer(parsed) : factsOfTail(buf);
   const text = read.usage === undefined || judged ? generatedText(parsed!, 'message') : '';
   const tokens = tokenCount(read.usage, request, text);
   if (judged) {
@@ -274,7 +286,7 @@ async function relayJson(call: Call, target: RouteTarget, answer: Dispatcher.Res
       const body = Buffer.from(JSON.stringify(await services.safety!.redactAnswer(parsed!)));
       res.writeHead(answer.statusCode, passHeaders(answer.headers, 'application/json', body.length, 'redacted'));
       res.end(body);
-      return delivered(call, target, { tokens, timing: undefined, cached: undefined, observe: undefined });
+      return delivered(call, target, { tokens, timing: undefined, cached: undefined, observe: undefined, facts });
     }
   }
   res.writeHead(answer.statusCode, passHeaders(answer.headers, 'application/json', buf.length, undefined));
@@ -284,7 +296,7 @@ async function relayJson(call: Call, target: RouteTarget, answer: Dispatcher.Res
     call.cacheTenant !== undefined && answer.statusCode === 200
       ? { status: 200, contentType: 'application/json', body: buf, stream: false, promptTokens: tokens.prompt, completionTokens: tokens.completion }
       : undefined;
-  return delivered(call, target, { tokens, timing: undefined, cached, observe });
+  return delivered(call, target, { tokens, timing: undefined, cached, observe, facts });
 }
 
 /** The generated text of an answer, parsed now if it was not before. */
@@ -346,7 +358,7 @@ async function relayStream(call: Call, target: RouteTarget, answer: Dispatcher.R
     copy === undefined
       ? undefined
       : { status: 200, contentType: 'text/event-stream; charset=utf-8', body: Buffer.concat(copy, copied), stream: true, promptTokens: tokens.prompt, completionTokens: tokens.completion };
-  return delivered(call, target, { tokens, timing: sm, cached, observe: services.safety === undefined ? undefined : sm.text });
+  return delivered(call, target, { tokens, timing: sm, cached, observe: services.safety === undefined ? undefined : sm.text, facts: sm.facts.facts() });
 }
 
 const ignore = () => {};

@@ -43,6 +43,7 @@ import { ClassifierScorer } from './safety/classifier-scorer.ts';
 import { LexicalScorer } from './safety/lexical-scorer.ts';
 import { OutputSafety } from './safety/output-safety.ts';
 import { SampledClassifier } from './safety/sampled-classifier.ts';
+import { answerBehaviour } from './behaviour/from-config.ts';
 import { Upstream } from './upstream.ts';
 import { logger } from '../core/log.ts';
 
@@ -98,6 +99,7 @@ export function createGateway(config: GatewayConfig, opts: GatewayOptions = {}) 
         })
       : undefined;
   const services: ProxyServices = {
+    behaviour: answerBehaviour(config, metrics),
     cache: store === undefined ? undefined : new AnswerCache(store, config.cache.ttlSeconds * 1000, Math.min(config.cache.maxBytes / 4, 8 * 1024 * 1024)),
     safety:
       config.safety.scorer === 'none'
@@ -247,6 +249,7 @@ export function createGateway(config: GatewayConfig, opts: GatewayOptions = {}) 
       await Promise.all([...upstreams.values()].map((u) => u.close()));
       await store?.close();
       await classifier?.close();
+      await services.behaviour.close();
     },
   };
 }

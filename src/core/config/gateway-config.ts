@@ -159,6 +159,49 @@ export const GatewayConfigSchema = z
           .optional(),
       })
       .prefault({}),
+    /**
+     * Behaviour signals of every chat and completions answer (docs/drift.md): finish reasons, tool
+     * calls and empty answers are always counted; this says how refusals are told.
+     */
+    behaviour: z
+      .strictObject({
+        /** How refusals are told (`openllm_answer_refusals_total`). */
+        refusal: z
+          .strictObject({
+            /**
+             * `lexical`: refusal phrasing in the answer's first sentences (English; measured precision and
+             * recall in docs/drift.md); `classifier`: an OpenAI-compatible /v1/moderations server that scores
+             * refusals, off the request path; `none`.
+             */
+            detector: z.enum(['lexical', 'classifier', 'none']).default('lexical'),
+            /** The most of the answer's start that is read, in characters. */
+            headChars: z.int().min(16).max(1024).default(300),
+            /** Sentences read from the start of the answer. */
+            sentences: z.int().min(1).max(10).default(2),
+            /** More phrases that mark a refusal (e.g. in another language), matched literally and case-insensitively in the head. */
+            extraPhrases: z.array(z.string().min(1).max(200)).max(500).default([]),
+            classifier: z
+              .strictObject({
+                /** The refusal classifier's OpenAI base URL, `/v1` included; it is sent `POST /moderations` with the answer's head, and its highest category score is the refusal score. */
+                baseURL: z.url({ protocol: /^https?$/ }),
+                /** Sent to the refusal classifier as `Authorization: Bearer`. */
+                apiKey: z.string().min(1).optional(),
+                /** The `model` of the moderation request; left out when not given. */
+                model: z.string().min(1).optional(),
+                /** Share of answers sent to the classifier; each refusal found then counts 1/sampleRate. */
+                sampleRate: z.number().gt(0).max(1).default(1),
+                /** The whole exchange with the classifier must end within this. */
+                timeoutMs: z.int().min(1).default(2_000),
+                /** Answers being classified at once; one more is dropped (counted in refusal_classifier_failures_total). */
+                maxInFlight: z.int().min(1).default(4),
+                /** Score at or above which an answer is a refusal. */
+                threshold: z.number().min(0).max(1).default(0.5),
+              })
+              .optional(),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
   })
   .strict()
   .superRefine((cfg, ctx) => {
@@ -187,6 +230,9 @@ export const GatewayConfigSchema = z
           message: `'${m.safety.policy}' needs an answer scored before it is sent: set safety.scorer to lexical (the classifier runs in the background and can only observe)`,
         });
       }
+    }
+    if (cfg.behaviour.refusal.detector === 'classifier' && cfg.behaviour.refusal.classifier === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['behaviour', 'refusal', 'classifier'], message: "required when behaviour.refusal.detector is 'classifier': { baseURL: http://host:port/v1 }" });
     }
     if (cfg.safety.scorer === 'classifier' && cfg.safety.classifier === undefined) {
       ctx.addIssue({ code: 'custom', path: ['safety', 'classifier'], message: "required when safety.scorer is 'classifier': { baseURL: http://host:port/v1 }" });

@@ -25,6 +25,7 @@ export const LABEL = {
   op: 'op',
   version: 'version',
   nodeVersion: 'node_version',
+  finishReason: 'finish_reason',
 } as const;
 
 /**
@@ -105,6 +106,23 @@ export const FLAG_ACTION = ['observed', 'redacted', 'blocked'] as const;
 
 export type FlagAction = (typeof FLAG_ACTION)[number];
 
+/**
+ * `finish_reason` label of `answers_total`: why the model stopped, as the OpenAI API says it
+ * (`stop`, `length` at `max_tokens`, `content_filter`, `tool_calls`, and the older
+ * `function_call` read as `tool_calls`); any other value, or none, is `other`. A closed set:
+ * a server cannot grow the series count.
+ */
+export const FINISH_REASON = ['stop', 'length', 'content_filter', 'tool_calls', 'other'] as const;
+
+export type FinishReason = (typeof FINISH_REASON)[number];
+
+/**
+ * The finish reasons whose `answers_total` series exist from start-up, at zero: the drift
+ * alerts' ratios read them (truncations, filtered answers) and must see zero, not nothing.
+ * `tool_calls` and `other` appear with their first answer (tool use has its own counter).
+ */
+export const FINISH_REASON_PRECREATED: readonly FinishReason[] = ['stop', 'length', 'content_filter'];
+
 /** `endpoint` label of rejections that matched no endpoint. */
 export const ENDPOINT_NONE = 'none';
 
@@ -151,6 +169,19 @@ export const METRIC = {
   failovers: 'failovers_total',
   /** Requests by client key name (only when client keys are configured). */
   clientRequests: 'client_requests_total',
+  /**
+   * Behaviour signals (docs/drift.md): answers of chat and completions requests delivered by a
+   * model (cache hits left out), by the `finish_reason` of their first choice.
+   */
+  answers: 'answers_total',
+  /** Answers whose first sentences the refusal detector took for a refusal. */
+  answerRefusals: 'answer_refusals_total',
+  /** Answers with neither text nor a tool call. */
+  answerEmpty: 'answer_empty_total',
+  /** Answers that call at least one tool. */
+  answerToolCalls: 'answer_tool_calls_total',
+  /** Answers the refusal classifier could not judge (error, timeout, or dropped when saturated). */
+  refusalClassifierFailures: 'refusal_classifier_failures_total',
 } as const;
 
 export type MetricKey = keyof typeof METRIC;

@@ -4,8 +4,8 @@ import { ENDPOINT_NAMES } from '../openai/endpoints.ts';
 import { boundCounter, boundGauge, boundHistogram } from './exposition.ts';
 import type { GaugeChild, IncChild, ObserveChild } from './exposition.ts';
 import type { Endpoint } from '../openai/endpoints.ts';
-import { BUCKETS, CACHE_OP, CACHE_RESULT, CLASSIFIER_FAILURE, ENDPOINT_NONE, FLAG_ACTION, LABEL, REJECT_REASON, TOKEN_KIND, TOKEN_SOURCE, UPSTREAM_ERROR_REASON, metricName } from '../conventions/metrics.ts';
-import type { CacheOp, CacheResult, ClassifierFailure, CodeClass, FlagAction, RejectReason, TokenSource, UpstreamErrorReason } from '../conventions/metrics.ts';
+import { BUCKETS, CACHE_OP, CACHE_RESULT, CLASSIFIER_FAILURE, ENDPOINT_NONE, FINISH_REASON, FINISH_REASON_PRECREATED, FLAG_ACTION, LABEL, REJECT_REASON, TOKEN_KIND, TOKEN_SOURCE, UPSTREAM_ERROR_REASON, metricName } from '../conventions/metrics.ts';
+import type { CacheOp, CacheResult, ClassifierFailure, CodeClass, FinishReason, FlagAction, RejectReason, TokenSource, UpstreamErrorReason } from '../conventions/metrics.ts';
 
 /** Status classes an error can carry. */
 export type ErrorClass = Exclude<CodeClass, '2xx'>;
@@ -39,6 +39,15 @@ export interface ModelMeter {
   readonly safetyScore: ObserveChild;
   readonly flagged: Readonly<Record<FlagAction, IncChild>>;
   readonly routeSwitches: IncChild;
+  readonly behaviour: BehaviourMeter;
+}
+
+/** The behaviour signals of one model's answers (docs/drift.md). */
+export interface BehaviourMeter {
+  readonly finish: Readonly<Record<FinishReason, IncChild>>;
+  readonly refusals: IncChild;
+  readonly empty: IncChild;
+  readonly toolCalls: IncChild;
 }
 
 /**
@@ -82,6 +91,7 @@ export class GatewayMetrics {
   readonly #clients = new Map<string, IncChild>();
   readonly #cacheErrors: Record<CacheOp, IncChild> | undefined;
   readonly #classifierFailures: Record<ClassifierFailure, IncChild>;
+  readonly #refusalClassifierFailures: Counter<string>;
 
   constructor(registry: Registry, opts: GatewayMetricsOptions) {
     this.registry = registry;
@@ -119,6 +129,12 @@ export class GatewayMetrics {
     this.#classifierFailures = Object.fromEntries(
       CLASSIFIER_FAILURE.map((r) => [r, boundCounter(classifierFailures, { [reason]: r })]),
     ) as Record<ClassifierFailure, IncChild>;
+    const answers = counter('answers', 'Answers of chat and completions requests delivered by a model (cache hits left out), by the finish_reason of their first choice.', [model, LABEL.finishReason]);
+    const refusals = counter('answerRefusals', "Answers whose first sentences the refusal detector took for a refusal.", [model]);
+    const empty = counter('answerEmpty', 'Answers with neither text nor a tool call.', [model]);
+    const toolCalls = counter('answerToolCalls', 'Answers that call at least one tool.', [model]);
+    // Counted only when a refusal classifier is configured; created with its first failure.
+    this.#refusalClassifierFailures = counter('refusalClassifierFailures', 'Answers the refusal classifier could not judge: error, timeout, or dropped when saturated.', [reason]);
     this.#rejected = counter('rejectedRequests', 'Requests refused before reaching a model (bad JSON, oversized, invalid, unauthorized, unknown model or path).', [endpoint, reason]);
     const buildInfo = gauge('buildInfo', 'Always 1; labels say which llmwatch and Node.js run.', [LABEL.version, LABEL.nodeVersion], 'max');
     buildInfo.set({ [LABEL.version]: opts.version, [LABEL.nodeVersion]: process.version }, 1);
@@ -154,6 +170,15 @@ export class GatewayMetrics {
         safetyScore: boundHistogram(safetyScore, { ...one }),
         flagged: Object.fromEntries(FLAG_ACTION.map((a) => [a, zeroed(flagged, { ...one, [action]: a })])) as ModelMeter['flagged'],
         routeSwitches: zeroed(routeSwitches, one),
+        // Pre-created at zero only where a drift alert's ratio must see zero (FINISH_REASON_PRECREATED).
+        behaviour: {
+          finish: Object.fromEntries(
+            FINISH_REASON.map((r) => [r, FINISH_REASON_PRECREATED.includes(r) ? zeroed(answers, { ...one, [LABEL.finishReason]: r }) : lazyCounter(answers, { ...one, [LABEL.finishReason]: r })]),
+          ) as BehaviourMeter['finish'],
+          refusals: zeroed(refusals, one),
+          empty: zeroed(empty, one),
+          toolCalls: zeroed(toolCalls, one),
+        },
       };
       const shared = new Map<string, Pick<TargetMeter, 'queueLength' | 'queueWait' | 'inFlight' | 'errors' | 'failovers'>>();
       const targets = m.targets.map((t, i) => {
@@ -223,10 +248,21 @@ export class GatewayMetrics {
     this.#cacheErrors?.[op].inc();
   }
 
+  /** Counts an answer the refusal classifier could not judge. */
+  refusalClassifierFailure(why: ClassifierFailure): void {
+    this.#refusalClassifierFailures.inc({ [LABEL.reason]: why });
+  }
+
   /** Counts an output the external classifier could not score. */
   classifierFailure(why: ClassifierFailure): void {
     this.#classifierFailures[why].inc();
   }
+}
+
+/** A counter child made on its first `inc`: the series appears with its first event, not at start-up. */
+function lazyCounter(c: Counter<string>, labels: Record<string, string>): IncChild {
+  let child: IncChild | undefined;
+  return { inc: (v?: number) => (child ??= boundCounter(c, labels)).inc(v) };
 }
 
 /** Embeddings generate no tokens: their TTFT, TPOT and completion-size series would stay empty, so none exist. */

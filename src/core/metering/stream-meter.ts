@@ -1,6 +1,7 @@
 import { SseParser } from '../openai/sse.ts';
 import { generatedText, reportedUsage } from './usage.ts';
 import { redactSecrets } from '../http/redact.ts';
+import { StreamFacts } from './answer-facts.ts';
 
 /**
  * The generated text a stream meter keeps, at most: enough for a token
@@ -24,6 +25,8 @@ export class StreamMeter {
   /** The length of the whole generated text, kept or not. */
   textChars = 0;
   usage: { prompt: number; completion: number } | undefined;
+  /** The behaviour facts of the answer's first choice (finish reason, tool calls, start of its text). */
+  readonly facts = new StreamFacts();
   done = false;
   /** Set when the stream stops being the protocol. */
   fault: { readonly kind: 'malformed' | 'stream_error'; readonly message: string } | undefined;
@@ -75,6 +78,7 @@ export class StreamMeter {
       this.fault = { kind: 'stream_error', message: `The upstream failed mid-stream: ${redactSecrets(message)}` };
       return false;
     }
+    this.facts.add(event);
     const text = generatedText(event, 'delta');
     if (text.length > 0) {
       const now = performance.now();
