@@ -40,6 +40,7 @@ test('the console in headless Chromium: latency chart with data, the firing aler
 
   // No drill has run in this world: the section says how to run one.
   assert.match(await page.locator('#drills-body').innerText(), /No drill yet: run llmwatch drill all/);
+  assert.match(await page.locator('#noise-body').innerText(), /No alert noise here: the console was started without a stack\./);
 
   // A panel with no series says so.
   assert.equal(await page.locator('[data-panel="llmwatch-hosts/gpu-memory"]').getAttribute('data-state'), 'nodata');

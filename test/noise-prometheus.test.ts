@@ -12,7 +12,9 @@ import { monitoringSpec } from '../src/core/config/monitoring-spec.ts';
 import { buildModel } from '../src/monitoring/build.ts';
 import { renderAlertmanager } from '../src/monitoring/writers/alertmanager.ts';
 import { SqliteAuditStore } from '../src/responder/audit-store.ts';
+import { startConsole } from '../src/console/server.ts';
 import type { NoiseReport } from '../src/stack/noise.ts';
+import { stackNoiseSource } from '../src/stack/noise-report.ts';
 import { freePort } from './helpers/processes.ts';
 import { startPrometheus } from './helpers/prometheus.ts';
 
@@ -200,6 +202,41 @@ test('llmwatch noise on a real Prometheus: a known history, counted; fewer pages
   assert.equal(table.code, 0, table.stderr);
   assert.match(table.stdout, /^pages: notification groups opened on llmwatch-responder, oncall$/m);
   assert.match(table.stdout, /^total +6 +\S+ +1 +2 +0 +1 +3 +[\d.]+$/m);
+
+  // The console's noise page: the same report, from the same inputs, at /api/noise.
+  const consoleWith = await startConsole({ prometheus: prom.url, dashboards: [], port: 0, noise: stackNoiseSource(prom.url, join(dir, 'with.yml'), join(dir, 'responder.db')) });
+  t.after(() => consoleWith.close());
+  const get = async (path: string) => {
+    const res = await fetch(`${consoleWith.url}${path}`);
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  };
+  const page = await get(`/api/noise?start=${start}&end=${end}`);
+  assert.equal(page.status, 200, JSON.stringify(page.body));
+  assert.deepEqual(page.body, withRules);
+  // `range`: seconds back from now (its end rounded down to 10 s), this history inside it once 10 s have passed.
+  await new Promise((r) => setTimeout(r, Math.max(0, end * 1000 + 10_000 - Date.now())));
+  const recent = await get('/api/noise?range=3600');
+  assert.equal(recent.status, 200, JSON.stringify(recent.body));
+  assert.equal((recent.body as unknown as NoiseReport).totals.fired, 6);
+  for (const bad of ['range=abc', 'range=10', `range=${8 * 86400}`, 'start=100&end=50', 'start=0&end=9999999999']) {
+    const r = await get(`/api/noise?${bad}`);
+    assert.equal(r.status, 400, bad);
+    assert.equal((r.body.error as { code: string }).code, 'bad_param', bad);
+  }
+  // Prometheus gone: a 502 naming what failed, and the console keeps serving.
+  const closedURL = `http://127.0.0.1:${await freePort()}`;
+  const consoleClosed = await startConsole({ prometheus: closedURL, dashboards: [], port: 0, noise: stackNoiseSource(closedURL, join(dir, 'with.yml'), undefined) });
+  t.after(() => consoleClosed.close());
+  const down = await fetch(`${consoleClosed.url}/api/noise?range=600`);
+  assert.equal(down.status, 502);
+  assert.match(((await down.json()) as { error: { message: string } }).error.message, /^The alert noise report could not be built: cannot read Prometheus' evaluation interval at /);
+  assert.equal((await fetch(`${consoleClosed.url}/api/dashboards`)).status, 200);
+  // A console without a noise source says so.
+  const consoleNone = await startConsole({ prometheus: prom.url, dashboards: [], port: 0 });
+  t.after(() => consoleNone.close());
+  const none = await fetch(`${consoleNone.url}/api/noise?range=600`);
+  assert.equal(none.status, 404);
+  assert.match(((await none.json()) as { error: { message: string } }).error.message, /started without a stack/);
 });
 
 test('llmwatch noise: bad flags and unreadable inputs end in one llmwatch: line naming the flag and the fix', { timeout: 300_000 }, async (t) => {

@@ -42,6 +42,26 @@ export function rangeParams(params: URLSearchParams): RangeParams {
   return { query, start, end, step };
 }
 
+/**
+ * The range of a noise report: `range` seconds back from now (its end rounded
+ * down to 10 s, so refreshes within 10 s ask for the same range), or `start`
+ * and `end`; at most `MAX_RANGE_S` long.
+ */
+export function noiseRange(params: URLSearchParams, nowMs = Date.now()): { start: number; end: number } {
+  if (params.has('range')) {
+    const raw = params.get('range') ?? '';
+    const range = /^\d{1,9}$/.test(raw) ? Number(raw) : Number.NaN;
+    if (!(range >= 60 && range <= QUERY_BOUNDS.MAX_RANGE_S)) throw CONSOLE_ERR_BAD_PARAM(`range must be a whole number of seconds from 60 to ${QUERY_BOUNDS.MAX_RANGE_S}`, { param: 'range' });
+    const end = Math.floor(nowMs / 10_000) * 10;
+    return { start: end - range, end };
+  }
+  const start = time(params, 'start');
+  const end = time(params, 'end');
+  if (end <= start) throw CONSOLE_ERR_BAD_PARAM('end must be after start', { param: 'end' });
+  if (end - start > QUERY_BOUNDS.MAX_RANGE_S) throw CONSOLE_ERR_BAD_PARAM(`the range is over ${QUERY_BOUNDS.MAX_RANGE_S} s`, { param: 'start' });
+  return { start, end };
+}
+
 /** An optional evaluation time for `/api/query`. */
 export function optionalTime(params: URLSearchParams): number | undefined {
   return params.has('time') ? time(params, 'time') : undefined;

@@ -10,9 +10,10 @@ import { serve, serverURL, truncate } from '../core/http/serve.ts';
 import type { Handler, Route } from '../core/http/serve.ts';
 import { fromAlertmanager, fromPrometheus } from './alerts.ts';
 import type { ConsoleAlert } from './alerts.ts';
-import { CONSOLE_ERR_NOT_CONFIGURED } from './errors.ts';
+import { LlmwatchError } from '../core/errors.ts';
+import { CONSOLE_ERR_BAD_PARAM, CONSOLE_ERR_NOT_CONFIGURED, CONSOLE_ERR_UPSTREAM } from './errors.ts';
 import { markdownToHtml } from './markdown.ts';
-import { optionalTime, queryParam, rangeParams } from './query-bounds.ts';
+import { noiseRange, optionalTime, queryParam, rangeParams } from './query-bounds.ts';
 import { getJson } from './upstream.ts';
 
 export interface ConsoleOptions {
@@ -35,7 +36,17 @@ export interface ConsoleOptions {
    * alert labels of the query string; the alerts table links its alerts there.
    */
   readonly runbooks?: RunbookSource;
+  /** The alert-noise report (`llmwatch noise`) over a range, served at `/api/noise`; handed in by whoever starts the console. */
+  readonly noise?: NoiseSource;
 }
+
+/** Builds the alert-noise report over [startMs, endMs] (JSON: the shape `llmwatch noise --json` prints). */
+export interface NoiseSource {
+  report(startMs: number, endMs: number): Promise<unknown>;
+}
+
+/** How long a noise report is reused for the same range: the page refreshes every 10 s, a report reads the whole range's history. */
+const NOISE_REUSE_MS = 30_000;
 
 /** The runbooks a console serves: generated from the spec by the monitoring part, handed in by whoever starts the console. */
 export interface RunbookSource {
@@ -90,6 +101,8 @@ const PAGE_HEADERS = {
  * - `/api/query`, `/api/query_range`: proxied to Prometheus, bounded (`QUERY_BOUNDS`)
  * - `/api/alerts`: Prometheus' pending and firing alerts and Alertmanager's, with runbook links
  * - `/api/actions`: the responder's recent actions
+ * - `/api/drills`: the last drill run
+ * - `/api/noise`: the alert-noise report over `range` seconds back from now (or `start`..`end`)
  * A peer that does not answer is a 502 with the OpenAI error shape; a PromQL
  * error keeps Prometheus' own status and body.
  */
@@ -150,6 +163,31 @@ export async function startConsole(opts: ConsoleOptions): Promise<ConsoleHandle>
     sendJson(res, r.status, r.body);
   }
 
+  // One report kept (the last range asked, its end rounded down to 10 s): bounded memory, and the
+  // page's refreshes do not read the whole history again each time.
+  let lastNoise: { key: string; at: number; report: Promise<unknown> } | undefined;
+  async function noise(res: ServerResponse, p: URLSearchParams): Promise<void> {
+    const source = opts.noise;
+    if (source === undefined) throw CONSOLE_ERR_NOT_CONFIGURED('This console reports no alert noise (it was started without a stack or an Alertmanager config)');
+    const { start, end } = noiseRange(p);
+    const key = `${start}:${end}`;
+    const now = Date.now();
+    if (lastNoise === undefined || lastNoise.key !== key || now - lastNoise.at > NOISE_REUSE_MS) {
+      const report = source.report(start * 1000, end * 1000);
+      lastNoise = { key, at: now, report };
+      // A failed report is not kept: the next refresh tries again.
+      report.catch(() => {
+        if (lastNoise?.report === report) lastNoise = undefined;
+      });
+    }
+    try {
+      sendJson(res, 200, await lastNoise.report);
+    } catch (err) {
+      if (err instanceof LlmwatchError && err.status === 400) throw CONSOLE_ERR_BAD_PARAM(err.message, { cause: err });
+      throw CONSOLE_ERR_UPSTREAM(`The alert noise report could not be built: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
   const params = (req: IncomingMessage) => new URL(req.url ?? '/', 'http://console').searchParams;
   const runbook: Handler = (req, res, { path, method }) => runbookPage(res, path === '/runbooks' ? '/runbooks/' : path, params(req), method);
   const api = (path: string, get: Handler): Route => ({ path, methods: { GET: get } });
@@ -177,6 +215,7 @@ export async function startConsole(opts: ConsoleOptions): Promise<ConsoleHandle>
     api('/api/alerts', (_req, res) => alerts(res)),
     api('/api/actions', (_req, res) => actions(res)),
     api('/api/drills', (_req, res) => sendJson(res, 200, lastDrills(opts.drillsFile))),
+    api('/api/noise', (req, res) => noise(res, params(req))),
   ];
 
   const server = serve({
@@ -184,7 +223,7 @@ export async function startConsole(opts: ConsoleOptions): Promise<ConsoleHandle>
     routes,
     notFound: (_method, path) =>
       path.startsWith('/api/')
-        ? `No API at ${truncate(path)}: the console serves only dashboards, query, query_range, alerts, actions and drills`
+        ? `No API at ${truncate(path)}: the console serves only dashboards, query, query_range, alerts, actions, drills and noise`
         : `No page at ${truncate(path)}`,
   });
   const port = await listen(server, opts.port, '127.0.0.1');

@@ -8,7 +8,9 @@ import { runbookSource } from '../monitoring/writers/runbooks.ts';
 import { buildModel } from '../monitoring/build.ts';
 import { buildDashboards } from '../monitoring/dashboards/build.ts';
 import { DRILLS_FILE, readStackInfo } from './stack-info.ts';
-import { defaultStackDir } from '../core/state.ts';
+import { defaultStackDir, stackAuditPath } from '../core/state.ts';
+import { ALERTMANAGER_CONFIG_PATH } from '../monitoring/writers/alertmanager.ts';
+import { stackNoiseSource } from './noise-report.ts';
 import { CONSOLE_ERR_NO_PROMETHEUS } from '../console/errors.ts';
 import { startConsole } from '../console/server.ts';
 
@@ -57,6 +59,8 @@ export function consoleCommand(): Command {
         runbooks: runbookSource(model),
         port: opts.port,
         drillsFile: stack === undefined ? undefined : join(stack.dir, DRILLS_FILE),
+        // The noise page replays the stack's history through the Alertmanager config it runs.
+        noise: stack === undefined ? undefined : stackNoiseSource(prometheus, join(stack.dir, 'config', ALERTMANAGER_CONFIG_PATH), stackAuditPath(stack.dir)),
       });
       console.log(`llmwatch console  ${handle.url}   (Prometheus ${prometheus})`);
       await waitForSignal();

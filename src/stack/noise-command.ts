@@ -9,9 +9,8 @@ import { ALERTMANAGER_CONFIG_PATH } from '../monitoring/writers/alertmanager.ts'
 import { STACK_ERR_NOISE_ARGS, STACK_ERR_NOISE_INPUT } from './errors.ts';
 import { readAlertmanagerConfig } from './noise-alertmanager.ts';
 import type { AlertmanagerView, Route } from './noise-alertmanager.ts';
-import { readActions } from './noise-audit.ts';
-import { evaluationIntervalMs, readAlertHistory } from './noise-history.ts';
-import { analyseNoise, criticalReceivers, renderNoiseTable } from './noise.ts';
+import { renderNoiseTable } from './noise.ts';
+import { DEFAULT_FLAP_WINDOW_MS, noiseReport } from './noise-report.ts';
 import { readStackInfo } from './stack-info.ts';
 
 interface NoiseCommandOptions {
@@ -81,7 +80,7 @@ export function noiseCommand(): Command {
     .option('--start <time>', 'start of the range, RFC 3339 or unix seconds (overrides --since)', parseTime)
     .option('--end <time>', 'end of the range, RFC 3339 or unix seconds (default: now)', parseTime)
     .option('--step <duration>', "the step to read ALERTS at (default: Prometheus' evaluation interval)", durationOption('--step'))
-    .option('--flap-window <duration>', 'an alert that resolves and fires again within this long counts as a flap', durationOption('--flap-window'), durationMs('10m'))
+    .option('--flap-window <duration>', 'an alert that resolves and fires again within this long counts as a flap', durationOption('--flap-window'), DEFAULT_FLAP_WINDOW_MS)
     .option('--pager <receivers>', 'receivers whose notifications count as pages, comma-separated (default: those a critical alert reaches)', parsePagers)
     .option('--json', 'print the report as JSON')
     .action(async function runNoise(opts: NoiseCommandOptions) {
@@ -97,20 +96,8 @@ export function noiseCommand(): Command {
       const routed = receiversOf(view.route);
       const unknown = (opts.pager ?? []).filter((r) => !routed.has(r));
       if (unknown.length > 0) throw STACK_ERR_NOISE_ARGS(`--pager ${unknown.join(',')}: no route of the Alertmanager config reaches ${unknown.length > 1 ? 'them' : 'it'} (routed receivers: ${[...routed].sort().join(', ')})`);
-      const pagers = new Set(opts.pager ?? criticalReceivers(view));
       const auditPath = opts.audit ?? (stack !== undefined && existsSync(stackAuditPath(stack.dir)) ? stackAuditPath(stack.dir) : undefined);
-      const actions = auditPath === undefined ? undefined : readActions(auditPath, startMs, endMs);
-      let stepMs = opts.step;
-      if (stepMs === undefined) {
-        try {
-          stepMs = await evaluationIntervalMs(prometheus);
-        } catch (err) {
-          throw STACK_ERR_NOISE_INPUT(`cannot read Prometheus' evaluation interval at ${prometheus}: ${(err as Error).message}; check --prometheus, or give --step`, { cause: err });
-        }
-      }
-      if (stepMs > endMs - startMs) throw STACK_ERR_NOISE_ARGS(`the step (${stepMs / 1000}s) is longer than the range (${(endMs - startMs) / 1000}s); widen the range or shorten --step`);
-      const history = await readAlertHistory(prometheus, startMs, endMs, stepMs);
-      const report = analyseNoise(history, view, { flapWindowMs: opts.flapWindow, pagers }, actions);
+      const report = await noiseReport({ prometheus, view, auditPath, flapWindowMs: opts.flapWindow, pagers: opts.pager, stepMs: opts.step }, startMs, endMs);
       console.log(opts.json === true ? JSON.stringify(report, null, 2) : renderNoiseTable(report));
     });
 }

@@ -28,6 +28,8 @@ import { startLogged, waitHealthy } from './children.ts';
 import type { StackChild } from './children.ts';
 import { assertPortFree, freePort } from './ports.ts';
 import { stackAuditPath } from '../core/state.ts';
+import { ALERTMANAGER_CONFIG_PATH } from '../monitoring/writers/alertmanager.ts';
+import { stackNoiseSource } from './noise-report.ts';
 import { LOCAL_PLAYBOOKS, localTimings } from './timings.ts';
 import type { Timings } from './timings.ts';
 
@@ -179,7 +181,7 @@ export async function startStack(opts: StackOptions): Promise<StackHandle> {
       'alertmanager',
       bins[COMPONENTS.alertmanager.name]!,
       [
-        `--config.file=${join(dir, 'config/alertmanager/alertmanager.yml')}`,
+        `--config.file=${join(dir, 'config', ALERTMANAGER_CONFIG_PATH)}`,
         `--storage.path=${join(dir, 'data/alertmanager')}`,
         `--web.listen-address=${hostPort(ports.alertmanager)}`,
         // One local instance: no gossip cluster.
@@ -217,6 +219,7 @@ export async function startStack(opts: StackOptions): Promise<StackHandle> {
       runbooks: runbookSource(model),
       port: ports.console,
       drillsFile: join(dir, DRILLS_FILE),
+      noise: stackNoiseSource(url(ports.prometheus), join(dir, 'config', ALERTMANAGER_CONFIG_PATH), stackAuditPath(dir)),
     });
     stops.push(() => consoleHandle.close());
     log(`ready  console       ${consoleHandle.url}`);

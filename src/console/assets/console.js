@@ -39,13 +39,14 @@
       throw new ApiError(msg, 502);
     }
     if (path.startsWith('/api/query')) setBanner('prometheus', null);
+    if (path.startsWith('/api/noise')) setBanner('noise', null);
     if (!res.ok || body.status === 'error') {
       throw new ApiError(body.error && body.error.message ? body.error.message : body.error || `HTTP ${res.status}`, res.status);
     }
     return body;
   }
   function peerOf(path) {
-    return path.startsWith('/api/actions') ? 'responder' : 'prometheus';
+    return path.startsWith('/api/actions') ? 'responder' : path.startsWith('/api/noise') ? 'noise' : 'prometheus';
   }
   function setBanner(key, message) {
     if (message === null) state.errors.delete(key);
@@ -315,6 +316,26 @@
         )))));
   }
 
+  // The same figures as `llmwatch noise`, over the page's range.
+  function renderNoise(body) {
+    const box = $('noise-body');
+    const alerts = body.alerts || [];
+    const dur = (s) => (s >= 3600 ? `${(s / 3600).toFixed(1)}h` : s >= 60 ? `${Math.round(s / 60)}m` : `${Math.round(s)}s`);
+    const acted = (a) => (a ? String(a.success + a.failure + a.dryRun) + (a.failure > 0 ? ` (${a.failure} failed)` : '') : '');
+    const pagers = body.pagers && body.pagers.length > 0 ? body.pagers.join(', ') : 'no receiver';
+    const note = el('p', { class: 'muted', text: `${new Date(body.start).toLocaleString()} – ${new Date(body.end).toLocaleString()}; pages: notification groups opened on ${pagers}; a flap re-fires within ${dur(body.flapWindowSeconds)}` });
+    if (alerts.length === 0) { box.className = 'muted'; box.replaceChildren(note, el('p', { text: 'No alert fired in this range.' })); return; }
+    const head = ['alert', 'severity', 'series', 'fired', 'firing', 'flaps', 'inhibited', 'muted', 'grouped', 'pages', 'pages/day', 'actions'];
+    const cells = (a, name) => [name, (a.severities || []).join(','), a.series === undefined ? '' : String(a.series), String(a.fired), dur(a.firingSeconds), String(a.flaps), String(a.inhibited), String(a.muted), String(a.grouped), String(a.pages), String(a.pagesPerDay), acted(a.actions)];
+    box.className = 'table-wrap';
+    box.replaceChildren(note, el('table', {},
+      el('thead', {}, el('tr', {}, ...head.map((h) => el('th', { text: h })))),
+      el('tbody', {},
+        ...alerts.map((a) => el('tr', { 'data-noise': a.alertname }, ...cells(a, a.alertname).map((c) => el('td', { text: c })))),
+        el('tr', { 'data-noise': 'total', class: 'total' }, ...cells(body.totals, 'total').map((c) => el('td', { text: c })))),
+    ));
+  }
+
   async function refresh() {
     clearTimeout(state.timer);
     const range = Number($('range').value);
@@ -333,6 +354,10 @@
     jobs.push(api('/api/drills').then(renderDrills, (err) => {
       $('drills-body').className = 'muted';
       $('drills-body').textContent = `Drill results unavailable: ${err.message}`;
+    }));
+    jobs.push(api(`/api/noise?range=${Math.max(60, range)}`).then(renderNoise, (err) => {
+      $('noise-body').className = 'muted';
+      $('noise-body').textContent = err.status === 404 ? 'No alert noise here: the console was started without a stack.' : `Alert noise unavailable: ${err.message}`;
     }));
     jobs.push(api('/api/actions').then(renderActions, (err) => {
       $('actions-body').className = 'muted';
