@@ -269,8 +269,8 @@ describe('llmwatch exporter against the nvidia-smi stand-in', () => {
 });
 
 describe('exporter config', () => {
-  test('defaults: 127.0.0.1:9835, every 10 s, 5 s timeout, nvidia-smi on PATH', () => {
-    assert.deepEqual({ ...exporterConfig({}) }, { host: '127.0.0.1', port: 9835, intervalSeconds: 10, timeoutSeconds: 5, nvidiaSmi: 'nvidia-smi' });
+  test('defaults: 127.0.0.1:9835, every 10 s, 5 s timeout, nvidia-smi on PATH, not simulated', () => {
+    assert.deepEqual({ ...exporterConfig({}) }, { host: '127.0.0.1', port: 9835, intervalSeconds: 10, timeoutSeconds: 5, nvidiaSmi: 'nvidia-smi', simulated: false });
   });
 
   test('a bad value names its field', () => {

@@ -4,7 +4,7 @@ import { GPU_COLLECTOR_ERROR, GPU_LABEL, GPU_METRIC, LABEL } from '../core/conve
 import type { GpuCollectorError } from '../core/conventions/metrics.ts';
 import type { GpuReading } from './nvidia-smi-csv.ts';
 
-type GpuLabels = (typeof GPU_LABEL)['gpu' | 'uuid' | 'name'];
+type GpuLabels = (typeof GPU_LABEL)['gpu' | 'uuid' | 'name' | 'simulated'];
 
 /** The reading each GPU gauge shows. */
 const GPU_GAUGES = [
@@ -28,10 +28,13 @@ export class GpuMetrics {
   readonly #duration: Gauge;
   readonly #lastError: Gauge<typeof LABEL.reason>;
   readonly #errors: Counter<typeof LABEL.reason>;
+  readonly #simulated: boolean;
 
-  constructor(registry: Registry) {
+  /** `simulated`: every GPU series also carries `simulated="true"` (readings that come from no GPU). */
+  constructor(registry: Registry, simulated = false) {
     const registers = [registry];
-    const labelNames = [GPU_LABEL.gpu, GPU_LABEL.uuid, GPU_LABEL.name] as const;
+    this.#simulated = simulated;
+    const labelNames = simulated ? [GPU_LABEL.gpu, GPU_LABEL.uuid, GPU_LABEL.name, GPU_LABEL.simulated] : [GPU_LABEL.gpu, GPU_LABEL.uuid, GPU_LABEL.name];
     this.#gpu = GPU_GAUGES.map(([metric, field, help]) => [new Gauge({ name: GPU_METRIC[metric], help, labelNames, registers }), field] as const);
     this.#success = new Gauge({ name: GPU_METRIC.collectorSuccess, help: '1 when the last nvidia-smi run gave every GPU\'s readings, 0 when it failed.', registers });
     this.#duration = new Gauge({ name: GPU_METRIC.collectorDuration, help: 'Seconds the last nvidia-smi run took, killed runs included.', registers });
@@ -51,7 +54,7 @@ export class GpuMetrics {
       gauge.reset();
       for (const r of readings) {
         const v = r[field];
-        if (typeof v === 'number') gauge.set({ gpu: r.index, uuid: r.uuid, name: r.name }, v);
+        if (typeof v === 'number') gauge.set(this.#simulated ? { gpu: r.index, uuid: r.uuid, name: r.name, simulated: 'true' } : { gpu: r.index, uuid: r.uuid, name: r.name }, v);
       }
     }
     this.#success.set(1);

@@ -16,7 +16,7 @@ export interface NvidiaSmiRun {
 }
 
 /** nvidia-smi prints about 150 bytes per GPU; anything near this is not its CSV. */
-const MAX_STDOUT = 1024 * 1024;
+export const MAX_STDOUT = 1024 * 1024;
 const MAX_STDERR = 4096;
 
 /**
@@ -103,7 +103,7 @@ function missing(path: string, err: unknown): Error {
 }
 
 /** The first non-empty line, cut to 200 characters: nvidia-smi's own error message, for the log. */
-function firstLine(s: string): string {
+export function firstLine(s: string): string {
   const line = s.split(/\r?\n/).find((l) => l.trim() !== '')?.trim() ?? '';
   return line.length > 200 ? `${line.slice(0, 200)}...` : line;
 }

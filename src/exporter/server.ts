@@ -7,6 +7,7 @@ import { serve, serverURL } from '../core/http/serve.ts';
 import { GpuCollector } from './collector.ts';
 import type { CollectOutcome } from './collector.ts';
 import { GpuMetrics } from './gpu-metrics.ts';
+import { fetchNvidiaSmi } from './nvidia-smi-http.ts';
 
 export interface ExporterOptions {
   /** A registry of the caller's; a fresh one by default (never prom-client's global one). */
@@ -27,19 +28,22 @@ export interface ExporterHandle {
 }
 
 /**
- * Starts the GPU exporter: one nvidia-smi run first (so the first scrape has
+ * Starts the GPU exporter: one nvidia-smi run (or, with `csvURL`, one GET of nvidia-smi over HTTP) first (so the first scrape has
  * data), then the schedule, then `GET /metrics` and `GET /healthz`. A failing
  * nvidia-smi, a missing one included, never stops it: the failure is in the
  * metrics, and `/healthz` answers 200 while the process serves.
  */
 export async function startExporter(config: Readonly<ExporterConfig>, opts: ExporterOptions = {}): Promise<ExporterHandle> {
   const registry = opts.registry ?? new Registry();
+  const csvURL = config.csvURL;
   const collector = new GpuCollector({
-    nvidiaSmi: config.nvidiaSmi,
+    nvidiaSmi: csvURL ?? config.nvidiaSmi,
     intervalMs: config.intervalSeconds * 1000,
     timeoutMs: config.timeoutSeconds * 1000,
-    metrics: new GpuMetrics(registry),
+    metrics: new GpuMetrics(registry, config.simulated),
     log: opts.log,
+    // Over HTTP only the run differs: the parser, the metrics and the failure reasons are the binary's.
+    ...(csvURL === undefined ? {} : { run: (_: string, timeoutMs: number, signal?: AbortSignal) => fetchNvidiaSmi(csvURL, timeoutMs, signal) }),
   });
   const first = await collector.start();
 

@@ -15,6 +15,14 @@ export const ExporterConfigSchema = z.strictObject({
   timeoutSeconds: z.number().min(0.1).max(600).default(5),
   /** The nvidia-smi binary: a path, or a name looked up on PATH. */
   nvidiaSmi: z.string().min(1).default('nvidia-smi'),
+  /**
+   * nvidia-smi over HTTP instead of the binary: each run is a GET of this URL with nvidia-smi's
+   * arguments as parameters (`query-gpu`, `format`), whose answer is read as nvidia-smi's output.
+   * The local stack points it at the simulator's simulated GPUs (`GET /nvidia-smi`).
+   */
+  csvURL: z.url({ protocol: /^https?$/, error: 'an http:// or https:// URL such as http://127.0.0.1:3000/nvidia-smi' }).optional(),
+  /** Every GPU reading gets the label `simulated="true"`: for readings that come from no GPU (the simulator's). */
+  simulated: z.boolean().default(false),
 });
 
 export type ExporterConfig = z.output<typeof ExporterConfigSchema>;

@@ -353,9 +353,10 @@ export const GPU_METRIC = {
 /**
  * Labels of every GPU series: `gpu` is nvidia-smi's index, `name` the GPU's
  * product name. (Not `model`: that label is the LLM's everywhere in llmwatch.)
- * `hostname` is only set on series mapped from dcgm-exporter.
+ * `hostname` is only set on series mapped from dcgm-exporter; `simulated="true"` only on
+ * readings of the simulator's simulated GPUs (`llmwatch exporter --simulated`).
  */
-export const GPU_LABEL = { gpu: 'gpu', uuid: 'uuid', name: 'name', hostname: 'hostname' } as const;
+export const GPU_LABEL = { gpu: 'gpu', uuid: 'uuid', name: 'name', hostname: 'hostname', simulated: 'simulated' } as const;
 
 /** `reason` label of the GPU collector's errors: the closed set of ways an nvidia-smi run fails. */
 export const GPU_COLLECTOR_ERROR = ['missing_binary', 'timeout', 'exit_code', 'parse_error'] as const;
