@@ -195,6 +195,7 @@ function labelValues(label: string): string {
     op: (METRIC_LABELS as Record<string, unknown>).CACHE_OP as readonly string[] | undefined,
     action: (METRIC_LABELS as Record<string, unknown>).FLAG_ACTION as readonly string[] | undefined,
     finish_reason: (METRIC_LABELS as Record<string, unknown>).FINISH_REASON as readonly string[] | undefined,
+    error_type: (METRIC_LABELS as Record<string, unknown>).GENAI_ERROR_TYPE as readonly string[] | undefined,
   };
   const set = sets[label];
   return set === undefined ? '' : set.map((v) => `\`${v}\``).join(', ');
@@ -233,6 +234,8 @@ export async function renderMetricReference(): Promise<string> {
   }
   out.push(
     '`openllm_inference_duration_seconds` takes the gateway\'s `metrics.durationBuckets` (the spec\'s `latencyBuckets` must match); the buckets above are the defaults.',
+    '',
+    `The \`gen_ai_*\` histograms are the OpenTelemetry GenAI semantic conventions (v${METRIC_LABELS.GENAI_SEMCONV_VERSION}) as Prometheus names them, with the conventions' own buckets: exported instead of the five \`openllm_\` histograms above them with the gateway's \`metrics.naming: otel\`, beside them with \`both\`, not at all with \`openllm\` (the default). \`error_type\` is set on failed operations only. See [gateway.md](../gateway.md#opentelemetry-names).`,
     '',
   );
   return out.join('\n');

@@ -87,6 +87,8 @@ export function createGateway(config: GatewayConfig, opts: GatewayOptions = {}) 
     models: Object.entries(config.models).map(([model, m]) => ({ model, targets: modelTargets(model, m) })),
     keys: keys.names,
     cacheStore: config.cache.enabled ? config.cache.store : undefined,
+    naming: config.metrics.naming,
+    providerName: config.metrics.providerName,
   });
   const router = new Router(config, upstreams, metrics, opts.log ?? logRouteSwitch);
   const store = config.cache.enabled ? cacheStore(config, metrics) : undefined;

@@ -22,7 +22,7 @@ export interface MetricDef {
 }
 
 /** Labels whose values are names from the user's config or hardware, not a closed set. */
-const CONFIGURED_LABELS = new Set(['model', 'upstream', 'upstream_model', 'key', 'gpu', 'uuid', 'name', 'version', 'node_version', 'le']);
+const CONFIGURED_LABELS = new Set(['model', 'upstream', 'upstream_model', 'key', 'gpu', 'uuid', 'name', 'version', 'node_version', 'le', 'gen_ai_request_model', 'gen_ai_provider_name']);
 
 /**
  * Every metric of the gateway, the responder and the GPU exporter, built the
@@ -56,10 +56,10 @@ export async function metricDefinitions(prefix: string = DEFAULT_PREFIX, duratio
       };
     });
   };
-  // One model with one target, so every per-model closed set is initialised.
+  // One model with one target, so every per-model closed set is initialised; both namings, so both families are listed.
   const models = [{ model: 'm', targets: [{ upstream: 'u', model: 'm' }] }];
   return [
-    ...(await read('gateway', (r) => new GatewayMetrics(r, { prefix, durationBuckets, processMetrics: false, version: '0', models, keys: ['k'], cacheStore: 'redis' }))),
+    ...(await read('gateway', (r) => new GatewayMetrics(r, { prefix, durationBuckets, processMetrics: false, version: '0', models, keys: ['k'], cacheStore: 'redis', naming: 'both' }))),
     ...(await read('responder', (r) => new ResponderMetrics(r))),
     ...(await read('gpu-exporter', (r) => new GpuMetrics(r))),
   ];

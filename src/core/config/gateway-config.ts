@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { BUCKETS, DEFAULT_PREFIX } from '../conventions/metrics.ts';
+import { BUCKETS, DEFAULT_GENAI_PROVIDER, DEFAULT_PREFIX, METRICS_NAMING } from '../conventions/metrics.ts';
 import { LOG_LEVELS } from '../log.ts';
 import { TokenSchema } from './secrets.ts';
 
@@ -110,6 +110,19 @@ export const GatewayConfigSchema = z
           .default([...BUCKETS.inferenceDuration]),
         /** Also export Node.js process metrics (CPU, memory, event loop lag). */
         processMetrics: z.boolean().default(true),
+        /**
+         * Names of the request histograms: `openllm` (llmwatch's, the default), `otel` (the OpenTelemetry GenAI
+         * semantic conventions v1.41.0 as Prometheus exposes them: `gen_ai_client_token_usage`,
+         * `gen_ai_client_operation_duration_seconds`, `gen_ai_server_time_to_first_token_seconds`,
+         * `gen_ai_server_time_per_output_token_seconds`), or `both`. Counters, gauges and the other metrics keep
+         * their llmwatch names.
+         */
+        naming: z.enum(METRICS_NAMING).default('openllm'),
+        /** `gen_ai_provider_name` of the OpenTelemetry families: a conventions' well-known value (`openai`, `azure.ai.openai`, ...) or your own. */
+        providerName: z
+          .string()
+          .regex(/^[a-z][a-z0-9_.]{0,63}$/, 'lower-case letters, digits, _ and . (at most 64), like the conventions\' gen_ai.provider.name values')
+          .default(DEFAULT_GENAI_PROVIDER),
       })
       .strict()
       .prefault({}),

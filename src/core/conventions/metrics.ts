@@ -4,6 +4,8 @@
  * dashboards and the tests all import it from here.
  */
 
+import type { Endpoint } from '../openai/endpoints.ts';
+
 /** Default metric prefix, the source article's. */
 export const DEFAULT_PREFIX = 'openllm_';
 
@@ -211,6 +213,88 @@ export const BUCKETS = {
   /** Token counts by powers of two, 16 to 128k (context sizes of current models). */
   tokens: [16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072],
 } as const satisfies Record<string, readonly number[]>;
+
+/**
+ * Which names the gateway exports its request histograms under: `openllm`
+ * (llmwatch's own, the source article's), `otel` (the OpenTelemetry GenAI
+ * semantic conventions, {@link GENAI_METRIC}), or `both` (one observation
+ * updates both families). Metrics the conventions do not define (request
+ * counters, queue, cache, safety, routes) keep their llmwatch names in every naming.
+ */
+export const METRICS_NAMING = ['openllm', 'otel', 'both'] as const;
+
+export type MetricsNaming = (typeof METRICS_NAMING)[number];
+
+/**
+ * The version of the OpenTelemetry semantic conventions the GenAI names, attributes and buckets
+ * below were checked against: v1.41.0 (2026-04-28), the last release of
+ * open-telemetry/semantic-conventions that holds the GenAI conventions
+ * (docs/gen-ai/gen-ai-metrics.md, model/gen-ai/metrics.yaml); from v1.42.0 they live in
+ * open-telemetry/semantic-conventions-genai, unreleased, whose development head replaces
+ * `gen_ai.client.token.usage` with per-direction token counters (docs/gateway.md, "OpenTelemetry names").
+ */
+export const GENAI_SEMCONV_VERSION = '1.41.0';
+
+/**
+ * The GenAI metrics as Prometheus exposes them (OpenTelemetry's Prometheus compatibility
+ * spec, specification/compatibility/prometheus_and_openmetrics.md: dots become `_`, the unit
+ * `s` becomes the suffix `_seconds`, the annotation `{token}` is dropped, histograms get no `_total`).
+ */
+export const GENAI_METRIC = {
+  /** `gen_ai.client.token.usage`, histogram, `{token}`: input and output tokens of each operation. */
+  tokenUsage: 'gen_ai_client_token_usage',
+  /** `gen_ai.client.operation.duration`, histogram, `s`: every operation, failed ones with `error_type`. */
+  operationDuration: 'gen_ai_client_operation_duration_seconds',
+  /** `gen_ai.server.time_to_first_token`, histogram, `s`: successful streamed answers. */
+  timeToFirstToken: 'gen_ai_server_time_to_first_token_seconds',
+  /** `gen_ai.server.time_per_output_token`, histogram, `s`: successful streamed answers of two tokens or more. */
+  timePerOutputToken: 'gen_ai_server_time_per_output_token_seconds',
+} as const;
+
+/** The GenAI attributes as Prometheus labels (dots become `_`). */
+export const GENAI_LABEL = {
+  /** `gen_ai.operation.name`: `chat`, `text_completion`, `embeddings` ({@link GENAI_OPERATION}). */
+  operation: 'gen_ai_operation_name',
+  /** `gen_ai.provider.name`: the gateway's `metrics.providerName` (default `openai`, the protocol it speaks). */
+  provider: 'gen_ai_provider_name',
+  /** `gen_ai.request.model`: the model the client asked for (llmwatch's `model` label). */
+  requestModel: 'gen_ai_request_model',
+  /** `gen_ai.token.type`: `input` or `output`. */
+  tokenType: 'gen_ai_token_type',
+  /** `error.type`: on failed operations only ({@link GENAI_ERROR_TYPE}). */
+  errorType: 'error_type',
+} as const;
+
+/** `gen_ai.operation.name` of each endpoint: the conventions' well-known values. */
+export const GENAI_OPERATION = {
+  chat_completions: 'chat',
+  completions: 'text_completion',
+  embeddings: 'embeddings',
+} as const satisfies Readonly<Record<Endpoint, string>>;
+
+/** `gen_ai.token.type` values, in the order of llmwatch's `kind` (`prompt`, `completion`). */
+export const GENAI_TOKEN_TYPE = ['input', 'output'] as const;
+
+/**
+ * `error_type` of a failed operation: the request's SLI class and the status class its client
+ * saw, as `requests_total` counts them (`status`_`code`), and `cancelled` (the client went
+ * away, nginx's 499). The conventions let an instrumentation choose low-cardinality values
+ * and ask it to document them: this is the list.
+ */
+export const GENAI_ERROR_TYPE = ['error_5xx', 'error_4xx', 'client_error_4xx', 'cancelled'] as const;
+
+export type GenAiErrorType = (typeof GENAI_ERROR_TYPE)[number];
+
+/** The conventions' explicit bucket boundaries (the `ExplicitBucketBoundaries` advice of each metric, v1.41.0). */
+export const GENAI_BUCKETS = {
+  tokenUsage: [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864],
+  operationDuration: [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92],
+  timeToFirstToken: [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10],
+  timePerOutputToken: [0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2.5],
+} as const satisfies Record<keyof typeof GENAI_METRIC, readonly number[]>;
+
+/** Default `gen_ai.provider.name`: the gateway speaks the OpenAI API to its upstreams, whatever serves it. */
+export const DEFAULT_GENAI_PROVIDER = 'openai';
 
 /**
  * Names recorded by the generated rules: the source article's derived metrics

@@ -50,6 +50,7 @@ export class Exchange {
   fail(cls: FailureClass, tokens?: TokenCount): void {
     if (this.#claim()) return;
     this.meter.failures[cls].inc();
+    observe(this.meter.failedDuration[cls], (performance.now() - this.startedAt) / 1000);
     if (tokens !== undefined) this.#tokens(tokens);
   }
 
@@ -63,6 +64,7 @@ export class Exchange {
   cancel(tokens?: TokenCount): void {
     if (this.#claim()) return;
     this.meter.cancelled.inc();
+    observe(this.meter.failedDuration.cancelled, (performance.now() - this.startedAt) / 1000);
     if (tokens !== undefined) this.#tokens(tokens);
   }
 

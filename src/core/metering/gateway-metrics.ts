@@ -4,8 +4,8 @@ import { ENDPOINT_NAMES } from '../openai/endpoints.ts';
 import { boundCounter, boundGauge, boundHistogram } from './exposition.ts';
 import type { GaugeChild, IncChild, ObserveChild } from './exposition.ts';
 import type { Endpoint } from '../openai/endpoints.ts';
-import { BUCKETS, CACHE_OP, CACHE_RESULT, CLASSIFIER_FAILURE, ENDPOINT_NONE, FINISH_REASON, FINISH_REASON_PRECREATED, FLAG_ACTION, LABEL, REJECT_REASON, TOKEN_KIND, TOKEN_SOURCE, UPSTREAM_ERROR_REASON, metricName } from '../conventions/metrics.ts';
-import type { CacheOp, CacheResult, ClassifierFailure, CodeClass, FinishReason, FlagAction, RejectReason, TokenSource, UpstreamErrorReason } from '../conventions/metrics.ts';
+import { BUCKETS, CACHE_OP, CACHE_RESULT, CLASSIFIER_FAILURE, DEFAULT_GENAI_PROVIDER, ENDPOINT_NONE, FINISH_REASON, FINISH_REASON_PRECREATED, FLAG_ACTION, GENAI_BUCKETS, GENAI_ERROR_TYPE, GENAI_LABEL, GENAI_METRIC, GENAI_OPERATION, LABEL, REJECT_REASON, TOKEN_KIND, TOKEN_SOURCE, UPSTREAM_ERROR_REASON, metricName } from '../conventions/metrics.ts';
+import type { CacheOp, CacheResult, ClassifierFailure, CodeClass, FinishReason, FlagAction, GenAiErrorType, MetricsNaming, RejectReason, TokenSource, UpstreamErrorReason } from '../conventions/metrics.ts';
 
 /** Status classes an error can carry. */
 export type ErrorClass = Exclude<CodeClass, '2xx'>;
@@ -28,6 +28,10 @@ export interface GatewayMetricsOptions {
   readonly keys?: readonly string[];
   /** Store kinds whose errors are counted. */
   readonly cacheStore?: 'memory' | 'redis';
+  /** Which names the request histograms go under (default `openllm`); see {@link MetricsNaming}. */
+  readonly naming?: MetricsNaming;
+  /** `gen_ai_provider_name` of the OpenTelemetry families (default `openai`). */
+  readonly providerName?: string;
 }
 
 /** The label-bound instruments of one model, whatever the endpoint. */
@@ -65,6 +69,12 @@ export interface RouteMeter {
   readonly completionSize: ObserveChild;
   readonly success: IncChild;
   readonly cancelled: IncChild;
+  /**
+   * Durations of operations that ended in an error, by `error_type`: the OpenTelemetry
+   * operation duration counts every operation; llmwatch's own duration only successes,
+   * so under `openllm` these record nothing.
+   */
+  readonly failedDuration: Readonly<Record<GenAiErrorType, ObserveChild>>;
   /** Failures by SLI class and the status class sent; a stream cut after its 200 counts as a server-side 5xx. */
   readonly failures: Readonly<Record<FailureClass, IncChild>>;
 }
@@ -105,11 +115,17 @@ export class GatewayMetrics {
     const gauge = (key: Parameters<typeof metricName>[0], help: string, labelNames: string[], aggregator: 'sum' | 'max' | 'average' = 'sum') =>
       new Gauge({ name: metricName(key, p), help, labelNames, aggregator, ...reg });
 
-    const duration = histogram('inferenceDuration', 'Time from a request reaching the gateway to the end of a successful answer, queue wait included.', [model, endpoint], opts.durationBuckets);
-    const ttft = histogram('timeToFirstToken', 'Time from a streamed request reaching the gateway to its first content token.', [model, endpoint], BUCKETS.timeToFirstToken);
-    const tpot = histogram('timePerOutputToken', 'Mean time between output tokens after the first, per streamed request.', [model, endpoint], BUCKETS.timePerOutputToken);
-    const promptSize = histogram('promptTokens', 'Prompt size of successful requests, in tokens.', [model, endpoint], BUCKETS.tokens);
-    const completionSize = histogram('completionTokens', 'Completion size of successful requests, in tokens.', [model, endpoint], BUCKETS.tokens);
+    const naming = opts.naming ?? 'openllm';
+    // llmwatch's request histograms, unless only the OpenTelemetry names are asked for.
+    const own = naming === 'otel' ? undefined : {
+      duration: histogram('inferenceDuration', 'Time from a request reaching the gateway to the end of a successful answer, queue wait included.', [model, endpoint], opts.durationBuckets),
+      ttft: histogram('timeToFirstToken', 'Time from a streamed request reaching the gateway to its first content token.', [model, endpoint], BUCKETS.timeToFirstToken),
+      tpot: histogram('timePerOutputToken', 'Mean time between output tokens after the first, per streamed request.', [model, endpoint], BUCKETS.timePerOutputToken),
+      promptSize: histogram('promptTokens', 'Prompt size of successful requests, in tokens.', [model, endpoint], BUCKETS.tokens),
+      completionSize: histogram('completionTokens', 'Completion size of successful requests, in tokens.', [model, endpoint], BUCKETS.tokens),
+    };
+    const otel = naming === 'openllm' ? undefined : genAiHistograms(registry);
+    const provider = opts.providerName ?? DEFAULT_GENAI_PROVIDER;
     const requests = counter('requests', 'Requests routed to a model, by SLI class (success; error: server-side failure; client_error; cancelled) and the HTTP status class the client saw.', [model, endpoint, status, code]);
     const tokens = counter('tokensProcessed', 'Tokens processed; source="usage" as reported by the server, source="estimate" counted by the gateway.', [model, kind, source]);
     const queueLength = gauge('queueLength', 'Requests waiting for a free upstream slot.', [model, upstream]);
@@ -201,19 +217,26 @@ export class GatewayMetrics {
       this.#targets.set(m.model, targets);
       for (const e of ENDPOINT_NAMES) {
         const me = { [model]: m.model, [endpoint]: e };
+        const genAi = { [GENAI_LABEL.operation]: GENAI_OPERATION[e], [GENAI_LABEL.provider]: provider, [GENAI_LABEL.requestModel]: m.model };
+        // One child per naming, picked here: under `both` one observe updates both families.
+        const pick = (a: (() => ObserveChild) | undefined, b: (() => ObserveChild) | undefined): ObserveChild => both(a?.(), b?.());
+        const ownChild = (h: Histogram<string> | undefined) => (h === undefined ? undefined : () => boundHistogram(h, { ...me }));
+        const otelChild = (h: Histogram<string> | undefined, extra: Record<string, string> = {}) => (h === undefined ? undefined : () => boundHistogram(h, { ...genAi, ...extra }));
         // Embeddings generate no tokens: their TTFT, TPOT and completion series would stay empty.
-        const bind = (h: Histogram<string>) => boundHistogram(h, { ...me });
         const embeddings = e === 'embeddings';
         const req = (s: string, c: CodeClass) => zeroed(requests, { ...me, [status]: s, [code]: c });
+        // A failed operation's duration series appears with its first failure (at most four per model and operation).
+        const failed = (t: GenAiErrorType) => (otel === undefined ? NO_SERIES : lazyHistogram(otel.duration, { ...genAi, [GENAI_LABEL.errorType]: t }));
         this.#routes.set(routeKey(m.model, e), {
           model: m.model,
           endpoint: e,
           perModel,
-          duration: bind(duration),
-          ttft: embeddings ? NO_SERIES : bind(ttft),
-          tpot: embeddings ? NO_SERIES : bind(tpot),
-          promptSize: bind(promptSize),
-          completionSize: embeddings ? NO_SERIES : bind(completionSize),
+          duration: pick(ownChild(own?.duration), otelChild(otel?.duration)),
+          ttft: embeddings ? NO_SERIES : pick(ownChild(own?.ttft), otelChild(otel?.ttft)),
+          tpot: embeddings ? NO_SERIES : pick(ownChild(own?.tpot), otelChild(otel?.tpot)),
+          promptSize: pick(ownChild(own?.promptSize), otelChild(otel?.tokens, { [GENAI_LABEL.tokenType]: 'input' })),
+          completionSize: embeddings ? NO_SERIES : pick(ownChild(own?.completionSize), otelChild(otel?.tokens, { [GENAI_LABEL.tokenType]: 'output' })),
+          failedDuration: Object.fromEntries(GENAI_ERROR_TYPE.map((t) => [t, failed(t)])) as RouteMeter['failedDuration'],
           success: req('success', '2xx'),
           // A client that went away is nginx's 499: a 4xx, never a success.
           cancelled: req('cancelled', '4xx'),
@@ -267,6 +290,45 @@ function lazyCounter(c: Counter<string>, labels: Record<string, string>): IncChi
 
 /** Embeddings generate no tokens: their TTFT, TPOT and completion-size series would stay empty, so none exist. */
 const NO_SERIES: ObserveChild = { observe: () => {} };
+
+/** One child, or one that updates two (the same value in both families), or none. */
+function both(a: ObserveChild | undefined, b: ObserveChild | undefined): ObserveChild {
+  if (a === undefined) return b ?? NO_SERIES;
+  if (b === undefined) return a;
+  return {
+    observe(v) {
+      a.observe(v);
+      b.observe(v);
+    },
+  };
+}
+
+/** A histogram child whose series is created and bound at its first observation (failure series, not pre-zeroed). */
+function lazyHistogram(h: Histogram<string>, labels: Record<string, string>): ObserveChild {
+  let child: ObserveChild | undefined;
+  return {
+    observe(v) {
+      child ??= boundHistogram(h, labels);
+      child.observe(v);
+    },
+  };
+}
+
+/**
+ * The OpenTelemetry GenAI histograms (semantic conventions v1.41.0, see GENAI_METRIC), with the
+ * conventions' own bucket boundaries. Names carry no prefix: they are the conventions'.
+ */
+function genAiHistograms(registry: Registry) {
+  const { operation, provider, requestModel, tokenType, errorType } = GENAI_LABEL;
+  const common = [operation, provider, requestModel];
+  const h = (name: string, help: string, labelNames: string[], buckets: readonly number[]) => new Histogram({ name, help, labelNames, buckets: [...buckets], registers: [registry] });
+  return {
+    tokens: h(GENAI_METRIC.tokenUsage, 'Number of input and output tokens used (gen_ai.client.token.usage), per successful operation.', [...common, tokenType], GENAI_BUCKETS.tokenUsage),
+    duration: h(GENAI_METRIC.operationDuration, 'GenAI operation duration (gen_ai.client.operation.duration): arrival at the gateway to the end of the answer; failed operations carry error_type.', [...common, errorType], GENAI_BUCKETS.operationDuration),
+    ttft: h(GENAI_METRIC.timeToFirstToken, 'Time to generate first token for successful responses (gen_ai.server.time_to_first_token), streamed answers, from arrival at the gateway.', common, GENAI_BUCKETS.timeToFirstToken),
+    tpot: h(GENAI_METRIC.timePerOutputToken, 'Time per output token generated after the first token for successful responses (gen_ai.server.time_per_output_token), streamed answers.', common, GENAI_BUCKETS.timePerOutputToken),
+  };
+}
 
 function routeKey(model: string, endpoint: Endpoint): string {
   return `${model}\u0000${endpoint}`;
