@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatResults, summarise } from '../src/stack/drill.ts';
+import { answerSeconds, drillBounds, formatResults, summarise } from '../src/stack/drill.ts';
+import { compressedTimings, localTimings } from '../src/stack/timings.ts';
 import type { DrillResult } from '../src/stack/drill.ts';
 
 const base = { alert: 'A', fireBound: 10, actionBound: 20, resolveBound: 30, problems: [] as string[] };
@@ -20,4 +21,26 @@ test('the drill table ends with the counts and names why a drill was skipped', (
   assert.match(out, /^gpu .*skipped: no GPU exporter in this stack$/m);
   assert.match(out, /^errors .*FAILED: never fired$/m);
   assert.match(out, /\n\n1 passed, 1 failed, 1 skipped \(not proven\)$/);
+});
+
+test('drill bounds are the sum of named terms from the timings, the fault and the measured poll, nothing added by hand', () => {
+  const t = localTimings(); // scrape and evaluation 2 s, `for` 10 s, window 30 s, group_wait 2 s, group_interval 5 s
+  // The latency fault: 2.5 s to the first token, 16 tokens at 20 ms, no jitter.
+  const answer = answerSeconds({ ttftMs: 2500, tpotMs: 20, jitter: 0, outputTokens: { max: 64 } });
+  assert.equal(answer, 2.82);
+  // Fewer tokens than the drill asks for: the profile's maximum counts; jitter stretches it.
+  assert.equal(answerSeconds({ ttftMs: 100, tpotMs: 50, jitter: 0.5, outputTokens: { max: 4 } }), 0.45);
+  const poll = 0.4;
+  const b = drillBounds(t, {}, answer, poll);
+  // fire: for 10 + 2 scrapes 4 + 3 evaluations 6 + the answer + a poll.
+  assert.equal(b.fireBound, 10 + 4 + 6 + answer + poll);
+  // action: fire, less the poll (the action's time is its audit row's), + one evaluation + the longer of group_wait and group_interval.
+  assert.equal(b.actionBound, 10 + 4 + 6 + answer + 2 + 5);
+  // resolve: the rate window + the same pipeline + the answers in flight + a poll.
+  assert.equal(b.resolveBound, 30 + 4 + 6 + answer + poll);
+  // An alert that waits for good traffic to leave its window: a window more to fire.
+  assert.equal(drillBounds(t, { waitsForWindow: true }, answer, poll).fireBound, b.fireBound + 30);
+  // The CI's compressed timings scale every term.
+  const c = drillBounds(compressedTimings(), {}, 0, 0.25);
+  assert.equal(c.fireBound, 2 + 2 + 3 + 0.25);
 });

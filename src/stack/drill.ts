@@ -5,6 +5,7 @@ import { queryVector } from '../core/http/prometheus-api.ts';
 import { JOB } from '../core/conventions/deploy.ts';
 import { DRILLS_FILE } from './stack-info.ts';
 import type { StackInfo } from './stack-info.ts';
+import type { Timings } from './timings.ts';
 
 /** One drill: a fault to inject, the traffic that makes it visible, and the alert and action it must cause. */
 export interface Scenario {
@@ -19,8 +20,6 @@ export interface Scenario {
   readonly concurrency: number;
   /** The action the responder must take (a playbook step), or undefined when none is expected. */
   readonly action: string | undefined;
-  /** Latency the fault adds to each request, in seconds: a request is only observed once it ends. */
-  readonly addedLatency: number;
   /** How long resolving may take beyond the rate window, when not rate-based. */
   readonly resolveBound?: (s: StackInfo) => number;
   /** The alert waits for earlier good traffic to leave the rate window (no success in it): firing may take a window more. */
@@ -43,7 +42,6 @@ export const SCENARIOS: readonly Scenario[] = [
     fault: { ttftMs: 2500, jitter: 0 },
     concurrency: 4,
     action: 'switch-model',
-    addedLatency: 2.5,
   },
   {
     name: 'errors',
@@ -53,7 +51,6 @@ export const SCENARIOS: readonly Scenario[] = [
     fault: { errors: { http500: 0.5, http429: 0, reset: 0, hang: 0 } },
     concurrency: 4,
     action: 'noop',
-    addedLatency: 0,
   },
   {
     name: 'toxic',
@@ -65,7 +62,6 @@ export const SCENARIOS: readonly Scenario[] = [
     action: 'switch-model',
     // The alert reads the mean score per answer over the rate window: toxic answers dominate it at once,
     // and once they stop the window empties of them (the default resolve bound: the rate window and ticks).
-    addedLatency: 0,
   },
   {
     name: 'queue',
@@ -75,7 +71,6 @@ export const SCENARIOS: readonly Scenario[] = [
     fault: { ttftMs: 3000, jitter: 0 },
     concurrency: 30,
     action: 'noop',
-    addedLatency: 3,
   },
   {
     name: 'down',
@@ -85,7 +80,6 @@ export const SCENARIOS: readonly Scenario[] = [
     fault: { errors: { http500: 0, http429: 0, reset: 1, hang: 0 } },
     concurrency: 4,
     action: 'switch-model',
-    addedLatency: 0,
     // ModelServerUnreachable holds once 90% of the requests sent within its window failed: earlier good ones must age out.
     waitsForWindow: true,
   },
@@ -97,7 +91,6 @@ export const SCENARIOS: readonly Scenario[] = [
     fault: { errors: { http500: 0, http429: 0, reset: 0, hang: 0, http400: 0.8 } },
     concurrency: 4,
     action: undefined,
-    addedLatency: 0,
     // Client errors are visible (a warning), never a page: HighErrorRate, ErrorBudgetBurn and the rest stay silent.
     mustNotPage: true,
   },
@@ -109,7 +102,6 @@ export const SCENARIOS: readonly Scenario[] = [
     fault: {},
     concurrency: 0,
     action: undefined,
-    addedLatency: 0,
     gpu: true,
   },
 ];
@@ -136,6 +128,57 @@ export interface DrillResult {
 
 const sec = (d: string) => durationMs(d) / 1000;
 
+/** How often the drill looks at Prometheus, Alertmanager and the responder (plus the time those calls take, measured). */
+const POLL_MS = 250;
+/** The drill's traffic asks for this many tokens an answer. */
+const DRILL_MAX_TOKENS = 16;
+
+/** What of a simulator profile sets how long an answer takes. */
+interface AnswerProfile {
+  readonly ttftMs: number;
+  readonly tpotMs: number;
+  readonly jitter: number;
+  readonly outputTokens: { readonly max: number };
+}
+
+/** The longest a drill request takes under a profile: a request is observed (its latency, its error) only when it ends. */
+export function answerSeconds(p: AnswerProfile): number {
+  return ((p.ttftMs + Math.min(DRILL_MAX_TOKENS, p.outputTokens.max) * p.tpotMs) * (1 + p.jitter)) / 1000;
+}
+
+export interface DrillBounds {
+  readonly fireBound: number;
+  readonly actionBound: number;
+  readonly resolveBound: number;
+}
+
+/**
+ * A drill's bounds, each term from the stack's timings, the fault's answer
+ * time and the drill's measured poll period; nothing added by hand:
+ * - fire: a sample waits up to a scrape interval to be collected and one more
+ *   to show in a rate (two samples), then an evaluation each for the recording
+ *   rule, the alert rule going pending, and the one that ends `for`; the
+ *   request that shows the fault is observed when it ends (`answer`); the
+ *   drill sees the alert within one poll. Alerts that need earlier good
+ *   traffic to leave the window (`waitsForWindow`) wait a rate window more.
+ * - action: Prometheus notifies Alertmanager at its next evaluation (the stack
+ *   runs it with `--rules.alert.resend-delay` of one evaluation); Alertmanager
+ *   sends a new group after `group_wait`, or at the next `group_interval` when
+ *   the alert joins a group already notified; the action's time is its own
+ *   audit row's start, so no poll term.
+ * - resolve (from the fault's end): the bad samples leave the rate window, the
+ *   same scrape and evaluation delays, the requests in flight when the fault
+ *   ended (`answer`), one poll.
+ */
+export function drillBounds(t: Timings, scenario: Pick<Scenario, 'waitsForWindow'> & { readonly resolveBound?: Scenario['resolveBound'] }, answer: number, poll: number, s?: StackInfo): DrillBounds {
+  const pipeline = 2 * sec(t.scrapeInterval) + 3 * sec(t.evaluationInterval);
+  const fireBound = sec(t.alertFor) + pipeline + answer + poll + (scenario.waitsForWindow === true ? sec(t.rateWindow) : 0);
+  const actionBound = fireBound - poll + sec(t.evaluationInterval) + Math.max(sec(t.groupWait), sec(t.groupInterval));
+  const custom = s === undefined ? undefined : scenario.resolveBound?.(s);
+  const resolveBound = custom ?? sec(t.rateWindow) + pipeline + answer + poll;
+  return { fireBound, actionBound, resolveBound };
+}
+
 /**
  * Runs one drill against a running stack: checks the alert is not firing,
  * injects the fault in the simulator, drives traffic through the gateway,
@@ -146,14 +189,9 @@ const sec = (d: string) => durationMs(d) / 1000;
  */
 export async function runDrill(s: StackInfo, scenario: Scenario, log: (line: string) => void = () => {}): Promise<DrillResult> {
   const t = s.timings;
-  // A sample waits for a scrape (at most two intervals to show in a rate), then for the recording
-  // rule, the alert rule and the evaluation that ends `for`; a slow request is only observed when it
-  // ends (its added latency plus generation, under a second); the drill polls about every 0.5 s.
-  const tick = 2 * sec(t.scrapeInterval) + 3 * sec(t.evaluationInterval);
-  const fireBound = sec(t.alertFor) + tick + scenario.addedLatency + 1 + 0.5 + (scenario.waitsForWindow === true ? sec(t.rateWindow) : 0);
-  const actionBound = fireBound + sec(t.groupWait) + sec(t.evaluationInterval) + 2;
-  const resolveBound = scenario.resolveBound?.(s) ?? sec(t.rateWindow) + tick + scenario.addedLatency + 1;
-  const base = { scenario: scenario.name, alert: scenario.alert, fireBound, actionBound, resolveBound };
+  // Until the fault's profile is known (a skipped drill never learns it), its answers take no time.
+  let bounds = drillBounds(t, scenario, 0, 0, s);
+  let base = { scenario: scenario.name, alert: scenario.alert, ...bounds };
   if (scenario.gpu === true) {
     return { ...base, skipped: 'no GPU exporter in this stack (drills GPU memory pressure only where nvidia-smi runs)', ok: true, problems: [] };
   }
@@ -183,7 +221,7 @@ export async function runDrill(s: StackInfo, scenario: Scenario, log: (line: str
   while ((await promQuery(s, `count_over_time(up{job="${JOB.gateway}"}[1m]) >= 3`)) === 0 && Date.now() < warm) await sleep(250);
 
   // An alert already firing before the fault is one that fires when it should not.
-  const settle = Date.now() + resolveBound * 2000;
+  const settle = Date.now() + bounds.resolveBound * 2000;
   while ((await firingNow()) && Date.now() < settle) await sleep(1000);
   if (await firingNow()) {
     return { ...base, ok: false, problems: [`${scenario.alert} was firing for ${model} before the fault was injected`] };
@@ -191,19 +229,30 @@ export async function runDrill(s: StackInfo, scenario: Scenario, log: (line: str
 
   const since = new Date().toISOString();
   const t0 = Date.now();
-  await setProfile(s, model, scenario.fault);
+  const faulty = await setProfile(s, model, scenario.fault);
+  // The poll's own period, measured: how late the drill can see what happened.
+  let pollS = POLL_MS / 1000;
+  const polled = (from: number) => {
+    pollS = Math.max(pollS, (Date.now() - from) / 1000);
+  };
+  const rebound = () => {
+    bounds = drillBounds(t, scenario, answerSeconds(faulty), pollS, s);
+    base = { ...base, ...bounds };
+  };
+  rebound();
   log(`${scenario.name}: injected (${scenario.description}); traffic to ${model} x${scenario.concurrency}`);
   let traffic = startTraffic(s, model, scenario.concurrency);
   let fire: number | undefined;
   let alertmanager: number | undefined;
   let action: number | undefined;
   let actionDetail: string | undefined;
-  const deadline = t0 + Math.max(actionBound, fireBound) * 3000;
+  const deadline = t0 + Math.max(bounds.actionBound, bounds.fireBound) * 3000;
   try {
     // A drill that must not page watches for at least as long as a page would take to fire.
-    const watching = () => scenario.mustNotPage === true && Date.now() - t0 < fireBound * 1000;
+    const watching = () => scenario.mustNotPage === true && Date.now() - t0 < bounds.fireBound * 1000;
     while ((fire === undefined || alertmanager === undefined || (scenario.action !== undefined && action === undefined) || watching()) && Date.now() < deadline) {
-      const now = (Date.now() - t0) / 1000;
+      const from = Date.now();
+      const now = (from - t0) / 1000;
       await checkPages();
       if (fire === undefined && (await firingNow())) {
         fire = now;
@@ -213,12 +262,14 @@ export async function runDrill(s: StackInfo, scenario: Scenario, log: (line: str
       if (scenario.action !== undefined && action === undefined) {
         const a = await findAction(s, scenario.alert, scenario.action, since);
         if (a !== undefined) {
-          action = now;
+          // When the responder began it, from its audit row: not when this poll happened to see it.
+          action = (a.startedAt - t0) / 1000;
           actionDetail = `${a.outcome}: ${a.detail}`;
           log(`${scenario.name}: responder ${scenario.action} ${actionDetail} after ${action.toFixed(1)} s`);
         }
       }
-      await sleep(250);
+      await sleep(POLL_MS);
+      polled(from);
     }
   } finally {
     await resetProfile(s, model);
@@ -231,20 +282,24 @@ export async function runDrill(s: StackInfo, scenario: Scenario, log: (line: str
   let resolve: number | undefined;
   try {
     if (fire !== undefined) {
-      const until = t1 + resolveBound * 3000;
+      const until = t1 + bounds.resolveBound * 3000;
       while (Date.now() < until) {
+        const from = Date.now();
         await checkPages();
         if (!(await firingNow())) {
           resolve = (Date.now() - t1) / 1000;
           log(`${scenario.name}: resolved after ${resolve.toFixed(1)} s`);
           break;
         }
-        await sleep(250);
+        await sleep(POLL_MS);
+        polled(from);
       }
     }
   } finally {
     await traffic.stop();
   }
+  rebound();
+  const { fireBound, actionBound, resolveBound } = bounds;
   if (fire === undefined) problems.push(`${scenario.alert} never fired`);
   else if (fire > fireBound) problems.push(`fired after ${fire.toFixed(1)} s, bound ${fireBound.toFixed(1)} s`);
   if (alertmanager === undefined && fire !== undefined) problems.push('never reached Alertmanager');
@@ -307,16 +362,19 @@ async function inAlertmanager(s: StackInfo, alert: string, model: string): Promi
   return body.some((a) => a.status.state === 'active' || a.status.state === 'suppressed');
 }
 
-async function findAction(s: StackInfo, alert: string, action: string, since: string, skipped = false): Promise<{ outcome: string; detail: string } | undefined> {
+async function findAction(s: StackInfo, alert: string, action: string, since: string, skipped = false): Promise<{ outcome: string; detail: string; startedAt: number } | undefined> {
   const res = await fetch(`${s.urls.responder}/actions?alertname=${alert}&since=${encodeURIComponent(since)}&limit=100`, { headers: { authorization: `Bearer ${s.responderToken}` } });
-  const body = (await res.json()) as { actions: Array<{ action: string; outcome: string; detail: string; alertStatus: string }> };
+  const body = (await res.json()) as { actions: Array<{ action: string; outcome: string; detail: string; alertStatus: string; startedAt: number | string }> };
   // `running` rows are actions in flight: their outcome is not known yet.
-  return body.actions.find((a) => a.action === action && a.alertStatus === 'firing' && a.outcome !== 'running' && (a.outcome === 'skipped') === skipped);
+  const row = body.actions.find((a) => a.action === action && a.alertStatus === 'firing' && a.outcome !== 'running' && (a.outcome === 'skipped') === skipped);
+  return row === undefined ? undefined : { ...row, startedAt: typeof row.startedAt === 'number' ? row.startedAt : Date.parse(row.startedAt) };
 }
 
-async function setProfile(s: StackInfo, model: string, patch: Record<string, unknown>): Promise<void> {
+/** Applies the fault; returns the model's profile with it, as the simulator now serves it. */
+async function setProfile(s: StackInfo, model: string, patch: Record<string, unknown>): Promise<AnswerProfile> {
   const res = await fetch(`${s.urls.simulator}/admin/profiles/${encodeURIComponent(model)}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(patch) });
   if (!res.ok) throw new Error(`the simulator refused the fault: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { profile: AnswerProfile }).profile;
 }
 
 async function resetProfile(s: StackInfo, model: string): Promise<void> {
