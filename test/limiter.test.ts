@@ -76,3 +76,31 @@ test('a waiter that times out or is aborted leaves; the slot goes to the next li
   // With nobody queued, tryAcquire works again.
   assert.equal(l.tryAcquire(), true);
 });
+
+test('resize: more slots go to waiters at once, oldest first; fewer take effect as holders release', async () => {
+  const l = new ConcurrencyLimiter(1, 10, 10_000);
+  const { o, obs } = observer();
+  const signal = new AbortController().signal;
+  assert.equal(l.tryAcquire(), true);
+  const order: number[] = [];
+  const waits = [1, 2, 3].map((i) => l.acquire(obs, signal).then(() => order.push(i)));
+  l.resize(3);
+  await Promise.all(waits.slice(0, 2));
+  assert.deepEqual(order, [1, 2]);
+  assert.equal(l.active, 3);
+  assert.equal(o.queuedNow, 1);
+  // Down to one slot: nobody running is cut, and released slots are not handed on while above it.
+  l.resize(1);
+  l.release();
+  l.release();
+  assert.equal(l.active, 1);
+  assert.equal(o.queuedNow, 1);
+  l.release();
+  await waits[2];
+  assert.deepEqual(order, [1, 2, 3]);
+  assert.equal(l.active, 1);
+  assert.equal(l.tryAcquire(), false);
+  l.release();
+  assert.equal(l.active, 0);
+  assert.equal(l.tryAcquire(), true);
+});

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { GatewayConfigSchema } from '../core/config/gateway-config.ts';
-import { modelTargets } from '../core/config/gateway-config.ts';
+import { modelTargets, upstreamURLs } from '../core/config/gateway-config.ts';
 import type { GatewayConfig } from '../core/config/gateway-config.ts';
 import { CFG_ERR_INVALID } from '../core/config/errors.ts';
 import { loadConfigFile, validateConfig } from '../core/config/validate.ts';
@@ -73,7 +73,7 @@ export function gatewayCommand(): Command {
       const gw = await startGateway(config, { port: opts.port, host: opts.host });
       console.log(`llmwatch gateway listening on ${gw.url} (OpenAI API at ${gw.url}/v1, metrics at ${gw.url}/metrics)`);
       for (const [model, m] of Object.entries(config.models)) {
-        const targets = modelTargets(model, m).map((t) => `${redactUrl(config.upstreams[t.upstream]!.baseURL)} as ${t.model}`);
+        const targets = modelTargets(model, m).map((t) => `${upstreamURLs(config.upstreams[t.upstream]!).map(redactUrl).join(' | ')} as ${t.model}`);
         console.log(`  ${model} -> ${targets.join(', then ')}`);
       }
       for (const warning of await upstreamWarnings(config)) logger('gateway').warn(redactSecrets(warning));

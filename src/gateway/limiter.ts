@@ -25,7 +25,7 @@ interface Waiter {
  * nothing.
  */
 export class ConcurrencyLimiter {
-  readonly max: number;
+  #max: number;
   readonly maxQueue: number;
   readonly timeoutMs: number;
   #active = 0;
@@ -34,9 +34,23 @@ export class ConcurrencyLimiter {
   #head = 0;
 
   constructor(max: number, maxQueue: number, timeoutMs: number) {
-    this.max = max;
+    this.#max = max;
     this.maxQueue = maxQueue;
     this.timeoutMs = timeoutMs;
+  }
+
+  /** Slots: fixed for one server, the sum over the admitted endpoints of a replicated upstream. */
+  get max(): number {
+    return this.#max;
+  }
+
+  /**
+   * Changes the slot count. More slots go to waiters at once, oldest first;
+   * fewer take effect as holders release (nobody running is interrupted).
+   */
+  resize(max: number): void {
+    this.#max = max;
+    while (this.#active < this.#max && this.#handOver()) this.#active++;
   }
 
   get active(): number {
@@ -49,7 +63,7 @@ export class ConcurrencyLimiter {
 
   /** Takes a slot if one is free and nobody is queued ahead. */
   tryAcquire(): boolean {
-    if (this.#active < this.max && this.#waiting === 0) {
+    if (this.#active < this.#max && this.#waiting === 0) {
       this.#active++;
       return true;
     }
@@ -83,8 +97,13 @@ export class ConcurrencyLimiter {
     });
   }
 
-  /** Frees a slot, handing it straight to the oldest waiter. */
+  /** Frees a slot, handing it straight to the oldest waiter (unless the limiter shrank below its holders). */
   release(): void {
+    if (this.#active > this.#max || !this.#handOver()) this.#active--;
+  }
+
+  /** Gives a slot to the oldest live waiter; false when nobody waits. */
+  #handOver(): boolean {
     while (this.#head < this.#queue.length) {
       const w = this.#queue[this.#head]!;
       this.#queue[this.#head++] = undefined as unknown as Waiter;
@@ -92,10 +111,10 @@ export class ConcurrencyLimiter {
       this.#compact();
       this.#settle(w);
       w.resolve();
-      return;
+      return true;
     }
     this.#compact();
-    this.#active--;
+    return false;
   }
 
   #leave(w: Waiter, reason: unknown): void {

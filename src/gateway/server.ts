@@ -26,6 +26,8 @@ import { preloadTokenizer } from '../core/openai/tokens.ts';
 import { validateInferenceRequest } from '../core/openai/validate.ts';
 import { VERSION } from '../core/version.ts';
 import { serveAdmin } from './admin.ts';
+import { serveUpstreamAdmin } from './admin-upstreams.ts';
+import { EndpointMetrics } from './endpoint-metrics.ts';
 import { AnswerCache } from './cache/answer-cache.ts';
 import { tenantOf } from './cache/key.ts';
 import { MemoryCacheStore } from './cache/memory-store.ts';
@@ -76,7 +78,8 @@ export interface GatewayOptions {
  */
 export function createGateway(config: GatewayConfig, opts: GatewayOptions = {}) {
   const registry = opts.registry ?? new Registry();
-  const upstreams = new Map(Object.entries(config.upstreams).map(([name, u]) => [name, new Upstream(name, u)]));
+  const endpointMetrics = new EndpointMetrics(registry, config.metrics.prefix);
+  const upstreams = new Map(Object.entries(config.upstreams).map(([name, u]) => [name, new Upstream(name, u, endpointMetrics.upstream(name), logEndpointChange)]));
   const keys = new ClientKeys([...config.auth.keys, ...(config.auth.keysFile === undefined ? [] : readKeysFile(config.auth.keysFile))]);
   const adminToken = secretOf(config.admin.token, config.admin.tokenFile, 'admin.tokenFile');
   const metrics = new GatewayMetrics(registry, {
@@ -192,6 +195,7 @@ export function createGateway(config: GatewayConfig, opts: GatewayOptions = {}) 
         },
       },
     },
+    { path: '/admin/upstreams', prefix: true, any: (req, res, { path }) => serveUpstreamAdmin(req, res, path, upstreams, adminToken, opts.metricsSource === undefined) },
     { path: '/admin/', prefix: true, any: (req, res, { path }) => serveAdmin(req, res, path, router, adminToken, opts.metricsSource === undefined) },
   ];
 
@@ -296,4 +300,9 @@ function rejectReason(err: unknown): RejectReason {
 function logRouteSwitch(entry: RouteSwitch): void {
   const { time: _time, ...rest } = entry;
   logger('gateway').info(rest, `route switch: ${entry.model} ${entry.from} -> ${entry.to} (by ${entry.by})`);
+}
+
+/** An endpoint added, removed, ejected or admitted again, as one log line. */
+function logEndpointChange(level: 'info' | 'warn', message: string): void {
+  logger('gateway')[level](message);
 }

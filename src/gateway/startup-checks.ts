@@ -1,3 +1,4 @@
+import { upstreamURLs } from '../core/config/gateway-config.ts';
 import type { GatewayConfig } from '../core/config/gateway-config.ts';
 import { missingV1Hint, probeModels } from '../core/openai/list-models.ts';
 import { redactUrl } from '../core/http/redact.ts';
@@ -11,20 +12,24 @@ import { redactUrl } from '../core/http/redact.ts';
  */
 export async function upstreamWarnings(config: GatewayConfig): Promise<string[]> {
   const warnings = await Promise.all(
-    Object.entries(config.upstreams).map(async ([name, u]): Promise<string[]> => {
-      const hint = missingV1Hint(u.baseURL);
-      const out = hint === undefined ? [] : [`upstream '${name}' has baseURL ${redactUrl(u.baseURL)} without /v1; ${hint}`];
-      const probe = await probeModels(u.baseURL, { apiKey: u.apiKey, timeoutMs: 3_000 });
-      const at = `GET ${redactUrl(u.baseURL).replace(/\/+$/, '')}/models`;
-      if (probe.kind === 'unreachable') {
-        out.push(`upstream '${name}' is unreachable (${at}: ${probe.reason}); /readyz answers 503 until it is up: start the model server or fix upstreams.${name}.baseURL`);
-      } else if (probe.kind === 'http' && probe.status === 404 && hint === undefined) {
-        out.push(`upstream '${name}' answered 404 to ${at}; /readyz answers 503: check upstreams.${name}.baseURL`);
-      } else if (probe.kind === 'http' && probe.status === 404) {
-        out.push(`upstream '${name}' answered 404 to ${at}, so every request will fail; /readyz answers 503 until upstreams.${name}.baseURL is fixed`);
-      }
-      return out;
-    }),
+    Object.entries(config.upstreams).flatMap(([name, u]) =>
+      upstreamURLs(u).map(async (url): Promise<string[]> => {
+        // One field names a single server; replicas are named by their URL in `endpoints`.
+        const field = u.endpoints === undefined ? `upstreams.${name}.baseURL` : `upstreams.${name}.endpoints (${redactUrl(url)})`;
+        const hint = missingV1Hint(url);
+        const out = hint === undefined ? [] : [`upstream '${name}' has ${u.endpoints === undefined ? 'baseURL' : 'endpoint'} ${redactUrl(url)} without /v1; ${hint}`];
+        const probe = await probeModels(url, { apiKey: u.apiKey, timeoutMs: 3_000 });
+        const at = `GET ${redactUrl(url).replace(/\/+$/, '')}/models`;
+        if (probe.kind === 'unreachable') {
+          out.push(`upstream '${name}' is unreachable (${at}: ${probe.reason}); /readyz answers 503 until it is up: start the model server or fix ${field}`);
+        } else if (probe.kind === 'http' && probe.status === 404 && hint === undefined) {
+          out.push(`upstream '${name}' answered 404 to ${at}; /readyz answers 503: check ${field}`);
+        } else if (probe.kind === 'http' && probe.status === 404) {
+          out.push(`upstream '${name}' answered 404 to ${at}, so every request will fail; /readyz answers 503 until ${field} is fixed`);
+        }
+        return out;
+      }),
+    ),
   );
   return warnings.flat();
 }

@@ -2,6 +2,7 @@ import { Registry } from 'prom-client';
 import { BUCKETS, DEFAULT_PREFIX } from '../core/conventions/metrics.ts';
 import { GatewayMetrics } from '../core/metering/gateway-metrics.ts';
 import { GpuMetrics } from '../exporter/gpu-metrics.ts';
+import { EndpointMetrics } from '../gateway/endpoint-metrics.ts';
 import { ResponderMetrics } from '../responder/metrics.ts';
 
 /** One metric llmwatch exposes, read from the instruments themselves (not restated). */
@@ -22,7 +23,7 @@ export interface MetricDef {
 }
 
 /** Labels whose values are names from the user's config or hardware, not a closed set. */
-const CONFIGURED_LABELS = new Set(['model', 'upstream', 'upstream_model', 'key', 'gpu', 'uuid', 'name', 'version', 'node_version', 'le', 'gen_ai_request_model', 'gen_ai_provider_name']);
+const CONFIGURED_LABELS = new Set(['model', 'upstream', 'upstream_endpoint', 'upstream_model', 'key', 'gpu', 'uuid', 'name', 'version', 'node_version', 'le', 'gen_ai_request_model', 'gen_ai_provider_name']);
 
 /**
  * Every metric of the gateway, the responder and the GPU exporter, built the
@@ -60,6 +61,7 @@ export async function metricDefinitions(prefix: string = DEFAULT_PREFIX, duratio
   const models = [{ model: 'm', targets: [{ upstream: 'u', model: 'm' }] }];
   return [
     ...(await read('gateway', (r) => new GatewayMetrics(r, { prefix, durationBuckets, processMetrics: false, version: '0', models, keys: ['k'], cacheStore: 'redis', naming: 'both' }))),
+    ...(await read('gateway', (r) => new EndpointMetrics(r, prefix).upstream('u').endpoint('host:port/v1'))),
     ...(await read('responder', (r) => new ResponderMetrics(r))),
     ...(await read('gpu-exporter', (r) => new GpuMetrics(r))),
   ];

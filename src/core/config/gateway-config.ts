@@ -5,13 +5,40 @@ import { TokenSchema } from './secrets.ts';
 
 const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/, 'letters, digits and . _ : / - only, at most 128 characters');
 
+const baseURL = () => z.url({ protocol: /^https?$/, error: 'an http:// or https:// URL such as http://127.0.0.1:3000/v1' });
+
+/** The most endpoints one upstream may have: each is a connection pool and a few metric series. */
+export const MAX_ENDPOINTS = 256;
+
 const UpstreamSchema = z
   .object({
     /** OpenAI-compatible base URL, including `/v1` (as the `openai` SDK's `baseURL`). */
-    baseURL: z.url({ protocol: /^https?$/, error: 'an http:// or https:// URL such as http://127.0.0.1:3000/v1' }),
+    baseURL: baseURL().optional(),
+    /**
+     * Several base URLs of one model server (replicas serving the same models), instead of `baseURL` (give one
+     * of the two): each request goes to the admitted endpoint with the fewest requests in flight.
+     */
+    endpoints: z.array(baseURL()).min(1).max(MAX_ENDPOINTS).optional(),
+    /** The most endpoints this upstream may have, those added through the admin API included. */
+    maxEndpoints: z.int().min(1).max(MAX_ENDPOINTS).default(16),
+    /**
+     * Passive health checking of the endpoints: after `consecutiveFailures` connection failures or 5xx answers
+     * in a row, an endpoint gets no requests for `baseMs`, doubled on each ejection in a row up to `maxMs`.
+     * The last admitted endpoint is never ejected.
+     */
+    ejection: z
+      .strictObject({
+        /** Connection failures or 5xx answers in a row that eject an endpoint. */
+        consecutiveFailures: z.int().min(1).max(1000).default(5),
+        /** The first ejection's length. */
+        baseMs: z.int().min(100).max(3_600_000).default(5_000),
+        /** The longest ejection. */
+        maxMs: z.int().min(100).max(3_600_000).default(60_000),
+      })
+      .prefault({}),
     /** Sent as `Authorization: Bearer`; when absent, the client's own header passes through. */
     apiKey: z.string().min(1).optional(),
-    /** Requests sent to this upstream at once; more wait in the queue. */
+    /** Requests sent to this upstream at once (to each endpoint, with `endpoints`); more wait in the queue. */
     maxConcurrency: z.int().min(1).max(100_000).default(64),
     /** Requests that may wait for a slot; one more gets 429. */
     maxQueue: z.int().min(0).max(1_000_000).default(1024),
@@ -27,7 +54,27 @@ const UpstreamSchema = z
     /** A stream event still unfinished past this many bytes ends the stream with a malformed error. */
     maxEventBytes: z.int().min(1024).default(4 * 1024 * 1024),
   })
-  .strict();
+  .strict()
+  .superRefine((u, ctx) => {
+    if ((u.baseURL === undefined) === (u.endpoints === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['baseURL'], message: "give either 'baseURL' (one server) or 'endpoints' (replicas of one server), not both nor neither" });
+    }
+    const urls = u.endpoints ?? [];
+    const seen = new Set<string>();
+    urls.forEach((url, i) => {
+      const key = endpointKey(url);
+      if (seen.has(key)) ctx.addIssue({ code: 'custom', path: ['endpoints', i], message: `${url} is listed twice` });
+      seen.add(key);
+    });
+    if (urls.length > u.maxEndpoints) ctx.addIssue({ code: 'custom', path: ['endpoints'], message: `${urls.length} endpoints, more than maxEndpoints (${u.maxEndpoints})` });
+    if (u.ejection.maxMs < u.ejection.baseMs) ctx.addIssue({ code: 'custom', path: ['ejection', 'maxMs'], message: `must be at least baseMs (${u.ejection.baseMs})` });
+  });
+
+/** An endpoint's identity: its URL without a trailing slash, so `.../v1` and `.../v1/` are one endpoint. */
+export function endpointKey(url: string): string {
+  const u = new URL(url);
+  return `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
+}
 
 const TargetSchema = z.strictObject({
   /** Name of an entry in `upstreams`. */
@@ -255,6 +302,11 @@ export const GatewayConfigSchema = z
 export type GatewayConfig = z.output<typeof GatewayConfigSchema>;
 export type GatewayConfigInput = z.input<typeof GatewayConfigSchema>;
 export type UpstreamConfig = z.output<typeof UpstreamSchema>;
+
+/** An upstream's base URLs: its `endpoints`, or its one `baseURL`. */
+export function upstreamURLs(u: Pick<UpstreamConfig, 'baseURL' | 'endpoints'>): string[] {
+  return u.endpoints ?? [u.baseURL!];
+}
 export type ModelConfig = z.output<typeof ModelSchema>;
 
 /** One place a model can be served: an upstream and the model's name there. */

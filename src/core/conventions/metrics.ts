@@ -14,6 +14,8 @@ export const LABEL = {
   model: 'model',
   endpoint: 'endpoint',
   upstream: 'upstream',
+  /** One replica of an upstream, `host:port` (`endpoint` is taken: it names the API endpoint). */
+  upstreamEndpoint: 'upstream_endpoint',
   status: 'status',
   code: 'code',
   kind: 'kind',
@@ -184,6 +186,14 @@ export const METRIC = {
   answerToolCalls: 'answer_tool_calls_total',
   /** Answers the refusal classifier could not judge (error, timeout, or dropped when saturated). */
   refusalClassifierFailures: 'refusal_classifier_failures_total',
+  /** Endpoints (replicas) an upstream has, admitted or ejected. */
+  upstreamEndpoints: 'upstream_endpoints',
+  /** Requests sent to one endpoint of an upstream and not finished; the only per-endpoint load series. */
+  upstreamEndpointInFlight: 'upstream_endpoint_in_flight',
+  /** 1 while an endpoint is ejected for failing (passive health check), else 0. */
+  upstreamEndpointEjected: 'upstream_endpoint_ejected',
+  /** Times an endpoint was ejected. */
+  upstreamEndpointEjections: 'upstream_endpoint_ejections_total',
 } as const;
 
 export type MetricKey = keyof typeof METRIC;
