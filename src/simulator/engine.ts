@@ -32,6 +32,9 @@ export class EngineCore {
   readonly #counters = { prefixCacheQueries: 0, prefixCacheHits: 0, preemptions: 0, promptTokens: 0, generationTokens: 0 };
   readonly #finished = Object.fromEntries(VLLM_FINISH_REASONS.map((r) => [r, 0])) as Record<VllmFinishReason, number>;
   readonly #histograms: EngineSnapshot['histograms'];
+  /** Seconds with at least one request running, up to `#busySince` (the start of the current busy spell, if any). */
+  #busyTotal = 0;
+  #busySince: number | undefined;
 
   constructor(model: string, index: number, config: EngineConfig) {
     this.model = model;
@@ -49,6 +52,14 @@ export class EngineCore {
       e2eLatency: h('e2eLatency'),
       queueTime: h('queueTime'),
     };
+  }
+
+  /**
+   * Seconds, on the engine's clock, during which at least one request was running: a GPU runs a kernel
+   * for every step of a non-empty batch, which is what nvidia-smi's `utilization.gpu` samples.
+   */
+  busySeconds(now = seconds()): number {
+    return this.#busyTotal + (this.#busySince === undefined ? 0 : now - this.#busySince);
   }
 
   /** Requests queued plus running: what data-parallel balancing weighs. */
@@ -78,6 +89,7 @@ export class EngineCore {
       if (this.#running.length === 1) return true;
       const victim = this.#running.pop()!;
       this.#preempt(victim);
+      this.#busyChanged();
       if (victim === req) return false;
     }
     this.#freeBlocks -= 1;
@@ -113,6 +125,7 @@ export class EngineCore {
       this.#running.splice(this.#running.indexOf(req), 1);
       this.#freeBlocks += req.blocks;
       req.blocks = 0;
+      this.#busyChanged();
     } else {
       this.#waiting.splice(this.#waiting.indexOf(req), 1);
     }
@@ -127,6 +140,11 @@ export class EngineCore {
     this.#schedule();
   }
 
+  /** Share of the KV cache's blocks in use, 0..1 (`vllm:kv_cache_usage_perc`). */
+  get kvCacheUsage(): number {
+    return this.#totalBlocks === 0 ? 0 : (this.#totalBlocks - this.#freeBlocks) / this.#totalBlocks;
+  }
+
   snapshot(): EngineSnapshot {
     return {
       model: this.model,
@@ -134,12 +152,22 @@ export class EngineCore {
       gauges: {
         running: this.#running.length,
         waiting: this.#waiting.length,
-        kvCacheUsage: this.#totalBlocks === 0 ? 0 : (this.#totalBlocks - this.#freeBlocks) / this.#totalBlocks,
+        kvCacheUsage: this.kvCacheUsage,
       },
       counters: { ...this.#counters },
       finished: { ...this.#finished },
       histograms: this.#histograms,
     };
+  }
+
+  /** Opens or closes a busy spell when the batch becomes non-empty or empty. */
+  #busyChanged(): void {
+    if (this.#running.length > 0) {
+      this.#busySince ??= seconds();
+    } else if (this.#busySince !== undefined) {
+      this.#busyTotal += seconds() - this.#busySince;
+      this.#busySince = undefined;
+    }
   }
 
   #preempt(victim: EngineRequest): void {
@@ -163,6 +191,7 @@ export class EngineCore {
       head.blocks = got;
       head.state = 'running';
       this.#running.push(head);
+      this.#busyChanged();
       this.#lookupPrefix(head);
       if (head.scheduledAt === undefined) {
         head.scheduledAt = seconds();

@@ -36,7 +36,8 @@ export async function serveGeneration(
   throwInjectedError(plan.fault, profile);
   // A hung server answers nothing; the socket goes when the client gives up or the server closes.
   if (plan.fault === 'hang') return;
-  const promptTokens = estimatePromptTokens(request.endpoint, request.body);
+  // A long-context workload (profile extraPromptTokens) without the client sending the document.
+  const promptTokens = estimatePromptTokens(request.endpoint, request.body) + profile.extraPromptTokens;
   const usage: Usage = {
     prompt_tokens: promptTokens,
     completion_tokens: plan.tokens.length,

@@ -14,6 +14,7 @@ import { embeddingFormat, serveEmbeddings } from './embeddings.ts';
 import { ModelEngines } from './engine.ts';
 import { renderEngineMetrics } from './engine-metrics.ts';
 import { serveGeneration } from './generation.ts';
+import { SimulatedGpus, renderNvidiaSmiCsv } from './gpu.ts';
 import { ProfileStore, unknownModel } from './profile.ts';
 import { createRng } from './rng.ts';
 import type { Rng } from './rng.ts';
@@ -38,6 +39,8 @@ export interface SimulatorHandle {
   readonly profiles: ProfileStore;
   /** Each model's engine cores (src/simulator/engine.ts), whose `vllm:*` metrics `/metrics` exports. */
   readonly engines: ReadonlyMap<string, ModelEngines>;
+  /** The simulated GPUs, one per engine core, that `GET /nvidia-smi` reports (src/simulator/gpu.ts). */
+  readonly gpus: SimulatedGpus;
   /** As `POST /admin/reset`: every profile back to configured, PRNG reseeded. */
   reset(): void;
   /** Stops listening and drops every connection, hung and streaming ones included. */
@@ -61,6 +64,7 @@ export async function startSimulator(config: SimulatorConfig, options: Simulator
     toxicTerms: TOXIC_LEXICON,
     profiles: simulator.profiles,
     engines: simulator.engines,
+    gpus: simulator.gpus,
     reset: () => simulator.reset(),
     close: () => close(server),
   };
@@ -70,6 +74,7 @@ class Simulator implements AdminTarget {
   readonly profiles: ProfileStore;
   readonly maxBodyBytes: number;
   readonly engines: ReadonlyMap<string, ModelEngines>;
+  readonly gpus: SimulatedGpus;
   readonly #seed: number;
   readonly #created = Math.floor(Date.now() / 1000);
   #rng: Rng;
@@ -78,6 +83,7 @@ class Simulator implements AdminTarget {
     this.profiles = new ProfileStore(config);
     this.maxBodyBytes = config.maxBodyBytes;
     this.engines = new Map(this.profiles.models.map((m) => [m, new ModelEngines(m, config.engine)]));
+    this.gpus = new SimulatedGpus(this.engines, this.profiles, config.gpu);
     this.#seed = config.seed;
     this.#rng = createRng(config.seed);
   }
@@ -95,7 +101,7 @@ class Simulator implements AdminTarget {
     };
   }
 
-  /** Every path the simulator serves: the OpenAI endpoints, the model list, `/healthz` and the admin API. */
+  /** Every path the simulator serves: the OpenAI endpoints, the model list, `/healthz`, `/nvidia-smi` and the admin API. */
   routes(): Route[] {
     return [
       ...ENDPOINT_NAMES.map((endpoint) => ({
@@ -120,6 +126,18 @@ class Simulator implements AdminTarget {
         },
       },
       { path: '/healthz', methods: { GET: (_req, res) => sendJson(res, 200, { status: 'ok' }) } },
+      {
+        // nvidia-smi over HTTP for the simulated GPUs: `--query-gpu` and `--format` as parameters (llmwatch exporter --csv-url).
+        path: '/nvidia-smi',
+        methods: {
+          GET: (req, res) => {
+            const params = new URL(req.url ?? '/', 'http://simulator').searchParams;
+            const body = renderNvidiaSmiCsv(this.gpus.read(), params.get('query-gpu'), params.get('format'));
+            res.writeHead(200, { 'content-type': 'text/csv; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+            res.end(body);
+          },
+        },
+      },
       { path: '/admin/', prefix: true, any: (req, res, { path }) => serveAdmin(req, res, path, this) },
     ];
   }

@@ -7,6 +7,8 @@ const Probability = z.number().min(0).max(1);
 const TokenCount = z.number().int().min(0).max(131_072);
 const RetryAfterSeconds = z.number().int().min(0).max(86_400);
 const Dimensions = z.number().int().min(1).max(8192);
+/** GPU memory in MiB, up to 1 TiB (the largest GPUs have 192 GB). */
+const MiB = z.number().int().min(0).max(1 << 20);
 
 /**
  * How likely each injected fault is, per request; they are exclusive, so they sum to at most 1.
@@ -31,6 +33,17 @@ const ProfileFields = z.strictObject({
   retryAfterSeconds: RetryAfterSeconds.default(1),
   toxicFraction: Probability.default(0),
   embeddingDimensions: Dimensions.default(16),
+  /**
+   * Prompt tokens the engine holds for each request beyond those of its text, as if clients sent long
+   * documents: they fill the KV cache (and its simulated GPU's memory) without the bytes being sent.
+   * They count in the answer's `usage.prompt_tokens`.
+   */
+  extraPromptTokens: TokenCount.default(0),
+  /**
+   * GPU memory the model holds with no request in flight (weights, CUDA context, activations): the floor
+   * of its simulated GPUs' `memory.used`. By default an 8B model in bf16 (15,317 MiB of weights) plus 1.2 GB.
+   */
+  gpuMemoryMiB: MiB.default(16_517),
 });
 
 /** A fully resolved profile. */
@@ -62,6 +75,8 @@ export const ProfilePatchSchema = z.strictObject({
   retryAfterSeconds: RetryAfterSeconds.optional(),
   toxicFraction: Probability.optional(),
   embeddingDimensions: Dimensions.optional(),
+  extraPromptTokens: TokenCount.optional(),
+  gpuMemoryMiB: MiB.optional(),
 });
 
 export type ProfilePatch = z.output<typeof ProfilePatchSchema>;
@@ -69,7 +84,8 @@ export type ProfilePatch = z.output<typeof ProfilePatchSchema>;
 const DEFAULT_MODELS: Record<string, ProfilePatch> = {
   'llama-3.1-8b-instruct': {},
   // The 1B model answers sooner and streams faster, as it does on real hardware.
-  'llama-3.2-1b-instruct': { ttftMs: 60, tpotMs: 8 },
+  // 1.24B parameters in bf16 (2,357 MiB) plus the same 1.2 GB of context and activations.
+  'llama-3.2-1b-instruct': { ttftMs: 60, tpotMs: 8, gpuMemoryMiB: 3_557 },
 };
 
 /**
@@ -97,6 +113,28 @@ const EngineSchema = z
 
 export type EngineConfig = z.output<typeof EngineSchema>;
 
+/**
+ * The simulated GPUs the simulator reports at `GET /nvidia-smi` (src/simulator/gpu.ts), one per engine
+ * core (vLLM runs each data-parallel rank on its own GPU). By default an NVIDIA L4, where an 8B model's
+ * weights take most of the memory, as they do on the 24 GB cards many single-GPU deployments use.
+ */
+const GpuSchema = z
+  .strictObject({
+    /** The product name nvidia-smi reports. */
+    name: z.string().min(1).max(96).regex(/^[^\n\r]+$/, 'one line').default('NVIDIA L4'),
+    /** `memory.total` in MiB (an L4: 23,034). */
+    memoryTotalMiB: MiB.min(1).default(23_034),
+    /**
+     * Memory the KV cache takes when every block is in use. Blocks are allocated as requests take them,
+     * so `memory.used` is the model's `gpuMemoryMiB` plus this times the KV cache's usage. (vLLM instead
+     * reserves `--gpu-memory-utilization` of the GPU at start-up; see docs/simulator.md.)
+     */
+    kvCacheMiB: MiB.default(6_144),
+  })
+  .prefault({});
+
+export type GpuConfig = z.output<typeof GpuSchema>;
+
 /** The `llmwatch simulate` config: where to listen, the PRNG seed, and a profile per model. */
 export const SimulatorConfigSchema = z
   .strictObject({
@@ -112,6 +150,7 @@ export const SimulatorConfigSchema = z
       .default(DEFAULT_MODELS)
       .refine((m) => Object.keys(m).length > 0, 'at least one model is required'),
     engine: EngineSchema.prefault({}),
+    gpu: GpuSchema,
   })
   .superRefine((config, ctx) => {
     // A patch is valid alone but can break a rule once merged (e.g. fault rates summing over 1).
