@@ -61,4 +61,6 @@ test('llmwatch gateway --workers 2: one /metrics that sums every worker exactly,
   const res = await fetch(`${url}/admin/routes/${MODEL}`, { method: 'PUT', headers: { authorization: 'Bearer admin-secret-0123456789', 'content-type': 'application/json' }, body: '{"target":"primary"}' });
   assert.equal(res.status, 409);
   assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'route_switch_unsupported');
+  // Without Redis the gateway says at start-up that its routes are its own (issue 19, point 4).
+  assert.match(gw.output(), /routes are local to this gateway \(routes\.store: local\)/);
 });

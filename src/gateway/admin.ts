@@ -6,6 +6,7 @@ import { bearer, sameSecret } from '../core/http/auth.ts';
 import { HTTP_ERR_ADMIN_DISABLED, HTTP_ERR_FORBIDDEN, HTTP_ERR_UNAUTHORIZED } from '../core/http/errors.ts';
 import { GW_ERR_ADMIN_BAD_TARGET, GW_ERR_ADMIN_WORKERS } from './errors.ts';
 import type { ModelRoute, Router } from './router.ts';
+import type { RouteStore } from './route-store.ts';
 
 const ADMIN_BODY_LIMIT = 16 * 1024;
 
@@ -14,8 +15,10 @@ const ADMIN_BODY_LIMIT = 16 * 1024;
  * active one; `PUT /admin/routes/{model}` with `{"target": "fallback" |
  * "primary" | index | "upstream/model"}` switches it; `DELETE` sends it back
  * to its primary. Bearer token required: 401 without one, 403 with a wrong one.
+ * Switches go through `routes`: with a shared store they hold on every
+ * replica, and are refused (503) while the store does not answer.
  */
-export async function serveAdmin(req: IncomingMessage, res: ServerResponse, path: string, router: Router, token: string | undefined, switchable = true): Promise<void> {
+export async function serveAdmin(req: IncomingMessage, res: ServerResponse, path: string, router: Router, token: string | undefined, routes: RouteStore, switchable = true): Promise<void> {
   if (token === undefined) throw HTTP_ERR_ADMIN_DISABLED('The admin API is off; set admin.token or admin.tokenFile in the gateway config');
   const given = bearer(req.headers.authorization);
   if (given === undefined) throw HTTP_ERR_UNAUTHORIZED('The admin API needs Authorization: Bearer <admin token>');
@@ -23,7 +26,7 @@ export async function serveAdmin(req: IncomingMessage, res: ServerResponse, path
 
   if (path === '/admin/routes') {
     if (req.method !== 'GET') throw HTTP_ERR_METHOD_NOT_ALLOWED('Use GET for /admin/routes', { headers: { allow: 'GET' } });
-    return sendJson(res, 200, { models: [...router.models].map(describe) });
+    return sendJson(res, 200, { routes: routes.status(), models: [...router.models].map(describe) });
   }
   if (!path.startsWith('/admin/routes/')) throw HTTP_ERR_NOT_FOUND(`Unknown admin path: ${path}`);
   const name = decodeURIComponent(path.slice('/admin/routes/'.length));
@@ -46,10 +49,10 @@ export async function serveAdmin(req: IncomingMessage, res: ServerResponse, path
       throw HTTP_ERR_METHOD_NOT_ALLOWED(`Use GET, PUT or DELETE for ${path}`, { headers: { allow: 'GET, PUT, DELETE' } });
   }
   if (!switchable) {
-    throw GW_ERR_ADMIN_WORKERS('This gateway runs several workers (--workers), each routing on its own: switch routes in the config and restart, or run one worker');
+    throw GW_ERR_ADMIN_WORKERS('This gateway runs several workers (--workers), each routing on its own: share the routes through redis (routes.store: redis), switch routes in the config and restart, or run one worker');
   }
   const by = typeof req.headers['x-llmwatch-actor'] === 'string' ? `admin:${req.headers['x-llmwatch-actor']}` : 'admin';
-  const change = router.switch(model, index, by);
+  const change = await routes.switch(model, index, by);
   sendJson(res, 200, { ...describe(model), changed: change !== undefined });
 }
 

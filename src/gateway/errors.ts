@@ -26,9 +26,14 @@ export const GW_ERR_STREAMING_DISABLED = defineError('GW_ERR_STREAMING_DISABLED'
 export const GW_ERR_INVALID_API_KEY = defineError('GW_ERR_INVALID_API_KEY', 401, 'invalid_request_error', 'invalid_api_key');
 /** An admin request names no such model or target. */
 export const GW_ERR_ADMIN_BAD_TARGET = defineError('GW_ERR_ADMIN_BAD_TARGET', 400, 'invalid_request_error', 'invalid_target');
-/** A route switch through the admin API of a gateway run with `--workers`: each worker routes on its own, so one cannot switch them all. */
+/** A route switch through the admin API of a gateway run with `--workers` and local routes (`routes.store: local`): each worker routes on its own, so one cannot switch them all. */
 export const GW_ERR_ADMIN_WORKERS = defineError('GW_ERR_ADMIN_WORKERS', 409, 'invalid_request_error', 'route_switch_unsupported');
 /** An admin request to add or remove an upstream endpoint gives no usable `url` (an http:// or https:// base URL). */
 export const GW_ERR_ADMIN_BAD_ENDPOINT = defineError('GW_ERR_ADMIN_BAD_ENDPOINT', 400, 'invalid_request_error', 'invalid_endpoint');
 /** An endpoint change the upstream's bounds forbid: one more than `maxEndpoints`, or removing its last endpoint. */
 export const GW_ERR_ADMIN_ENDPOINT_LIMIT = defineError('GW_ERR_ADMIN_ENDPOINT_LIMIT', 409, 'invalid_request_error', 'endpoint_limit');
+/**
+ * A route switch while the shared route store (`routes.store: redis`) does not answer: applied on
+ * this replica alone it would hold on one replica of several, so it is refused; retry, or fix Redis.
+ */
+export const GW_ERR_ROUTE_STORE_UNAVAILABLE = defineError('GW_ERR_ROUTE_STORE_UNAVAILABLE', 503, 'server_error', 'route_store_unavailable');

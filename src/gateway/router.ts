@@ -42,6 +42,8 @@ export interface RouteSwitch {
  * Which target serves each model. Starts on each model's first target; the
  * admin API moves a model to another (for example a lighter fallback) and
  * back. Every switch is counted, exported as `route_active`, and logged.
+ * Where the switches come from, and who else hears of them, is the route
+ * store's business (`route-store.ts`).
  */
 export class Router {
   readonly #models = new Map<string, ModelRoute>();
@@ -81,15 +83,20 @@ export class Router {
     return this.#models.values();
   }
 
-  /** Routes `model` to its target `index`; returns the switch, or undefined when it already was there. */
-  switch(model: ModelRoute, index: number, by: string): RouteSwitch | undefined {
+  /**
+   * Routes `model` to its target `index`; returns the switch, or undefined
+   * when it already was there. `counted` false for a switch this replica
+   * learned from the shared route store: `route_switches_total` counts each
+   * admin switch once, on the replica that took it, so it sums right.
+   */
+  switch(model: ModelRoute, index: number, by: string, counted = true): RouteSwitch | undefined {
     if (index === model.active) return undefined;
     const from = model.targets[model.active]!;
     const to = model.targets[index]!;
     from.meter.active.set(0);
     to.meter.active.set(1);
     model.active = index;
-    model.meter.routeSwitches.inc();
+    if (counted) model.meter.routeSwitches.inc();
     const entry: RouteSwitch = { event: 'route_switch', time: new Date().toISOString(), model: model.name, from: from.id, to: to.id, by };
     this.#log(entry);
     return entry;

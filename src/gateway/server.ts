@@ -40,6 +40,9 @@ import { forward } from './proxy.ts';
 import type { ProxyServices } from './proxy.ts';
 import { probeUpstreams } from './readiness.ts';
 import { Router } from './router.ts';
+import { RedisRouteStore } from './redis-route-store.ts';
+import { LocalRouteStore } from './route-store.ts';
+import type { RouteStore } from './route-store.ts';
 import type { RouteSwitch } from './router.ts';
 import { ClassifierScorer } from './safety/classifier-scorer.ts';
 import { LexicalScorer } from './safety/lexical-scorer.ts';
@@ -56,6 +59,8 @@ export interface GatewayHandle {
   readonly url: string;
   readonly metrics: GatewayMetrics;
   readonly router: Router;
+  /** Where route switches go: this process, or every replica sharing Redis. */
+  readonly routes: RouteStore;
   readonly server: Server;
   close(): Promise<void>;
 }
@@ -92,8 +97,10 @@ export function createGateway(config: GatewayConfig, opts: GatewayOptions = {}) 
     cacheStore: config.cache.enabled ? config.cache.store : undefined,
     naming: config.metrics.naming,
     providerName: config.metrics.providerName,
+    routeStore: config.routes.store === 'redis' ? 'redis' : undefined,
   });
   const router = new Router(config, upstreams, metrics, opts.log ?? logRouteSwitch);
+  const routeSwitches = routeStore(config, router, metrics);
   const store = config.cache.enabled ? cacheStore(config, metrics) : undefined;
   const classifier =
     config.safety.scorer === 'classifier'
@@ -196,7 +203,8 @@ export function createGateway(config: GatewayConfig, opts: GatewayOptions = {}) 
       },
     },
     { path: '/admin/upstreams', prefix: true, any: (req, res, { path }) => serveUpstreamAdmin(req, res, path, upstreams, adminToken, opts.metricsSource === undefined) },
-    { path: '/admin/', prefix: true, any: (req, res, { path }) => serveAdmin(req, res, path, router, adminToken, opts.metricsSource === undefined) },
+    // Workers (a metrics source of their own) each route on their own unless the routes are shared.
+    { path: '/admin/', prefix: true, any: (req, res, { path }) => serveAdmin(req, res, path, router, adminToken, routeSwitches, opts.metricsSource === undefined || routeSwitches.shared) },
   ];
 
   /** `GET /v1/models/{id}`, as the SDK's `models.retrieve` asks; ids may contain `/`. */
@@ -245,14 +253,16 @@ export function createGateway(config: GatewayConfig, opts: GatewayOptions = {}) 
     server,
     metrics,
     router,
-    /** Connects the cache store, if any; never fails (a Redis outage is counted, not fatal). */
+    routes: routeSwitches,
+    /** Connects the cache store, if any, and reads the shared routes; never fails (a Redis outage is counted, not fatal). */
     start: async () => {
       // Before the first client: loading the vocabulary holds the event loop for a moment.
       preloadTokenizer();
-      if (store instanceof RedisCacheStore) await store.connect();
+      await Promise.all([store instanceof RedisCacheStore ? store.connect() : undefined, routeSwitches.start()]);
     },
     closeResources: async () => {
       await Promise.all([...upstreams.values()].map((u) => u.close()));
+      await routeSwitches.close();
       await store?.close();
       await classifier?.close();
       await services.behaviour.close();
@@ -265,6 +275,18 @@ function cacheStore(config: GatewayConfig, metrics: GatewayMetrics): CacheStore 
   return new RedisCacheStore({ url: config.cache.redisURL, onError: (op) => metrics.cacheError(op) });
 }
 
+/** The route store of the config: this process's own, or Redis shared by every replica (`routes.redisURL`, else the cache's). */
+function routeStore(config: GatewayConfig, router: Router, metrics: GatewayMetrics): RouteStore {
+  const log = logger('gateway');
+  if (config.routes.store === 'local') return new LocalRouteStore(router, log);
+  return new RedisRouteStore(router, {
+    url: config.routes.redisURL ?? config.cache.redisURL,
+    keyPrefix: config.routes.keyPrefix,
+    reconcileMs: config.routes.reconcileMs,
+    meter: metrics.routeStore!,
+    log,
+  });
+}
 
 /** Starts a gateway; `port` 0 picks a free port. */
 export async function startGateway(config: GatewayConfig, opts: GatewayOptions & { port?: number; host?: string } = {}): Promise<GatewayHandle> {
@@ -277,6 +299,7 @@ export async function startGateway(config: GatewayConfig, opts: GatewayOptions &
     url: serverURL(host, port),
     metrics: gw.metrics,
     router: gw.router,
+    routes: gw.routes,
     server: gw.server,
     close: async () => {
       await close(gw.server);

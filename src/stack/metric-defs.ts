@@ -60,7 +60,7 @@ export async function metricDefinitions(prefix: string = DEFAULT_PREFIX, duratio
   // One model with one target, so every per-model closed set is initialised; both namings, so both families are listed.
   const models = [{ model: 'm', targets: [{ upstream: 'u', model: 'm' }] }];
   return [
-    ...(await read('gateway', (r) => new GatewayMetrics(r, { prefix, durationBuckets, processMetrics: false, version: '0', models, keys: ['k'], cacheStore: 'redis', naming: 'both' }))),
+    ...(await read('gateway', (r) => new GatewayMetrics(r, { prefix, durationBuckets, processMetrics: false, version: '0', models, keys: ['k'], cacheStore: 'redis', naming: 'both', routeStore: 'redis' }))),
     ...(await read('gateway', (r) => new EndpointMetrics(r, prefix).upstream('u').endpoint('host:port/v1'))),
     ...(await read('responder', (r) => new ResponderMetrics(r))),
     ...(await read('gpu-exporter', (r) => new GpuMetrics(r))),

@@ -197,6 +197,23 @@ export const GatewayConfigSchema = z
         redisURL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
       })
       .prefault({}),
+    /**
+     * Where the active target of each model (what the admin API switches) lives. `local`: in this
+     * process only, so a switch holds on the replica that took it. `redis`: shared by every replica
+     * and worker (docs/gateway.md#gateway-replicas-shared-routes): a switch on one holds on all within a second, and a
+     * restarted replica comes back on it.
+     */
+    routes: z
+      .strictObject({
+        store: z.enum(['local', 'redis']).default('local'),
+        /** The Redis holding the routes; default `cache.redisURL`, so one Redis serves both. */
+        redisURL: z.url({ protocol: /^rediss?$/ }).optional(),
+        /** Prepended to the route keys and the change channel: gateways of different configs can share one Redis under different prefixes. */
+        keyPrefix: z.string().regex(/^[A-Za-z0-9:._-]{1,64}$/, 'letters, digits and : . _ - only, at most 64 characters').default('llmwatch:routes:'),
+        /** How often each replica re-reads every route besides the change messages (which a reconnect can lose). */
+        reconcileMs: z.int().min(100).max(60_000).default(1_000),
+      })
+      .prefault({}),
     /** Output safety scoring. */
     safety: z
       .strictObject({

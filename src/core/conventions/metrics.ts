@@ -100,6 +100,14 @@ export const CACHE_OP = ['get', 'set', 'connect'] as const;
 
 export type CacheOp = (typeof CACHE_OP)[number];
 
+/**
+ * `op` label of `route_store_errors_total`: connecting to the shared route
+ * store, reading the routes, writing a switch.
+ */
+export const ROUTE_STORE_OP = ['connect', 'read', 'write'] as const;
+
+export type RouteStoreOp = (typeof ROUTE_STORE_OP)[number];
+
 /** `reason` label of `safety_classifier_failures_total`. */
 export const CLASSIFIER_FAILURE = ['dropped', 'timeout', 'error'] as const;
 
@@ -167,8 +175,14 @@ export const METRIC = {
   routeActive: 'route_active',
   /** 1 for a model's primary target (its first in the config), 0 for its fallbacks; fixed at start-up. */
   routePrimary: 'route_primary',
-  /** Route changes through the admin API. */
+  /** Route changes through this replica's admin API (a change learned from the shared route store is not counted again). */
   routeSwitches: 'route_switches_total',
+  /** 1 while the shared route store (Redis, `routes.store: redis`) answers, 0 while this replica keeps its last known routes. */
+  routeStoreUp: 'route_store_up',
+  /** Shared route store failures by `op` (connect, read, write). */
+  routeStoreErrors: 'route_store_errors_total',
+  /** Values in the shared route store that name no configured target of their model: ignored, the route kept. */
+  routeStoreInvalid: 'route_store_invalid_values_total',
   /** Requests retried on the next target after the current one failed. */
   failovers: 'failovers_total',
   /** Requests by client key name (only when client keys are configured). */

@@ -4,8 +4,8 @@ import { ENDPOINT_NAMES } from '../openai/endpoints.ts';
 import { boundCounter, boundGauge, boundHistogram } from './exposition.ts';
 import type { GaugeChild, IncChild, ObserveChild } from './exposition.ts';
 import type { Endpoint } from '../openai/endpoints.ts';
-import { BUCKETS, CACHE_OP, CACHE_RESULT, CLASSIFIER_FAILURE, DEFAULT_GENAI_PROVIDER, ENDPOINT_NONE, FINISH_REASON, FINISH_REASON_PRECREATED, FLAG_ACTION, GENAI_BUCKETS, GENAI_ERROR_TYPE, GENAI_LABEL, GENAI_METRIC, GENAI_OPERATION, LABEL, REJECT_REASON, TOKEN_KIND, TOKEN_SOURCE, UPSTREAM_ERROR_REASON, metricName } from '../conventions/metrics.ts';
-import type { CacheOp, CacheResult, ClassifierFailure, CodeClass, FinishReason, FlagAction, GenAiErrorType, MetricsNaming, RejectReason, TokenSource, UpstreamErrorReason } from '../conventions/metrics.ts';
+import { BUCKETS, CACHE_OP, CACHE_RESULT, ROUTE_STORE_OP, CLASSIFIER_FAILURE, DEFAULT_GENAI_PROVIDER, ENDPOINT_NONE, FINISH_REASON, FINISH_REASON_PRECREATED, FLAG_ACTION, GENAI_BUCKETS, GENAI_ERROR_TYPE, GENAI_LABEL, GENAI_METRIC, GENAI_OPERATION, LABEL, REJECT_REASON, TOKEN_KIND, TOKEN_SOURCE, UPSTREAM_ERROR_REASON, metricName } from '../conventions/metrics.ts';
+import type { CacheOp, CacheResult, RouteStoreOp, ClassifierFailure, CodeClass, FinishReason, FlagAction, GenAiErrorType, MetricsNaming, RejectReason, TokenSource, UpstreamErrorReason } from '../conventions/metrics.ts';
 
 /** Status classes an error can carry. */
 export type ErrorClass = Exclude<CodeClass, '2xx'>;
@@ -32,6 +32,17 @@ export interface GatewayMetricsOptions {
   readonly naming?: MetricsNaming;
   /** `gen_ai_provider_name` of the OpenTelemetry families (default `openai`). */
   readonly providerName?: string;
+  /** Set when the routes are shared through a store: its health is exported. */
+  readonly routeStore?: 'redis';
+}
+
+/** The instruments of the shared route store (`routes.store: redis`). */
+export interface RouteStoreMeter {
+  /** 1 while the store answers, 0 while the routes are the last known ones. */
+  readonly up: GaugeChild;
+  readonly errors: Readonly<Record<RouteStoreOp, IncChild>>;
+  /** Counts a value naming no configured target of `model` (a configured model). */
+  invalid(model: string): void;
 }
 
 /** The label-bound instruments of one model, whatever the endpoint. */
@@ -102,6 +113,8 @@ export class GatewayMetrics {
   readonly #cacheErrors: Record<CacheOp, IncChild> | undefined;
   readonly #classifierFailures: Record<ClassifierFailure, IncChild>;
   readonly #refusalClassifierFailures: Counter<string>;
+  /** Set when the routes are shared through a store. */
+  readonly routeStore: RouteStoreMeter | undefined;
 
   constructor(registry: Registry, opts: GatewayMetricsOptions) {
     this.registry = registry;
@@ -112,7 +125,7 @@ export class GatewayMetrics {
       new Histogram({ name: metricName(key, p), help, labelNames, buckets: [...buckets], ...reg });
     const counter = (key: Parameters<typeof metricName>[0], help: string, labelNames: string[]) => new Counter({ name: metricName(key, p), help, labelNames, ...reg });
     // `aggregator` is how `--workers` combines the workers' values (prom-client's AggregatorRegistry); sum unless said.
-    const gauge = (key: Parameters<typeof metricName>[0], help: string, labelNames: string[], aggregator: 'sum' | 'max' | 'average' = 'sum') =>
+    const gauge = (key: Parameters<typeof metricName>[0], help: string, labelNames: string[], aggregator: 'sum' | 'max' | 'min' | 'average' = 'sum') =>
       new Gauge({ name: metricName(key, p), help, labelNames, aggregator, ...reg });
 
     const naming = opts.naming ?? 'openllm';
@@ -135,7 +148,7 @@ export class GatewayMetrics {
     const upstreamRequests = counter('upstreamRequests', 'Requests sent to each target of a model, failover attempts included.', [model, upstream, upstreamModel]);
     const routeActive = gauge('routeActive', '1 for the target a model is routed to now, 0 for its other targets.', [model, upstream, upstreamModel], 'max');
     const routePrimary = gauge('routePrimary', "1 for a model's primary target (first in the config), 0 for its fallbacks.", [model, upstream, upstreamModel], 'max');
-    const routeSwitches = counter('routeSwitches', 'Route changes made through the admin API.', [model]);
+    const routeSwitches = counter('routeSwitches', "Route changes made through this replica's admin API.", [model]);
     const failovers = counter('failovers', 'Requests retried on the next target after this one failed.', [model, upstream]);
     const cache = counter('cacheRequests', 'Response cache lookups: hit, miss, or bypass (not cacheable).', [model, result]);
     const toxicity = gauge('outputToxicity', 'Rolling mean toxicity score of recent outputs, 0 to 1.', [model], 'average');
@@ -168,6 +181,22 @@ export class GatewayMetrics {
       this.#cacheErrors = Object.fromEntries(
         CACHE_OP.map((op) => [op, boundCounter(errors, { [LABEL.store]: opts.cacheStore!, [LABEL.op]: op })]),
       ) as Record<CacheOp, IncChild>;
+    }
+
+    if (opts.routeStore !== undefined) {
+      // min: with --workers, one worker cut off from the store is the whole gateway's problem.
+      const up = gauge('routeStoreUp', 'Whether the shared route store answers (1) or this gateway keeps its last known routes (0).', [LABEL.store], 'min');
+      const errors = counter('routeStoreErrors', 'Shared route store failures by operation; the routes in force stayed as they were.', [LABEL.store, LABEL.op]);
+      const invalid = counter('routeStoreInvalid', 'Values in the shared route store naming no configured target of their model: ignored.', [model]);
+      const st = { [LABEL.store]: opts.routeStore };
+      const invalidByModel = new Map(opts.models.map((m) => [m.model, boundCounter(invalid, { [model]: m.model })]));
+      this.routeStore = {
+        up: boundGauge(up, st, 0),
+        errors: Object.fromEntries(ROUTE_STORE_OP.map((op) => [op, boundCounter(errors, { ...st, [LABEL.op]: op })])) as RouteStoreMeter['errors'],
+        invalid: (m) => invalidByModel.get(m)?.inc(),
+      };
+    } else {
+      this.routeStore = undefined;
     }
 
     // Every series exists from the first scrape, at zero, so rate() and
