@@ -14,7 +14,7 @@ import type { GatewayHandle } from '../src/gateway/server.ts';
 import { startSimulator } from '../src/simulator/server.ts';
 import type { SimulatorHandle } from '../src/simulator/server.ts';
 import { sampleValue } from './helpers/exposition.ts';
-import { freePort, startChild, waitReady } from './helpers/processes.ts';
+import { freePort, startChild } from './helpers/processes.ts';
 import { startRedis } from './helpers/redis.ts';
 import type { RedisServer } from './helpers/redis.ts';
 import { MODEL, SMALL_MODEL, scrape, until } from './helpers/stack.ts';
@@ -226,7 +226,11 @@ test('llmwatch gateway --workers 2 with routes in Redis: an admin switch holds o
   const gw = startChild(process.execPath, [new URL('../bin/llmwatch.js', import.meta.url).pathname, 'gateway', '--config', file, '--workers', '2']);
   t.after(() => gw.stop());
   const url = `http://127.0.0.1:${port}`;
-  await waitReady(`${url}/healthz`, gw, 'gateway --workers 2', () => gw.stop());
+  // Three processes compile the sources through tsx: on a loaded 2-core machine that took 25 s, past waitReady's 20 s.
+  await until(async () => {
+    if (gw.process.exitCode !== null) throw new Error(`gateway --workers 2 exited:\n${gw.output()}`);
+    return (await fetch(`${url}/healthz`).catch(() => undefined))?.ok === true;
+  }, 90_000);
   const r = await admin(url, 'PUT', { target: 'fallback' });
   assert.equal(r.status, 200, gw.output());
   // New connections go to the workers in turn: every one of many concurrent requests is on the new route.
