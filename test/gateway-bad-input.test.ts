@@ -108,13 +108,14 @@ describe('bad input gets a specific OpenAI-shaped error and changes only the rej
   });
 
   test('an unknown path gets 404, a wrong method 405 with Allow, both OpenAI-shaped', async () => {
+    // Passed through (on by default): the upstream's own 404, counted as a client error of endpoint="other".
     const nf = await call(pair.gw.url, 'POST', '/v1/assistants', '{}');
     assertOpenAIError(nf, 404, 'not_found');
     const wm = await call(pair.gw.url, 'GET', '/v1/chat/completions');
     assertOpenAIError(wm, 405, 'method_not_allowed');
     assert.equal(wm.headers.allow, 'POST');
     const m = await pair.metrics();
-    assert.equal(sampleValue(m, 'openllm_gateway_rejected_requests_total', { endpoint: 'none', reason: 'not_found' }), 1);
+    assert.equal(sampleValue(m, 'openllm_requests_total', { model: '_none', endpoint: 'other', status: 'client_error', code: '4xx' }), 1);
     assert.equal(sampleValue(m, 'openllm_gateway_rejected_requests_total', { endpoint: 'chat_completions', reason: 'method_not_allowed' }), 1);
   });
 

@@ -370,7 +370,7 @@ const ignore = () => {};
  * listeners, not an async iterator: no promise per chunk. Rejects with the
  * body's error, or the signal's reason when the client goes away.
  */
-function pump(body: Dispatcher.ResponseData['body'], res: ServerResponse, signal: AbortSignal, transform: (chunk: Buffer) => Buffer, stop: () => boolean): Promise<void> {
+export function pump(body: Dispatcher.ResponseData['body'], res: ServerResponse, signal: AbortSignal, transform: (chunk: Buffer) => Buffer, stop: () => boolean): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     let settled = false;
     const resume = () => body.resume();
@@ -466,7 +466,7 @@ async function relayUpstreamError(call: Call, target: RouteTarget, answer: Dispa
   return { kind: 'failed', reason, cls, retryable: false, send: (res) => sendJson(res, status, error, extra) };
 }
 
-function upstreamError(reason: UpstreamErrorReason, target: RouteTarget, cause: unknown): LlmwatchError {
+export function upstreamError(reason: UpstreamErrorReason, target: RouteTarget, cause: unknown): LlmwatchError {
   const name = target.upstream.name;
   const detail = cause instanceof Error ? `: ${redactSecrets(cause.message)}` : '';
   switch (reason) {
@@ -499,7 +499,7 @@ function streamedSoFar(sm: StreamMeter, request: InferenceRequest): TokenCount |
   return sm.textChars === 0 ? undefined : tokenCount(undefined, request, sm.text, sm.textChars);
 }
 
-async function readAll(body: Dispatcher.ResponseData['body'], limit: number): Promise<Buffer> {
+export async function readAll(body: Dispatcher.ResponseData['body'], limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {

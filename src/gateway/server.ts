@@ -51,6 +51,15 @@ import { SampledClassifier } from './safety/sampled-classifier.ts';
 import { answerBehaviour } from './behaviour/from-config.ts';
 import { Upstream } from './upstream.ts';
 import { logger } from '../core/log.ts';
+import { ENDPOINT_OTHER, NATIVE_ENDPOINTS, NATIVE_ENDPOINT_NAMES, nativeEndpointsOf } from '../core/native/endpoints.ts';
+import type { EndpointLabel, NativeEndpoint } from '../core/native/endpoints.ts';
+import { OAI_ERR_MISSING_PARAM } from '../core/openai/errors.ts';
+import { HTTP_ERR_NOT_FOUND } from '../core/http/errors.ts';
+import { forwardNative } from './native/native-proxy.ts';
+import { parseNativeRequest } from '../core/native/requests.ts';
+import { NATIVE_WIRES } from '../core/native/wire.ts';
+import type { NativeWire } from '../core/native/wire.ts';
+import { allows, namedModel, passTarget, passThrough } from './native/passthrough.ts';
 
 /** A running gateway. */
 export interface GatewayHandle {
@@ -92,7 +101,8 @@ export function createGateway(config: GatewayConfig, opts: GatewayOptions = {}) 
     durationBuckets: config.metrics.durationBuckets,
     processMetrics: config.metrics.processMetrics,
     version: VERSION,
-    models: Object.entries(config.models).map(([model, m]) => ({ model, targets: modelTargets(model, m) })),
+    models: Object.entries(config.models).map(([model, m]) => ({ model, targets: modelTargets(model, m), extraEndpoints: extraEndpoints(config, modelTargets(model, m)) })),
+    passthroughWithoutModel: Object.values(config.upstreams).some((u) => u.passthrough.length > 0),
     keys: keys.names,
     cacheStore: config.cache.enabled ? config.cache.store : undefined,
     naming: config.metrics.naming,
@@ -153,10 +163,79 @@ export function createGateway(config: GatewayConfig, opts: GatewayOptions = {}) 
   }
 
   /**
+   * A native API's request (Ollama, TGI, Responses): read and checked as the
+   * OpenAI ones are, routed by its model (TGI's name none: the
+   * `x-llmwatch-model` header, or the gateway's only model), and answered in
+   * the API's own shape. A model whose active upstream does not serve the API
+   * is passed through when the upstream allows the path.
+   */
+  async function handleNative(req: IncomingMessage, res: ServerResponse, endpoint: NativeEndpoint, wire: NativeWire): Promise<void> {
+    const startedAt = performance.now();
+    if (admitted(req, res, endpoint, wire) === undefined) return;
+    let raw: Buffer;
+    let request;
+    let model;
+    try {
+      // Ollama and TGI accept any content type (curl's default form type included); the Responses API is OpenAI's.
+      if (endpoint === 'responses') requireJsonContentType(req.headers['content-type']);
+      raw = await readBody(req, limit, config.server.bodyTimeoutMs);
+      const encoding = req.headers['content-encoding'];
+      if (encoding !== undefined) raw = await decodeBody(raw, encoding, limit);
+      request = parseNativeRequest(endpoint, parseJsonObject(raw));
+      const header = req.headers['x-llmwatch-model'];
+      const name = request.model ?? (typeof header === 'string' ? header : onlyModel);
+      if (name === undefined) throw OAI_ERR_MISSING_PARAM("Name the model: this gateway serves several; send the header x-llmwatch-model", { param: 'model' });
+      model = router.get(name);
+      if (model === undefined) throw OAI_ERR_UNKNOWN_MODEL(`The model '${truncate(name)}' does not exist on this gateway${knownModels}`, { param: 'model' });
+      if (request.stream && !model.config.streaming) {
+        throw GW_ERR_STREAMING_DISABLED(`The model '${name}' does not stream on this gateway (its answers are checked whole by its '${model.config.safety.policy}' safety policy): send stream: false`, { param: 'stream' });
+      }
+    } catch (err) {
+      metrics.rejected(endpoint, rejectReason(err));
+      if (!req.complete) res.setHeader('connection', 'close');
+      return wire.sendError(res, err);
+    }
+    const meter = metrics.route(model.name, endpoint);
+    if (meter === undefined || !model.targets[model.active]!.upstream.config.apis.includes(NATIVE_ENDPOINTS[endpoint].api)) {
+      const path = NATIVE_ENDPOINTS[endpoint].path;
+      const pt = passTarget(path, model, upstreams.values());
+      if (pt === undefined) return refuse(res, endpoint, 'not_found', HTTP_ERR_NOT_FOUND(`The model '${model.name}' is served by an upstream that does not serve ${path} (upstreams.<name>.apis)`), wire);
+      return passThrough(req, res, pt, raw, metrics, services.ownsAuthorization, startedAt);
+    }
+    await forwardNative(req, res, model, meter, request, raw, startedAt, services.ownsAuthorization);
+  }
+
+  /** Any other path, passed through to an upstream that allows it (docs/gateway.md, "Passthrough"). */
+  async function handlePassthrough(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    const startedAt = performance.now();
+    // Not one upstream allows the path: a plain 404, as before passthrough existed.
+    if (!anyAllows(path)) return refuse(res, ENDPOINT_NONE, 'not_found', HTTP_ERR_NOT_FOUND(`Unknown path: ${req.method ?? 'GET'} ${truncate(path)}`));
+    if (admitted(req, res, ENDPOINT_OTHER) === undefined) return;
+    let body: Buffer | undefined;
+    // A JSON body is read (within maxBodyBytes) to find the model it names; any other streams upstream as it comes.
+    if (typeof req.headers['content-type'] === 'string' && req.headers['content-type'].startsWith('application/json') && req.headers['x-llmwatch-model'] === undefined) {
+      try {
+        body = await readBody(req, limit, config.server.bodyTimeoutMs);
+      } catch (err) {
+        if (!req.complete) res.setHeader('connection', 'close');
+        return refuse(res, ENDPOINT_OTHER, rejectReason(err), err);
+      }
+    }
+    const pt = passTarget(path, namedModel(router, req.headers, body), upstreams.values());
+    if (pt === undefined) return refuse(res, ENDPOINT_OTHER, 'not_found', HTTP_ERR_NOT_FOUND(`Passthrough of ${truncate(path)} is off for the model's upstream (upstreams.<name>.passthrough)`));
+    await passThrough(req, res, pt, body, metrics, services.ownsAuthorization, startedAt);
+  }
+
+  const passPrefixes = [...upstreams.values()].map((u) => u.config.passthrough);
+  const anyAllows = (path: string) => [...upstreams.values()].some((u) => allows(u, path));
+  const onlyModel = Object.keys(config.models).length === 1 ? Object.keys(config.models)[0] : undefined;
+  const servedApis = new Set(Object.values(config.upstreams).flatMap((u) => u.apis));
+
+  /**
    * With client keys configured, every `/v1` request needs one. Returns the
    * request's cache tenant when it may go on, undefined when it was refused.
    */
-  function admitted(req: IncomingMessage, res: ServerResponse, endpoint: Endpoint | typeof ENDPOINT_NONE): string | undefined {
+  function admitted(req: IncomingMessage, res: ServerResponse, endpoint: EndpointLabel | typeof ENDPOINT_NONE, wire?: NativeWire): string | undefined {
     // The tenant only keys the cache: without one, no digest of the credential on the hot path.
     if (keys.size === 0) return store === undefined ? 'anonymous' : tenantOf(undefined, req.headers.authorization);
     const name = keys.identify(req.headers.authorization);
@@ -165,7 +244,7 @@ export function createGateway(config: GatewayConfig, opts: GatewayOptions = {}) 
       return tenantOf(name, undefined);
     }
     metrics.rejected(endpoint, 'unauthorized');
-    sendError(res, GW_ERR_INVALID_API_KEY('Missing or unknown API key: send Authorization: Bearer <key>'));
+    (wire?.sendError ?? sendError)(res, GW_ERR_INVALID_API_KEY('Missing or unknown API key: send Authorization: Bearer <key>'));
     return undefined;
   }
 
@@ -205,6 +284,13 @@ export function createGateway(config: GatewayConfig, opts: GatewayOptions = {}) 
     { path: '/admin/upstreams', prefix: true, any: (req, res, { path }) => serveUpstreamAdmin(req, res, path, upstreams, adminToken, opts.metricsSource === undefined) },
     // Workers (a metrics source of their own) each route on their own unless the routes are shared.
     { path: '/admin/', prefix: true, any: (req, res, { path }) => serveAdmin(req, res, path, router, adminToken, routeSwitches, opts.metricsSource === undefined || routeSwitches.shared) },
+    // The native APIs some upstream serves; the others' paths fall to passthrough.
+    ...NATIVE_ENDPOINT_NAMES.filter((e) => servedApis.has(NATIVE_ENDPOINTS[e].api)).map((endpoint) => {
+      const wire = NATIVE_WIRES[NATIVE_ENDPOINTS[endpoint].api];
+      return { path: NATIVE_ENDPOINTS[endpoint].path, methods: { POST: (req: IncomingMessage, res: ServerResponse) => handleNative(req, res, endpoint, wire) } };
+    }),
+    // Last: every path no route above serves.
+    ...(passPrefixes.some((p) => p.length > 0) ? [{ path: '/', prefix: true, any: (req: IncomingMessage, res: ServerResponse, { path }: { path: string }) => handlePassthrough(req, res, path) }] : []),
   ];
 
   /** `GET /v1/models/{id}`, as the SDK's `models.retrieve` asks; ids may contain `/`. */
@@ -223,9 +309,9 @@ export function createGateway(config: GatewayConfig, opts: GatewayOptions = {}) 
     sendJson(res, 200, model);
   }
 
-  function refuse(res: ServerResponse, endpoint: Endpoint | typeof ENDPOINT_NONE, why: RejectReason, err: unknown): void {
+  function refuse(res: ServerResponse, endpoint: EndpointLabel | typeof ENDPOINT_NONE, why: RejectReason, err: unknown, wire?: NativeWire): void {
     metrics.rejected(endpoint, why);
-    sendError(res, err);
+    (wire?.sendError ?? sendError)(res, err);
   }
 
   const limits = config.server;
@@ -268,6 +354,14 @@ export function createGateway(config: GatewayConfig, opts: GatewayOptions = {}) 
       await services.behaviour.close();
     },
   };
+}
+
+/** The endpoints a model is metered on beyond OpenAI's: its upstreams' native APIs, and `other` when one passes paths through. */
+function extraEndpoints(config: GatewayConfig, targets: ReadonlyArray<{ upstream: string }>): EndpointLabel[] {
+  const ups = targets.map((t) => config.upstreams[t.upstream]!);
+  const out: EndpointLabel[] = nativeEndpointsOf(ups.flatMap((u) => u.apis));
+  if (ups.some((u) => u.passthrough.length > 0)) out.push(ENDPOINT_OTHER);
+  return out;
 }
 
 function cacheStore(config: GatewayConfig, metrics: GatewayMetrics): CacheStore {

@@ -62,6 +62,11 @@ class Endpoint {
     return this.ejectedUntil !== 0;
   }
 
+  /** The base path without a trailing `/v1`: where the native APIs and passed-through paths live. */
+  get rootPath(): string {
+    return this.basePath.endsWith('/v1') ? this.basePath.slice(0, -3) : this.basePath;
+  }
+
   view(): EndpointView {
     return {
       url: redactUrl(this.url),
@@ -137,6 +142,38 @@ export class Upstream {
     const auth = this.#auth ?? clientAuth;
     // Without a client key to pass on, the headers are the same for every request: made once.
     const headers = auth === this.#auth && body !== undefined ? this.#postHeaders : requestHeaders(body !== undefined, auth);
+    return this.#send(path, false, method, headers, body, signal);
+  }
+
+  /**
+   * Sends a request on `path` under the upstream's root (each endpoint's base
+   * URL without a trailing `/v1`), with the method, headers and body given:
+   * the native APIs and passthrough. The upstream's own key, when
+   * configured, replaces the client's.
+   */
+  dispatch(
+    path: string,
+    method: Dispatcher.HttpMethod,
+    headers: Record<string, string | string[]>,
+    body: Dispatcher.DispatchOptions['body'],
+    clientAuth: string | undefined,
+    signal: AbortSignal,
+  ): Promise<Dispatcher.ResponseData> {
+    const auth = this.#auth ?? clientAuth;
+    if (auth !== undefined) headers.authorization = auth;
+    else delete headers.authorization;
+    return this.#send(path, true, method, headers, body ?? undefined, signal);
+  }
+
+  /** One request on the least loaded admitted endpoint, under its base path (or its root), tried on another when it was not sent. */
+  async #send(
+    path: string,
+    root: boolean,
+    method: Dispatcher.HttpMethod,
+    headers: Readonly<Record<string, string | string[]>>,
+    body: Dispatcher.DispatchOptions['body'] | undefined,
+    signal: AbortSignal,
+  ): Promise<Dispatcher.ResponseData> {
     let tried: Endpoint[] | undefined;
     for (;;) {
       const e = this.#pick(tried);
@@ -145,7 +182,7 @@ export class Upstream {
       e.meter.inFlight.inc();
       let answer: Dispatcher.ResponseData;
       try {
-        answer = await e.pool.request({ path: e.basePath + path, method, headers, body: body ?? null, signal });
+        answer = await e.pool.request({ path: (root ? e.rootPath : e.basePath) + path, method, headers, body: body ?? null, signal });
       } catch (err) {
         this.#finished(e);
         if (signal.aborted) throw err;

@@ -31,6 +31,8 @@ export async function serveGeneration(
   rng: Rng,
   signal: AbortSignal,
   engines: ModelEngines,
+  wireOf: (plan: GenerationPlan, usage: Usage) => GenerationWire = (plan, usage) =>
+    openAIWire(outputShape(request.endpoint, plan.id, request.model, Math.floor(Date.now() / 1000), request.includeUsage), plan.finishReason, usage, request.includeUsage),
 ): Promise<void> {
   const plan = planGeneration(rng, profile, request.maxTokens);
   throwInjectedError(plan.fault, profile);
@@ -43,13 +45,11 @@ export async function serveGeneration(
     completion_tokens: plan.tokens.length,
     total_tokens: promptTokens + plan.tokens.length,
   };
-  const shape = outputShape(request.endpoint, plan.id, request.model, Math.floor(Date.now() / 1000), request.includeUsage);
+  const wire = wireOf(plan, usage);
   const req = engines.add(promptTokens, promptText(request.body));
   let done = false;
   try {
-    done = request.stream
-      ? await stream(res, plan, shape, request.includeUsage ? usage : undefined, signal, req)
-      : await answer(res, plan, shape, usage, signal, req);
+    done = request.stream ? await stream(res, plan, wire, signal, req) : await answer(res, plan, wire, signal, req);
   } finally {
     // A reset, a client that left or a closing server: the engine sees an abort, as vLLM's does.
     req.engine.finish(req, done ? plan.finishReason : 'abort');
@@ -79,7 +79,7 @@ async function turn(req: EngineRequest, signal: AbortSignal): Promise<boolean> {
  * Non-streamed: the tokens are timed in runs that fit the KV blocks the request holds, one timer per
  * run, so the engine sees the context grow (and may preempt) without a timer per token.
  */
-async function answer(res: ServerResponse, plan: GenerationPlan, shape: OutputShape, usage: Usage, signal: AbortSignal, req: EngineRequest): Promise<boolean> {
+async function answer(res: ServerResponse, plan: GenerationPlan, wire: GenerationWire, signal: AbortSignal, req: EngineRequest): Promise<boolean> {
   const events = plan.fault === 'reset' ? cutAt(plan) : plan.tokens.length;
   const engine = req.engine;
   if (req.state !== 'running' && !(await req.admitted(signal))) return false;
@@ -103,24 +103,17 @@ async function answer(res: ServerResponse, plan: GenerationPlan, shape: OutputSh
     resetConnection(res);
     return false;
   }
-  sendJson(res, 200, shape.complete(plan.tokens.join(''), plan.finishReason, usage));
+  sendJson(res, 200, wire.complete(plan.tokens.join(''), req));
   return true;
 }
 
-async function stream(
-  res: ServerResponse,
-  plan: GenerationPlan,
-  shape: OutputShape,
-  usage: Usage | undefined,
-  signal: AbortSignal,
-  req: EngineRequest,
-): Promise<boolean> {
-  res.writeHead(200, SSE_HEADERS);
+async function stream(res: ServerResponse, plan: GenerationPlan, wire: GenerationWire, signal: AbortSignal, req: EngineRequest): Promise<boolean> {
+  res.writeHead(200, wire.streamHeaders);
   // Headers go now, as vLLM and OpenAI send them, so the first data event marks the first token.
   res.flushHeaders();
   const engine = req.engine;
   // Events due at the same moment go out in one write: with zero delays the whole stream is one write.
-  let pending = '';
+  let pending = wire.start();
   const flush = () => {
     if (pending.length > 0) res.write(pending);
     pending = '';
@@ -139,7 +132,7 @@ async function stream(
       if (req.state !== 'running') continue;
     }
     engine.emit(req);
-    pending += sseData(shape.chunk(plan.tokens[i]!, i === 0));
+    pending += wire.token(plan.tokens[i]!, i);
     i++;
   }
   if (plan.fault === 'reset') {
@@ -152,8 +145,32 @@ async function stream(
     if (req.state !== 'running' && !(await req.admitted(signal))) return false;
     if (plan.delays[0]! > 0 && !(await sleep(plan.delays[0]!, signal))) return false;
   }
-  pending += sseData(shape.finish(plan.finishReason));
-  if (usage !== undefined) pending += sseData(shape.usage(usage));
-  res.end(pending + SSE_DONE);
+  res.end(pending + wire.end(plan.tokens.join(''), req));
   return true;
 }
+
+/**
+ * How one API frames a generated answer: the stream's headers and framing
+ * (its opening events, one frame per token, its closing events) and the
+ * whole answer. `req` is the engine's record of the request, for the timings
+ * a native API reports (Ollama's durations).
+ */
+export interface GenerationWire {
+  readonly streamHeaders: Readonly<Record<string, string>>;
+  start(): string;
+  token(token: string, index: number): string;
+  end(text: string, req: EngineRequest): string;
+  complete(text: string, req: EngineRequest): object;
+}
+
+/** OpenAI's chat and text completions (src/simulator/responses.ts shapes), with a usage chunk when asked. */
+function openAIWire(shape: OutputShape, finishReason: string, usage: Usage, includeUsage: boolean): GenerationWire {
+  return {
+    streamHeaders: SSE_HEADERS,
+    start: () => '',
+    token: (token, i) => sseData(shape.chunk(token, i === 0)),
+    end: () => sseData(shape.finish(finishReason)) + (includeUsage ? sseData(shape.usage(usage)) : '') + SSE_DONE,
+    complete: (text) => shape.complete(text, finishReason, usage),
+  };
+}
+

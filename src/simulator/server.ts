@@ -20,6 +20,7 @@ import { createRng } from './rng.ts';
 import type { Rng } from './rng.ts';
 import { closeSignal } from './timing.ts';
 import { TOXIC_LEXICON } from './text.ts';
+import { nativeRoutes } from './native/routes.ts';
 
 /** Where to listen, over the config's `host` and `port` (a test passes port 0). */
 export interface SimulatorOptions {
@@ -125,6 +126,7 @@ class Simulator implements AdminTarget {
           },
         },
       },
+      ...nativeRoutes({ maxBodyBytes: this.maxBodyBytes, profiles: this.profiles, engines: this.engines, seed: this.#seed, requestRng: () => this.#requestRng() }),
       { path: '/healthz', methods: { GET: (_req, res) => sendJson(res, 200, { status: 'ok' }) } },
       {
         // nvidia-smi over HTTP for the simulated GPUs: `--query-gpu` and `--format` as parameters (llmwatch exporter --csv-url).

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { BUCKETS, DEFAULT_GENAI_PROVIDER, DEFAULT_PREFIX, METRICS_NAMING } from '../conventions/metrics.ts';
 import { LOG_LEVELS } from '../log.ts';
 import { TokenSchema } from './secrets.ts';
+import { NATIVE_APIS } from '../native/endpoints.ts';
 
 const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/, 'letters, digits and . _ : / - only, at most 128 characters');
 
@@ -53,6 +54,18 @@ const UpstreamSchema = z
     maxResponseBytes: z.int().min(1024).default(32 * 1024 * 1024),
     /** A stream event still unfinished past this many bytes ends the stream with a malformed error. */
     maxEventBytes: z.int().min(1024).default(4 * 1024 * 1024),
+    /**
+     * Native APIs this upstream serves besides OpenAI's chat, completions and embeddings, metered
+     * under their own `endpoint` values (docs/gateway.md, "Native APIs"): `responses` (`/v1/responses`),
+     * `ollama` (`/api/chat`, `/api/generate`, `/api/embed`), `tgi` (`/generate`, `/generate_stream`).
+     * Paths are sent under the upstream's root: its base URL without a trailing `/v1`.
+     */
+    apis: z.array(z.enum(NATIVE_APIS)).default([]),
+    /**
+     * Path prefixes under the upstream's root that the gateway passes through byte for byte (metered as
+     * `endpoint="other"`) when it does not serve them itself; `[]` turns passthrough off for this upstream.
+     */
+    passthrough: z.array(z.string().regex(/^\/[\x21-\x7e]*$/, 'a path prefix starting with /')).default(['/']),
   })
   .strict()
   .superRefine((u, ctx) => {

@@ -208,6 +208,8 @@ export const METRIC = {
   upstreamEndpointEjected: 'upstream_endpoint_ejected',
   /** Times an endpoint was ejected. */
   upstreamEndpointEjections: 'upstream_endpoint_ejections_total',
+  /** Ollama's `load_duration` per answer (only when an upstream serves the Ollama API). */
+  modelLoadDuration: 'model_load_duration_seconds',
 } as const;
 
 export type MetricKey = keyof typeof METRIC;
@@ -236,6 +238,8 @@ export const BUCKETS = {
   queueWait: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
   /** Token counts by powers of two, 16 to 128k (context sizes of current models). */
   tokens: [16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072],
+  /** Model load time (Ollama's `load_duration`): from an already loaded model (milliseconds) to a cold load of a large one (a minute). */
+  modelLoad: [0.001, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60],
 } as const satisfies Record<string, readonly number[]>;
 
 /**

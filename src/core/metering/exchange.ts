@@ -6,6 +6,8 @@ import { logger } from '../log.ts';
 export interface StreamTiming {
   readonly firstTokenAt: number;
   readonly lastTokenAt: number;
+  /** The server's own time per output token (Ollama's `eval_duration / eval_count`), which replaces the gateway's estimate. */
+  readonly tpotSeconds?: number | undefined;
 }
 
 /**
@@ -36,10 +38,18 @@ export class Exchange {
     this.#tokens(tokens);
     observe(m.promptSize, tokens.prompt);
     if (m.endpoint !== 'embeddings') observe(m.completionSize, tokens.completion);
-    if (timing !== undefined && timing.firstTokenAt > 0) {
-      observe(m.ttft, (timing.firstTokenAt - this.startedAt) / 1000);
-      if (tokens.completion > 1) observe(m.tpot, (timing.lastTokenAt - timing.firstTokenAt) / 1000 / (tokens.completion - 1));
+    if (timing !== undefined) {
+      if (timing.firstTokenAt > 0) observe(m.ttft, (timing.firstTokenAt - this.startedAt) / 1000);
+      if (timing.tpotSeconds !== undefined) observe(m.tpot, timing.tpotSeconds);
+      else if (timing.firstTokenAt > 0 && tokens.completion > 1) observe(m.tpot, (timing.lastTokenAt - timing.firstTokenAt) / 1000 / (tokens.completion - 1));
     }
+  }
+
+  /** Counts a passed-through request that succeeded: its duration, no tokens (its bytes are not read). */
+  passed(): void {
+    if (this.#claim()) return;
+    this.meter.success.inc();
+    observe(this.meter.duration, (performance.now() - this.startedAt) / 1000);
   }
 
   /**
@@ -76,7 +86,7 @@ export class Exchange {
 
   #tokens(t: TokenCount): void {
     const pair = this.meter.perModel.tokens[t.source];
-    if (t.prompt > 0) pair.prompt.inc(t.prompt);
+    if (t.prompt > 0) (t.promptSource === undefined ? pair : this.meter.perModel.tokens[t.promptSource]).prompt.inc(t.prompt);
     if (t.completion > 0) pair.completion.inc(t.completion);
   }
 }

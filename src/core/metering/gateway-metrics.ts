@@ -3,7 +3,8 @@ import type { Registry } from 'prom-client';
 import { ENDPOINT_NAMES } from '../openai/endpoints.ts';
 import { boundCounter, boundGauge, boundHistogram } from './exposition.ts';
 import type { GaugeChild, IncChild, ObserveChild } from './exposition.ts';
-import type { Endpoint } from '../openai/endpoints.ts';
+import { ENDPOINT_OTHER, MODEL_NONE, isEmbeddingEndpoint } from '../native/endpoints.ts';
+import type { EndpointLabel } from '../native/endpoints.ts';
 import { BUCKETS, CACHE_OP, CACHE_RESULT, ROUTE_STORE_OP, CLASSIFIER_FAILURE, DEFAULT_GENAI_PROVIDER, ENDPOINT_NONE, FINISH_REASON, FINISH_REASON_PRECREATED, FLAG_ACTION, GENAI_BUCKETS, GENAI_ERROR_TYPE, GENAI_LABEL, GENAI_METRIC, GENAI_OPERATION, LABEL, REJECT_REASON, TOKEN_KIND, TOKEN_SOURCE, UPSTREAM_ERROR_REASON, metricName } from '../conventions/metrics.ts';
 import type { CacheOp, CacheResult, RouteStoreOp, ClassifierFailure, CodeClass, FinishReason, FlagAction, GenAiErrorType, MetricsNaming, RejectReason, TokenSource, UpstreamErrorReason } from '../conventions/metrics.ts';
 
@@ -23,7 +24,14 @@ export interface GatewayMetricsOptions {
   readonly processMetrics: boolean;
   readonly version: string;
   /** Every model and its targets: the only label values the gateway will ever use. */
-  readonly models: ReadonlyArray<{ readonly model: string; readonly targets: ReadonlyArray<{ readonly upstream: string; readonly model: string }> }>;
+  readonly models: ReadonlyArray<{
+    readonly model: string;
+    readonly targets: ReadonlyArray<{ readonly upstream: string; readonly model: string }>;
+    /** Endpoints beyond OpenAI's three that this model is served on (native APIs of its upstreams, `other` for passthrough). */
+    readonly extraEndpoints?: readonly EndpointLabel[];
+  }>;
+  /** Passed-through requests that name no model are counted under `model="_none"`, `endpoint="other"`. */
+  readonly passthroughWithoutModel?: boolean;
   /** Client key names, when client keys are configured. */
   readonly keys?: readonly string[];
   /** Store kinds whose errors are counted. */
@@ -71,13 +79,15 @@ export interface BehaviourMeter {
  */
 export interface RouteMeter {
   readonly model: string;
-  readonly endpoint: Endpoint;
+  readonly endpoint: EndpointLabel;
   readonly perModel: ModelMeter;
   readonly duration: ObserveChild;
   readonly ttft: ObserveChild;
   readonly tpot: ObserveChild;
   readonly promptSize: ObserveChild;
   readonly completionSize: ObserveChild;
+  /** Ollama's `load_duration`, on Ollama endpoints only. */
+  readonly modelLoad: ObserveChild;
   readonly success: IncChild;
   readonly cancelled: IncChild;
   /**
@@ -169,9 +179,14 @@ export class GatewayMetrics {
     buildInfo.set({ [LABEL.version]: opts.version, [LABEL.nodeVersion]: process.version }, 1);
     if (opts.processMetrics) collectDefaultMetrics({ register: registry });
 
-    for (const e of [...ENDPOINT_NAMES, ENDPOINT_NONE]) {
+    const extra = [...new Set(opts.models.flatMap((m) => m.extraEndpoints ?? []))];
+    if (opts.passthroughWithoutModel === true && !extra.includes(ENDPOINT_OTHER)) extra.push(ENDPOINT_OTHER);
+    for (const e of [...ENDPOINT_NAMES, ...extra, ENDPOINT_NONE]) {
       for (const r of REJECT_REASON) this.#rejected.inc({ [endpoint]: e, [reason]: r }, 0);
     }
+    const modelLoad = extra.some((e) => e.startsWith('ollama_'))
+      ? histogram('modelLoadDuration', "Ollama's load_duration: time spent loading the model before answering, per answer that reported it.", [model], BUCKETS.modelLoad)
+      : undefined;
     if (opts.keys !== undefined && opts.keys.length > 0) {
       const clients = counter('clientRequests', 'Requests by client key name.', [LABEL.key]);
       for (const k of opts.keys) this.#clients.set(k, boundCounter(clients, { [LABEL.key]: k }));
@@ -244,39 +259,59 @@ export class GatewayMetrics {
         return { upstream: t.upstream, upstreamModel: t.model, ...perUpstream, requests: zeroed(upstreamRequests, { ...mt }), active: boundGauge(routeActive, { ...mt }, i === 0 ? 1 : 0) };
       });
       this.#targets.set(m.model, targets);
-      for (const e of ENDPOINT_NAMES) {
-        const me = { [model]: m.model, [endpoint]: e };
-        const genAi = { [GENAI_LABEL.operation]: GENAI_OPERATION[e], [GENAI_LABEL.provider]: provider, [GENAI_LABEL.requestModel]: m.model };
-        // One child per naming, picked here: under `both` one observe updates both families.
-        const pick = (a: (() => ObserveChild) | undefined, b: (() => ObserveChild) | undefined): ObserveChild => both(a?.(), b?.());
-        const ownChild = (h: Histogram<string> | undefined) => (h === undefined ? undefined : () => boundHistogram(h, { ...me }));
-        const otelChild = (h: Histogram<string> | undefined, extra: Record<string, string> = {}) => (h === undefined ? undefined : () => boundHistogram(h, { ...genAi, ...extra }));
-        // Embeddings generate no tokens: their TTFT, TPOT and completion series would stay empty.
-        const embeddings = e === 'embeddings';
-        const req = (s: string, c: CodeClass) => zeroed(requests, { ...me, [status]: s, [code]: c });
-        // A failed operation's duration series appears with its first failure (at most four per model and operation).
-        const failed = (t: GenAiErrorType) => (otel === undefined ? NO_SERIES : lazyHistogram(otel.duration, { ...genAi, [GENAI_LABEL.errorType]: t }));
-        this.#routes.set(routeKey(m.model, e), {
-          model: m.model,
-          endpoint: e,
-          perModel,
-          duration: pick(ownChild(own?.duration), otelChild(otel?.duration)),
-          ttft: embeddings ? NO_SERIES : pick(ownChild(own?.ttft), otelChild(otel?.ttft)),
-          tpot: embeddings ? NO_SERIES : pick(ownChild(own?.tpot), otelChild(otel?.tpot)),
-          promptSize: pick(ownChild(own?.promptSize), otelChild(otel?.tokens, { [GENAI_LABEL.tokenType]: 'input' })),
-          completionSize: embeddings ? NO_SERIES : pick(ownChild(own?.completionSize), otelChild(otel?.tokens, { [GENAI_LABEL.tokenType]: 'output' })),
-          failedDuration: Object.fromEntries(GENAI_ERROR_TYPE.map((t) => [t, failed(t)])) as RouteMeter['failedDuration'],
-          success: req('success', '2xx'),
-          // A client that went away is nginx's 499: a 4xx, never a success.
-          cancelled: req('cancelled', '4xx'),
-          failures: { error_5xx: req('error', '5xx'), error_4xx: req('error', '4xx'), client_error_4xx: req('client_error', '4xx') },
-        });
-      }
+      const load = modelLoad === undefined ? NO_SERIES : boundHistogram(modelLoad, { ...one });
+      for (const e of [...ENDPOINT_NAMES, ...(m.extraEndpoints ?? [])]) this.#routes.set(routeKey(m.model, e), bindRoute(m.model, e, perModel, load));
+    }
+    if (opts.passthroughWithoutModel === true) {
+      const none: ModelMeter = {
+        model: MODEL_NONE,
+        tokens: { usage: NO_PAIR, estimate: NO_PAIR },
+        cache: { hit: NO_COUNT, miss: NO_COUNT, bypass: NO_COUNT },
+        toxicity: NO_GAUGE,
+        safetyScore: NO_SERIES,
+        flagged: { observed: NO_COUNT, redacted: NO_COUNT, blocked: NO_COUNT },
+        routeSwitches: NO_COUNT,
+        behaviour: { finish: Object.fromEntries(FINISH_REASON.map((r) => [r, NO_COUNT])) as BehaviourMeter['finish'], refusals: NO_COUNT, empty: NO_COUNT, toolCalls: NO_COUNT },
+      };
+      this.#routes.set(routeKey(MODEL_NONE, ENDPOINT_OTHER), bindRoute(MODEL_NONE, ENDPOINT_OTHER, none, NO_SERIES));
+    }
+
+    /** The instruments of one (model, endpoint), bound once. */
+    function bindRoute(m: string, e: EndpointLabel, perModel: ModelMeter, load: ObserveChild): RouteMeter {
+      const me = { [model]: m, [endpoint]: e };
+      const operation = genAiOperation(e);
+      const genAi = operation === undefined ? undefined : { [GENAI_LABEL.operation]: operation, [GENAI_LABEL.provider]: provider, [GENAI_LABEL.requestModel]: m };
+      // One child per naming, picked here: under `both` one observe updates both families.
+      const pick = (a: (() => ObserveChild) | undefined, b: (() => ObserveChild) | undefined): ObserveChild => both(a?.(), b?.());
+      const ownChild = (h: Histogram<string> | undefined) => (h === undefined ? undefined : () => boundHistogram(h, { ...me }));
+      const otelChild = (h: Histogram<string> | undefined, extra: Record<string, string> = {}) => (h === undefined || genAi === undefined ? undefined : () => boundHistogram(h, { ...genAi, ...extra }));
+      // Embeddings generate no tokens, and a passed-through request is not read: their TTFT, TPOT and size series would stay empty.
+      const passed = e === ENDPOINT_OTHER;
+      const tokenless = isEmbeddingEndpoint(e) || passed;
+      const req = (s: string, c: CodeClass) => zeroed(requests, { ...me, [status]: s, [code]: c });
+      // A failed operation's duration series appears with its first failure (at most four per model and operation).
+      const failed = (t: GenAiErrorType) => (otel === undefined || genAi === undefined ? NO_SERIES : lazyHistogram(otel.duration, { ...genAi, [GENAI_LABEL.errorType]: t }));
+      return {
+        model: m,
+        endpoint: e,
+        perModel,
+        duration: pick(ownChild(own?.duration), otelChild(otel?.duration)),
+        ttft: tokenless ? NO_SERIES : pick(ownChild(own?.ttft), otelChild(otel?.ttft)),
+        tpot: tokenless ? NO_SERIES : pick(ownChild(own?.tpot), otelChild(otel?.tpot)),
+        promptSize: passed ? NO_SERIES : pick(ownChild(own?.promptSize), otelChild(otel?.tokens, { [GENAI_LABEL.tokenType]: 'input' })),
+        completionSize: tokenless ? NO_SERIES : pick(ownChild(own?.completionSize), otelChild(otel?.tokens, { [GENAI_LABEL.tokenType]: 'output' })),
+        modelLoad: e.startsWith('ollama_') ? load : NO_SERIES,
+        failedDuration: Object.fromEntries(GENAI_ERROR_TYPE.map((t) => [t, failed(t)])) as RouteMeter['failedDuration'],
+        success: req('success', '2xx'),
+        // A client that went away is nginx's 499: a 4xx, never a success.
+        cancelled: req('cancelled', '4xx'),
+        failures: { error_5xx: req('error', '5xx'), error_4xx: req('error', '4xx'), client_error_4xx: req('client_error', '4xx') },
+      };
     }
   }
 
   /** The meter of a configured (model, endpoint); undefined for anything else. */
-  route(model: string, endpoint: Endpoint): RouteMeter | undefined {
+  route(model: string, endpoint: EndpointLabel): RouteMeter | undefined {
     return this.#routes.get(routeKey(model, endpoint));
   }
 
@@ -286,7 +321,7 @@ export class GatewayMetrics {
   }
 
   /** Counts a request refused before a model was chosen. */
-  rejected(endpoint: Endpoint | typeof ENDPOINT_NONE, why: RejectReason): void {
+  rejected(endpoint: EndpointLabel | typeof ENDPOINT_NONE, why: RejectReason): void {
     this.#rejected.inc({ [LABEL.endpoint]: endpoint, [LABEL.reason]: why });
   }
 
@@ -319,6 +354,38 @@ function lazyCounter(c: Counter<string>, labels: Record<string, string>): IncChi
 
 /** Embeddings generate no tokens: their TTFT, TPOT and completion-size series would stay empty, so none exist. */
 const NO_SERIES: ObserveChild = { observe: () => {} };
+const NO_COUNT: IncChild = { inc: () => {} };
+const NO_GAUGE: GaugeChild = { inc: () => {}, dec: () => {}, set: () => {} };
+const NO_PAIR = { prompt: NO_COUNT, completion: NO_COUNT };
+
+/**
+ * `gen_ai.operation.name` of an endpoint: OpenAI's from the conventions; the native APIs' by what
+ * they do (a chat, a text completion, embeddings); none for passed-through requests, whose operation
+ * is unknown.
+ */
+function genAiOperation(e: EndpointLabel): string | undefined {
+  switch (e) {
+    case 'chat_completions':
+    case 'completions':
+    case 'embeddings':
+      return GENAI_OPERATION[e];
+    case 'responses':
+    case 'ollama_chat':
+      return GENAI_OPERATION.chat_completions;
+    case 'ollama_generate':
+    case 'tgi_generate':
+    case 'tgi_generate_stream':
+      return GENAI_OPERATION.completions;
+    case 'ollama_embed':
+      return GENAI_OPERATION.embeddings;
+    case ENDPOINT_OTHER:
+      return undefined;
+    default: {
+      const never: never = e;
+      throw new Error(`unhandled endpoint ${String(never)}`);
+    }
+  }
+}
 
 /** One child, or one that updates two (the same value in both families), or none. */
 function both(a: ObserveChild | undefined, b: ObserveChild | undefined): ObserveChild {
@@ -359,6 +426,6 @@ function genAiHistograms(registry: Registry) {
   };
 }
 
-function routeKey(model: string, endpoint: Endpoint): string {
+function routeKey(model: string, endpoint: EndpointLabel): string {
   return `${model}\u0000${endpoint}`;
 }

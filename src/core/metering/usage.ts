@@ -7,6 +7,8 @@ export interface TokenCount {
   readonly prompt: number;
   readonly completion: number;
   readonly source: TokenSource;
+  /** Where the prompt count came from, when not from `source` (a native API that reports only the completion). */
+  readonly promptSource?: TokenSource;
 }
 
 /** The `usage` a server reported in a response or final stream chunk, if any. */
