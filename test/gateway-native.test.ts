@@ -166,6 +166,43 @@ describe('native APIs through the gateway, with their official clients', () => {
     }
   });
 
+  test('faults on the Responses API: a 429 reaches the SDK as RateLimitError, a reset mid-stream as a failed stream', async () => {
+    sim.profiles.patch(MODEL, { errors: { http429: 1 } });
+    try {
+      const before = await scrape(gw.url);
+      await assert.rejects(openai.responses.create({ model: MODEL, input: 'hi' }), (err: Error & { status?: number }) => err instanceof OpenAI.RateLimitError && err.status === 429);
+      const after = await scrape(gw.url);
+      const d = (labels: Record<string, string>) => value(after, 'requests_total', labels) - value(before, 'requests_total', labels);
+      assert.equal(d({ model: MODEL, endpoint: 'responses', status: 'error', code: '4xx' }), 1);
+    } finally {
+      sim.profiles.reset(MODEL);
+    }
+    sim.profiles.patch(MODEL, { errors: { reset: 1 }, outputTokens: { min: 8, max: 8 } });
+    try {
+      const before = await scrape(gw.url);
+      let deltas = 0;
+      let failed = false;
+      try {
+        for await (const ev of await openai.responses.create({ model: MODEL, input: 'hi', stream: true })) {
+          if (ev.type === 'response.output_text.delta') deltas++;
+          if ((ev.type as string) === 'error') failed = true;
+        }
+      } catch {
+        failed = true;
+      }
+      assert.equal(failed, true);
+      assert.equal(deltas, 4);
+      const after = await scrape(gw.url);
+      const d = (name: string, labels: Record<string, string>) => value(after, name, labels) - value(before, name, labels);
+      assert.equal(d('requests_total', { model: MODEL, endpoint: 'responses', status: 'error', code: '5xx' }), 1);
+      assert.equal(d('upstream_errors_total', { model: MODEL, upstream: 'sim', reason: 'reset' }), 1);
+      // The four tokens it carried are counted (estimated: the stream never reached its usage).
+      assert.equal(d('tokens_processed_total', { model: MODEL, kind: 'completion', source: 'estimate' }), 4);
+    } finally {
+      sim.profiles.reset(MODEL);
+    }
+  });
+
   test('a model whose upstream does not serve the Ollama API is passed through as endpoint="other"', async () => {
     const before = await scrape(gw.url);
     let text = '';
