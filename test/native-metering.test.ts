@@ -3,6 +3,7 @@ import { createServer } from 'node:http';
 import type { Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { gzipSync } from 'node:zlib';
 import { FrameMeter, nativeTokens } from '../src/core/metering/native/frame-meter.ts';
 import { NdjsonSplitter } from '../src/core/metering/native/ndjson.ts';
 import { NATIVE_READERS } from '../src/core/metering/native/readers.ts';
@@ -160,6 +161,41 @@ describe('hostile native upstreams: bounded, counted, told in the API shape', ()
     assert.equal(sampleValue(await scrape(gw.url), 'openllm_gateway_rejected_requests_total', { endpoint: 'ollama_chat', reason: 'unknown_model' }), 1);
   });
 });
+
+describe('passthrough of a native request the gateway read', () => {
+  test('a gzip-encoded body the gateway decoded goes upstream decoded, without content-encoding (regression)', async () => {
+    const up = await fakeUpstreamEcho();
+    // The Ollama route exists (one upstream serves it), the model's upstream does not: the gateway reads, then passes through.
+    const gw = await startGateway(
+      gatewayConfig(`${up.url}/v1`, { upstreams: { ollama: { baseURL: `${up.url}/v1`, apis: ['ollama'] }, plain: { baseURL: `${up.url}/v1` } }, models: { [MODEL]: { upstream: 'plain' } } }),
+      { port: 0 },
+    );
+    try {
+      const body = gzipSync(JSON.stringify({ model: MODEL, prompt: 'hi' }));
+      const r = await fetch(`${gw.url}/api/generate`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body });
+      const seen = (await r.json()) as { encoding: string | null; body: string };
+      assert.equal(seen.encoding, null);
+      assert.deepEqual(JSON.parse(seen.body), { model: MODEL, prompt: 'hi' });
+    } finally {
+      await gw.close();
+      await new Promise((r) => up.server.close(r));
+    }
+  });
+});
+
+/** An upstream that answers with the content-encoding and body it received. */
+async function fakeUpstreamEcho(): Promise<{ url: string; server: Server }> {
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ encoding: req.headers['content-encoding'] ?? null, body: Buffer.concat(chunks).toString('utf8') }));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+}
 
 describe('passthrough behind client keys', () => {
   test('a passed-through path needs a key like any other', async () => {

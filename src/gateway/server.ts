@@ -200,7 +200,7 @@ export function createGateway(config: GatewayConfig, opts: GatewayOptions = {}) 
       const path = NATIVE_ENDPOINTS[endpoint].path;
       const pt = passTarget(path, model, upstreams.values());
       if (pt === undefined) return refuse(res, endpoint, 'not_found', HTTP_ERR_NOT_FOUND(`The model '${model.name}' is served by an upstream that does not serve ${path} (upstreams.<name>.apis)`), wire);
-      return passThrough(req, res, pt, raw, metrics, services.ownsAuthorization, startedAt);
+      return passThrough(req, res, pt, raw, metrics, services.ownsAuthorization, startedAt, req.headers['content-encoding'] !== undefined);
     }
     await forwardNative(req, res, model, meter, request, raw, startedAt, services.ownsAuthorization);
   }

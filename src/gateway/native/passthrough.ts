@@ -68,10 +68,20 @@ export function namedModel(router: Router, headers: IncomingHttpHeaders, body: B
  * byte both ways (streamed answers stay streamed), behind the upstream's
  * concurrency limit and queue. Counted under `endpoint="other"`: requests by
  * status class and duration, no tokens, and no path in any label.
- * `body` is the request's body when it was read already (to find its model);
- * otherwise the request itself streams upstream.
+ * `body` is the request's body when it was read already (to find its model),
+ * `decoded` when the gateway undid its content encoding; otherwise the
+ * request itself streams upstream.
  */
-export async function passThrough(req: IncomingMessage, res: ServerResponse, pt: PassTarget, body: Buffer | undefined, metrics: GatewayMetrics, ownsAuthorization: boolean, startedAt: number): Promise<void> {
+export async function passThrough(
+  req: IncomingMessage,
+  res: ServerResponse,
+  pt: PassTarget,
+  body: Buffer | undefined,
+  metrics: GatewayMetrics,
+  ownsAuthorization: boolean,
+  startedAt: number,
+  decoded = false,
+): Promise<void> {
   const meter = metrics.route(pt.model, ENDPOINT_OTHER)!;
   const ex = new Exchange(meter, startedAt);
   const ac = new AbortController();
@@ -93,7 +103,7 @@ export async function passThrough(req: IncomingMessage, res: ServerResponse, pt:
     pt.target?.meter.inFlight.inc();
     pt.target?.meter.requests.inc();
     try {
-      await exchange(req, res, pt, body, ex, ac.signal, ownsAuthorization);
+      await exchange(req, res, pt, body, ex, ac.signal, ownsAuthorization, decoded);
     } finally {
       pt.target?.meter.inFlight.dec();
       limiter.release();
@@ -104,9 +114,11 @@ export async function passThrough(req: IncomingMessage, res: ServerResponse, pt:
   }
 }
 
-async function exchange(req: IncomingMessage, res: ServerResponse, pt: PassTarget, body: Buffer | undefined, ex: Exchange, signal: AbortSignal, ownsAuthorization: boolean): Promise<void> {
+async function exchange(req: IncomingMessage, res: ServerResponse, pt: PassTarget, body: Buffer | undefined, ex: Exchange, signal: AbortSignal, ownsAuthorization: boolean, decoded: boolean): Promise<void> {
   const headers: Record<string, string | string[]> = {};
   for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) headers[k] = v;
+  // A body the gateway decoded (a native request it read, then passed on) goes as the bytes it now is.
+  if (decoded) delete headers['content-encoding'];
   const method = (req.method ?? 'GET') as Dispatcher.HttpMethod;
   const hasBody = method !== 'GET' && method !== 'HEAD';
   if (body !== undefined) headers['content-length'] = String(body.length);
