@@ -29,6 +29,8 @@ export interface StackInfo {
   readonly tryModel?: string;
   readonly timings: Timings;
   readonly spec: Readonly<MonitoringSpec>;
+  /** The deployment the responder's `scale` action drives here (simulator replicas behind a gateway upstream); none with a real upstream. */
+  readonly scale?: { readonly deployment: string; readonly namespace: string; readonly upstream: string; readonly maxReplicas: number };
 }
 
 /** The file in a stack's folder that keeps the last drill run, for the console. */

@@ -30,7 +30,9 @@ import { assertPortFree, freePort } from './ports.ts';
 import { stackAuditPath } from '../core/state.ts';
 import { ALERTMANAGER_CONFIG_PATH } from '../monitoring/writers/alertmanager.ts';
 import { stackNoiseSource } from './noise-report.ts';
-import { LOCAL_PLAYBOOKS, localTimings } from './timings.ts';
+import { LOCAL_PLAYBOOKS, LOCAL_SCALE, localTimings } from './timings.ts';
+import { LocalReplicas } from './replicas.ts';
+import { createDriverScaleAction } from '../responder/actions/scale-driver.ts';
 import type { Timings } from './timings.ts';
 
 export interface StackOptions {
@@ -151,6 +153,12 @@ export async function startStack(opts: StackOptions): Promise<StackHandle> {
     );
     stops.push(() => gw.close());
     log(`ready  gateway       ${gw.url}/v1   metrics ${gw.url}/metrics`);
+    // The `scale` action's driver: more simulator replicas behind the gateway's upstream (docs/responder.md).
+    const replicas =
+      sim === undefined
+        ? undefined
+        : new LocalReplicas({ ...LOCAL_SCALE, upstream: 'local', gatewayURL: gw.url, adminToken, primary: sim, log });
+    if (replicas !== undefined) stops.push(() => replicas.stop());
 
     const responder: ResponderHandle = await startResponder(
       validateConfig(ResponderConfigSchema, {
@@ -165,6 +173,7 @@ export async function startStack(opts: StackOptions): Promise<StackHandle> {
         gateway: { url: gw.url, adminToken },
         playbooks: spec.playbooks,
       }),
+      replicas === undefined ? {} : { actions: [createDriverScaleAction(replicas)] },
     );
     stops.push(() => responder.close());
     log(`ready  responder     ${responder.url}/alerts   audit ${responder.url}/actions`);
@@ -244,6 +253,7 @@ export async function startStack(opts: StackOptions): Promise<StackHandle> {
       tryModel: upstream === undefined ? DRILL_MODEL : upstream.listed[0],
       timings,
       spec,
+      ...(replicas === undefined ? {} : { scale: { ...LOCAL_SCALE, upstream: 'local' } }),
     };
     writeFileSync(join(dir, 'stack.json'), `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600 });
     return { info, stop };

@@ -26,7 +26,9 @@ function tuned(alertFor: string): Timings['alerts'] {
     HighTimePerOutputToken: { for: alertFor, minEvents: 3 },
     HighEmbeddingLatency: { for: alertFor, minEvents: 3 },
     LowTokenThroughput: { for: alertFor },
-    QueueBacklog: { for: alertFor },
+    // Critical here, so its playbook may scale (a warning runs low-risk steps only): the local stack's
+    // scale-out answers the queue, the capacity signal. In production it stays a warning.
+    QueueBacklog: { for: alertFor, severity: 'critical' },
     // Drill traffic is a few requests a second.
     HighErrorRate: { threshold: 0.05, for: alertFor, minRequestRate: 0.2, minEvents: 3 },
     ModelUnavailable: { for: alertFor },
@@ -51,12 +53,19 @@ export function compressedTimings(): Timings {
   return { scrapeInterval: '1s', evaluationInterval: '1s', rateWindow: '10s', alertFor: '2s', groupWait: '1s', groupInterval: '2s', alerts: tuned('2s') };
 }
 
+/**
+ * What the local stack's `scale` action drives: simulator replicas behind the gateway's upstream
+ * (src/stack/replicas.ts), at most `maxReplicas` of them, the article's `--replicas=3`.
+ */
+export const LOCAL_SCALE = { deployment: 'openllm', namespace: 'default', maxReplicas: 3 } as const;
+
 /** The local stack's playbooks when llmwatch.yaml has none: the article's, and a fallback switch for the other model alerts. */
 export const LOCAL_PLAYBOOKS: z.input<typeof PlaybooksSchema> = {
+  // The article's latency playbook without its scale step: locally the scale-out answers QueueBacklog
+  // (below), so one queue is not scaled twice by two alerts racing for the same deployment.
   HighInferenceLatency: {
     cooldown: '15s',
     steps: [
-      { action: 'scale', if: { query: 'sum(openllm_queue_length{model="{{ $labels.model }}"})', above: 20 }, params: { deployment: 'openllm', max: 3 }, stopOnSuccess: true },
       { action: 'switch-model', params: { model: '{{ $labels.model }}', target: 'fallback' }, revertOnResolve: true },
       { action: 'notify', always: true, params: { channel: 'chat' } },
     ],
@@ -66,5 +75,16 @@ export const LOCAL_PLAYBOOKS: z.input<typeof PlaybooksSchema> = {
   HighErrorRate: { cooldown: '15s', steps: [{ action: 'noop' }] },
   ModelServerUnreachable: { cooldown: '15s', steps: [{ action: 'switch-model', params: { model: '{{ $labels.model }}', target: 'fallback' }, revertOnResolve: true }] },
   HighToxicityScore: { cooldown: '15s', steps: [{ action: 'switch-model', params: { model: '{{ $labels.model }}', target: 'fallback' }, revertOnResolve: true }] },
-  QueueBacklog: { cooldown: '15s', steps: [{ action: 'noop' }] },
+  // The article's loop: a queue over 20 scales the model server to 3 replicas in one step; the slots
+  // they add drain the queue and the alert resolves.
+  QueueBacklog: {
+    cooldown: '15s',
+    steps: [
+      {
+        action: 'scale',
+        if: { query: 'sum(openllm_queue_length{model="{{ $labels.model }}"})', above: 20 },
+        params: { deployment: LOCAL_SCALE.deployment, namespace: LOCAL_SCALE.namespace, step: LOCAL_SCALE.maxReplicas - 1, max: LOCAL_SCALE.maxReplicas },
+      },
+    ],
+  },
 };

@@ -4,6 +4,7 @@ import type { HttpLibrary, KubeConfig, V1Scale } from '@kubernetes/client-node';
 import type { z } from 'zod';
 import type { Action, ActionContext, ActionResult } from '../types.ts';
 import { scaleParamsSchema } from '../../core/config/action-specs.ts';
+import { nextReplicas } from './scale-driver.ts';
 
 export { scaleParamsSchema };
 
@@ -119,18 +120,6 @@ export function createScaleAction(opts: ScaleActionOptions): Action {
       }
     },
   };
-}
-
-/** The next replica count one step towards the bound, or undefined when already there (or beyond). */
-function nextReplicas(current: number, p: ScaleParams): number | undefined {
-  // A step out never lowers the count and a step in never raises it, even when
-  // someone put the Deployment outside [min, max]: that is theirs to undo.
-  if (p.direction === 'out') {
-    const to = Math.max(Math.min(current + p.step, p.max), p.min);
-    return to > current ? to : undefined;
-  }
-  const to = Math.min(Math.max(current - p.step, p.min), p.max);
-  return to < current ? to : undefined;
 }
 
 type Fail = (reason: ScaleFailureReason, detail: string, extra?: Record<string, unknown>) => ActionResult;
