@@ -22,6 +22,11 @@ export interface Scenario {
   readonly action: string | undefined;
   /** How long resolving may take beyond the rate window, when not rate-based. */
   readonly resolveBound?: (s: StackInfo) => number;
+  /**
+   * The action cures what the fault causes (more replicas drain the queue): the alert must resolve while
+   * the fault and the traffic go on, timed from the end of the action; the drill needs the stack at one replica.
+   */
+  readonly curedByAction?: boolean;
   /** The alert waits for earlier good traffic to leave the rate window (no success in it): firing may take a window more. */
   readonly waitsForWindow?: boolean;
   /** Needs a GPU (skipped without one). */
@@ -66,11 +71,13 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     name: 'queue',
     alert: 'QueueBacklog',
-    description: 'the light model slows to 3 s while 30 clients wait on 8 upstream slots',
+    description: 'the light model slows to 3 s while 32 clients wait on 8 upstream slots (queue 24); scaled to 3 replicas, 24 slots leave 8 queued',
     model: (s) => s.fallbackModel,
     fault: { ttftMs: 3000, jitter: 0 },
-    concurrency: 30,
-    action: 'noop',
+    // Over 20 queued on one replica (the playbook's condition), at most QueueBacklog's 10 on three.
+    concurrency: 32,
+    action: 'scale',
+    curedByAction: true,
   },
   {
     name: 'down',
@@ -227,6 +234,13 @@ export async function runDrill(s: StackInfo, scenario: Scenario, log: (line: str
     return { ...base, ok: false, problems: [`${scenario.alert} was firing for ${model} before the fault was injected`] };
   }
 
+  if (scenario.curedByAction === true) {
+    const replicas = (await simulatorURLs(s)).length;
+    if (replicas !== 1) {
+      return { ...base, skipped: `the stack runs ${replicas} simulator replicas; the scale-out is drilled from one (restart the stack, or wait for a scale-in)`, ok: true, problems: [] };
+    }
+  }
+
   const since = new Date().toISOString();
   const t0 = Date.now();
   const faulty = await setProfile(s, model, scenario.fault);
@@ -246,6 +260,9 @@ export async function runDrill(s: StackInfo, scenario: Scenario, log: (line: str
   let alertmanager: number | undefined;
   let action: number | undefined;
   let actionDetail: string | undefined;
+  /** When the action ended (ms), and how long after it the alert resolved, for a scenario the action cures. */
+  let cure: number | undefined;
+  let cured: number | undefined;
   const deadline = t0 + Math.max(bounds.actionBound, bounds.fireBound) * 3000;
   try {
     // A drill that must not page watches for at least as long as a page would take to fire.
@@ -264,12 +281,27 @@ export async function runDrill(s: StackInfo, scenario: Scenario, log: (line: str
         if (a !== undefined) {
           // When the responder began it, from its audit row: not when this poll happened to see it.
           action = (a.startedAt - t0) / 1000;
+          if (a.outcome === 'success') cure = a.startedAt + a.durationMs;
           actionDetail = `${a.outcome}: ${a.detail}`;
           log(`${scenario.name}: responder ${scenario.action} ${actionDetail} after ${action.toFixed(1)} s`);
         }
       }
       await sleep(POLL_MS);
       polled(from);
+    }
+    if (scenario.curedByAction === true && cure !== undefined) {
+      // The fault and the traffic go on: only the action can end the alert now.
+      const until = Date.now() + Math.max(bounds.fireBound, 10) * 3000;
+      while (Date.now() < until) {
+        const from = Date.now();
+        if (!(await firingNow())) {
+          cured = (Date.now() - cure) / 1000;
+          log(`${scenario.name}: resolved ${cured.toFixed(1)} s after the ${scenario.action} ended, the fault still on`);
+          break;
+        }
+        await sleep(POLL_MS);
+        polled(from);
+      }
     }
   } finally {
     await resetProfile(s, model);
@@ -279,9 +311,9 @@ export async function runDrill(s: StackInfo, scenario: Scenario, log: (line: str
     traffic = startTraffic(s, model, Math.min(2, scenario.concurrency));
   }
   const t1 = Date.now();
-  let resolve: number | undefined;
+  let resolve: number | undefined = cured;
   try {
-    if (fire !== undefined) {
+    if (fire !== undefined && scenario.curedByAction !== true) {
       const until = t1 + bounds.resolveBound * 3000;
       while (Date.now() < until) {
         const from = Date.now();
@@ -299,6 +331,12 @@ export async function runDrill(s: StackInfo, scenario: Scenario, log: (line: str
     await traffic.stop();
   }
   rebound();
+  if (scenario.curedByAction === true) {
+    // From the action's end: the gateway hands the new slots to the queue at once; the lower gauge is
+    // scraped within a scrape interval and the alert rule sees it at its next evaluation; one poll.
+    bounds = { ...bounds, resolveBound: sec(t.scrapeInterval) + sec(t.evaluationInterval) + pollS };
+    base = { ...base, ...bounds };
+  }
   const { fireBound, actionBound, resolveBound } = bounds;
   if (fire === undefined) problems.push(`${scenario.alert} never fired`);
   else if (fire > fireBound) problems.push(`fired after ${fire.toFixed(1)} s, bound ${fireBound.toFixed(1)} s`);
@@ -362,23 +400,40 @@ async function inAlertmanager(s: StackInfo, alert: string, model: string): Promi
   return body.some((a) => a.status.state === 'active' || a.status.state === 'suppressed');
 }
 
-async function findAction(s: StackInfo, alert: string, action: string, since: string, skipped = false): Promise<{ outcome: string; detail: string; startedAt: number } | undefined> {
+async function findAction(s: StackInfo, alert: string, action: string, since: string, skipped = false): Promise<{ outcome: string; detail: string; startedAt: number; durationMs: number } | undefined> {
   const res = await fetch(`${s.urls.responder}/actions?alertname=${alert}&since=${encodeURIComponent(since)}&limit=100`, { headers: { authorization: `Bearer ${s.responderToken}` } });
-  const body = (await res.json()) as { actions: Array<{ action: string; outcome: string; detail: string; alertStatus: string; startedAt: number | string }> };
+  const body = (await res.json()) as { actions: Array<{ action: string; outcome: string; detail: string; alertStatus: string; startedAt: number | string; durationMs: number }> };
   // `running` rows are actions in flight: their outcome is not known yet.
   const row = body.actions.find((a) => a.action === action && a.alertStatus === 'firing' && a.outcome !== 'running' && (a.outcome === 'skipped') === skipped);
   return row === undefined ? undefined : { ...row, startedAt: typeof row.startedAt === 'number' ? row.startedAt : Date.parse(row.startedAt) };
 }
 
-/** Applies the fault; returns the model's profile with it, as the simulator now serves it. */
+/**
+ * The simulators serving the stack's upstream: the primary, and the replicas the scale driver started
+ * (from the gateway's endpoint list). A fault is the model server's: every replica gets it.
+ */
+async function simulatorURLs(s: StackInfo): Promise<string[]> {
+  if (s.scale === undefined) return [s.urls.simulator!];
+  const res = await fetch(`${s.urls.gateway}/admin/upstreams/${encodeURIComponent(s.scale.upstream)}`, { headers: { authorization: `Bearer ${s.adminToken}` } });
+  if (!res.ok) throw new Error(`the gateway did not list its endpoints: ${res.status} ${await res.text()}`);
+  const { endpoints } = (await res.json()) as { endpoints: Array<{ url: string }> };
+  return endpoints.map((e) => new URL(e.url).origin);
+}
+
+/** Applies the fault on every replica; returns the model's profile with it, as the first simulator now serves it. */
 async function setProfile(s: StackInfo, model: string, patch: Record<string, unknown>): Promise<AnswerProfile> {
-  const res = await fetch(`${s.urls.simulator}/admin/profiles/${encodeURIComponent(model)}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(patch) });
-  if (!res.ok) throw new Error(`the simulator refused the fault: ${res.status} ${await res.text()}`);
-  return ((await res.json()) as { profile: AnswerProfile }).profile;
+  const profiles = await Promise.all(
+    (await simulatorURLs(s)).map(async (url) => {
+      const res = await fetch(`${url}/admin/profiles/${encodeURIComponent(model)}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(patch) });
+      if (!res.ok) throw new Error(`the simulator refused the fault: ${res.status} ${await res.text()}`);
+      return ((await res.json()) as { profile: AnswerProfile }).profile;
+    }),
+  );
+  return profiles[0]!;
 }
 
 async function resetProfile(s: StackInfo, model: string): Promise<void> {
-  await fetch(`${s.urls.simulator}/admin/profiles/${encodeURIComponent(model)}`, { method: 'DELETE' });
+  await Promise.all((await simulatorURLs(s)).map((url) => fetch(`${url}/admin/profiles/${encodeURIComponent(model)}`, { method: 'DELETE' })));
 }
 
 /** Requests to the gateway, `concurrency` at a time, until stopped; failures are expected and ignored. */
