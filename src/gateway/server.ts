@@ -101,7 +101,7 @@ export function createGateway(config: GatewayConfig, opts: GatewayOptions = {}) 
     durationBuckets: config.metrics.durationBuckets,
     processMetrics: config.metrics.processMetrics,
     version: VERSION,
-    models: Object.entries(config.models).map(([model, m]) => ({ model, targets: modelTargets(model, m), extraEndpoints: extraEndpoints(config, modelTargets(model, m)) })),
+    models: Object.entries(config.models).map(([model, m]) => ({ model, targets: modelTargets(model, m), endpoints: m.endpoints, extraEndpoints: extraEndpoints(config, modelTargets(model, m)) })),
     passthroughWithoutModel: Object.values(config.upstreams).some((u) => u.passthrough.length > 0),
     keys: keys.names,
     cacheStore: config.cache.enabled ? config.cache.store : undefined,

@@ -3,6 +3,8 @@ import { BUCKETS, DEFAULT_GENAI_PROVIDER, DEFAULT_PREFIX, METRICS_NAMING } from 
 import { LOG_LEVELS } from '../log.ts';
 import { TokenSchema } from './secrets.ts';
 import { NATIVE_APIS } from '../native/endpoints.ts';
+import { ENDPOINT_NAMES } from '../openai/endpoints.ts';
+import type { Endpoint } from '../openai/endpoints.ts';
 
 const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/, 'letters, digits and . _ : / - only, at most 128 characters');
 
@@ -115,6 +117,15 @@ const ModelSchema = z
      * not hold it back.
      */
     streaming: z.boolean().default(true),
+    /**
+     * The OpenAI endpoints this model is expected on, whose metric series
+     * (latency, TTFT, TPOT and token-size histograms, request counters) exist
+     * at zero from the first scrape. Requests to the others are still served
+     * and metered; their series appear with the first one. All three when
+     * absent; `[chat_completions]` for a chat model cuts its series by about
+     * 45% (docs/gateway.md, the series budget).
+     */
+    endpoints: z.array(z.enum(ENDPOINT_NAMES as [Endpoint, ...Endpoint[]])).min(1).optional(),
     safety: z
       .strictObject({
         /** `observe` scores and exports; `redact` masks flagged words; `block` refuses the answer. */

@@ -4,6 +4,7 @@ import { ENDPOINT_NAMES } from '../openai/endpoints.ts';
 import { boundCounter, boundGauge, boundHistogram } from './exposition.ts';
 import type { GaugeChild, IncChild, ObserveChild } from './exposition.ts';
 import { ENDPOINT_OTHER, MODEL_NONE, isEmbeddingEndpoint } from '../native/endpoints.ts';
+import type { Endpoint } from '../openai/endpoints.ts';
 import type { EndpointLabel } from '../native/endpoints.ts';
 import { BUCKETS, CACHE_OP, CACHE_RESULT, ROUTE_STORE_OP, CLASSIFIER_FAILURE, DEFAULT_GENAI_PROVIDER, ENDPOINT_NONE, FINISH_REASON, FINISH_REASON_PRECREATED, FLAG_ACTION, GENAI_BUCKETS, GENAI_ERROR_TYPE, GENAI_LABEL, GENAI_METRIC, GENAI_OPERATION, LABEL, REJECT_REASON, TOKEN_KIND, TOKEN_SOURCE, UPSTREAM_ERROR_REASON, metricName } from '../conventions/metrics.ts';
 import type { CacheOp, CacheResult, RouteStoreOp, ClassifierFailure, CodeClass, FinishReason, FlagAction, GenAiErrorType, MetricsNaming, RejectReason, TokenSource, UpstreamErrorReason } from '../conventions/metrics.ts';
@@ -27,6 +28,8 @@ export interface GatewayMetricsOptions {
   readonly models: ReadonlyArray<{
     readonly model: string;
     readonly targets: ReadonlyArray<{ readonly upstream: string; readonly model: string }>;
+    /** OpenAI endpoints whose series exist at zero from the start; the others' appear with their first request. All three when absent. */
+    readonly endpoints?: readonly Endpoint[];
     /** Endpoints beyond OpenAI's three that this model is served on (native APIs of its upstreams, `other` for passthrough). */
     readonly extraEndpoints?: readonly EndpointLabel[];
   }>;
@@ -260,7 +263,8 @@ export class GatewayMetrics {
       });
       this.#targets.set(m.model, targets);
       const load = modelLoad === undefined ? NO_SERIES : boundHistogram(modelLoad, { ...one });
-      for (const e of [...ENDPOINT_NAMES, ...(m.extraEndpoints ?? [])]) this.#routes.set(routeKey(m.model, e), bindRoute(m.model, e, perModel, load));
+      const eager = new Set<EndpointLabel>([...(m.endpoints ?? ENDPOINT_NAMES), ...(m.extraEndpoints ?? [])]);
+      for (const e of [...ENDPOINT_NAMES, ...(m.extraEndpoints ?? [])]) this.#routes.set(routeKey(m.model, e), bindRoute(m.model, e, perModel, load, eager.has(e)));
     }
     if (opts.passthroughWithoutModel === true) {
       const none: ModelMeter = {
@@ -273,22 +277,26 @@ export class GatewayMetrics {
         routeSwitches: NO_COUNT,
         behaviour: { finish: Object.fromEntries(FINISH_REASON.map((r) => [r, NO_COUNT])) as BehaviourMeter['finish'], refusals: NO_COUNT, empty: NO_COUNT, toolCalls: NO_COUNT },
       };
-      this.#routes.set(routeKey(MODEL_NONE, ENDPOINT_OTHER), bindRoute(MODEL_NONE, ENDPOINT_OTHER, none, NO_SERIES));
+      this.#routes.set(routeKey(MODEL_NONE, ENDPOINT_OTHER), bindRoute(MODEL_NONE, ENDPOINT_OTHER, none, NO_SERIES, true));
     }
 
-    /** The instruments of one (model, endpoint), bound once. */
-    function bindRoute(m: string, e: EndpointLabel, perModel: ModelMeter, load: ObserveChild): RouteMeter {
+    /**
+     * The instruments of one (model, endpoint), bound once: at zero from the
+     * first scrape when `eager`, else created by their first observation.
+     */
+    function bindRoute(m: string, e: EndpointLabel, perModel: ModelMeter, load: ObserveChild, eager: boolean): RouteMeter {
       const me = { [model]: m, [endpoint]: e };
       const operation = genAiOperation(e);
       const genAi = operation === undefined ? undefined : { [GENAI_LABEL.operation]: operation, [GENAI_LABEL.provider]: provider, [GENAI_LABEL.requestModel]: m };
       // One child per naming, picked here: under `both` one observe updates both families.
       const pick = (a: (() => ObserveChild) | undefined, b: (() => ObserveChild) | undefined): ObserveChild => both(a?.(), b?.());
-      const ownChild = (h: Histogram<string> | undefined) => (h === undefined ? undefined : () => boundHistogram(h, { ...me }));
-      const otelChild = (h: Histogram<string> | undefined, extra: Record<string, string> = {}) => (h === undefined || genAi === undefined ? undefined : () => boundHistogram(h, { ...genAi, ...extra }));
+      const hist = eager ? boundHistogram : lazyHistogram;
+      const ownChild = (h: Histogram<string> | undefined) => (h === undefined ? undefined : () => hist(h, { ...me }));
+      const otelChild = (h: Histogram<string> | undefined, extra: Record<string, string> = {}) => (h === undefined || genAi === undefined ? undefined : () => hist(h, { ...genAi, ...extra }));
       // Embeddings generate no tokens, and a passed-through request is not read: their TTFT, TPOT and size series would stay empty.
       const passed = e === ENDPOINT_OTHER;
       const tokenless = isEmbeddingEndpoint(e) || passed;
-      const req = (s: string, c: CodeClass) => zeroed(requests, { ...me, [status]: s, [code]: c });
+      const req = (s: string, c: CodeClass) => (eager ? zeroed : lazyCounter)(requests, { ...me, [status]: s, [code]: c });
       // A failed operation's duration series appears with its first failure (at most four per model and operation).
       const failed = (t: GenAiErrorType) => (otel === undefined || genAi === undefined ? NO_SERIES : lazyHistogram(otel.duration, { ...genAi, [GENAI_LABEL.errorType]: t }));
       return {
