@@ -277,7 +277,9 @@ export class GatewayMetrics {
         routeSwitches: NO_COUNT,
         behaviour: { finish: Object.fromEntries(FINISH_REASON.map((r) => [r, NO_COUNT])) as BehaviourMeter['finish'], refusals: NO_COUNT, empty: NO_COUNT, toolCalls: NO_COUNT },
       };
-      this.#routes.set(routeKey(MODEL_NONE, ENDPOINT_OTHER), bindRoute(MODEL_NONE, ENDPOINT_OTHER, none, NO_SERIES, true));
+      // Created by its first request, not at start-up: a `_none` model at zero would show in every
+      // per-model view (dashboards' model lists) of a gateway that never passes such a request.
+      this.#routes.set(routeKey(MODEL_NONE, ENDPOINT_OTHER), bindRoute(MODEL_NONE, ENDPOINT_OTHER, none, NO_SERIES, false));
     }
 
     /**
