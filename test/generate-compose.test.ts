@@ -37,7 +37,7 @@ interface ComposeService {
   network_mode?: string;
   extra_hosts?: string[];
   build?: { context: string };
-  deploy?: { resources?: { limits?: { cpus: string; memory: string }; reservations?: { devices?: Array<Record<string, unknown>> } } };
+  deploy?: { replicas?: number; resources?: { limits?: { cpus: string; memory: string }; reservations?: { devices?: Array<Record<string, unknown>> } } };
 }
 interface ComposeFile {
   services: Record<string, ComposeService>;
@@ -70,7 +70,10 @@ test('docker-compose config accepts the stack with no profile and with every pro
   const all = dockerCompose(compose, ['--profile', 'gpu', '--profile', 'demo', 'config']);
   assert.equal(all.status, 0, all.output);
   const always = Object.entries(all.config!.services).filter(([, s]) => s.profiles === undefined).map(([n]) => n).sort();
-  assert.deepEqual(always, ['alertmanager', 'gateway', 'grafana', 'node-exporter', 'prometheus', 'responder']);
+  assert.deepEqual(always, ['alertmanager', 'gateway', 'grafana', 'node-exporter', 'prometheus', 'redis', 'responder']);
+  // Issue 19, point 4: two gateway replicas sharing their routes through the redis service, which is not published.
+  assert.equal(all.config!.services.gateway!.deploy!.replicas, 2);
+  assert.equal(all.config!.services.redis!.ports, undefined);
   assert.deepEqual(all.config!.services['gpu-exporter']!.profiles, ['gpu']);
   assert.deepEqual(all.config!.services.simulator!.profiles, ['demo']);
   // The password reaches Grafana from the env file, and only Grafana.
@@ -182,7 +185,12 @@ test('the compose prometheus.yml scrapes each service at the name and port it li
     prometheus: 'prometheus:9090',
     alertmanager: 'alertmanager:9093',
   };
-  const jobs = Object.fromEntries(prom.scrape_configs.map((j: { job_name: string; static_configs: Array<{ targets: string[] }> }) => [j.job_name, j.static_configs.flatMap((c) => c.targets)]));
+  // The gateway job finds every replica by the service's name (one A record per container), the others are static.
+  type Job = { job_name: string; static_configs?: Array<{ targets: string[] }>; dns_sd_configs?: Array<{ names: string[]; type: string; port: number }> };
+  const targetsOf = (j: Job) => j.static_configs?.flatMap((c) => c.targets) ?? j.dns_sd_configs!.flatMap((c) => (c.type === 'A' ? c.names.map((n) => `${n}:${c.port}`) : []));
+  const jobs = Object.fromEntries(prom.scrape_configs.map((j: Job) => [j.job_name, targetsOf(j)]));
+  assert.ok(prom.scrape_configs.find((j: Job) => j.job_name === 'llmwatch-gateway').dns_sd_configs !== undefined);
+  assert.deepEqual(gateway.routes, { store: 'redis', redisURL: 'redis://redis:6379' });
   assert.deepEqual(jobs, Object.fromEntries(Object.entries(listens).map(([j, target]) => [j, [target]])));
   assert.deepEqual(file.services.prometheus!.extra_hosts, ['host.docker.internal:host-gateway']);
   assert.deepEqual(prom.alerting.alertmanagers[0].static_configs[0].targets, ['alertmanager:9093']);

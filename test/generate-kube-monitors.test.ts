@@ -133,7 +133,7 @@ test('dcgm-exporter: the GPU operator\'s Service in its namespace, relabelled to
 test('no model server and no GPU exporter: no scrape Service or monitor for them', () => {
   const { all } = kube({});
   assert.deepEqual(all('ServiceMonitor').map((m) => m.metadata.name).sort(), ['llmwatch-alertmanager', 'llmwatch-gateway', 'llmwatch-prometheus', 'llmwatch-responder']);
-  assert.deepEqual(all('Service').map((m) => m.metadata.name).sort(), ['llmwatch-gateway', 'llmwatch-responder']);
+  assert.deepEqual(all('Service').map((m) => m.metadata.name).sort(), ['llmwatch-gateway', 'llmwatch-redis', 'llmwatch-responder']);
 });
 
 test('kind ollama serves no metrics: refused with the fix, unless a metricsPath names an exporter', () => {

@@ -44,18 +44,22 @@ function kube(specData: Record<string, unknown> = {}) {
 const matches = (selector: Record<string, string>, labels: Record<string, string> | undefined) =>
   Object.entries(selector).every(([k, v]) => labels?.[k] === v);
 
-test('kinds and names: two Deployments and Services, the responder\'s account, Role, binding and volume, the operator manifests', () => {
+test('kinds and names: three Deployments and Services, the gateway\'s budget and Redis policy, the responder\'s account, Role, binding and volume, the operator manifests', () => {
   const { objects, kustomization } = kube();
   assert.deepEqual(
     objects.map((o) => `${o.object.kind}/${o.object.metadata.name}`).sort(),
     [
       'Deployment/llmwatch-gateway',
+      'Deployment/llmwatch-redis',
       'Deployment/llmwatch-responder',
+      'NetworkPolicy/llmwatch-redis',
       'PersistentVolumeClaim/llmwatch-responder-data',
+      'PodDisruptionBudget/llmwatch-gateway',
       'PrometheusRule/llmwatch-rules',
       'Role/llmwatch-responder-scale',
       'RoleBinding/llmwatch-responder-scale',
       'Service/llmwatch-gateway',
+      'Service/llmwatch-redis',
       'Service/llmwatch-responder',
       'ServiceAccount/llmwatch-responder',
       'ServiceMonitor/llmwatch-alertmanager',
@@ -101,7 +105,8 @@ test('every Service selects its Deployment\'s pods, on a port the container name
 
 test('probes on /healthz, resource requests and limits, a non-root read-only container', () => {
   const { all } = kube();
-  for (const d of all('Deployment')) {
+  // Redis is checked in its own test below.
+  for (const d of all('Deployment').filter((d) => d.metadata.name !== 'llmwatch-redis')) {
     const pod = d.spec.template.spec;
     const [c] = pod.containers;
     for (const probe of ['startupProbe', 'livenessProbe', 'readinessProbe']) {
@@ -236,9 +241,47 @@ test('the ConfigMaps\' configs are valid for their parts and wire the in-cluster
   assert.equal(pod.volumes.find((v: { name: string }) => v.name === 'data').persistentVolumeClaim.claimName, 'llmwatch-responder-data');
 });
 
+// Issue 19, point 4: gateway replicas that agree on their routes through Redis.
+test('two gateway replicas spread over nodes, rolled without losing one, kept by a PodDisruptionBudget, sharing routes through the Redis only they can reach', () => {
+  const { find, byPath } = kube();
+  const gateway = find('Deployment', 'llmwatch-gateway');
+  assert.equal(gateway.spec.replicas, 2);
+  assert.deepEqual(gateway.spec.strategy, { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } });
+  assert.deepEqual(gateway.spec.template.spec.topologySpreadConstraints[0].labelSelector.matchLabels, gateway.spec.selector.matchLabels);
+  const pdb = find('PodDisruptionBudget', 'llmwatch-gateway');
+  assert.equal(pdb.apiVersion, 'policy/v1');
+  assert.equal(pdb.spec.minAvailable, 1);
+  assert.ok(pdb.spec.minAvailable < gateway.spec.replicas, 'a drain can still evict one replica');
+  assert.deepEqual(pdb.spec.selector.matchLabels, gateway.spec.selector.matchLabels);
+  // The gateway config shares the routes through the in-cluster Redis, which only the gateway pods may reach.
+  const config = validateConfig(GatewayConfigSchema, parseYaml(byPath.get('config/gateway.yaml')!), 'k8s gateway config');
+  assert.equal(config.routes.store, 'redis');
+  const redisService = find('Service', 'llmwatch-redis');
+  assert.equal(config.routes.redisURL, `redis://llmwatch-redis.default.svc:${redisService.spec.ports[0].port}`);
+  const redis = find('Deployment', 'llmwatch-redis');
+  assert.equal(redis.spec.replicas, 1);
+  const c = redis.spec.template.spec.containers[0];
+  assert.match(c.image, /^redis:\d+\.\d+\.\d+-alpine$/);
+  // No value a YAML 1.1 reader would turn into a boolean.
+  for (const arg of c.args) assert.equal(typeof arg, 'string');
+  assert.ok(!c.args.some((a: string) => /^(yes|no|on|off|true|false)$/i.test(a)), c.args.join(' '));
+  assert.equal(redis.spec.template.spec.securityContext.runAsNonRoot, true);
+  assert.deepEqual(c.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+  assert.deepEqual(Object.keys(c.resources.limits).sort(), ['cpu', 'memory']);
+  const policy = find('NetworkPolicy', 'llmwatch-redis');
+  assert.deepEqual(policy.spec.podSelector.matchLabels, redis.spec.selector.matchLabels);
+  assert.deepEqual(policy.spec.ingress, [{ from: [{ podSelector: { matchLabels: gateway.spec.selector.matchLabels } }], ports: [{ protocol: 'TCP', port: redisService.spec.ports[0].port }] }]);
+  // The HPA is an example beside the kustomization: it scales the gateway Deployment from its replica count up.
+  const hpa = parseYaml(byPath.get('examples/gateway-hpa.yaml')!);
+  assert.equal(hpa.apiVersion, 'autoscaling/v2');
+  assert.deepEqual(hpa.spec.scaleTargetRef, { apiVersion: 'apps/v1', kind: 'Deployment', name: 'llmwatch-gateway' });
+  assert.equal(hpa.spec.minReplicas, gateway.spec.replicas);
+  assert.ok(hpa.spec.maxReplicas > hpa.spec.minReplicas);
+});
+
 test('the kustomization lists exactly the files of the folder, generated and committed', () => {
   // Beside it: the Alertmanager kustomization (another namespace) and the chart values, applied on their own.
-  const apart = ['alertmanager/alertmanager.yaml', 'alertmanager/kustomization.yaml', 'kube-prometheus-stack-values.yaml'];
+  const apart = ['alertmanager/alertmanager.yaml', 'alertmanager/kustomization.yaml', 'examples/gateway-hpa.yaml', 'kube-prometheus-stack-values.yaml'];
   const listed = (k: { resources: string[]; configMapGenerator: Array<{ files: string[] }> }) =>
     ['kustomization.yaml', ...k.resources, ...k.configMapGenerator.flatMap((g) => g.files), ...apart].sort();
   const { byPath, kustomization } = kube();
@@ -264,7 +307,7 @@ test('kustomize builds the folder: every object in the namespace, the Deployment
   const configMaps = objects.filter((o) => o.kind === 'ConfigMap');
   assert.equal(configMaps.length, 2);
   for (const o of objects) assert.equal(o.metadata.namespace, 'default', `${o.kind}/${o.metadata.name}`);
-  for (const d of objects.filter((o) => o.kind === 'Deployment')) {
+  for (const d of objects.filter((o) => o.kind === 'Deployment' && o.metadata.name !== 'llmwatch-redis')) {
     const name = d.spec.template.spec.volumes.find((v: { name: string }) => v.name === 'config').configMap.name;
     const cm = configMaps.find((c) => c.metadata.name === name);
     assert.ok(cm !== undefined && name.startsWith(`${d.metadata.name}-`), `${d.metadata.name} mounts ${name}`);

@@ -57,7 +57,16 @@ export const DEPLOY_PART = {
   alertmanager: { service: 'alertmanager', port: 9093 },
   nodeExporter: { service: 'node-exporter', port: 9100 },
   grafana: { service: 'grafana', port: 3000 },
+  /** The gateway replicas' shared routes (`routes.store: redis`). */
+  redis: { service: 'redis', port: 6379 },
 } as const;
+
+/**
+ * The gateway replicas the generated deployments run: two, so that one pod
+ * going (a node drain, a rolling update) leaves one serving; the routes they
+ * share live in Redis.
+ */
+export const GATEWAY_REPLICAS = { compose: 2, kubernetes: 2, autoscaleMax: 10 } as const;
 
 /** docker-compose profiles: parts that start only when asked for. */
 export const COMPOSE_PROFILE = { gpu: 'gpu', demo: 'demo' } as const;
@@ -83,6 +92,8 @@ export const K8S_OBJECT = {
   scaleRole: `${JOB.responder}-scale`,
   /** The PersistentVolumeClaim of the responder's audit log. */
   responderData: `${JOB.responder}-data`,
+  /** The Redis the gateway replicas share their routes through: Deployment, Service, NetworkPolicy. */
+  redis: 'llmwatch-redis',
   /** The Secret holding {@link DEPLOY_SECRET}'s files, created with kubectl, never generated. */
   tokens: 'llmwatch-tokens',
 } as const;

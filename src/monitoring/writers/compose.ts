@@ -1,7 +1,8 @@
 import { posix } from 'node:path';
 import { Document } from 'yaml';
 import type { MonitoringSpec } from '../../core/config/monitoring-spec.ts';
-import { COMPOSE_PROFILE, DEPLOY_PART, DEPLOY_SECRET } from '../../core/conventions/deploy.ts';
+import { COMPOSE_PROFILE, DEPLOY_PART, DEPLOY_SECRET, GATEWAY_REPLICAS } from '../../core/conventions/deploy.ts';
+import { REDIS_ARGS, REDIS_IMAGE } from './kube-replicas.ts';
 import { VERSION } from '../../core/version.ts';
 import type { GeneratedFile, MonitoringModel } from '../model.ts';
 import { dumpYaml } from '../yaml.ts';
@@ -47,6 +48,8 @@ export const COMPOSE_IMAGES = {
   alertmanager: 'prom/alertmanager:v0.34.0',
   nodeExporter: 'prom/node-exporter:v1.12.1',
   grafana: 'grafana/grafana:12.4.0',
+  /** The gateway replicas' shared routes; the Kubernetes manifests run the same (kube-replicas.ts says why this one). */
+  redis: REDIS_IMAGE,
   /** llmwatch's own image, built from the repository's Dockerfile. */
   llmwatch: `llmwatch:${VERSION}`,
 } as const;
@@ -117,13 +120,15 @@ export function composeSpec(spec: Readonly<MonitoringSpec>): Readonly<Monitoring
 export function renderCompose(model: MonitoringModel): GeneratedFile[] {
   const spec = composeSpec(model.spec);
   const composeModel: MonitoringModel = { ...model, spec };
-  const [prometheusConfig] = renderPrometheusConfig(composeModel);
+  // Every gateway replica is scraped: the service's name resolves to each of its containers.
+  const [prometheusConfig] = renderPrometheusConfig(composeModel, { gatewayDns: DEPLOY_PART.gateway });
   const [alertmanagerConfig] = renderAlertmanager(composeModel);
   const secret = (name: string) => `${SECRETS_DIR}/${name}`;
   const gateway = deployedGatewayConfig(spec, {
     upstreams: { [DEPLOY_PART.simulator.service]: `http://${DEPLOY_PART.simulator.service}:${DEPLOY_PART.simulator.port}/v1` },
     modelUpstream: DEPLOY_PART.simulator.service,
     adminTokenFile: secret(DEPLOY_SECRET.adminToken),
+    redisURL: `redis://${DEPLOY_PART.redis.service}:${DEPLOY_PART.redis.port}`,
   });
   const responder = deployedResponderConfig(spec, {
     prometheusURL: `http://${DEPLOY_PART.prometheus.service}:${DEPLOY_PART.prometheus.port}`,
@@ -240,9 +245,19 @@ function composeFile(model: MonitoringModel): string {
       ...llmwatch(['gateway', '--config', `${CONFIG_DIR}/gateway.yaml`]),
       volumes: [`./gateway.yaml:${CONFIG_DIR}/gateway.yaml:ro`],
       secrets: [DEPLOY_SECRET.adminToken],
-      ports: published(p.gateway, false),
+      // One host port per replica, from the first: `docker compose up --scale gateway=N` up to the
+      // range's size. Inside the network `gateway:8000` reaches every replica in turn (Docker's DNS).
+      ports: [`${p.gateway.port}-${p.gateway.port + GATEWAY_REPLICAS.autoscaleMax - 1}:${p.gateway.port}`],
+      depends_on: [p.redis.service],
       restart,
-      deploy: limits('1', '1G'),
+      deploy: { replicas: GATEWAY_REPLICAS.compose, ...limits('1', '1G') },
+    },
+    [p.redis.service]: {
+      image: COMPOSE_IMAGES.redis,
+      // The gateway replicas' routes; nothing on disk (a Redis restarted empty is seeded back by the replicas); not published.
+      command: [...REDIS_ARGS],
+      restart,
+      deploy: limits('0.25', '128M'),
     },
     [p.responder.service]: {
       ...llmwatch(['responder', '--config', `${CONFIG_DIR}/responder.yaml`]),

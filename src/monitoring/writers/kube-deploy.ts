@@ -1,11 +1,12 @@
 import type { MonitoringSpec } from '../../core/config/monitoring-spec.ts';
-import { DEPLOY_PART, DEPLOY_SECRET, JOB, K8S, K8S_OBJECT } from '../../core/conventions/deploy.ts';
+import { DEPLOY_PART, DEPLOY_SECRET, GATEWAY_REPLICAS, JOB, K8S, K8S_OBJECT } from '../../core/conventions/deploy.ts';
 import { VERSION } from '../../core/version.ts';
 import { GEN_ERR_INVALID_SPEC } from '../errors.ts';
 import type { GeneratedFile, MonitoringModel } from '../model.ts';
 import { dumpYaml } from '../yaml.ts';
 import { PROMETHEUS_RULE_PATH, SERVICE_MONITOR_PATH } from './kubernetes.ts';
 import { renderOperatorAlertmanager, scrapeManifests } from './kube-monitors.ts';
+import { K8S_HPA_EXAMPLE, gatewayHpaExample, replicaManifests } from './kube-replicas.ts';
 import { deployedGatewayConfig, deployedPlaybooks, deployedResponderConfig } from './service-configs.ts';
 
 /** The Kubernetes folder, relative to the output folder; `kubectl apply -k` takes it whole. */
@@ -123,6 +124,7 @@ export function renderKubeDeploy(model: MonitoringModel): GeneratedFile[] {
   const scales = targets.length > 0;
   const gateway = component('gateway', K8S_OBJECT.gateway);
   const responder = component('responder', K8S_OBJECT.responder);
+  const redis = component('redis', K8S_OBJECT.redis);
   const secret = (name: string) => `${SECRET_MOUNT}/${name}`;
   const inCluster = (name: string, port: number) => `http://${name}.${namespace}.svc:${port}`;
 
@@ -130,7 +132,9 @@ export function renderKubeDeploy(model: MonitoringModel): GeneratedFile[] {
     upstreams: { [IN_CLUSTER_UPSTREAM.name]: IN_CLUSTER_UPSTREAM.baseURL },
     modelUpstream: IN_CLUSTER_UPSTREAM.name,
     adminTokenFile: secret(DEPLOY_SECRET.adminToken),
+    redisURL: `redis://${K8S_OBJECT.redis}.${namespace}.svc:${DEPLOY_PART.redis.port}`,
   });
+  const replicaLabels = { redisLabels: redis.labels, redisSelector: redis.selector, gatewayLabels: gateway.labels, gatewaySelector: gateway.selector };
   const responderConfig = deployedResponderConfig(spec, {
     prometheusURL: IN_CLUSTER_PROMETHEUS_URL,
     gatewayURL: inCluster(K8S_OBJECT.gateway, DEPLOY_PART.gateway.port),
@@ -143,9 +147,12 @@ export function renderKubeDeploy(model: MonitoringModel): GeneratedFile[] {
     {
       file: 'gateway-deployment.yaml',
       object: deployment(namespace, gateway, {
-        // One replica: a route switch (the responder's switch-model) reaches the one pod behind the Service.
-        replicas: 1,
-        strategy: { type: 'RollingUpdate' },
+        // Several replicas: a route switch (the responder's switch-model) reaches one pod through the
+        // Service and holds on all of them through Redis (docs/gateway.md#gateway-replicas-shared-routes).
+        replicas: GATEWAY_REPLICAS.kubernetes,
+        // A new pod is ready before an old one goes: never fewer replicas than asked for.
+        strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+        spread: true,
         args: ['gateway', '--config', `${CONFIG_MOUNT}/gateway.yaml`],
         port: DEPLOY_PART.gateway.port,
         resources: { requests: { cpu: '250m', memory: '256Mi' }, limits: { cpu: '1', memory: '1Gi' } },
@@ -161,6 +168,7 @@ export function renderKubeDeploy(model: MonitoringModel): GeneratedFile[] {
         // One writer of the SQLite audit log on a ReadWriteOnce volume: never two pods at once.
         replicas: 1,
         strategy: { type: 'Recreate' },
+        spread: false,
         args: ['responder', '--config', `${CONFIG_MOUNT}/responder.yaml`],
         port: DEPLOY_PART.responder.port,
         resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '500m', memory: '512Mi' } },
@@ -170,6 +178,7 @@ export function renderKubeDeploy(model: MonitoringModel): GeneratedFile[] {
       }),
     },
     { file: 'responder-service.yaml', object: service(namespace, responder, DEPLOY_PART.responder.port) },
+    ...replicaManifests(namespace, replicaLabels),
     {
       file: 'responder-pvc.yaml',
       object: {
@@ -227,6 +236,7 @@ export function renderKubeDeploy(model: MonitoringModel): GeneratedFile[] {
 
   const files: GeneratedFile[] = manifests.map((m) => ({ path: `${K8S_DIR}/${m.file}`, content: dumpYaml(m.object) }));
   files.push(
+    { path: `${K8S_DIR}/${K8S_HPA_EXAMPLE}`, content: `${HPA_NOTE}${dumpYaml(gatewayHpaExample(namespace, replicaLabels))}` },
     { path: K8S_GATEWAY_CONFIG_PATH, content: dumpYaml(gatewayConfig) },
     { path: K8S_RESPONDER_CONFIG_PATH, content: dumpYaml(responderConfig) },
   );
@@ -245,6 +255,12 @@ export function renderKubeDeploy(model: MonitoringModel): GeneratedFile[] {
   files.push({ path: KUSTOMIZATION_PATH, content: dumpYaml(kustomization) }, ...renderOperatorAlertmanager(model, namespace));
   return files;
 }
+
+const HPA_NOTE = [
+  '# An example, not applied by the kustomization: it needs metrics-server, and the Deployment must',
+  "# lose its fixed replicas (a kustomize patch; docs/deploy.md#gateway-replicas-pdb-and-autoscaling).",
+  '',
+].join('\n');
 
 interface Component {
   /** The container's name and `app.kubernetes.io/component`. */
@@ -267,6 +283,8 @@ interface DeploymentOptions {
   readonly args: readonly string[];
   readonly port: number;
   readonly resources: Record<string, unknown>;
+  /** Spread the replicas over nodes when the scheduler can: one node going takes one replica. */
+  readonly spread: boolean;
   /** Keys of the tokens Secret this container reads. */
   readonly secrets: readonly string[];
   /** The ServiceAccount, and whether its API token is mounted; undefined: the namespace's default, no token. */
@@ -308,6 +326,9 @@ function deployment(namespace: string, c: Component, o: DeploymentOptions): Reco
         metadata: { labels: c.labels },
         spec: {
           ...(o.serviceAccount === undefined ? {} : { serviceAccountName: o.serviceAccount.name }),
+          ...(o.spread
+            ? { topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: c.selector } }] }
+            : {}),
           automountServiceAccountToken: o.serviceAccount?.token ?? false,
           securityContext: {
             runAsNonRoot: true,

@@ -17,7 +17,8 @@ const DEFAULT_METRICS_PATH = '/metrics';
 interface ScrapeJob {
   readonly job_name: string;
   readonly metrics_path: string;
-  readonly static_configs: ReadonlyArray<{ readonly targets: readonly string[]; readonly labels?: Record<string, string> }>;
+  readonly static_configs?: ReadonlyArray<{ readonly targets: readonly string[]; readonly labels?: Record<string, string> }>;
+  readonly dns_sd_configs?: ReadonlyArray<{ readonly names: readonly string[]; readonly type: 'A'; readonly port: number }>;
   readonly relabel_configs?: ReadonlyArray<Record<string, unknown>>;
 }
 
@@ -41,7 +42,16 @@ const HOST_RELABEL = {
  * current in Prometheus 2.42 (the source article's deprecated ones are flags,
  * which belong to the compose writer).
  */
-export function renderPrometheusConfig(model: MonitoringModel): GeneratedFile[] {
+export interface PrometheusConfigOptions {
+  /**
+   * Find the gateways by a DNS name with one A record per replica (docker
+   * compose's service name), so that every replica is scraped however many
+   * run, instead of the spec's static `targets.gateways`.
+   */
+  readonly gatewayDns?: { readonly service: string; readonly port: number };
+}
+
+export function renderPrometheusConfig(model: MonitoringModel, opts: PrometheusConfigOptions = {}): GeneratedFile[] {
   const { prometheus, targets } = model.spec;
   const externalLabels = sortedRecord(prometheus.externalLabels);
   const config = {
@@ -54,7 +64,7 @@ export function renderPrometheusConfig(model: MonitoringModel): GeneratedFile[] 
     alerting: {
       alertmanagers: [{ api_version: 'v2', static_configs: [{ targets: [...targets.alertmanagers] }] }],
     },
-    scrape_configs: scrapeJobs(model),
+    scrape_configs: scrapeJobs(model, opts),
     ...(prometheus.remoteWrite.length > 0 ? { remote_write: prometheus.remoteWrite.map(remoteWrite) } : {}),
   };
   return [{ path: PROMETHEUS_CONFIG_PATH, content: dumpYaml(config) }];
@@ -64,10 +74,14 @@ export function renderPrometheusConfig(model: MonitoringModel): GeneratedFile[] 
  * The scrape jobs, in a fixed order. A job with no targets is left out: an
  * empty job scrapes nothing, and the rules about it are guarded by `absent()`.
  */
-function scrapeJobs(model: MonitoringModel): ScrapeJob[] {
+function scrapeJobs(model: MonitoringModel, opts: PrometheusConfigOptions): ScrapeJob[] {
   const { targets } = model.spec;
+  const dns = opts.gatewayDns;
   const jobs: ScrapeJob[] = [
-    job(JOB.gateway, targets.gateways),
+    // https://prometheus.io/docs/prometheus/2.42/configuration/configuration/#dns_sd_config
+    dns === undefined
+      ? job(JOB.gateway, targets.gateways)
+      : { job_name: JOB.gateway, metrics_path: DEFAULT_METRICS_PATH, dns_sd_configs: [{ names: [dns.service], type: 'A', port: dns.port }] },
     { ...job(JOB.node, targets.nodeExporter), relabel_configs: [HOST_RELABEL] },
     // Either source (llmwatch's exporter or NVIDIA dcgm-exporter) is one job; the recording rules map dcgm's names.
     { ...job(JOB.gpu, targets.gpuExporter.targets), relabel_configs: [HOST_RELABEL] },
@@ -90,7 +104,7 @@ function scrapeJobs(model: MonitoringModel): ScrapeJob[] {
     seen.set(name, field);
     jobs.push(job(name, server.targets, server.metricsPath, { [TARGET_LABEL.server]: server.name }));
   });
-  return jobs.filter((j) => j.static_configs.some((c) => c.targets.length > 0));
+  return jobs.filter((j) => j.dns_sd_configs !== undefined || j.static_configs!.some((c) => c.targets.length > 0));
 }
 
 function job(name: string, targets: readonly string[], metricsPath = DEFAULT_METRICS_PATH, labels?: Record<string, string>): ScrapeJob {

@@ -25,6 +25,8 @@ export interface GatewayWiring {
   /** The upstream the demo models are routed to. */
   readonly modelUpstream: string;
   readonly adminTokenFile: string;
+  /** The Redis the replicas share their routes through (`routes.store: redis`). */
+  readonly redisURL: string;
 }
 
 export interface ResponderWiring {
@@ -50,7 +52,7 @@ export function deployedPlaybooks(spec: Readonly<MonitoringSpec>): Readonly<Reco
  * spec's metric prefix and latency buckets (the rules read them), the admin
  * token from a file, and the simulator's models routed to `modelUpstream`, the
  * first with the second as its fallback so the article's switch-model step has
- * somewhere to go. Replace the upstreams with your model servers' (docs/deploy.md).
+ * somewhere to go, and the routes shared by every replica through Redis. Replace the upstreams with your model servers' (docs/deploy.md).
  */
 export function deployedGatewayConfig(spec: Readonly<MonitoringSpec>, wiring: GatewayWiring): Record<string, unknown> {
   const [primary, ...others] = Object.keys(DEFAULT_SIMULATOR_CONFIG.models);
@@ -67,6 +69,8 @@ export function deployedGatewayConfig(spec: Readonly<MonitoringSpec>, wiring: Ga
     upstreams: Object.fromEntries(Object.entries(wiring.upstreams).map(([name, baseURL]) => [name, { baseURL }])),
     models,
     admin: { tokenFile: wiring.adminTokenFile },
+    // Several replicas: a switch-model through any of them must hold on all (docs/gateway.md#gateway-replicas-shared-routes).
+    routes: { store: 'redis', redisURL: wiring.redisURL },
   };
   check(GatewayConfigSchema, config, 'gateway');
   return config;
