@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { durationMs } from '../core/config/duration.ts';
-import { queryVector } from '../core/http/prometheus-api.ts';
+import { queryNumber, queryVector } from '../core/http/prometheus-api.ts';
 import { JOB } from '../core/conventions/deploy.ts';
 import { DRILLS_FILE } from './stack-info.ts';
 import type { StackInfo } from './stack-info.ts';
@@ -333,8 +333,12 @@ export async function runDrill(s: StackInfo, scenario: Scenario, log: (line: str
   rebound();
   if (scenario.curedByAction === true) {
     // From the action's end: the gateway hands the new slots to the queue at once; the lower gauge is
-    // scraped within a scrape interval and the alert rule sees it at its next evaluation; one poll.
-    bounds = { ...bounds, resolveBound: sec(t.scrapeInterval) + sec(t.evaluationInterval) + pollS };
+    // scraped within a scrape interval and stored once that scrape is done (its duration, the longest
+    // Prometheus measured); the alert rule sees it at its next evaluation, and ALERTS changes when its
+    // group's evaluation ends (the longest group evaluation measured); one poll.
+    const scrapeS = (await queryNumber(s.urls.prometheus, `max(max_over_time(scrape_duration_seconds{job="${JOB.gateway}"}[5m]))`)) ?? 0;
+    const groupS = (await queryNumber(s.urls.prometheus, 'max(max_over_time(prometheus_rule_group_last_duration_seconds[5m]))')) ?? 0;
+    bounds = { ...bounds, resolveBound: sec(t.scrapeInterval) + scrapeS + sec(t.evaluationInterval) + groupS + pollS };
     base = { ...base, ...bounds };
   }
   const { fireBound, actionBound, resolveBound } = bounds;
