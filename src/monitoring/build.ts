@@ -2,7 +2,8 @@ import { sloLatencyThreshold } from '../core/config/monitoring-spec.ts';
 import type { AlertTuning, MonitoringSpec } from '../core/config/monitoring-spec.ts';
 import { ALERT_LABEL, RULE_GROUP } from '../core/conventions/alerts.ts';
 import { JOB, modelServerJob } from '../core/conventions/deploy.ts';
-import { DCGM, GPU_METRIC, LABEL, NODE, metricName, recordedNames } from '../core/conventions/metrics.ts';
+import { DCGM, GENAI_LABEL, GPU_METRIC, LABEL, NODE, metricName, recordedNames } from '../core/conventions/metrics.ts';
+import type { Endpoint } from '../core/openai/endpoints.ts';
 import type { Category, Severity } from '../core/conventions/alerts.ts';
 import type { AlertContext, AlertDef, Recovery, Tuning } from './alert-def.ts';
 import { catalogFor } from './catalog.ts';
@@ -15,6 +16,7 @@ import type { Humanizer } from './humanize.ts';
 import type { AlertInfo, AlertingRule, MonitoringModel, PromtoolTestFile, RuleGroup, Runbook } from './model.ts';
 import { absent, anyOf, eq, nre, num, re, sel } from './promql.ts';
 import { BURN_RATE_WINDOWS, RATE_WINDOW, recordingGroups } from './recording.ts';
+import { histogramFamily, outputTokensFamily } from './families.ts';
 import { REPLICAS, counter, gauge, minutesOf, seriesOf } from './scenario.ts';
 import type { InputSeries, Scenario } from './scenario.ts';
 
@@ -179,10 +181,11 @@ function withOtherModel(scenarios: readonly Scenario[], add: boolean, subject: s
 
 /** `bad`'s series and expected alerts, beside `good`'s series relabelled to the model `other`. */
 export function twoModels(bad: Scenario, good: Scenario, subject: string, other: string): Scenario {
-  const label = new RegExp(`([{,])${LABEL.model}="${subject.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}"`);
+  // The model is `model` on llmwatch's series, `gen_ai_request_model` on the OpenTelemetry families.
+  const label = new RegExp(`([{,])(${LABEL.model}|${GENAI_LABEL.requestModel})="${subject.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}"`);
   const moved = good.series.map((x) => {
     if (!label.test(x.series)) throw new Error(`scenario series without model="${subject}": ${x.series}`);
-    return { ...x, series: x.series.replace(label, `$1${LABEL.model}="${other}"`) };
+    return { ...x, series: x.series.replace(label, `$1$2="${other}"`) };
   });
   return { name: `two models: ${subject} ${bad.name}, ${other} healthy`, series: [...bad.series, ...moved], at: bad.at, expect: bad.expect };
 }
@@ -392,7 +395,10 @@ function buildBurnRates(spec: Readonly<MonitoringSpec>, names: ReturnType<typeof
   const requests = metricName('requests', spec.metricsPrefix);
   const threshold = sloLatencyThreshold(spec.slo);
   const ttftIndicator = spec.slo.latencyIndicator === 'ttft';
-  const duration = metricName(ttftIndicator ? 'timeToFirstToken' : 'inferenceDuration', spec.metricsPrefix);
+  // The objective's histogram in the spec's naming (llmwatch's or OpenTelemetry's).
+  const judged = histogramFamily(spec, ttftIndicator ? 'ttft' : 'latency');
+  const duration = judged.metric;
+  const judgedLabels = (instance: string, extra: Record<string, string> = {}) => ({ job: JOB.gateway, instance, ...judged.labels(model, 'chat_completions'), ...extra });
   const le = num(threshold);
   const model = 'example-model';
   const kinds = [
@@ -422,14 +428,14 @@ function buildBurnRates(spec: Readonly<MonitoringSpec>, names: ReturnType<typeof
       what: ttftIndicator ? `waited longer than ${humanizeDuration(threshold)} for their first token` : `took longer than ${humanizeDuration(threshold)}`,
       // One answer a minute on one replica, one of them (at minute 60) slow.
       lowTraffic: (): InputSeries[] => [
-        { series: seriesOf(`${duration}_bucket`, { job: JOB.gateway, instance: REPLICAS[0], model, endpoint: 'chat_completions', le }), values: '0+1x59 59+1x121' },
-        { series: seriesOf(`${duration}_count`, { job: JOB.gateway, instance: REPLICAS[0], model, endpoint: 'chat_completions' }), values: '0+1x180' },
+        { series: seriesOf(`${duration}_bucket`, judgedLabels(REPLICAS[0], { le })), values: '0+1x59 59+1x121' },
+        { series: seriesOf(`${duration}_count`, judgedLabels(REPLICAS[0])), values: '0+1x180' },
       ],
       // Traffic where a share `bad` of requests is slower than the objective.
       series: (bad: number) =>
         REPLICAS.flatMap((instance) => [
-          counter(`${duration}_bucket`, { job: JOB.gateway, instance, model, endpoint: 'chat_completions', le }, 1000 * (1 - bad)),
-          counter(`${duration}_count`, { job: JOB.gateway, instance, model, endpoint: 'chat_completions' }, 1000),
+          counter(`${duration}_bucket`, judgedLabels(instance, { le }), 1000 * (1 - bad)),
+          counter(`${duration}_count`, judgedLabels(instance), 1000),
         ]),
     },
   ] as const;
@@ -562,11 +568,16 @@ function recordingTests(spec: Readonly<MonitoringSpec>, ruleFiles: readonly stri
   const n = recordedNames(p, spec.rateWindow);
   const model = 'example-model';
   const gw = (instance: string, extra: Record<string, string>) => ({ job: JOB.gateway, instance, model, ...extra });
+  const outputTokens = outputTokensFamily(spec);
   const series = [
     ...REPLICAS.flatMap((instance) => [
       counter(metricName('requests', p), gw(instance, { endpoint: 'chat_completions', status: 'success', code: '2xx' }), 570),
       counter(metricName('requests', p), gw(instance, { endpoint: 'chat_completions', status: 'error', code: '5xx' }), 30),
-      counter(metricName('tokensProcessed', p), gw(instance, { kind: 'completion', source: 'usage' }), 1200),
+      // Generated tokens in the spec's naming; under otel, input tokens beside them must not count.
+      counter(outputTokens.metric, { job: JOB.gateway, instance, ...outputTokens.labels(model, 'chat_completions') }, 1200),
+      ...(spec.metricsNaming === 'otel'
+        ? [counter(outputTokens.metric, { job: JOB.gateway, instance, ...outputTokens.labels(model, 'chat_completions'), [GENAI_LABEL.tokenType]: 'input' }, 6000)]
+        : []),
       counter(metricName('tokensProcessed', p), gw(instance, { kind: 'prompt', source: 'usage' }), 6000),
       counter(metricName('cacheRequests', p), gw(instance, { result: 'hit' }), 15),
       counter(metricName('cacheRequests', p), gw(instance, { result: 'miss' }), 45),
@@ -607,8 +618,54 @@ function recordingTests(spec: Readonly<MonitoringSpec>, ruleFiles: readonly stri
           expect('instance:node_memory_utilisation:ratio', { job: JOB.node, instance: 'node-1:9100' }, 0.75),
         ],
       },
+      histogramRecordingTest(spec, expect),
       gpuRecordingTest(spec, expect),
     ],
+  };
+}
+
+/**
+ * The latency, time-to-first-token and time-per-output-token rules over the spec's naming
+ * (llmwatch's histograms, or the OpenTelemetry families relabelled to `model` and
+ * `endpoint`): per replica, 60 answers a minute, all in the histogram's third bucket, so the
+ * median is that bucket's middle. Under otel, failed operations beside them must not count.
+ */
+function histogramRecordingTest(
+  spec: Readonly<MonitoringSpec>,
+  expect: (expr: string, labels: Record<string, string>, value: number) => Record<string, unknown>,
+): Record<string, unknown> {
+  const n = recordedNames(spec.metricsPrefix, spec.rateWindow);
+  const model = 'example-model';
+  const endpoint: Endpoint = 'chat_completions';
+  const families = [
+    { family: histogramFamily(spec, 'latency'), count: n.latencyCount, p50: n.latencyQuantile('p50') },
+    { family: histogramFamily(spec, 'ttft'), count: n.ttftCount, p50: n.ttftQuantile('p50') },
+    { family: histogramFamily(spec, 'tpot'), count: n.tpotCount, p50: n.tpotQuantile('p50') },
+  ];
+  const histogram = (metric: string, bounds: readonly number[], labels: Record<string, string>, perMinute: number) => [
+    ...[...bounds.map(num), '+Inf'].map((le, i) => counter(`${metric}_bucket`, { ...labels, le }, i >= 2 ? perMinute : 0)),
+    counter(`${metric}_count`, labels, perMinute),
+  ];
+  const input = REPLICAS.flatMap((instance) =>
+    families.flatMap(({ family }) => [
+      ...histogram(family.metric, family.bounds, { job: JOB.gateway, instance, ...family.labels(model, endpoint) }, 60),
+      // A failed operation's duration (OpenTelemetry counts every operation; the latency rules read successes).
+      ...(spec.metricsNaming === 'otel' && family.matchers.length > 0
+        ? histogram(family.metric, family.bounds, { job: JOB.gateway, instance, ...family.labels(model, endpoint), [GENAI_LABEL.errorType]: 'error_5xx' }, 30)
+        : []),
+    ]),
+  );
+  const labels = { [LABEL.model]: model, [LABEL.endpoint]: endpoint };
+  return {
+    name: `the latency, TTFT and TPOT rules over ${spec.metricsNaming === 'otel' ? 'the OpenTelemetry GenAI families' : "the gateway's histograms"}, summed over three replicas`,
+    interval: '1m',
+    input_series: input,
+    promql_expr_test: families.flatMap(({ family, count, p50 }) => [
+      // 3 x 60 answers a minute: 3 per second.
+      expect(count, labels, 3),
+      // All in the third bucket: the median is its middle.
+      expect(p50, labels, family.bounds[1]! + (family.bounds[2]! - family.bounds[1]!) * 0.5),
+    ]),
   };
 }
 

@@ -9,6 +9,8 @@ import { ENDPOINT_NAMES } from '../core/openai/endpoints.ts';
 import type { Endpoint } from '../core/openai/endpoints.ts';
 import { engineCatalogFor } from './engines.ts';
 import { fastWindow } from './recording.ts';
+import { histogramFamily, outputTokensFamily } from './families.ts';
+import type { GatewayFamily } from './families.ts';
 import { REPLICAS, SERIES_MINUTES, counter, gauge, minutesOf, seriesOf, stepValues } from './scenario.ts';
 import type { InputSeries, Scenario } from './scenario.ts';
 
@@ -48,8 +50,8 @@ const BY_ENDPOINT = [M, E] as const;
 
 /** What a histogram alert reads: the gateway histogram, its bounds, and the endpoints the gateway creates it for. */
 interface HistogramSubject {
-  readonly metric: string;
-  readonly bounds: readonly number[];
+  /** The histogram in the spec's naming (llmwatch's or OpenTelemetry's): its name, bounds and series labels. */
+  readonly family: GatewayFamily;
   readonly q: number;
   /** The endpoint the scenarios make slow. */
   readonly endpoint: Endpoint;
@@ -66,16 +68,18 @@ interface HistogramSubject {
  * bucket, wholly below the threshold.
  */
 function histogramScenarios(c: AlertContext, model: string, h: HistogramSubject): Scenario[] {
-  const { metric, bounds, q, endpoint } = h;
+  const { q, endpoint } = h;
+  const { metric, bounds } = h.family;
+  const labelsOf = (instance: string, ep: Endpoint, extra: Record<string, string> = {}) => ({ job: JOB.gateway, instance, ...h.family.labels(model, ep), ...extra });
   const t = c.tuning.threshold;
   const lower = bounds.findIndex((b) => b >= t);
   const at = checkAt(c);
   const series = (bucket: number, perMinute: number, ep: Endpoint = endpoint) =>
     onReplicas((instance) => [
       ...[...bounds.map(num), '+Inf'].map((le, i) =>
-        counter(`${metric}_bucket`, gatewayLabels(model, instance, { [E]: ep, le }), i >= bucket ? perMinute : 0),
+        counter(`${metric}_bucket`, labelsOf(instance, ep, { le }), i >= bucket ? perMinute : 0),
       ),
-      counter(`${metric}_count`, gatewayLabels(model, instance, { [E]: ep }), perMinute),
+      counter(`${metric}_count`, labelsOf(instance, ep), perMinute),
     ]);
   const firingValue = bounds[lower]! + (bounds[lower + 1]! - bounds[lower]!) * q;
   const fires = [{ labels: { [M]: model, [E]: endpoint }, value: firingValue }];
@@ -88,10 +92,10 @@ function histogramScenarios(c: AlertContext, model: string, h: HistogramSubject)
     const values = (slowToo: boolean) => Array.from({ length: SERIES_MINUTES + 1 }, (_, t) => upTo(t, slowToo)).join(' ');
     return [
       ...[...bounds.map(num), '+Inf'].map((le, i) => ({
-        series: seriesOf(`${metric}_bucket`, gatewayLabels(model, REPLICAS[0], { [E]: endpoint, le })),
+        series: seriesOf(`${metric}_bucket`, labelsOf(REPLICAS[0], endpoint, { le })),
         values: values(i >= lower + 1),
       })),
-      { series: seriesOf(`${metric}_count`, gatewayLabels(model, REPLICAS[0], { [E]: endpoint })), values: values(true) },
+      { series: seriesOf(`${metric}_count`, labelsOf(REPLICAS[0], endpoint)), values: values(true) },
     ];
   };
   return [
@@ -146,14 +150,13 @@ export const HIGH_INFERENCE_LATENCY: AlertDef = {
   expr: (c, m) => quantileExpr(c, c.names.latencyQuantile('p95'), c.names.latencyCount, [ne(E, 'embeddings'), ...m]),
   scenarios: (c, model) =>
     histogramScenarios(c, model, {
-      metric: metricName('inferenceDuration', c.spec.metricsPrefix),
-      bounds: c.spec.latencyBuckets,
+      family: histogramFamily(c.spec, 'latency'),
       q: 0.95,
       endpoint: 'chat_completions',
       pooledWith: 'embeddings',
       idleEndpoints: ENDPOINT_NAMES,
     }),
-  validate: (c) => histogramCheck(c.spec.latencyBuckets, 'latency')(c),
+  validate: (c) => histogramCheck(histogramFamily(c.spec, 'latency').bounds, 'latency')(c),
   runbook: {
     meaning:
       'One chat or completions request in twenty to this model takes longer than the threshold, measured at the gateway from arrival to the last byte, queue wait included. This is the source article\'s alert, with a known limit: end-to-end latency grows with the length of the answer (256 tokens at 30 tokens/s take 8.7 s, healthy), so a change in what clients ask for raises it as much as a slow server does. It is a warning; the pages are HighTimeToFirstToken and HighTimePerOutputToken, which do not grow with answer length.',
@@ -186,14 +189,13 @@ export const HIGH_EMBEDDING_LATENCY: AlertDef = {
   expr: (c, m) => quantileExpr(c, c.names.latencyQuantile('p95'), c.names.latencyCount, [eq(E, 'embeddings'), ...m]),
   scenarios: (c, model) =>
     histogramScenarios(c, model, {
-      metric: metricName('inferenceDuration', c.spec.metricsPrefix),
-      bounds: c.spec.latencyBuckets,
+      family: histogramFamily(c.spec, 'latency'),
       q: 0.95,
       endpoint: 'embeddings',
       pooledWith: 'chat_completions',
       idleEndpoints: ENDPOINT_NAMES,
     }),
-  validate: (c) => histogramCheck(c.spec.latencyBuckets, 'latency')(c),
+  validate: (c) => histogramCheck(histogramFamily(c.spec, 'latency').bounds, 'latency')(c),
   runbook: {
     meaning: 'One embeddings request in twenty to this model takes longer than the threshold, arrival to last byte at the gateway, queue wait included. Embeddings have their own alert because they share nothing with chat latency: pooled with chat, fast embeddings would hide slow chat, and slow batch embeddings would page for chat.',
     impact: 'Search, retrieval (RAG) and indexing that wait on embeddings slow down; a RAG chat waits before its prompt is even sent.',
@@ -220,14 +222,13 @@ export const HIGH_TIME_TO_FIRST_TOKEN: AlertDef = {
   expr: (c, m) => quantileExpr(c, c.names.ttftQuantile('p95'), c.names.ttftCount, m),
   scenarios: (c, model) =>
     histogramScenarios(c, model, {
-      metric: metricName('timeToFirstToken', c.spec.metricsPrefix),
-      bounds: BUCKETS.timeToFirstToken,
+      family: histogramFamily(c.spec, 'ttft'),
       q: 0.95,
       endpoint: 'chat_completions',
       pooledWith: 'completions',
       idleEndpoints: GENERATING,
     }),
-  validate: (c) => histogramCheck(BUCKETS.timeToFirstToken, 'time-to-first-token')(c),
+  validate: (c) => histogramCheck(histogramFamily(c.spec, 'ttft').bounds, 'time-to-first-token')(c),
   runbook: {
     meaning: 'Streaming users see nothing for longer than the threshold: time in the gateway\'s queue, the server\'s queue, and prefill of the prompt. It does not grow with the length of the answer, so it pages.',
     impact: 'Chat UIs feel frozen even when tokens then flow fast.',
@@ -255,14 +256,13 @@ export const HIGH_TIME_PER_OUTPUT_TOKEN: AlertDef = {
   expr: (c, m) => quantileExpr(c, c.names.tpotQuantile('p95'), c.names.tpotCount, m),
   scenarios: (c, model) =>
     histogramScenarios(c, model, {
-      metric: metricName('timePerOutputToken', c.spec.metricsPrefix),
-      bounds: BUCKETS.timePerOutputToken,
+      family: histogramFamily(c.spec, 'tpot'),
       q: 0.95,
       endpoint: 'chat_completions',
       pooledWith: 'completions',
       idleEndpoints: GENERATING,
     }),
-  validate: (c) => histogramCheck(BUCKETS.timePerOutputToken, 'time-per-output-token')(c),
+  validate: (c) => histogramCheck(histogramFamily(c.spec, 'tpot').bounds, 'time-per-output-token')(c),
   runbook: {
     meaning: 'Streamed answers arrive slower than the threshold per token (the mean gap between tokens after the first, per answer; 95th percentile over answers): decode is slow. It does not grow with answer length, so it pages.',
     impact: 'Text trickles out slower than people read; long answers take minutes; non-streaming clients time out.',
@@ -290,14 +290,15 @@ export const LOW_TOKEN_THROUGHPUT: AlertDef = {
   expr: (c, m) => andOn([M], `${sel(c.names.tokenThroughput, ...m)} < ${num(c.tuning.threshold)}`, `${c.names.inFlightAvg} >= 1`),
   scenarios: (c, model) => {
     const t = c.tuning.threshold;
-    const tokens = metricName('tokensProcessed', c.spec.metricsPrefix);
+    // Generated tokens in the spec's naming: llmwatch's counter, or the OpenTelemetry token histogram's sum.
+    const tokens = outputTokensFamily(c.spec);
     const inFlight = metricName('requestsInFlight', c.spec.metricsPrefix);
     const at = checkAt(c);
     const slow = Math.floor((t * 60) / 3 / 2);
     const fast = Math.ceil(((t * 60) / 3) * 2) + 1;
     const series = (perMinute: number, busy: number) =>
       onReplicas((instance) => [
-        counter(tokens, gatewayLabels(model, instance, { kind: 'completion', source: 'usage' }), perMinute),
+        counter(tokens.metric, { job: JOB.gateway, instance, ...tokens.labels(model, 'chat_completions') }, perMinute),
         gauge(inFlight, gatewayLabels(model, instance, { upstream: 'vllm' }), busy),
       ]);
     return [

@@ -5,6 +5,8 @@ import { RULE_GROUP, TARGET_LABEL } from '../core/conventions/alerts.ts';
 import { DCGM, GPU_LABEL, GPU_METRIC, LABEL, NODE, metricName, recordedNames } from '../core/conventions/metrics.ts';
 import type { RecordingRule, RuleGroup } from './model.ts';
 import { avgBy, avgOverTime, eq, histogramQuantile, leIs, num, rate, re, sel, sumBy } from './promql.ts';
+import { histogramFamily, outputTokensFamily } from './families.ts';
+import type { GatewayFamily } from './families.ts';
 
 /** The window of every rate-based recording rule: four 15 s scrapes at least, as Prometheus advises. */
 export const RATE_WINDOW = '5m';
@@ -40,9 +42,14 @@ export function recordingGroups(spec: Readonly<MonitoringSpec>): RuleGroup[] {
   const n = recordedNames(p, spec.rateWindow);
   const byModel = [LABEL.model];
   const requests = metricName('requests', p);
-  const duration = metricName('inferenceDuration', p);
-  const ttft = metricName('timeToFirstToken', p);
-  const tpot = metricName('timePerOutputToken', p);
+  // The request histograms and generated tokens in the spec's naming (llmwatch's or OpenTelemetry's).
+  const duration = histogramFamily(spec, 'latency');
+  const ttft = histogramFamily(spec, 'ttft');
+  const tpot = histogramFamily(spec, 'tpot');
+  const outputTokens = outputTokensFamily(spec);
+  /** `sum by (labels) (rate(<family series>[window]))`, the family relabelled to llmwatch's labels. */
+  const rateOf = (f: GatewayFamily, suffix: string, labels: readonly string[], window: string, ...matchers: string[]) =>
+    sumBy(labels, f.relabel(rate(sel(`${f.metric}${suffix}`, ...f.matchers, ...matchers), window), labels.includes(LABEL.endpoint)));
   const cache = metricName('cacheRequests', p);
   const w = spec.rateWindow;
 
@@ -57,7 +64,7 @@ export function recordingGroups(spec: Readonly<MonitoringSpec>): RuleGroup[] {
     { record: n.errorRate, expr: `${n.errorRateAbs} / ${n.judgedRate}` },
     { record: n.clientErrorRatio, expr: `${n.clientErrorRateAbs} / ${n.requestRate}` },
     // The article's openllm_token_throughput_per_second: tokens generated per second (completion tokens).
-    { record: n.tokenThroughput, expr: sumBy(byModel, rate(sel(metricName('tokensProcessed', p), eq(LABEL.kind, 'completion')), w)) },
+    { record: n.tokenThroughput, expr: rateOf(outputTokens, '', byModel, w) },
     { record: n.inFlightAvg, expr: sumBy(byModel, avgOverTime(metricName('requestsInFlight', p), w)) },
     { record: n.queueLength, expr: sumBy(byModel, metricName('queueLength', p)) },
     { record: n.scoredAnswers, expr: sumBy(byModel, rate(`${metricName('outputSafetyScore', p)}_count`, w)) },
@@ -75,9 +82,9 @@ export function recordingGroups(spec: Readonly<MonitoringSpec>): RuleGroup[] {
   // Per model and endpoint: chat, completions and embeddings have nothing in common in latency.
   const byEndpoint = [LABEL.model, LABEL.endpoint];
   rules.push(
-    { record: n.latencyCount, expr: sumBy(byEndpoint, rate(`${duration}_count`, w)) },
-    { record: n.ttftCount, expr: sumBy(byEndpoint, rate(`${ttft}_count`, w)) },
-    { record: n.tpotCount, expr: sumBy(byEndpoint, rate(`${tpot}_count`, w)) },
+    { record: n.latencyCount, expr: rateOf(duration, '_count', byEndpoint, w) },
+    { record: n.ttftCount, expr: rateOf(ttft, '_count', byEndpoint, w) },
+    { record: n.tpotCount, expr: rateOf(tpot, '_count', byEndpoint, w) },
   );
   // ModelServerUnreachable's window: a minute (four 15 s scrapes), or the rate window when shorter.
   const fast = fastWindow(spec);
@@ -92,9 +99,9 @@ export function recordingGroups(spec: Readonly<MonitoringSpec>): RuleGroup[] {
     { record: n.targetRequests, expr: sumBy([LABEL.model, LABEL.upstream, LABEL.upstreamModel], rate(metricName('upstreamRequests', p), w)) },
   );
   for (const [q, v] of QUANTILES) {
-    rules.push({ record: n.latencyQuantile(q), expr: histogramQuantile(v, sumBy([...byEndpoint, 'le'], rate(`${duration}_bucket`, w))) });
-    rules.push({ record: n.ttftQuantile(q), expr: histogramQuantile(v, sumBy([...byEndpoint, 'le'], rate(`${ttft}_bucket`, w))) });
-    rules.push({ record: n.tpotQuantile(q), expr: histogramQuantile(v, sumBy([...byEndpoint, 'le'], rate(`${tpot}_bucket`, w))) });
+    rules.push({ record: n.latencyQuantile(q), expr: histogramQuantile(v, rateOf(duration, '_bucket', [...byEndpoint, 'le'], w)) });
+    rules.push({ record: n.ttftQuantile(q), expr: histogramQuantile(v, rateOf(ttft, '_bucket', [...byEndpoint, 'le'], w)) });
+    rules.push({ record: n.tpotQuantile(q), expr: histogramQuantile(v, rateOf(tpot, '_bucket', [...byEndpoint, 'le'], w)) });
   }
   rules.push(
     // The article's node_cpu_usage_percent, 0..100: the share of non-idle time over every CPU.
@@ -121,10 +128,10 @@ export function recordingGroups(spec: Readonly<MonitoringSpec>): RuleGroup[] {
       });
       // Counts, for the burn-rate alerts' minimum of events per window.
       slo.push({ record: n.judgedEvents(win), expr: sumBy(byModel, `increase(${sel(requests, re(LABEL.status, 'success|error'))}[${win}])`) });
-      slo.push({ record: n.latencyEvents(win), expr: sumBy(byModel, `increase(${judged}_count[${win}])`) });
+      slo.push({ record: n.latencyEvents(win), expr: sumBy(byModel, judged.relabel(`increase(${sel(`${judged.metric}_count`, ...judged.matchers)}[${win}])`, false)) });
       slo.push({
         record: n.slowRatio(win),
-        expr: `1 - ${sumBy(byModel, rate(sel(`${judged}_bucket`, le), win))} / ${sumBy(byModel, rate(`${judged}_count`, win))}`,
+        expr: `1 - ${rateOf(judged, '_bucket', byModel, win, le)} / ${rateOf(judged, '_count', byModel, win)}`,
       });
     }
     groups.push({ name: RULE_GROUP.sloRecording, file: 'slo-recording', rules: slo });

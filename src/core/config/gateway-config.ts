@@ -186,7 +186,7 @@ export const GatewayConfigSchema = z
          * semantic conventions v1.41.0 as Prometheus exposes them: `gen_ai_client_token_usage`,
          * `gen_ai_client_operation_duration_seconds`, `gen_ai_server_time_to_first_token_seconds`,
          * `gen_ai_server_time_per_output_token_seconds`), or `both`. Counters, gauges and the other metrics keep
-         * their llmwatch names.
+         * their llmwatch names. The monitoring spec's `metricsNaming` says which family the recording rules read.
          */
         naming: z.enum(METRICS_NAMING).default('openllm'),
         /** `gen_ai_provider_name` of the OpenTelemetry families: a conventions' well-known value (`openai`, `azure.ai.openai`, ...) or your own. */

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { Duration } from './duration.ts';
 import { ENGINE_ALERTS, HOST_ALERTS, MODEL_ALERTS, RECEIVER, SEVERITIES } from '../conventions/alerts.ts';
-import { BUCKETS, DEFAULT_PREFIX } from '../conventions/metrics.ts';
+import { BUCKETS, DEFAULT_PREFIX, GENAI_BUCKETS } from '../conventions/metrics.ts';
 import { MaintenanceSchema } from './maintenance-spec.ts';
 import { PlaybooksSchema } from './playbook-spec.ts';
 import { ReceiverName, ReceiverSpecSchema } from './receiver-spec.ts';
@@ -169,6 +169,12 @@ export const MonitoringSpecSchema = z
     /** The `service` label of every alert. */
     service: z.string().regex(/^[a-z][a-z0-9_-]*$/, 'lower-case letters, digits, - and _').default('openllm'),
     metricsPrefix: z.string().regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*_$/, 'a Prometheus name prefix ending in _').default(DEFAULT_PREFIX),
+    /**
+     * Which family of the gateway's request histograms the recording rules read: `openllm` (llmwatch's
+     * names) or `otel` (the OpenTelemetry GenAI names, the gateway's `metrics.naming: otel` or `both`).
+     * The recorded names, alerts and dashboards are the same either way.
+     */
+    metricsNaming: z.enum(['openllm', 'otel']).default('openllm'),
     /** The gateway's inference duration buckets (must match the gateway config). */
     latencyBuckets: z
       .array(z.number().positive())
@@ -418,14 +424,23 @@ export const MonitoringSpecSchema = z
     }
 
     const threshold = sloLatencyThreshold(spec.slo);
-    if (spec.slo.enabled && spec.slo.latencyIndicator === 'e2e' && !spec.latencyBuckets.includes(threshold)) {
+    if (spec.slo.enabled && spec.metricsNaming === 'otel') {
+      // The OpenTelemetry families have the conventions' buckets, whatever latencyBuckets says.
+      const bounds: readonly number[] = spec.slo.latencyIndicator === 'ttft' ? GENAI_BUCKETS.timeToFirstToken : GENAI_BUCKETS.operationDuration;
+      if (!bounds.includes(threshold)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['slo', 'latencyThreshold'],
+          message: `must be one of the OpenTelemetry ${spec.slo.latencyIndicator === 'ttft' ? 'time-to-first-token' : 'operation duration'} buckets (${bounds.join(', ')}) so the slow-answer ratio is exact (metricsNaming: otel)`,
+        });
+      }
+    } else if (spec.slo.enabled && spec.slo.latencyIndicator === 'e2e' && !spec.latencyBuckets.includes(threshold)) {
       ctx.addIssue({
         code: 'custom',
         path: ['slo', 'latencyThreshold'],
         message: `must be one of latencyBuckets (${spec.latencyBuckets.join(', ')}) so the slow-request ratio is exact; add it to both the gateway's durationBuckets and latencyBuckets`,
       });
-    }
-    if (spec.slo.enabled && spec.slo.latencyIndicator === 'ttft' && !(BUCKETS.timeToFirstToken as readonly number[]).includes(threshold)) {
+    } else if (spec.slo.enabled && spec.slo.latencyIndicator === 'ttft' && !(BUCKETS.timeToFirstToken as readonly number[]).includes(threshold)) {
       ctx.addIssue({
         code: 'custom',
         path: ['slo', 'latencyThreshold'],
