@@ -25,7 +25,9 @@ test('`llmwatch up` (npm start) brings the stack up, serves metered completions,
   }
   const url = /OpenAI API\s+(http:\/\/127\.0\.0\.1:\d+)\/v1/.exec(up.output())?.[1];
   assert.ok(url, `no gateway URL printed:\n${up.output()}`);
-  for (const part of ['simulator', 'gateway', 'responder', 'node-exporter', 'alertmanager', 'prometheus']) assert.match(up.output(), new RegExp(`ready  ${part}`));
+  for (const part of ['simulator', 'gateway', 'responder', 'node-exporter', 'alertmanager', 'prometheus', 'sim-gpu']) assert.match(up.output(), new RegExp(`ready  ${part}`));
+  // Issue 15 point 3: the simulator's GPUs are reported, and the banner says they are simulated.
+  assert.match(up.output(), /^GPU SIMULATED .*2 simulated GPUs .*not real hardware\)$/m);
   const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'x', maxRetries: 0, timeout: 10_000 });
   const res = await client.chat.completions.create({ model: 'llama-3.2-1b-instruct', messages: [{ role: 'user', content: 'hi' }] });
   assert.ok((res.usage?.completion_tokens ?? 0) > 0);

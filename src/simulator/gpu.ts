@@ -33,6 +33,21 @@ const BUSY_CELSIUS = 70;
 /** nvidia-smi's sample period is 1/6 s to 1 s by product; a reading asked for sooner repeats the last one. */
 const MIN_SAMPLE_SECONDS = 0.1;
 
+/** One simulated GPU: its index, and the model and engine core it runs. */
+export interface GpuPlacement {
+  readonly gpu: number;
+  readonly model: string;
+  readonly engine: number;
+}
+
+/**
+ * Which GPU runs what, known from the config alone (before the simulator starts): the models in
+ * config order, each with `dataParallelSize` engine cores, one GPU each.
+ */
+export function gpuPlacement(models: readonly string[], dataParallelSize: number): GpuPlacement[] {
+  return models.flatMap((model, m) => Array.from({ length: dataParallelSize }, (_, engine) => ({ gpu: m * dataParallelSize + engine, model, engine })));
+}
+
 interface Gpu {
   readonly index: number;
   readonly uuid: string;
@@ -60,12 +75,14 @@ export class SimulatedGpus {
     this.#profiles = profiles;
     this.#config = config;
     const now = seconds();
-    this.#gpus = [...engines.entries()].flatMap(([model, e]) => e.cores.map((core) => ({ model, core })))
-      .map(({ model, core }, index) => ({ index, uuid: simulatedUuid(index), model, core, sampledAt: now, busyAt: core.busySeconds(now), utilisation: 0 }));
+    this.#gpus = gpuPlacement([...engines.keys()], engines.values().next().value?.cores.length ?? 1).map(({ gpu, model, engine }) => {
+      const core = engines.get(model)!.cores[engine]!;
+      return { index: gpu, uuid: simulatedUuid(gpu), model, core, sampledAt: now, busyAt: core.busySeconds(now), utilisation: 0 };
+    });
   }
 
   /** Which model and engine core each GPU runs, by index. */
-  placement(): Array<{ gpu: number; model: string; engine: number }> {
+  placement(): GpuPlacement[] {
     return this.#gpus.map((g) => ({ gpu: g.index, model: g.model, engine: g.core.index }));
   }
 

@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { durationMs } from '../core/config/duration.ts';
 import { queryNumber, queryVector } from '../core/http/prometheus-api.ts';
 import { JOB } from '../core/conventions/deploy.ts';
+import { GPU_LABEL } from '../core/conventions/metrics.ts';
+import { GPU_DRILL_FAULT } from './gpu.ts';
 import { DRILLS_FILE } from './stack-info.ts';
 import type { StackInfo } from './stack-info.ts';
 import type { Timings } from './timings.ts';
@@ -29,8 +31,17 @@ export interface Scenario {
   readonly curedByAction?: boolean;
   /** The alert waits for earlier good traffic to leave the rate window (no success in it): firing may take a window more. */
   readonly waitsForWindow?: boolean;
-  /** Needs a GPU (skipped without one). */
+  /**
+   * Drills the drill model's simulated GPU (skipped in a stack without one): the alert is picked by
+   * the GPU's labels (`simulated="true"`, `gpu`), not by `model`.
+   */
   readonly gpu?: boolean;
+  /**
+   * The alert reads a gauge that an exporter samples once a scrape interval (GPU memory), not a rate
+   * of requests: a reading waits for the exporter's run where a rate waits for its second scrape; the
+   * fault shows as the engine admits the requests, not as they end; and it clears without a rate window.
+   */
+  readonly gauge?: boolean;
   /**
    * No critical alert may fire for the model from the fault until the alert resolves: the
    * fault is the client's, and paging someone for it is the failure this drill looks for.
@@ -104,12 +115,13 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     name: 'gpu',
     alert: 'HighGpuMemoryUsage',
-    description: 'GPU memory pressure (needs a GPU and the exporter)',
+    description: `long contexts (${GPU_DRILL_FAULT.extraPromptTokens} extra prompt tokens) on 8 upstream slots fill the KV cache, and so the memory, of the model's simulated GPU`,
     model: (s) => s.drillModel,
-    fault: {},
-    concurrency: 0,
-    action: undefined,
+    fault: GPU_DRILL_FAULT,
+    concurrency: 8,
+    action: 'switch-model',
     gpu: true,
+    gauge: true,
   },
 ];
 
@@ -177,12 +189,14 @@ export interface DrillBounds {
  *   same scrape and evaluation delays, the requests in flight when the fault
  *   ended (`answer`), one poll.
  */
-export function drillBounds(t: Timings, scenario: Pick<Scenario, 'waitsForWindow'> & { readonly resolveBound?: Scenario['resolveBound'] }, answer: number, poll: number, s?: StackInfo): DrillBounds {
+export function drillBounds(t: Timings, scenario: Pick<Scenario, 'waitsForWindow' | 'gauge'> & { readonly resolveBound?: Scenario['resolveBound'] }, answer: number, poll: number, s?: StackInfo): DrillBounds {
+  // A gauge (`gauge`): the exporter's run (every scrape interval in the stack) stands for the rate's second scrape.
   const pipeline = 2 * sec(t.scrapeInterval) + 3 * sec(t.evaluationInterval);
-  const fireBound = sec(t.alertFor) + pipeline + answer + poll + (scenario.waitsForWindow === true ? sec(t.rateWindow) : 0);
+  const gauge = scenario.gauge === true;
+  const fireBound = sec(t.alertFor) + pipeline + (gauge ? 0 : answer) + poll + (scenario.waitsForWindow === true ? sec(t.rateWindow) : 0);
   const actionBound = fireBound - poll + sec(t.evaluationInterval) + Math.max(sec(t.groupWait), sec(t.groupInterval));
   const custom = s === undefined ? undefined : scenario.resolveBound?.(s);
-  const resolveBound = custom ?? sec(t.rateWindow) + pipeline + answer + poll;
+  const resolveBound = custom ?? (gauge ? 0 : sec(t.rateWindow)) + pipeline + answer + poll;
   return { fireBound, actionBound, resolveBound };
 }
 
@@ -199,15 +213,19 @@ export async function runDrill(s: StackInfo, scenario: Scenario, log: (line: str
   // Until the fault's profile is known (a skipped drill never learns it), its answers take no time.
   let bounds = drillBounds(t, scenario, 0, 0, s);
   let base = { scenario: scenario.name, alert: scenario.alert, ...bounds };
-  if (scenario.gpu === true) {
-    return { ...base, skipped: 'no GPU exporter in this stack (drills GPU memory pressure only where nvidia-smi runs)', ok: true, problems: [] };
-  }
   if (s.urls.simulator === undefined) {
     return { ...base, skipped: 'the stack meters a real server: drills inject faults in the simulator only', ok: true, problems: [] };
   }
   const model = scenario.model(s);
+  // The alert's own labels: the model's, or for a GPU alert the simulated GPU that runs the model.
+  const gpu = s.gpus?.simulated?.placement.find((p) => p.model === model && p.engine === 0);
+  if (scenario.gpu === true && gpu === undefined) {
+    return { ...base, skipped: `no simulated GPU runs ${model} in this stack (started before llmwatch had them? restart llmwatch up)`, ok: true, problems: [] };
+  }
+  const labels: Record<string, string> = scenario.gpu === true ? { [GPU_LABEL.simulated]: 'true', [GPU_LABEL.gpu]: String(gpu!.gpu) } : { model };
+  const matchers = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
   const problems: string[] = [];
-  const firingNow = async () => (await promQuery(s, `ALERTS{alertname="${scenario.alert}",alertstate="firing",model="${model}"}`)) > 0;
+  const firingNow = async () => (await promQuery(s, `ALERTS{alertname="${scenario.alert}",alertstate="firing",${matchers.join(',')}}`)) > 0;
   const paged = new Set<string>();
   const checkPages = async () => {
     if (scenario.mustNotPage !== true) return;
@@ -231,7 +249,7 @@ export async function runDrill(s: StackInfo, scenario: Scenario, log: (line: str
   const settle = Date.now() + bounds.resolveBound * 2000;
   while ((await firingNow()) && Date.now() < settle) await sleep(1000);
   if (await firingNow()) {
-    return { ...base, ok: false, problems: [`${scenario.alert} was firing for ${model} before the fault was injected`] };
+    return { ...base, ok: false, problems: [`${scenario.alert} was firing for ${matchers.join(',')} before the fault was injected`] };
   }
 
   if (scenario.curedByAction === true) {
@@ -275,7 +293,7 @@ export async function runDrill(s: StackInfo, scenario: Scenario, log: (line: str
         fire = now;
         log(`${scenario.name}: ${scenario.alert} firing in Prometheus after ${fire.toFixed(1)} s`);
       }
-      if (alertmanager === undefined && (await inAlertmanager(s, scenario.alert, model))) alertmanager = now;
+      if (alertmanager === undefined && (await inAlertmanager(s, scenario.alert, matchers))) alertmanager = now;
       if (scenario.action !== undefined && action === undefined) {
         const a = await findAction(s, scenario.alert, scenario.action, since);
         if (a !== undefined) {
@@ -397,8 +415,8 @@ async function promLabelValues(s: StackInfo, q: string, label: string): Promise<
   return (await queryVector(s.urls.prometheus, q)).map((r) => r.metric[label] ?? '');
 }
 
-async function inAlertmanager(s: StackInfo, alert: string, model: string): Promise<boolean> {
-  const filter = `filter=${encodeURIComponent(`alertname="${alert}"`)}&filter=${encodeURIComponent(`model="${model}"`)}`;
+async function inAlertmanager(s: StackInfo, alert: string, matchers: readonly string[]): Promise<boolean> {
+  const filter = [`alertname="${alert}"`, ...matchers].map((m) => `filter=${encodeURIComponent(m)}`).join('&');
   const res = await fetch(`${s.urls.alertmanager}/api/v2/alerts?${filter}`);
   const body = (await res.json()) as Array<{ status: { state: string } }>;
   return body.some((a) => a.status.state === 'active' || a.status.state === 'suppressed');

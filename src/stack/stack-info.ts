@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { MonitoringSpec } from '../core/config/monitoring-spec.ts';
 import { STACK_ERR_NO_STACK } from './errors.ts';
+import type { StackGpus } from './gpu.ts';
 import type { Timings } from './timings.ts';
 
 /** Where each part of a running stack answers, and the secrets a drill needs; written to `stack.json`. */
@@ -28,6 +29,8 @@ export interface StackInfo {
   /** A model to try a request with: one the upstream lists; undefined when none of them is listed. */
   readonly tryModel?: string;
   readonly timings: Timings;
+  /** The GPU exporters: the host's (nvidia-smi), the simulator's simulated GPUs; absent in a stack.json from before them. */
+  readonly gpus?: StackGpus;
   readonly spec: Readonly<MonitoringSpec>;
   /** The deployment the responder's `scale` action drives here (simulator replicas behind a gateway upstream); none with a real upstream. */
   readonly scale?: { readonly deployment: string; readonly namespace: string; readonly upstream: string; readonly maxReplicas: number };

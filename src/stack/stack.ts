@@ -5,7 +5,7 @@ import { GatewayConfigSchema } from '../core/config/gateway-config.ts';
 import { MonitoringSpecSchema, findSpec } from '../core/config/monitoring-spec.ts';
 import type { MonitoringSpec } from '../core/config/monitoring-spec.ts';
 import { ResponderConfigSchema } from '../core/config/responder-config.ts';
-import { DEFAULT_SIMULATOR_CONFIG } from '../core/config/simulator-config.ts';
+import { simulatorConfig } from '../core/config/simulator-config.ts';
 import { readYamlFile, validateConfig } from '../core/config/validate.ts';
 import { startConsole } from '../console/server.ts';
 import { startGateway } from '../gateway/server.ts';
@@ -30,6 +30,8 @@ import { assertPortFree, freePort } from './ports.ts';
 import { stackAuditPath } from '../core/state.ts';
 import { ALERTMANAGER_CONFIG_PATH } from '../monitoring/writers/alertmanager.ts';
 import { stackNoiseSource } from './noise-report.ts';
+import { LOCAL_KV_CACHE_TOKENS, findNvidiaSmi, simulatedGpuPlaybook, simulatedPlacement, startGpuExporters } from './gpu.ts';
+import { durationMs } from '../core/config/duration.ts';
 import { LOCAL_PLAYBOOKS, LOCAL_SCALE, localTimings } from './timings.ts';
 import { LocalReplicas } from './replicas.ts';
 import { createDriverScaleAction } from '../responder/actions/scale-driver.ts';
@@ -53,7 +55,7 @@ export interface StackHandle {
   stop(): Promise<void>;
 }
 
-const DEFAULT_PORTS = { simulator: 3000, gateway: 8000, responder: 9095, prometheus: 9090, alertmanager: 9093, nodeExporter: 9100, console: 3100 } as const;
+const DEFAULT_PORTS = { simulator: 3000, gateway: 8000, responder: 9095, prometheus: 9090, alertmanager: 9093, nodeExporter: 9100, console: 3100, gpuExporter: 9835, simulatedGpuExporter: 9836 } as const;
 /** What each default port is for, for the message when one is taken. */
 const PORT_OWNERS = {
   simulator: 'the simulator',
@@ -63,6 +65,8 @@ const PORT_OWNERS = {
   alertmanager: 'Alertmanager',
   nodeExporter: 'node-exporter',
   console: 'the console',
+  gpuExporter: 'the GPU exporter (nvidia-smi)',
+  simulatedGpuExporter: "the GPU exporter of the simulator's simulated GPUs",
 } as const satisfies Record<keyof typeof DEFAULT_PORTS, string>;
 const DRILL_MODEL = 'llama-3.1-8b-instruct';
 const FALLBACK_MODEL = 'llama-3.2-1b-instruct';
@@ -82,6 +86,8 @@ export async function startStack(opts: StackOptions): Promise<StackHandle> {
   // the upstream, the spec, the binaries, the ports.
   const upstream = opts.upstream === undefined ? undefined : await checkUpstream(opts.upstream, log);
   const port = async (name: keyof typeof DEFAULT_PORTS) => (opts.ports === 'free' ? freePort() : DEFAULT_PORTS[name]);
+  const url = (p: number) => `http://127.0.0.1:${p}`;
+  const hostPort = (p: number) => `127.0.0.1:${p}`;
   const ports = {
     simulator: await port('simulator'),
     gateway: await port('gateway'),
@@ -90,9 +96,15 @@ export async function startStack(opts: StackOptions): Promise<StackHandle> {
     alertmanager: await port('alertmanager'),
     nodeExporter: await port('nodeExporter'),
     console: await port('console'),
+    gpuExporter: await port('gpuExporter'),
+    simulatedGpuExporter: await port('simulatedGpuExporter'),
   };
-  const url = (p: number) => `http://127.0.0.1:${p}`;
-  const hostPort = (p: number) => `127.0.0.1:${p}`;
+  // The host's GPUs where nvidia-smi runs; the simulator's simulated GPUs wherever the simulator does.
+  const nvidiaSmi = findNvidiaSmi();
+  // A KV cache the size of the simulated GPU's (src/stack/gpu.ts), so the gpu drill can fill it.
+  const simConfig = simulatorConfig({ engine: { kvCacheTokens: LOCAL_KV_CACHE_TOKENS } });
+  const placement = upstream === undefined ? simulatedPlacement(simConfig) : [];
+  const gpuTargets = [...(nvidiaSmi === undefined ? [] : [hostPort(ports.gpuExporter)]), ...(upstream === undefined ? [hostPort(ports.simulatedGpuExporter)] : [])];
   const spec = localSpec(opts.specFile, timings, {
     gateways: [hostPort(ports.gateway)],
     nodeExporter: [hostPort(ports.nodeExporter)],
@@ -103,11 +115,14 @@ export async function startStack(opts: StackOptions): Promise<StackHandle> {
     responderTokenFile: join(dir, 'secrets/responder-token'),
     // Alerts link to the runbooks the stack's console serves, generated from this very spec.
     runbookBaseURL: `${url(ports.console)}/runbooks`,
+    gpuExporter: gpuTargets,
+    playbooks: simulatedGpuPlaybook(DRILL_MODEL, placement),
   });
   const bins = ensureComponents([COMPONENTS.prometheus, COMPONENTS.alertmanager, COMPONENTS.nodeExporter], log);
   if (opts.ports === 'default') {
     for (const [name, p] of Object.entries(ports)) {
-      if (name !== 'simulator' || upstream === undefined) await assertPortFree(p, PORT_OWNERS[name as keyof typeof PORT_OWNERS]);
+      const unused = (name === 'simulator' || name === 'simulatedGpuExporter') && upstream !== undefined ? true : name === 'gpuExporter' && nvidiaSmi === undefined;
+      if (!unused) await assertPortFree(p, PORT_OWNERS[name as keyof typeof PORT_OWNERS]);
     }
   }
   for (const sub of ['logs', 'data', 'secrets']) mkdirSync(join(dir, sub), { recursive: true });
@@ -123,7 +138,7 @@ export async function startStack(opts: StackOptions): Promise<StackHandle> {
     let upstreamURL: string;
     let models: Record<string, unknown>;
     if (upstream === undefined) {
-      sim = await startSimulator(DEFAULT_SIMULATOR_CONFIG, { port: ports.simulator });
+      sim = await startSimulator(simConfig, { port: ports.simulator });
       stops.push(() => sim!.close());
       upstreamURL = `${sim.url}/v1`;
       log(`ready  simulator     ${sim.url}/v1`);
@@ -135,6 +150,14 @@ export async function startStack(opts: StackOptions): Promise<StackHandle> {
       upstreamURL = upstream.baseURL;
       models = Object.fromEntries(upstream.models.map((m) => [m, { upstream: 'local' }]));
     }
+    const gpus = await startGpuExporters({
+      nvidiaSmi,
+      simulator: sim === undefined ? undefined : { url: sim.url, placement },
+      ports: { host: ports.gpuExporter, simulated: ports.simulatedGpuExporter },
+      intervalSeconds: durationMs(timings.scrapeInterval) / 1000,
+      log,
+      stops,
+    });
 
     writeGenerated(join(dir, 'config'), generate(spec));
     log(`wrote  configs       ${join(dir, 'config')} (rules, tests, alertmanager.yml, runbooks)`);
@@ -252,6 +275,7 @@ export async function startStack(opts: StackOptions): Promise<StackHandle> {
       models: upstream === undefined ? [DRILL_MODEL, FALLBACK_MODEL] : upstream.models,
       tryModel: upstream === undefined ? DRILL_MODEL : upstream.listed[0],
       timings,
+      gpus,
       spec,
       ...(replicas === undefined ? {} : { scale: { ...LOCAL_SCALE, upstream: 'local' } }),
     };
@@ -341,6 +365,10 @@ function localSpec(
     responderURL: string;
     responderTokenFile: string;
     runbookBaseURL: string;
+    /** The stack's GPU exporters, host and simulated. */
+    gpuExporter: string[];
+    /** Playbooks the stack adds to the local ones (the simulated GPU's). */
+    playbooks: Record<string, unknown>;
   },
 ): Readonly<MonitoringSpec> {
   const path = findSpec(specFile);
@@ -356,7 +384,15 @@ function localSpec(
       runbookBaseURL: t.runbookBaseURL,
       prometheus: { ...user.prometheus, scrapeInterval: timings.scrapeInterval, evaluationInterval: timings.evaluationInterval },
       rateWindow: timings.rateWindow,
-      targets: { ...user.targets, gateways: t.gateways, nodeExporter: t.nodeExporter, responder: t.responder, alertmanagers: t.alertmanagers, prometheus: t.prometheus },
+      targets: {
+        ...user.targets,
+        gateways: t.gateways,
+        nodeExporter: t.nodeExporter,
+        gpuExporter: { source: 'llmwatch', targets: t.gpuExporter },
+        responder: t.responder,
+        alertmanagers: t.alertmanagers,
+        prometheus: t.prometheus,
+      },
       // Field by field: what the user's spec leaves out (a minEvents sized for 5-minute windows, say) comes from the local timings.
       alerts: keptBriefly(mergeTunings(timings.alerts, compress(user.alerts)), timings),
       models: Object.fromEntries(Object.entries(user.models ?? {}).map(([m, v]) => [m, { alerts: compress((v as { alerts?: Record<string, Record<string, unknown>> }).alerts) }])),
@@ -372,7 +408,7 @@ function localSpec(
         responderURL: t.responderURL,
         responderTokenFile: t.responderTokenFile,
       },
-      playbooks: user.playbooks ?? LOCAL_PLAYBOOKS,
+      playbooks: user.playbooks ?? { ...LOCAL_PLAYBOOKS, ...t.playbooks },
     },
     path === undefined ? 'local stack spec' : `spec file ${path}`,
   );

@@ -4,6 +4,7 @@ import { defaultStackDir } from '../core/state.ts';
 import { SCENARIOS, formatResults, runDrill, saveResults } from './drill.ts';
 import { STACK_ERR_UNKNOWN_SCENARIO } from './errors.ts';
 import type { DrillResult } from './drill.ts';
+import { gpuBanner } from './gpu.ts';
 import { readStackInfo } from './stack-info.ts';
 import { startStack } from './stack.ts';
 import { compressedTimings, localTimings } from './timings.ts';
@@ -26,12 +27,12 @@ interface UpOptions {
  */
 export function upCommand(): Command {
   return new Command('up')
-    .description('run the whole stack locally: simulator, gateway, responder, Prometheus, Alertmanager, node-exporter')
+    .description('run the whole stack locally: simulator, gateway, responder, Prometheus, Alertmanager, node-exporter, GPU exporters (nvidia-smi where it runs, and the simulator\'s simulated GPUs)')
     .option('-d, --dir <dir>', 'working folder: generated configs, data, logs, stack.json', DEFAULT_DIR)
     .option('-s, --spec <file>', 'monitoring spec (default: llmwatch.yaml if present); its targets and timings are replaced for the local stack')
     .option('--upstream <url>', 'meter a real OpenAI-compatible server (vLLM, TGI, Ollama, OpenLLM) instead of the simulator')
     .option('--model <name...>', 'models served by --upstream')
-    .option('--free-ports', 'use any free ports instead of 8000, 3000, 9090, 9093, 9095, 9100')
+    .option('--free-ports', 'use any free ports instead of 8000, 3000, 9090, 9093, 9095, 9100, 9835, 9836')
     .option('--fast', 'the CI timings: 1 s scrapes, 10 s rate windows, alerts after 2 s')
     .action(async function runUp(opts: UpOptions) {
       const log = (line: string) => console.log(line);
@@ -51,6 +52,7 @@ export function upCommand(): Command {
       log(`Alertmanager    ${u.alertmanager}`);
       log(`Responder log   ${u.responder}/actions`);
       if (u.console !== undefined) log(`Console         ${u.console}   (the dashboards, live)`);
+      for (const line of gpuBanner(stack.info.gpus)) log(line);
       log(`Logs and data   ${stack.info.dir}`);
       log('');
       const model = stack.info.tryModel;
