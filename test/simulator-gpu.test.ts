@@ -15,8 +15,8 @@ const MIB = 1024 * 1024;
 const MODEL = 'llama-3.1-8b-instruct';
 const SMALL = 'llama-3.2-1b-instruct';
 const QUERY = 'query-gpu=index,uuid,name,memory.used,memory.total,utilization.gpu,temperature.gpu,power.draw&format=csv,noheader,nounits';
-/** 4,096 tokens of KV cache in 256 blocks of 16, taking 1,024 MiB when full. */
-const SMALL_KV = { engine: { kvCacheTokens: 4096, blockSize: 16 }, gpu: { kvCacheMiB: 1024 } };
+/** 4,096 tokens of KV cache in 256 blocks of 16, taking 1,024 MiB when full, freed blocks returned at once. */
+const SMALL_KV = { engine: { kvCacheTokens: 4096, blockSize: 16 }, gpu: { kvCacheMiB: 1024, memoryHoldMs: 0 } };
 
 async function simulator(t: TestContext, data: Record<string, unknown> = SMALL_KV) {
   const sim = await startSimulator(simulatorConfig(data), { port: 0 });
@@ -99,6 +99,18 @@ test('memory follows the KV cache block by block, utilisation the share of time 
   assert.deepEqual([gpu0!.memoryUsedMiB, gpu0!.utilisationPercent], [16517, 0]);
 });
 
+test('freed KV blocks stay in memory.used for memoryHoldMs, as a caching allocator holds them, so a request replaced a moment later does not dip it', async (t) => {
+  const sim = await simulator(t, { ...SMALL_KV, gpu: { kvCacheMiB: 1024, memoryHoldMs: 400 } });
+  const core = sim.engines.get(MODEL)!.cores[0]!;
+  const held = 16517 + Math.round((63 / 256) * 1024);
+  const req = sim.engines.get(MODEL)!.add(1000, 'doc');
+  core.finish(req, 'stop');
+  assert.equal(core.kvCacheUsage, 0);
+  assert.equal(sim.gpus.read()[0]!.memoryUsedMiB, held);
+  await sleep(500);
+  assert.equal(sim.gpus.read()[0]!.memoryUsedMiB, 16517);
+});
+
 test('the simulated CSV through the real exporter path: extraPromptTokens fills the KV cache, and node_gpu_memory_usage_bytes follows vllm:kv_cache_usage_perc, labelled simulated', async (t) => {
   const sim = await simulator(t);
   const exporter = await startExporter(exporterConfig({ port: 0, intervalSeconds: 3600, csvURL: `${sim.url}/nvidia-smi`, simulated: true }), { log: () => {} });
@@ -136,7 +148,8 @@ test('the simulated CSV through the real exporter path: extraPromptTokens fills 
 
 test('simulator config: gpu and the two profile fields are validated and named', () => {
   const c = simulatorConfig({});
-  assert.deepEqual(c.gpu, { name: 'NVIDIA L4', memoryTotalMiB: 23034, kvCacheMiB: 6144 });
+  assert.deepEqual(c.gpu, { name: 'NVIDIA L4', memoryTotalMiB: 23034, kvCacheMiB: 6144, memoryHoldMs: 3000 });
+  assert.throws(() => simulatorConfig({ gpu: { memoryHoldMs: 60_001 } }), /gpu\.memoryHoldMs/);
   assert.equal(c.defaults.extraPromptTokens, 0);
   assert.throws(() => simulatorConfig({ gpu: { memoryTotalMiB: 0 } }), /gpu\.memoryTotalMiB/);
   assert.throws(() => simulatorConfig({ gpu: { name: 'a\nb' } }), /gpu\.name/);

@@ -36,13 +36,12 @@ test('the gpu drill without a GPU: long contexts fill the simulated GPU, HighGpu
   assert.ok(fired.length > 0 && fired.every((r) => r.metric.simulated === 'true' && r.metric.gpu === '0'), JSON.stringify(fired));
 });
 
-test('the gpu drill has bounds from the timings alone: no rate window to resolve, and no answer time before it fires', () => {
+test('the gpu drill has bounds from the timings and its measured onset: one scrape after the exporter serves the reading, no answer time, no rate window to resolve', () => {
   const t = compressedTimings();
-  const b = drillBounds(t, gpuScenario, 0.25, 0.25);
-  // 2 s for, 2 scrapes and 3 evaluations of 1 s, one poll.
-  assert.equal(b.fireBound, 2 + 5 + 0.25);
-  // The scrape, evaluation and poll terms, and the requests in flight, but no 10 s rate window.
-  assert.equal(b.resolveBound, 5 + 0.25 + 0.25);
+  // Onset 0.8 s (measured by the drill), 2 s for, a scrape and 3 evaluations of 1 s, one poll.
+  assert.equal(drillBounds(t, gpuScenario, 0.25, 0.25, undefined, 0.8).fireBound, 0.8 + 2 + 1 + 3 + 0.25);
+  // Resolving: the scrape and evaluation terms, the requests in flight, one poll, and no 10 s rate window.
+  assert.equal(drillBounds(t, gpuScenario, 0.25, 0.25).resolveBound, 5 + 0.25 + 0.25);
 });
 
 test('the fault: seven requests fill the KV cache (7 x 433 of 3,072 blocks) and an eighth cannot join them, so it waits to take the place of one that ends', () => {
@@ -62,7 +61,7 @@ test('the playbook acts only on the simulated GPUs that run the model; the banne
   assert.equal(step.if?.query, 'count(node_gpu_memory_usage_bytes{simulated="true",gpu=~"0",gpu="{{ $labels.gpu }}",instance="{{ $labels.instance }}"})');
   assert.deepEqual(step.params, { model: 'a', target: 'fallback' });
   assert.deepEqual(simulatedGpuPlaybook('c', placement), {});
-  assert.match(gpuBanner({ simulated: { url: 'http://x', placement } }).join('\n'), /^GPU SIMULATED .*no nvidia-smi on this host; 2 simulated GPUs .*simulated="true": not real hardware/);
+  assert.match(gpuBanner({ simulated: { url: 'http://x', placement, memoryHoldSeconds: 3 } }).join('\n'), /^GPU SIMULATED .*no nvidia-smi on this host; 2 simulated GPUs .*simulated="true": not real hardware/);
   assert.match(gpuBanner({ host: { url: 'http://h', nvidiaSmi: '/usr/bin/nvidia-smi', gpus: 8 } }).join('\n'), /^GPU {13}http:\/\/h\/metrics {3}\(\/usr\/bin\/nvidia-smi: 8 GPUs of this host\)$/);
   assert.match(gpuBanner(undefined).join('\n'), /^GPU {13}none/);
 });

@@ -35,6 +35,8 @@ export class EngineCore {
   /** Seconds with at least one request running, up to `#busySince` (the start of the current busy spell, if any). */
   #busyTotal = 0;
   #busySince: number | undefined;
+  /** Used blocks at each change, oldest first, as far back as the last {@link kvCacheUsagePeak} window needs. */
+  readonly #usedHistory: Array<{ at: number; used: number }> = [{ at: seconds(), used: 0 }];
 
   constructor(model: string, index: number, config: EngineConfig) {
     this.model = model;
@@ -92,7 +94,7 @@ export class EngineCore {
       this.#busyChanged();
       if (victim === req) return false;
     }
-    this.#freeBlocks -= 1;
+    this.#setFree(this.#freeBlocks - 1);
     req.blocks += 1;
     return true;
   }
@@ -123,7 +125,7 @@ export class EngineCore {
     if (req.state === 'finished') return;
     if (req.state === 'running') {
       this.#running.splice(this.#running.indexOf(req), 1);
-      this.#freeBlocks += req.blocks;
+      this.#setFree(this.#freeBlocks + req.blocks);
       req.blocks = 0;
       this.#busyChanged();
     } else {
@@ -145,6 +147,17 @@ export class EngineCore {
     return this.#totalBlocks === 0 ? 0 : (this.#totalBlocks - this.#freeBlocks) / this.#totalBlocks;
   }
 
+  /**
+   * The highest KV-cache usage, 0..1, at any moment of the last `windowS` seconds: what a caching
+   * allocator holding freed blocks for that long still has reserved (src/simulator/gpu.ts).
+   */
+  kvCacheUsagePeak(windowS: number, now = seconds()): number {
+    this.#prune(now - windowS);
+    let peak = 0;
+    for (const h of this.#usedHistory) peak = Math.max(peak, h.used);
+    return this.#totalBlocks === 0 ? 0 : peak / this.#totalBlocks;
+  }
+
   snapshot(): EngineSnapshot {
     return {
       model: this.model,
@@ -160,6 +173,21 @@ export class EngineCore {
     };
   }
 
+  #setFree(free: number): void {
+    this.#freeBlocks = free;
+    const now = seconds();
+    this.#usedHistory.push({ at: now, used: this.#totalBlocks - free });
+    // Keeps the history to the longest window a GPU reading asks for (gpu.memoryHoldMs, at most a minute).
+    this.#prune(now - MAX_PEAK_WINDOW_S);
+  }
+
+  /** Drops changes superseded before `from`: the first kept one is the value in effect at `from`. */
+  #prune(from: number): void {
+    let drop = 0;
+    while (drop + 1 < this.#usedHistory.length && this.#usedHistory[drop + 1]!.at <= from) drop++;
+    if (drop > 0) this.#usedHistory.splice(0, drop);
+  }
+
   /** Opens or closes a busy spell when the batch becomes non-empty or empty. */
   #busyChanged(): void {
     if (this.#running.length > 0) {
@@ -171,7 +199,7 @@ export class EngineCore {
   }
 
   #preempt(victim: EngineRequest): void {
-    this.#freeBlocks += victim.blocks;
+    this.#setFree(this.#freeBlocks + victim.blocks);
     victim.blocks = 0;
     victim.state = 'waiting';
     this.#waiting.unshift(victim);
@@ -187,7 +215,7 @@ export class EngineCore {
       if (need > this.#freeBlocks && !(this.#running.length === 0)) return;
       this.#waiting.shift();
       const got = Math.min(need, this.#freeBlocks);
-      this.#freeBlocks -= got;
+      this.#setFree(this.#freeBlocks - got);
       head.blocks = got;
       head.state = 'running';
       this.#running.push(head);
@@ -220,6 +248,9 @@ export class EngineCore {
     while (this.#prefixCache.size > this.#totalBlocks) this.#prefixCache.delete(this.#prefixCache.keys().next().value!);
   }
 }
+
+/** The longest window {@link EngineCore.kvCacheUsagePeak} may be asked for, in seconds. */
+export const MAX_PEAK_WINDOW_S = 60;
 
 /** One request's place in an engine core. */
 export class EngineRequest {

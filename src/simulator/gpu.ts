@@ -61,7 +61,9 @@ interface Gpu {
 /**
  * The simulator's GPUs: one per engine core, as vLLM runs each data-parallel rank on its own GPU.
  * - `memory.used` is the model's `gpuMemoryMiB` (weights, context, activations) plus the KV cache's
- *   usage times `kvCacheMiB`, capped at `memory.total`: KV blocks are allocated as requests take them.
+ *   usage times `kvCacheMiB`, capped at `memory.total`: KV blocks are allocated as requests take them,
+ *   and freed ones stay reserved for `memoryHoldMs` (the highest usage of that last window counts), as a
+ *   caching allocator holds them.
  * - `utilization.gpu` is what nvidia-smi samples: the share of the time since the last reading in
  *   which a kernel ran, i.e. in which the engine's batch held at least one request.
  * The readings come from the live engine model, so a drill that fills the KV cache fills the GPU.
@@ -105,7 +107,7 @@ export class SimulatedGpus {
         name: this.#config.name,
         model: g.model,
         engine: g.core.index,
-        memoryUsedMiB: Math.min(total, Math.round(base + g.core.kvCacheUsage * this.#config.kvCacheMiB)),
+        memoryUsedMiB: Math.min(total, Math.round(base + g.core.kvCacheUsagePeak(this.#config.memoryHoldMs / 1000, now) * this.#config.kvCacheMiB)),
         memoryTotalMiB: total,
         utilisationPercent: percent,
         temperatureCelsius: Math.round(IDLE_CELSIUS + ((BUSY_CELSIUS - IDLE_CELSIUS) * percent) / 100),

@@ -4,7 +4,9 @@ import { durationMs } from '../core/config/duration.ts';
 import { queryNumber, queryVector } from '../core/http/prometheus-api.ts';
 import { JOB } from '../core/conventions/deploy.ts';
 import { GPU_LABEL } from '../core/conventions/metrics.ts';
-import { GPU_DRILL_FAULT } from './gpu.ts';
+import { resolveTuning } from '../monitoring/build.ts';
+import { HIGH_GPU_MEMORY_USAGE } from '../monitoring/catalog.ts';
+import { GPU_DRILL_FAULT, simulatedMemoryOver } from './gpu.ts';
 import { DRILLS_FILE } from './stack-info.ts';
 import type { StackInfo } from './stack-info.ts';
 import type { Timings } from './timings.ts';
@@ -37,9 +39,9 @@ export interface Scenario {
    */
   readonly gpu?: boolean;
   /**
-   * The alert reads a gauge that an exporter samples once a scrape interval (GPU memory), not a rate
-   * of requests: a reading waits for the exporter's run where a rate waits for its second scrape; the
-   * fault shows as the engine admits the requests, not as they end; and it clears without a rate window.
+   * The alert reads a gauge that an exporter samples (GPU memory), not a rate of requests: the drill
+   * watches the exporter serve a reading over the threshold (the onset, measured) and times the
+   * pipeline from there (one scrape, not a rate's two); it clears without a rate window.
    */
   readonly gauge?: boolean;
   /**
@@ -189,14 +191,24 @@ export interface DrillBounds {
  *   same scrape and evaluation delays, the requests in flight when the fault
  *   ended (`answer`), one poll.
  */
-export function drillBounds(t: Timings, scenario: Pick<Scenario, 'waitsForWindow' | 'gauge'> & { readonly resolveBound?: Scenario['resolveBound'] }, answer: number, poll: number, s?: StackInfo): DrillBounds {
-  // A gauge (`gauge`): the exporter's run (every scrape interval in the stack) stands for the rate's second scrape.
+export function drillBounds(
+  t: Timings,
+  scenario: Pick<Scenario, 'waitsForWindow' | 'gauge'> & { readonly resolveBound?: Scenario['resolveBound'] },
+  answer: number,
+  poll: number,
+  s?: StackInfo,
+  onset = 0,
+): DrillBounds {
   const pipeline = 2 * sec(t.scrapeInterval) + 3 * sec(t.evaluationInterval);
   const gauge = scenario.gauge === true;
-  const fireBound = sec(t.alertFor) + pipeline + (gauge ? 0 : answer) + poll + (scenario.waitsForWindow === true ? sec(t.rateWindow) : 0);
+  // A gauge (`gauge`): from the onset (the exporter serving the reading, seen within a poll) a scrape collects it, then the evaluations.
+  const fireBound = gauge
+    ? onset + sec(t.alertFor) + sec(t.scrapeInterval) + 3 * sec(t.evaluationInterval) + poll
+    : sec(t.alertFor) + pipeline + answer + poll + (scenario.waitsForWindow === true ? sec(t.rateWindow) : 0);
   const actionBound = fireBound - poll + sec(t.evaluationInterval) + Math.max(sec(t.groupWait), sec(t.groupInterval));
   const custom = s === undefined ? undefined : scenario.resolveBound?.(s);
-  const resolveBound = custom ?? (gauge ? 0 : sec(t.rateWindow)) + pipeline + answer + poll;
+  // A gauge clears once the requests in flight end and the simulated GPU returns their memory (held `memoryHoldSeconds`).
+  const resolveBound = custom ?? (gauge ? (s?.gpus?.simulated?.memoryHoldSeconds ?? 0) : sec(t.rateWindow)) + pipeline + answer + poll;
   return { fireBound, actionBound, resolveBound };
 }
 
@@ -262,13 +274,17 @@ export async function runDrill(s: StackInfo, scenario: Scenario, log: (line: str
   const since = new Date().toISOString();
   const t0 = Date.now();
   const faulty = await setProfile(s, model, scenario.fault);
+  // A gauge's onset: when its exporter first serves a reading over the alert's threshold.
+  const threshold = resolveTuning(HIGH_GPU_MEMORY_USAGE, s.spec.alerts[HIGH_GPU_MEMORY_USAGE.name]).threshold;
+  const overNow = scenario.gauge === true && gpu !== undefined && s.gpus?.simulated !== undefined ? () => simulatedMemoryOver(s.gpus!.simulated!.url, gpu.gpu, threshold) : undefined;
+  let onset: number | undefined;
   // The poll's own period, measured: how late the drill can see what happened.
   let pollS = POLL_MS / 1000;
   const polled = (from: number) => {
     pollS = Math.max(pollS, (Date.now() - from) / 1000);
   };
   const rebound = () => {
-    bounds = drillBounds(t, scenario, answerSeconds(faulty), pollS, s);
+    bounds = drillBounds(t, scenario, answerSeconds(faulty), pollS, s, onset);
     base = { ...base, ...bounds };
   };
   rebound();
@@ -289,6 +305,10 @@ export async function runDrill(s: StackInfo, scenario: Scenario, log: (line: str
       const from = Date.now();
       const now = (from - t0) / 1000;
       await checkPages();
+      if (onset === undefined && overNow !== undefined && (await overNow())) {
+        onset = now;
+        log(`${scenario.name}: the exporter reads GPU ${gpu!.gpu} over ${threshold} of its memory after ${onset.toFixed(1)} s`);
+      }
       if (fire === undefined && (await firingNow())) {
         fire = now;
         log(`${scenario.name}: ${scenario.alert} firing in Prometheus after ${fire.toFixed(1)} s`);
@@ -360,6 +380,7 @@ export async function runDrill(s: StackInfo, scenario: Scenario, log: (line: str
     base = { ...base, ...bounds };
   }
   const { fireBound, actionBound, resolveBound } = bounds;
+  if (overNow !== undefined && onset === undefined) problems.push(`the exporter never read GPU ${gpu!.gpu} over ${threshold} of its memory`);
   if (fire === undefined) problems.push(`${scenario.alert} never fired`);
   else if (fire > fireBound) problems.push(`fired after ${fire.toFixed(1)} s, bound ${fireBound.toFixed(1)} s`);
   if (alertmanager === undefined && fire !== undefined) problems.push('never reached Alertmanager');

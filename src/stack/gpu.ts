@@ -39,7 +39,7 @@ export interface StackGpus {
   /** The host's own GPUs, where nvidia-smi runs. */
   readonly host?: { readonly url: string; readonly nvidiaSmi: string; readonly gpus: number };
   /** The simulator's simulated GPUs (series labelled `simulated="true"`), and which model each runs. */
-  readonly simulated?: { readonly url: string; readonly placement: readonly GpuPlacement[] };
+  readonly simulated?: { readonly url: string; readonly placement: readonly GpuPlacement[]; readonly memoryHoldSeconds: number };
 }
 
 /** Which simulated GPUs a simulator config gives, before it starts. */
@@ -54,7 +54,7 @@ export function simulatedPlacement(config: Readonly<SimulatorConfig>): GpuPlacem
  */
 export async function startGpuExporters(opts: {
   readonly nvidiaSmi: string | undefined;
-  readonly simulator: { readonly url: string; readonly placement: readonly GpuPlacement[] } | undefined;
+  readonly simulator: { readonly url: string; readonly placement: readonly GpuPlacement[]; readonly memoryHoldSeconds: number } | undefined;
   readonly ports: { readonly host: number; readonly simulated: number };
   readonly intervalSeconds: number;
   readonly log: (line: string) => void;
@@ -76,7 +76,7 @@ export async function startGpuExporters(opts: {
       { log: (l) => opts.log(`warn   sim-gpu       ${l}`) },
     );
     opts.stops.push(() => exp.close());
-    simulated = { url: exp.url, placement: opts.simulator.placement };
+    simulated = { url: exp.url, placement: opts.simulator.placement, memoryHoldSeconds: opts.simulator.memoryHoldSeconds };
     opts.log(`ready  sim-gpu       ${exp.url}/metrics   (SIMULATED: ${opts.simulator.placement.length} GPUs from the simulator's KV cache, labelled ${GPU_LABEL.simulated}="true")`);
   }
   return { host, simulated };
@@ -117,4 +117,20 @@ export function gpuBanner(gpus: StackGpus | undefined): string[] {
   }
   if (lines.length === 0) lines.push('GPU             none (no nvidia-smi on this host, and no simulator with --upstream)');
   return lines;
+}
+
+/**
+ * The `gpu` drill's onset: whether the simulated GPU exporter now serves GPU `gpu`'s memory above
+ * `threshold` of its total, read from its `/metrics` as Prometheus will scrape it. The drill times the
+ * alert's pipeline from here, so a loaded machine's slow traffic or late exporter run is measured, not guessed.
+ */
+export async function simulatedMemoryOver(exporterURL: string, gpu: number, threshold: number): Promise<boolean> {
+  const text = await (await fetch(`${exporterURL}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
+  const read = (metric: string) => {
+    const m = new RegExp(`^${metric}\\{${GPU_LABEL.gpu}="${gpu}",[^}]*${GPU_LABEL.simulated}="true"[^}]*\\} (\\S+)$`, 'm').exec(text);
+    return m === null ? undefined : Number(m[1]);
+  };
+  const used = read(GPU_METRIC.memoryUsage);
+  const total = read(GPU_METRIC.memoryTotal);
+  return used !== undefined && total !== undefined && total > 0 && used / total > threshold;
 }

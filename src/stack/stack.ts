@@ -152,7 +152,7 @@ export async function startStack(opts: StackOptions): Promise<StackHandle> {
     }
     const gpus = await startGpuExporters({
       nvidiaSmi,
-      simulator: sim === undefined ? undefined : { url: sim.url, placement },
+      simulator: sim === undefined ? undefined : { url: sim.url, placement, memoryHoldSeconds: simConfig.gpu.memoryHoldMs / 1000 },
       ports: { host: ports.gpuExporter, simulated: ports.simulatedGpuExporter },
       intervalSeconds: durationMs(timings.scrapeInterval) / 1000,
       log,

@@ -130,6 +130,12 @@ const GpuSchema = z
      * reserves `--gpu-memory-utilization` of the GPU at start-up; see docs/simulator.md.)
      */
     kvCacheMiB: MiB.default(6_144),
+    /**
+     * How long freed KV blocks stay in `memory.used`: a caching allocator (PyTorch's) keeps freed memory
+     * reserved and returns it lazily, so the reading follows the highest KV usage of this last window and
+     * a request that ends and is replaced a moment later does not dip it. 0: the KV usage of the moment.
+     */
+    memoryHoldMs: z.number().int().min(0).max(60_000).default(3_000),
   })
   .prefault({});
 
