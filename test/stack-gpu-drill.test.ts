@@ -9,6 +9,7 @@ import { SCENARIOS, drillBounds, formatResults, runDrill } from '../src/stack/dr
 import { GPU_DRILL_FAULT, LOCAL_KV_CACHE_TOKENS, gpuBanner, simulatedGpuPlaybook } from '../src/stack/gpu.ts';
 import { startStack } from '../src/stack/stack.ts';
 import { compressedTimings } from '../src/stack/timings.ts';
+import { standin } from './fixtures/nvidia-smi-standin.ts';
 
 const gpuScenario = SCENARIOS.find((s) => s.name === 'gpu')!;
 
@@ -34,6 +35,31 @@ test('the gpu drill without a GPU: long contexts fill the simulated GPU, HighGpu
   // The alert Prometheus raised came from the simulated series, and says so.
   const fired = await queryVector(stack.info.urls.prometheus, 'last_over_time(ALERTS{alertname="HighGpuMemoryUsage"}[5m])');
   assert.ok(fired.length > 0 && fired.every((r) => r.metric.simulated === 'true' && r.metric.gpu === '0'), JSON.stringify(fired));
+});
+
+test('where nvidia-smi is on PATH, up runs the exporter over it too: Prometheus scrapes the host GPUs unlabelled and the simulated ones labelled', { timeout: 120_000 }, async (t) => {
+  const smi = standin('gpus');
+  t.after(() => smi.cleanup());
+  const path = process.env.PATH;
+  process.env.PATH = `${smi.dir}:${path}`;
+  t.after(() => {
+    process.env.PATH = path;
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'llmwatch-stack-gpu-host-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const lines: string[] = [];
+  const stack = await startStack({ dir, ports: 'free', timings: compressedTimings(), log: (l) => lines.push(l) });
+  t.after(() => stack.stop());
+  assert.equal(stack.info.gpus?.host?.gpus, 3, lines.join('\n'));
+  assert.match(gpuBanner(stack.info.gpus).join('\n'), /^GPU {13}.*: 3 GPUs of this host\)\nGPU SIMULATED .*2 simulated GPUs/);
+  let byKind = '';
+  for (let i = 0; i < 100 && byKind !== 'real 3, simulated 2'; i++) {
+    const rows = await queryVector(stack.info.urls.prometheus, 'count by (simulated) (node_gpu_memory_usage_bytes{job="llmwatch-gpu"})');
+    const n = (sim: boolean) => rows.find((r) => (r.metric.simulated === 'true') === sim)?.value[1] ?? '0';
+    byKind = `real ${n(false)}, simulated ${n(true)}`;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.equal(byKind, 'real 3, simulated 2');
 });
 
 test('the gpu drill has bounds from the timings and its measured onset: one scrape after the exporter serves the reading, no answer time, no rate window to resolve', () => {
