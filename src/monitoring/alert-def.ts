@@ -73,6 +73,19 @@ export interface AlertDef {
   /** Why the default `keepFiringFor` is what it is (docs and runbook). */
   readonly keepFiringForWhy?: string;
   readonly runbook: Runbook;
+  /**
+   * Minutes between the samples (and rule evaluations) of its promtool tests; default 1. Drift
+   * alerts compare with a week ago: a week at one-minute steps is ten thousand evaluations a test.
+   */
+  testStep?(spec: Readonly<MonitoringSpec>): number;
+  /**
+   * The rule groups its promtool tests load, in evaluation order, when not all: an alert that reads
+   * only its own recorded series need not have every other rule evaluated at each of its steps.
+   * The order is written as promtool's `group_eval_order`: without it promtool evaluates groups in
+   * no fixed order, and at steps longer than the 5m lookback an alert evaluated before its recording
+   * rules sees nothing.
+   */
+  readonly testGroups?: readonly string[];
   /** Spec fields the thresholds must respect, checked at generation. */
   validate?(c: AlertContext): string | undefined;
 }

@@ -17,6 +17,7 @@ import type { AlertInfo, AlertingRule, MonitoringModel, PromtoolTestFile, RuleGr
 import { absent, anyOf, eq, nre, num, re, sel } from './promql.ts';
 import { BURN_RATE_WINDOWS, RATE_WINDOW, recordingGroups } from './recording.ts';
 import { histogramFamily, outputTokensFamily } from './families.ts';
+import { driftRecordingGroup } from './drift.ts';
 import { REPLICAS, counter, gauge, minutesOf, seriesOf } from './scenario.ts';
 import type { InputSeries, Scenario } from './scenario.ts';
 
@@ -32,6 +33,10 @@ interface BuiltRule {
 interface BuiltAlert {
   readonly info: AlertInfo;
   readonly rules: readonly BuiltRule[];
+  /** Minutes between the samples and evaluations of its promtool tests (1 unless the alert says). */
+  readonly testStep?: number;
+  /** The rule groups its tests load, in evaluation order (all, in no fixed order, unless the alert says). */
+  readonly testGroups?: readonly string[];
 }
 
 /**
@@ -49,7 +54,7 @@ export function buildModel(spec: Readonly<MonitoringSpec>): MonitoringModel {
   built.push(...META_CATALOG.map((def) => buildMeta(spec, def)));
   if (spec.slo.enabled) built.push(...buildBurnRates(spec, names));
 
-  const recording = [...recordingGroups(spec), ...engineRecordingGroups(spec)];
+  const recording = [...recordingGroups(spec), driftRecordingGroup(spec), ...engineRecordingGroups(spec)];
   const byCategory = new Map<Category, AlertingRule[]>();
   for (const a of built) {
     for (const r of a.rules) {
@@ -65,9 +70,10 @@ export function buildModel(spec: Readonly<MonitoringSpec>): MonitoringModel {
   }));
   const groups = [...recording, ...alertGroups];
   const ruleFiles = groups.map((g) => `../rules/${g.file}.yml`);
+  const fileOf = new Map(groups.map((g) => [g.name, `../rules/${g.file}.yml`]));
   const tests: PromtoolTestFile[] = built
     .filter((a) => a.rules.length > 0)
-    .map((a) => ({ file: a.info.name, content: promtoolFile(ruleFiles, a) }));
+    .map((a) => ({ file: a.info.name, content: promtoolFile(a.testGroups === undefined ? ruleFiles : a.testGroups.map((g) => fileOf.get(g)!), a) }));
   tests.push({ file: 'recording', content: recordingTests(spec, ruleFiles) });
   const engineTest = engineRecordingTest(spec, ruleFiles);
   if (engineTest !== undefined) tests.push(engineTest);
@@ -158,6 +164,8 @@ function buildTunable(spec: Readonly<MonitoringSpec>, names: ReturnType<typeof r
         ...(def.keepFiringForWhy !== undefined && rules.some((r) => r.rule.keepFiringFor !== undefined) ? { keepFiringForWhy: withPrefix(def.keepFiringForWhy, spec.metricsPrefix) } : {}),
       },
       rules,
+      ...(def.testStep === undefined ? {} : { testStep: def.testStep(spec) }),
+      ...(def.testGroups === undefined ? {} : { testGroups: def.testGroups }),
     },
   ];
 }
@@ -528,10 +536,11 @@ export function burnMinEvents(spec: Readonly<MonitoringSpec>, burnRate: number, 
 
 /** One promtool test per rule and scenario, each in its own test group. */
 function promtoolFile(ruleFiles: readonly string[], a: BuiltAlert): Record<string, unknown> {
+  const step = `${a.testStep ?? 1}m`;
   const tests = a.rules.flatMap((r) =>
     r.scenarios.map((s) => ({
       name: `${a.info.name} (${r.rule.labels[ALERT_LABEL.severity]}, ${r.subject}): ${s.name}`,
-      interval: '1m',
+      interval: step,
       input_series: s.series.map((x) => ({ series: x.series, values: x.values })),
       ...(s.exprSilentAt === undefined ? {} : { promql_expr_test: [{ expr: r.rule.expr, eval_time: `${s.exprSilentAt}m`, exp_samples: [] }] }),
       alert_rule_test: [
@@ -555,7 +564,7 @@ function promtoolFile(ruleFiles: readonly string[], a: BuiltAlert): Record<strin
   );
   // Where several rules of one alert share a test, the others must be silent in it: promtool
   // checks all rules of the alert name, so a scenario lists only what it expects.
-  return { rule_files: [...ruleFiles], evaluation_interval: '1m', tests };
+  return { rule_files: [...ruleFiles], evaluation_interval: step, ...(a.testGroups === undefined ? {} : { group_eval_order: [...a.testGroups] }), tests };
 }
 
 function sortKeys(o: Record<string, string>): Record<string, string> {

@@ -7,6 +7,7 @@ import { humanize, humanizeDuration, humanizePercentage } from './humanize.ts';
 import { andOn, eq, ne, num, sel, unlessOn } from './promql.ts';
 import { ENDPOINT_NAMES } from '../core/openai/endpoints.ts';
 import type { Endpoint } from '../core/openai/endpoints.ts';
+import { DRIFT_CATALOG } from './drift.ts';
 import { engineCatalogFor } from './engines.ts';
 import { fastWindow } from './recording.ts';
 import { histogramFamily, outputTokensFamily } from './families.ts';
@@ -1151,5 +1152,5 @@ export const CATALOG: readonly AlertDef[] = [
  * TargetDown or TargetAbsent), so with `source: dcgm` it is left out.
  */
 export function catalogFor(spec: Readonly<MonitoringSpec>): readonly AlertDef[] {
-  return [...CATALOG.filter((def) => def !== GPU_COLLECTOR_FAILING || spec.targets.gpuExporter.source === 'llmwatch'), ...engineCatalogFor(spec)];
+  return [...CATALOG.filter((def) => def !== GPU_COLLECTOR_FAILING || spec.targets.gpuExporter.source === 'llmwatch'), ...DRIFT_CATALOG, ...engineCatalogFor(spec)];
 }

@@ -1,6 +1,6 @@
 import type { ErrorRates, Profile } from '../core/config/simulator-config.ts';
 import type { Rng } from './rng.ts';
-import { generateTokens } from './text.ts';
+import { REFUSAL_TOKENS, generateTokens } from './text.ts';
 import { jittered } from './timing.ts';
 
 /** What happens to one request, drawn from the profile's fault rates. */
@@ -30,15 +30,21 @@ export function planGeneration(rng: Rng, profile: Profile, maxTokens: number | u
   const id = hexId(rng);
   const fault = drawFault(rng.next(), profile.errors);
   const toxic = rng.next() < profile.toxicFraction;
-  const wanted = rng.int(profile.outputTokens.min, profile.outputTokens.max);
-  const count = maxTokens === undefined ? wanted : Math.min(wanted, maxTokens);
+  const drawn = rng.int(profile.outputTokens.min, profile.outputTokens.max);
+  // Behaviour (docs/drift.md), drawn only when asked for: profiles without it draw as they always did.
+  const refuse = profile.refusalFraction > 0 && rng.next() < profile.refusalFraction;
+  const truncate = profile.truncateFraction > 0 && rng.next() < profile.truncateFraction;
+  // A refusal says its sentence; a truncated answer wants more than it may say, so it runs to the limit.
+  const wanted = refuse ? REFUSAL_TOKENS.length : truncate ? Number.POSITIVE_INFINITY : drawn;
+  const limit = maxTokens ?? (truncate ? profile.outputTokens.max : Number.POSITIVE_INFINITY);
+  const count = Math.min(wanted, limit);
   const delays = new Array<number>(Math.max(count, 1));
   delays[0] = jittered(profile.ttftMs, profile.jitter, rng);
   for (let i = 1; i < count; i++) delays[i] = jittered(profile.tpotMs, profile.jitter, rng);
   return {
     id,
     fault,
-    tokens: generateTokens(rng, count, toxic),
+    tokens: refuse ? REFUSAL_TOKENS.slice(0, count) : generateTokens(rng, count, toxic),
     finishReason: count < wanted ? 'length' : 'stop',
     delays,
   };

@@ -37,6 +37,12 @@ export const TOXIC_LEXICON: readonly string[] = Object.freeze([
 ]);
 
 /**
+ * A refusal, as a model that declines words it, as o200k splits it, one token per entry (test/simulator-behaviour.test.ts
+ * checks), so `usage.completion_tokens` stays exact. The gateway's refusal detector flags it.
+ */
+export const REFUSAL_TOKENS: readonly string[] = Object.freeze([" I'm", ' sorry', ',', ' but', ' I', " can't", ' help', ' with', ' that', '.']);
+
+/**
  * `count` output tokens (words with a leading space). A toxic output has every
  * other word from {@link TOXIC_LEXICON}, so even a short one carries several.
  */

@@ -10,6 +10,8 @@ import { GPU_DRILL_FAULT, simulatedMemoryOver } from './gpu.ts';
 import { DRILLS_FILE } from './stack-info.ts';
 import type { StackInfo } from './stack-info.ts';
 import type { Timings } from './timings.ts';
+import { BEHAVIOUR_PROFILES } from '../simulator/behaviour.ts';
+import { driftWindow, prepareDriftBaselines } from './drift-drill.ts';
 
 /** One drill: a fault to inject, the traffic that makes it visible, and the alert and action it must cause. */
 export interface Scenario {
@@ -49,6 +51,18 @@ export interface Scenario {
    * fault is the client's, and paging someone for it is the failure this drill looks for.
    */
   readonly mustNotPage?: boolean;
+  /**
+   * Runs with the drill's traffic before the fault, until the alert's baselines exist (the drift
+   * drill: docs/drift.md); returns what went wrong, if anything.
+   */
+  readonly prepare?: (s: StackInfo, model: string, log: (line: string) => void) => Promise<string[]>;
+  /**
+   * The alert's own window in seconds, when not the rate window (the drift window): firing may wait
+   * for it to hold only the fault's answers, and resolving for them to leave it.
+   */
+  readonly window?: (s: StackInfo) => number;
+  /** The drill traffic's `max_tokens`; default 16, `null` for none. */
+  readonly maxTokens?: number | null;
 }
 
 export const SCENARIOS: readonly Scenario[] = [
@@ -115,6 +129,19 @@ export const SCENARIOS: readonly Scenario[] = [
     mustNotPage: true,
   },
   {
+    name: 'drift',
+    alert: 'RefusalDrift',
+    description: "half the model's answers decline (\"I'm sorry, but I can't help with that.\"), after healthy answers long enough for both baselines",
+    model: (s) => s.drillModel,
+    fault: { ...BEHAVIOUR_PROFILES.refusing },
+    concurrency: 4,
+    action: undefined,
+    // Answers as long as the model likes: a max_tokens under its length truncates every healthy answer.
+    maxTokens: null,
+    prepare: prepareDriftBaselines,
+    window: driftWindow,
+  },
+  {
     name: 'gpu',
     alert: 'HighGpuMemoryUsage',
     description: `long contexts (${GPU_DRILL_FAULT.extraPromptTokens} extra prompt tokens) on 8 upstream slots fill the KV cache, and so the memory, of the model's simulated GPU`,
@@ -163,8 +190,8 @@ interface AnswerProfile {
 }
 
 /** The longest a drill request takes under a profile: a request is observed (its latency, its error) only when it ends. */
-export function answerSeconds(p: AnswerProfile): number {
-  return ((p.ttftMs + Math.min(DRILL_MAX_TOKENS, p.outputTokens.max) * p.tpotMs) * (1 + p.jitter)) / 1000;
+export function answerSeconds(p: AnswerProfile, maxTokens: number | null = DRILL_MAX_TOKENS): number {
+  return ((p.ttftMs + Math.min(maxTokens ?? Number.POSITIVE_INFINITY, p.outputTokens.max) * p.tpotMs) * (1 + p.jitter)) / 1000;
 }
 
 export interface DrillBounds {
@@ -193,7 +220,7 @@ export interface DrillBounds {
  */
 export function drillBounds(
   t: Timings,
-  scenario: Pick<Scenario, 'waitsForWindow' | 'gauge'> & { readonly resolveBound?: Scenario['resolveBound'] },
+  scenario: Pick<Scenario, 'waitsForWindow' | 'gauge'> & { readonly resolveBound?: Scenario['resolveBound']; readonly window?: Scenario['window'] },
   answer: number,
   poll: number,
   s?: StackInfo,
@@ -201,14 +228,16 @@ export function drillBounds(
 ): DrillBounds {
   const pipeline = 2 * sec(t.scrapeInterval) + 3 * sec(t.evaluationInterval);
   const gauge = scenario.gauge === true;
+  // An alert over its own window (drift) holds at the latest once the window holds only the fault's answers.
+  const own = s === undefined ? undefined : scenario.window?.(s);
   // A gauge (`gauge`): from the onset (the exporter serving the reading, seen within a poll) a scrape collects it, then the evaluations.
   const fireBound = gauge
     ? onset + sec(t.alertFor) + sec(t.scrapeInterval) + 3 * sec(t.evaluationInterval) + poll
-    : sec(t.alertFor) + pipeline + answer + poll + (scenario.waitsForWindow === true ? sec(t.rateWindow) : 0);
+    : sec(t.alertFor) + pipeline + answer + poll + (scenario.waitsForWindow === true ? sec(t.rateWindow) : 0) + (own ?? 0);
   const actionBound = fireBound - poll + sec(t.evaluationInterval) + Math.max(sec(t.groupWait), sec(t.groupInterval));
   const custom = s === undefined ? undefined : scenario.resolveBound?.(s);
   // A gauge clears once the requests in flight end and the simulated GPU returns their memory (held `memoryHoldSeconds`).
-  const resolveBound = custom ?? (gauge ? (s?.gpus?.simulated?.memoryHoldSeconds ?? 0) : sec(t.rateWindow)) + pipeline + answer + poll;
+  const resolveBound = custom ?? (gauge ? (s?.gpus?.simulated?.memoryHoldSeconds ?? 0) : (own ?? sec(t.rateWindow))) + pipeline + answer + poll;
   return { fireBound, actionBound, resolveBound };
 }
 
@@ -271,6 +300,17 @@ export async function runDrill(s: StackInfo, scenario: Scenario, log: (line: str
     }
   }
 
+  const maxTokens = scenario.maxTokens === undefined ? DRILL_MAX_TOKENS : scenario.maxTokens;
+  // A drill that prepares (the drift drill's baselines) runs its traffic from before the fault on.
+  const before = scenario.prepare === undefined ? undefined : startTraffic(s, model, scenario.concurrency, maxTokens);
+  if (scenario.prepare !== undefined) {
+    try {
+      problems.push(...(await scenario.prepare(s, model, log)));
+    } catch (err) {
+      await before?.stop();
+      throw err;
+    }
+  }
   const since = new Date().toISOString();
   const t0 = Date.now();
   const faulty = await setProfile(s, model, scenario.fault);
@@ -284,12 +324,12 @@ export async function runDrill(s: StackInfo, scenario: Scenario, log: (line: str
     pollS = Math.max(pollS, (Date.now() - from) / 1000);
   };
   const rebound = () => {
-    bounds = drillBounds(t, scenario, answerSeconds(faulty), pollS, s, onset);
+    bounds = drillBounds(t, scenario, answerSeconds(faulty, maxTokens), pollS, s, onset);
     base = { ...base, ...bounds };
   };
   rebound();
   log(`${scenario.name}: injected (${scenario.description}); traffic to ${model} x${scenario.concurrency}`);
-  let traffic = startTraffic(s, model, scenario.concurrency);
+  let traffic = before ?? startTraffic(s, model, scenario.concurrency, maxTokens);
   let fire: number | undefined;
   let alertmanager: number | undefined;
   let action: number | undefined;
@@ -346,7 +386,7 @@ export async function runDrill(s: StackInfo, scenario: Scenario, log: (line: str
     // Light traffic while recovering: enough to show the model healthy (and to refill a rolling
     // mean), not so much that the load itself keeps an alert up (a queue, say).
     await traffic.stop();
-    traffic = startTraffic(s, model, Math.min(2, scenario.concurrency));
+    traffic = startTraffic(s, model, Math.min(2, scenario.concurrency), maxTokens);
   }
   const t1 = Date.now();
   let resolve: number | undefined = cured;
@@ -480,7 +520,7 @@ async function resetProfile(s: StackInfo, model: string): Promise<void> {
 }
 
 /** Requests to the gateway, `concurrency` at a time, until stopped; failures are expected and ignored. */
-function startTraffic(s: StackInfo, model: string, concurrency: number): { stop(): Promise<void> } {
+function startTraffic(s: StackInfo, model: string, concurrency: number, maxTokens: number | null = DRILL_MAX_TOKENS): { stop(): Promise<void> } {
   let running = true;
   const workers = Array.from({ length: concurrency }, async (_, i) => {
     let n = 0;
@@ -489,7 +529,7 @@ function startTraffic(s: StackInfo, model: string, concurrency: number): { stop(
         const res = await fetch(`${s.urls.gateway}/v1/chat/completions`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ model, messages: [{ role: 'user', content: `drill ${i}-${n++}` }], max_tokens: 16 }),
+          body: JSON.stringify({ model, messages: [{ role: 'user', content: `drill ${i}-${n++}` }], ...(maxTokens === null ? {} : { max_tokens: maxTokens }) }),
           signal: AbortSignal.timeout(30_000),
         });
         await res.arrayBuffer();

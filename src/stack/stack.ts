@@ -384,6 +384,8 @@ function localSpec(
       runbookBaseURL: t.runbookBaseURL,
       prometheus: { ...user.prometheus, scrapeInterval: timings.scrapeInterval, evaluationInterval: timings.evaluationInterval },
       rateWindow: timings.rateWindow,
+      // The seasonal baseline's week, compressed: docs/drift.md, "The local stack".
+      drift: { ...user.drift, ...timings.drift },
       targets: {
         ...user.targets,
         gateways: t.gateways,

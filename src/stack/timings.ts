@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { PlaybooksSchema } from '../core/config/playbook-spec.ts';
+import { DRIFT_ALERTS } from '../core/conventions/alerts.ts';
 
 /**
  * How fast the local stack moves: scrape and evaluation intervals, the rate
@@ -16,6 +17,12 @@ export interface Timings {
   readonly groupInterval: string;
   /** Alert tuning for the local stack, over the spec's. */
   readonly alerts: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+  /**
+   * The drift windows (docs/drift.md, "The local stack"): a stack that lives minutes has no week
+   * behind it, so the seasonal baseline's offset is compressed with everything else: a "week" of
+   * a few minutes, a rolling baseline shorter still, a window of a few scrapes.
+   */
+  readonly drift: { readonly window: string; readonly baselineOffset: string; readonly rollingWindow: string };
 }
 
 function tuned(alertFor: string): Timings['alerts'] {
@@ -40,17 +47,37 @@ function tuned(alertFor: string): Timings['alerts'] {
     HighGpuMemoryUsage: { for: alertFor },
     HighCpuUsage: { for: '1m' },
     HighHostMemoryUsage: { for: '1m' },
+    // A drill's drift window holds tens of answers, not hundreds.
+    ...Object.fromEntries(DRIFT_ALERTS.map((a) => [a, { for: alertFor, minEvents: 10 }])),
   };
 }
 
 /** `llmwatch up`: every 2 s, 30 s windows, alerts after 10 s. */
 export function localTimings(): Timings {
-  return { scrapeInterval: '2s', evaluationInterval: '2s', rateWindow: '30s', alertFor: '10s', groupWait: '2s', groupInterval: '5s', alerts: tuned('10s') };
+  return {
+    scrapeInterval: '2s',
+    evaluationInterval: '2s',
+    rateWindow: '30s',
+    alertFor: '10s',
+    groupWait: '2s',
+    groupInterval: '5s',
+    alerts: tuned('10s'),
+    drift: { window: '30s', baselineOffset: '2m', rollingWindow: '1m' },
+  };
 }
 
 /** The CI end-to-end test: every second, 10 s windows, alerts after 2 s. */
 export function compressedTimings(): Timings {
-  return { scrapeInterval: '1s', evaluationInterval: '1s', rateWindow: '10s', alertFor: '2s', groupWait: '1s', groupInterval: '2s', alerts: tuned('2s') };
+  return {
+    scrapeInterval: '1s',
+    evaluationInterval: '1s',
+    rateWindow: '10s',
+    alertFor: '2s',
+    groupWait: '1s',
+    groupInterval: '2s',
+    alerts: tuned('2s'),
+    drift: { window: '10s', baselineOffset: '40s', rollingWindow: '20s' },
+  };
 }
 
 /**

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
-import { Duration } from './duration.ts';
+import { Duration, durationMs } from './duration.ts';
 import { ENGINE_ALERTS, HOST_ALERTS, MODEL_ALERTS, RECEIVER, SEVERITIES } from '../conventions/alerts.ts';
 import { BUCKETS, DEFAULT_PREFIX, GENAI_BUCKETS } from '../conventions/metrics.ts';
 import { MaintenanceSchema } from './maintenance-spec.ts';
@@ -348,6 +348,25 @@ export const MonitoringSpecSchema = z
         minEvents: z.union([z.literal('auto'), z.number().int().min(0)]).default('auto'),
       })
       .prefault({}),
+    /**
+     * Behaviour drift (docs/drift.md): each behaviour signal of a model (output length, truncations,
+     * refusals, empty answers, tool calls) over `window`, compared with two baselines of its own: the
+     * same window `baselineOffset` earlier (seasonal: a weekly cycle by default) and the `rollingWindow`
+     * before the current window. The bands are the drift alerts' thresholds (`alerts.RefusalDrift.threshold`,
+     * per model under `models`), the minimum traffic their `minEvents` (answers in a window).
+     */
+    drift: z
+      .strictObject({
+        /** The window each signal is measured over, now and in the seasonal baseline. */
+        window: Duration.default('1h'),
+        /** How far back the seasonal baseline is (PromQL `offset`): `1w` compares with the same hour of the same weekday. */
+        baselineOffset: Duration.default('1w'),
+        /** The rolling baseline: this long, ending where the current window starts. */
+        rollingWindow: Duration.default('1d'),
+        /** For the truncation band (a factor): a baseline ratio under this counts as this, so a model that never truncated does not alert on its first truncation. */
+        ratioFloor: z.number().gt(0).lt(1).default(0.01),
+      })
+      .prefault({}),
     /** What the responder does about each alert: see docs/responder.md. */
     playbooks: PlaybooksSchema.default({}),
     alertmanager: z
@@ -423,6 +442,16 @@ export const MonitoringSpecSchema = z
       ctx.addIssue({ code: 'custom', path: ['alertmanager', 'watchdog', 'receiver'], message: `no receiver '${am.watchdog.receiver}' under alertmanager.receivers` });
     }
 
+    const drift = spec.drift;
+    if (durationMs(drift.baselineOffset) < durationMs(drift.window)) {
+      ctx.addIssue({ code: 'custom', path: ['drift', 'baselineOffset'], message: `must be at least drift.window (${drift.window}): the seasonal baseline is a window that ended before the current one started` });
+    }
+    if (durationMs(drift.rollingWindow) <= durationMs(drift.window)) {
+      ctx.addIssue({ code: 'custom', path: ['drift', 'rollingWindow'], message: `must be longer than drift.window (${drift.window}): it is the longer baseline` });
+    }
+    if (durationMs(drift.window) < 4 * durationMs(spec.prometheus.scrapeInterval)) {
+      ctx.addIssue({ code: 'custom', path: ['drift', 'window'], message: `must hold at least four scrapes (prometheus.scrapeInterval ${spec.prometheus.scrapeInterval})` });
+    }
     const threshold = sloLatencyThreshold(spec.slo);
     if (spec.slo.enabled && spec.metricsNaming === 'otel') {
       // The OpenTelemetry families have the conventions' buckets, whatever latencyBuckets says.

@@ -44,6 +44,10 @@ const ProfileFields = z.strictObject({
    * of its simulated GPUs' `memory.used`. By default an 8B model in bf16 (15,317 MiB of weights) plus 1.2 GB.
    */
   gpuMemoryMiB: MiB.default(16_517),
+  /** Behaviour (docs/drift.md): the share of answers that decline ("I'm sorry, but I can't help with that."). */
+  refusalFraction: Probability.default(0),
+  /** Behaviour: the share of answers that run on to the client's `max_tokens` (or `outputTokens.max`) and end with `finish_reason: length`. */
+  truncateFraction: Probability.default(0),
 });
 
 /** A fully resolved profile. */
@@ -51,7 +55,8 @@ export type Profile = z.output<typeof ProfileFields>;
 
 /**
  * One model's behaviour: latency (time to first token, time per output token,
- * relative jitter), output length, fault rates and the share of toxic outputs.
+ * relative jitter), output length, fault rates, the share of toxic outputs,
+ * and the shares of refusals and truncated answers.
  */
 export const ProfileSchema = ProfileFields.superRefine((profile, ctx) => {
   for (const issue of profileIssues(profile)) ctx.addIssue({ code: 'custom', ...issue });
@@ -77,6 +82,8 @@ export const ProfilePatchSchema = z.strictObject({
   embeddingDimensions: Dimensions.optional(),
   extraPromptTokens: TokenCount.optional(),
   gpuMemoryMiB: MiB.optional(),
+  refusalFraction: Probability.optional(),
+  truncateFraction: Probability.optional(),
 });
 
 export type ProfilePatch = z.output<typeof ProfilePatchSchema>;

@@ -19,7 +19,18 @@ export const MODEL_ALERTS = [
   'ModelServedByFallback',
   'HighToxicityScore',
   'LowCacheHitRate',
+  // Behaviour drift (docs/drift.md): each signal against its own baselines.
+  'OutputLengthDrift',
+  'TruncationDrift',
+  'RefusalDrift',
+  'EmptyAnswerDrift',
+  'ToolCallDrift',
 ] as const;
+
+/** The behaviour-drift alerts (docs/drift.md). */
+export const DRIFT_ALERTS = ['OutputLengthDrift', 'TruncationDrift', 'RefusalDrift', 'EmptyAnswerDrift', 'ToolCallDrift'] as const satisfies readonly (typeof MODEL_ALERTS)[number][];
+
+export type DriftAlert = (typeof DRIFT_ALERTS)[number];
 
 export const HOST_ALERTS = ['HighGpuMemoryUsage', 'HighCpuUsage', 'HighHostMemoryUsage', 'HighGpuTemperature', 'GpuCollectorFailing'] as const;
 
@@ -68,7 +79,7 @@ export const SEVERITIES = ['critical', 'warning', 'info'] as const;
 
 export type Severity = (typeof SEVERITIES)[number];
 
-export const CATEGORIES = ['performance', 'error', 'content', 'efficiency', 'resource', 'availability', 'slo', 'meta'] as const;
+export const CATEGORIES = ['performance', 'error', 'content', 'drift', 'efficiency', 'resource', 'availability', 'slo', 'meta'] as const;
 
 export type Category = (typeof CATEGORIES)[number];
 
@@ -77,6 +88,7 @@ export const RULE_GROUP = {
   recording: 'llmwatch-recording',
   sloRecording: 'llmwatch-slo-recording',
   engineRecording: 'llmwatch-engine-recording',
+  driftRecording: 'llmwatch-drift-recording',
   alerts: (category: Category) => `llmwatch-${category}-alerts`,
 } as const;
 

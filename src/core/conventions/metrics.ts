@@ -397,6 +397,36 @@ export function recordedNames(prefix: string = DEFAULT_PREFIX, window = '5m') {
 
 export type Quantile = 'p50' | 'p95' | 'p99';
 
+/** The behaviour signals a drift alert compares with its baselines (docs/drift.md). */
+export type DriftSignal = 'outputLength' | 'truncated' | 'refused' | 'empty' | 'toolCalls';
+
+/**
+ * Names recorded by the drift rules, per model: each signal over the drift `window` (`current`),
+ * and its rolling baseline, the mean of `current` over the `rolling` window that ends where the
+ * current window starts (`rolling`); the seasonal baseline is `current` itself read `offset` ago
+ * (`seasonal`, an expression: nothing to record). `answers` is the answers counted in the current
+ * window, for the minimum-traffic guard, and `seasonalAnswers` the same `offset` ago.
+ * @example driftRecordedNames('openllm_', '1h', '1w', '1d').signal('refused').seasonal
+ * // 'model:openllm_answer_refusals:ratio_rate1h offset 1w'
+ */
+export function driftRecordedNames(prefix: string, window: string, offset: string, rolling: string) {
+  const base: Record<DriftSignal, string> = {
+    outputLength: `model:${prefix}${METRIC.completionTokens}:p50`,
+    truncated: `model:${prefix}answers_truncated:ratio`,
+    refused: `model:${prefix}answer_refusals:ratio`,
+    empty: `model:${prefix}answer_empty:ratio`,
+    toolCalls: `model:${prefix}answer_tool_calls:ratio`,
+  };
+  // A quantile is over a window (`p50_1h`), a ratio over a rate window (`ratio_rate1h`).
+  const current = (s: DriftSignal) => (s === 'outputLength' ? `${base[s]}_${window}` : `${base[s]}_rate${window}`);
+  const answers = `model:${counterBaseName(prefix + METRIC.answers)}:increase${window}`;
+  return {
+    signal: (s: DriftSignal) => ({ current: current(s), seasonal: `${current(s)} offset ${offset}`, rolling: `${current(s)}_avg${rolling}_offset${window}` }),
+    answers,
+    seasonalAnswers: `${answers} offset ${offset}`,
+  } as const;
+}
+
 /** Host and GPU names: node-exporter's own, and the article's. */
 export const NODE = {
   cpuSeconds: 'node_cpu_seconds_total',

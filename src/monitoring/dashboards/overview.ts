@@ -8,6 +8,7 @@ import { commonAnnotations, datasourceVariable, panel } from './common.ts';
 import type { Dashboard, Query, Variable } from '../../core/dashboard-model.ts';
 import { byVariable, count, firingAlerts, max, orZero, sum } from './queries.ts';
 import { alertThreshold } from './thresholds.ts';
+import { behaviourRow } from './behaviour.ts';
 
 const MODEL_VAR = 'model';
 const INSTANCE_VAR = 'instance';
@@ -20,7 +21,8 @@ const QUANTILES: ReadonlyArray<readonly [Quantile, string]> = [
 /**
  * The LLM service overview: the source article's latency panel (P50 and P95
  * per model, section 7.2) with P99 beside them, then time to first token,
- * traffic, errors, throughput, capacity, cache and output safety. Per-model
+ * traffic, errors, throughput, capacity, cache, output safety and
+ * behaviour (docs/drift.md). Per-model
  * panels read the recorded names (summed over every gateway replica, the
  * series the alerts read); per-replica panels read the gateway's own metrics.
  */
@@ -233,6 +235,7 @@ export function overviewDashboard(model: MonitoringModel): Dashboard {
           }),
         ],
       },
+      behaviourRow(model, m),
     ],
   };
 }

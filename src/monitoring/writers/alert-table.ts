@@ -4,6 +4,7 @@ import { durationMs } from '../../core/config/duration.ts';
 import { ALERT_LABEL, ENGINE_ALERTS, SEVERITIES } from '../../core/conventions/alerts.ts';
 import { buildModel, resolveTuning } from '../build.ts';
 import { CATALOG } from '../catalog.ts';
+import { DRIFT_CATALOG } from '../drift.ts';
 import type { AlertingRule, MonitoringModel } from '../model.ts';
 
 /** The markers in docs/monitoring.md between which {@link alertTable} is kept; a test fails when it is stale. */
@@ -35,16 +36,16 @@ export function engineAlertTable(): string {
   return alertTable({ ...model, alerts: model.alerts.filter((a) => (ENGINE_ALERTS as readonly string[]).includes(a.name)) });
 }
 
-/** The windows an expression reads: range selectors (`[5m]`) and windowed recording rules (`rate5m`, `ratio_rate1h`, `avg5m`). */
+/** The windows an expression reads: range selectors (`[5m]`), windowed recording rules (`rate5m`, `ratio_rate1h`, `avg5m`, `p50_1h`) and offsets (`offset 1w`). */
 function windowsOf(rules: readonly AlertingRule[]): string {
   const found = new Set<string>();
-  for (const r of rules) for (const m of r.expr.matchAll(/(?:\[|rate|avg)(\d+(?:ms|s|m|h|d|w))\b/g)) found.add(m[1]!);
+  for (const r of rules) for (const m of r.expr.matchAll(/(?:\[|rate|avg|p50_|offset )(\d+(?:ms|s|m|h|d|w))(?![0-9A-Za-z])/g)) found.add(m[1]!);
   return found.size === 0 ? 'none in the rule' : [...found].sort((a, b) => durationMs(a) - durationMs(b)).join(', ');
 }
 
 /** The catalog default of `minEvents` where the alert's definition takes one; the burn rates' from `slo.minEvents`. */
 function minEventsOf(spec: Readonly<MonitoringSpec>, name: string): string {
-  const def = CATALOG.find((d) => d.name === name);
+  const def = [...CATALOG, ...DRIFT_CATALOG].find((d) => d.name === name);
   if (def?.defaults.minEvents !== undefined) return String(resolveTuning(def, spec.alerts[def.name]).minEvents);
   const slo = (spec.slo as { minEvents?: unknown }).minEvents;
   if ((name === 'ErrorBudgetBurn' || name === 'LatencyBudgetBurn') && slo !== undefined) return slo === 'auto' ? 'auto: 1 / (burn rate x budget) per window pair' : String(slo);

@@ -1,7 +1,7 @@
 import type { TimeIntervalSpec } from '../../core/config/maintenance-spec.ts';
 import type { MonitoringSpec, ReceiverSpec } from '../../core/config/monitoring-spec.ts';
 import { hasIntegration } from '../../core/config/receiver-spec.ts';
-import { ALERT_LABEL, RECEIVER, TARGET_LABEL, WATCHDOG_ALERT } from '../../core/conventions/alerts.ts';
+import { ALERT_LABEL, DRIFT_ALERTS, RECEIVER, TARGET_LABEL, WATCHDOG_ALERT } from '../../core/conventions/alerts.ts';
 import { LABEL } from '../../core/conventions/metrics.ts';
 import { JOB } from '../../core/conventions/deploy.ts';
 import type { ModelAlert, Severity, SLO_ALERTS, TARGET_ALERTS } from '../../core/conventions/alerts.ts';
@@ -33,7 +33,9 @@ export function groupByLabels(spec: Readonly<MonitoringSpec>): string[] {
 
 /**
  * The model alerts a model's unreachable upstream (`ModelServerUnreachable`) or its
- * failing answers (`ModelUnavailable`) explain: its latency, errors and throughput.
+ * failing answers (`ModelUnavailable`) explain: its latency, errors and throughput,
+ * and its behaviour drift (the answers that still come, from a struggling server or
+ * another target, are no evidence of the model changing).
  * Not the client error flood (the clients' fault), toxicity or cache hit rate
  * (they do not follow from the server being away), nor the fallback notice.
  */
@@ -49,6 +51,7 @@ export const EXPLAINED_BY_UNAVAILABILITY: readonly string[] = [
   'ModelUnavailable',
   'ErrorBudgetBurn',
   'LatencyBudgetBurn',
+  ...DRIFT_ALERTS,
 ] satisfies ReadonlyArray<ModelAlert | (typeof SLO_ALERTS)[number]>;
 
 /**
@@ -102,6 +105,7 @@ const TARGET_DOWN = 'TargetDown' satisfies TargetAlert;
 const TARGET_ABSENT = 'TargetAbsent' satisfies TargetAlert;
 const SERVER_UNREACHABLE = 'ModelServerUnreachable' satisfies ModelAlert;
 const MODEL_UNAVAILABLE = 'ModelUnavailable' satisfies ModelAlert;
+const SERVED_BY_FALLBACK = 'ModelServedByFallback' satisfies ModelAlert;
 
 /**
  * Renders `alertmanager/alertmanager.yml` (Alertmanager 0.25 syntax: `matchers`,
@@ -207,6 +211,7 @@ export function renderAlertmanager(model: MonitoringModel): GeneratedFile[] {
  *   (and its being unavailable); a model unavailable explains the same, but
  *   never the unreachable upstream that is its cause. Matched on `model` and
  *   `service`: model alerts carry no `instance` (they sum over replicas).
+ * - A model served by its fallback explains its behaviour drift (another model answers).
  * - A node down (its node exporter's `TargetDown`) explains every alert of the
  *   GPU exporter on the same machine, its own `TargetDown` included: matched on
  *   `host`, which the node and GPU scrape jobs add (prometheus-config.ts).
@@ -222,6 +227,16 @@ export function causeInhibitions(model: MonitoringModel, notWatchdog: string): A
     rules.push({
       source_matchers: [eq(TARGET_LABEL.alertname, source)],
       target_matchers: [oneOf(TARGET_LABEL.alertname, targets)],
+      equal: [ALERT_LABEL.service, LABEL.model],
+    });
+  }
+  // A model served by its fallback is another model answering: its behaviour differs by design,
+  // and the fallback notice (itself loud) says why.
+  const drift = DRIFT_ALERTS.filter((n) => present.has(n));
+  if (present.has(SERVED_BY_FALLBACK) && drift.length > 0) {
+    rules.push({
+      source_matchers: [eq(TARGET_LABEL.alertname, SERVED_BY_FALLBACK)],
+      target_matchers: [oneOf(TARGET_LABEL.alertname, drift)],
       equal: [ALERT_LABEL.service, LABEL.model],
     });
   }
