@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { answerSeconds, drillBounds, formatResults, summarise } from '../src/stack/drill.ts';
+import { SCENARIOS, answerSeconds, drillBounds, formatResults, summarise } from '../src/stack/drill.ts';
 import { compressedTimings, localTimings } from '../src/stack/timings.ts';
 import type { DrillResult } from '../src/stack/drill.ts';
+import type { StackInfo } from '../src/stack/stack-info.ts';
 
 const base = { alert: 'A', fireBound: 10, actionBound: 20, resolveBound: 30, problems: [] as string[] };
 const passed: DrillResult = { ...base, scenario: 'latency', fire: 5, resolve: 9, ok: true };
@@ -43,4 +44,16 @@ test('drill bounds are the sum of named terms from the timings, the fault and th
   // The CI's compressed timings scale every term.
   const c = drillBounds(compressedTimings(), {}, 0, 0.25);
   assert.equal(c.fireBound, 2 + 2 + 3 + 0.25);
+});
+
+test('the drift drill: its own window adds to firing, and resolving waits for it instead of the rate window', () => {
+  const t = localTimings();
+  const s = { timings: t, spec: { drift: { window: '1m' } } } as unknown as StackInfo;
+  const drift = SCENARIOS.find((x) => x.name === 'drift')!;
+  const plain = drillBounds(t, {}, 1, 0.25);
+  const b = drillBounds(t, drift, 1, 0.25, s);
+  assert.equal(b.fireBound, plain.fireBound + 60);
+  assert.equal(b.resolveBound, plain.resolveBound - 30 + 60);
+  // Its traffic sets no max_tokens: an answer may run to the profile's longest.
+  assert.equal(answerSeconds({ ttftMs: 0, tpotMs: 10, jitter: 0, outputTokens: { max: 64 } }, null), 0.64);
 });
