@@ -96,6 +96,17 @@ export const SCENARIOS: readonly Scenario[] = [
     // and once they stop the window empties of them (the default resolve bound: the rate window and ticks).
   },
   {
+    name: 'gpu',
+    alert: 'HighGpuMemoryUsage',
+    description: `long contexts (${GPU_DRILL_FAULT.extraPromptTokens} extra prompt tokens) on 8 upstream slots fill the KV cache, and so the memory, of the model's simulated GPU`,
+    model: (s) => s.drillModel,
+    fault: GPU_DRILL_FAULT,
+    concurrency: 8,
+    action: 'switch-model',
+    gpu: true,
+    gauge: true,
+  },
+  {
     name: 'queue',
     alert: 'QueueBacklog',
     description: 'the light model slows to 3 s while 32 clients wait on 8 upstream slots (queue 24); scaled to 3 replicas, 24 slots leave 8 queued',
@@ -140,17 +151,6 @@ export const SCENARIOS: readonly Scenario[] = [
     maxTokens: null,
     prepare: prepareDriftBaselines,
     window: driftWindow,
-  },
-  {
-    name: 'gpu',
-    alert: 'HighGpuMemoryUsage',
-    description: `long contexts (${GPU_DRILL_FAULT.extraPromptTokens} extra prompt tokens) on 8 upstream slots fill the KV cache, and so the memory, of the model's simulated GPU`,
-    model: (s) => s.drillModel,
-    fault: GPU_DRILL_FAULT,
-    concurrency: 8,
-    action: 'switch-model',
-    gpu: true,
-    gauge: true,
   },
 ];
 
@@ -297,6 +297,13 @@ export async function runDrill(s: StackInfo, scenario: Scenario, log: (line: str
     const replicas = (await simulatorURLs(s)).length;
     if (replicas !== 1) {
       return { ...base, skipped: `the stack runs ${replicas} simulator replicas; the scale-out is drilled from one (restart the stack, or wait for a scale-in)`, ok: true, problems: [] };
+    }
+  }
+  if (scenario.gpu === true) {
+    // The simulated GPUs are the first simulator's: traffic spread over replicas never fills them.
+    const replicas = (await simulatorURLs(s)).length;
+    if (replicas !== 1) {
+      return { ...base, skipped: `the stack runs ${replicas} simulator replicas and the simulated GPUs are the first one's (restart the stack; drill all runs gpu before the queue drill scales out)`, ok: true, problems: [] };
     }
   }
 
