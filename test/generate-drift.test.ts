@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { monitoringSpec } from '../src/core/config/monitoring-spec.ts';
 import { DRIFT_ALERTS } from '../src/core/conventions/alerts.ts';
 import { DASHBOARD_UID } from '../src/core/conventions/deploy.ts';
@@ -163,4 +163,42 @@ test('a real Alertmanager: an unreachable upstream or a fallback in service sile
   assert.deepEqual(find(alerts, { alertname: 'TruncationDrift', model: 'switched' }).status.inhibitedBy, [find(alerts, { alertname: 'ModelServedByFallback' }).fingerprint]);
   assert.equal(find(alerts, { alertname: 'RefusalDrift', model: 'fine' }).status.state, 'active');
   assert.equal(down.status.state, 'active');
+});
+
+// A drift window without answers records no signal: not NaN (0/0, or a quantile of empty buckets),
+// which would make the rolling mean over it NaN for a whole rolling window and silence every drift
+// alert of the model (a drill all run showed a quiet 30 s blanking RefusalDrift's baseline for a minute).
+test('a window without answers records no drift signal, so the rolling baseline stays a number', (t) => {
+  const { dir, cleanup } = generateInto(monitoringSpec({}));
+  t.after(cleanup);
+  const tests = join(dir, 'prometheus/tests');
+  const labels = 'model="m"';
+  writeFileSync(
+    join(tests, 'quiet-window.yml'),
+    stringifyYaml({
+      rule_files: ['../rules/drift-recording.yml'],
+      evaluation_interval: '15m',
+      tests: [
+        {
+          interval: '15m',
+          // Answers for 2 h, none for the next 2 h, then again: one refusal in ten throughout.
+          input_series: [
+            { series: `openllm_answers_total{${labels},finish_reason="stop"}`, values: '0+100x8 800x8 800+100x12' },
+            { series: `openllm_answer_refusals_total{${labels}}`, values: '0+10x8 80x8 80+10x12' },
+            ...[0.1, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000].map((le) => ({ series: `openllm_request_completion_tokens_bucket{${labels},endpoint="chat_completions",le="${le}"}`, values: le >= 100 ? '0+100x8 800x8 800+100x12' : '0x28' })),
+            { series: `openllm_request_completion_tokens_bucket{${labels},endpoint="chat_completions",le="+Inf"}`, values: '0+100x8 800x8 800+100x12' },
+          ],
+          promql_expr_test: [
+            // Mid-silence: nothing recorded for the signals (no NaN sample).
+            { expr: 'model:openllm_answer_refusals:ratio_rate1h', eval_time: '3h30m', exp_samples: [] },
+            { expr: 'model:openllm_request_completion_tokens:p50_1h', eval_time: '3h30m', exp_samples: [] },
+            // Traffic back: the rolling baseline (the day before the window) is the mean of the recorded samples.
+            { expr: 'model:openllm_answer_refusals:ratio_rate1h_avg1d_offset1h', eval_time: '6h', exp_samples: [{ labels: `model:openllm_answer_refusals:ratio_rate1h_avg1d_offset1h{${labels}}`, value: 0.1 }] },
+          ],
+        },
+      ],
+    }),
+  );
+  const r = run('promtool', ['test', 'rules', 'quiet-window.yml'], tests);
+  assert.equal(r.status, 0, r.output);
 });

@@ -65,8 +65,12 @@ export function driftRecordingGroup(spec: Readonly<MonitoringSpec>): RuleGroup {
   const rules: RecordingRule[] = [];
   // The median completion size of chat and completions answers (embeddings generate nothing).
   const tokens = `${metricName('completionTokens', p)}_bucket`;
-  rules.push({ record: n.signal('outputLength').current, expr: histogramQuantile(0.5, sumBy([M, 'le'], rate(sel(tokens, ne(LABEL.endpoint, 'embeddings')), w))) });
-  for (const s of RATIO_SIGNALS) rules.push({ record: n.signal(s).current, expr: `${sumBy(by, rate(numerator(s, p), w))} / ${sumBy(by, rate(answers, w))}` });
+  // A window without answers records nothing (not NaN: 0/0, or a quantile of empty buckets): one
+  // NaN sample would turn the rolling mean over it into NaN for a whole rolling window, and with it
+  // every drift alert of the model (seen in a drill all run: a quiet 30 s blanked RefusalDrift's
+  // rolling baseline for a minute).
+  rules.push({ record: n.signal('outputLength').current, expr: `${histogramQuantile(0.5, sumBy([M, 'le'], rate(sel(tokens, ne(LABEL.endpoint, 'embeddings')), w)))} >= 0` });
+  for (const s of RATIO_SIGNALS) rules.push({ record: n.signal(s).current, expr: `${sumBy(by, rate(numerator(s, p), w))} / (${sumBy(by, rate(answers, w))} > 0)` });
   rules.push({ record: n.answers, expr: sumBy(by, `increase(${answers}[${w}])`) });
   // After the current values: rules of a group run in order, so each mean reads this evaluation's history.
   for (const s of ['outputLength', ...RATIO_SIGNALS] as const) rules.push({ record: n.signal(s).rolling, expr: `avg_over_time(${n.signal(s).current}[${r}] offset ${w})` });
