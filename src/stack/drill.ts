@@ -268,9 +268,12 @@ export async function runDrill(s: StackInfo, scenario: Scenario, log: (line: str
   const problems: string[] = [];
   const firingNow = async () => (await promQuery(s, `ALERTS{alertname="${scenario.alert}",alertstate="firing",${matchers.join(',')}}`)) > 0;
   const paged = new Set<string>();
+  const pagesNow = () => promLabelValues(s, `ALERTS{alertstate="firing",severity="critical",model="${model}"}`, 'alertname');
+  // Pages still up from an earlier drill (an error budget burning since the `down` drill) are not this fault's.
+  let pagedBefore = new Set<string>();
   const checkPages = async () => {
     if (scenario.mustNotPage !== true) return;
-    for (const name of await promLabelValues(s, `ALERTS{alertstate="firing",severity="critical",model="${model}"}`, 'alertname')) paged.add(name);
+    for (const name of await pagesNow()) if (!pagedBefore.has(name)) paged.add(name);
   };
 
   const health = (await (await fetch(`${s.urls.responder}/healthz`)).json()) as { breaker?: { tripped: boolean; reason?: string }; killSwitch?: boolean };
@@ -291,6 +294,14 @@ export async function runDrill(s: StackInfo, scenario: Scenario, log: (line: str
   while ((await firingNow()) && Date.now() < settle) await sleep(1000);
   if (await firingNow()) {
     return { ...base, ok: false, problems: [`${scenario.alert} was firing for ${matchers.join(',')} before the fault was injected`] };
+  }
+  if (scenario.mustNotPage === true) {
+    // A drill that must not page starts once the model's pages from earlier drills have cleared (their
+    // errors also fill the rate window this drill's alert reads); what outlives the wait is not counted.
+    const quiet = Date.now() + bounds.resolveBound * 2000;
+    while ((await pagesNow()).length > 0 && Date.now() < quiet) await sleep(1000);
+    pagedBefore = new Set(await pagesNow());
+    if (pagedBefore.size > 0) log(`${scenario.name}: still paging from before the fault, not counted: ${[...pagedBefore].sort().join(', ')}`);
   }
 
   if (scenario.curedByAction === true) {
