@@ -134,8 +134,10 @@ test('llmwatch noise on a real Prometheus: a known history, counted; fewer pages
   const before = {
     ...generated,
     route: { ...generated.route, group_by: ['alertname', 'service', 'model', 'instance'] },
-    inhibit_rules: generated.inhibit_rules.filter((r: { source_matchers: string[] }) => !/ModelServerUnreachable|ModelUnavailable/.test(r.source_matchers.join())),
+    // The cause inhibitions: an unreachable or unavailable model, and one served by its fallback (its drift alerts).
+    inhibit_rules: generated.inhibit_rules.filter((r: { source_matchers: string[] }) => !/ModelServerUnreachable|ModelUnavailable|ModelServedByFallback/.test(r.source_matchers.join())),
   };
+  // What is left: critical over warning, and a down or absent target over what it hides.
   assert.equal(before.inhibit_rules.length, 3);
   writeFileSync(join(dir, 'without.yml'), stringifyYaml(before));
 
