@@ -249,6 +249,12 @@ describe('the endpoint admin API', () => {
       assert.equal(r.status, 400, String(url).slice(0, 20));
       assert.equal(r.body.error.code, 'invalid_endpoint');
     }
+    // Credentials in the URL would never be sent (the pool connects to the origin): refused, and not echoed.
+    const creds = await admin(gw, 'POST', '/admin/upstreams/pool/endpoints', { url: 'http://admin:s3cret-pw@127.0.0.1:1/v1' });
+    assert.equal(creds.status, 400);
+    assert.equal(creds.body.error.code, 'invalid_endpoint');
+    assert.match(String(creds.body.error.message), /credentials.*apiKey/);
+    assert.doesNotMatch(JSON.stringify(creds.body), /s3cret-pw/);
     assert.equal((await admin(gw, 'POST', '/admin/upstreams/nope/endpoints', { url: 'http://127.0.0.1:1/v1' })).status, 404);
     assert.equal((await admin(gw, 'PUT', '/admin/upstreams/pool/endpoints', { url: 'http://127.0.0.1:1/v1' })).status, 405);
     assert.equal((await admin(gw, 'GET', '/admin/upstreamsx')).status, 404);
@@ -261,6 +267,8 @@ describe('upstream config', () => {
     assert.equal(GatewayConfigSchema.safeParse(base({ baseURL: 'http://a/v1' })).success, true);
     assert.equal(GatewayConfigSchema.safeParse(base({ endpoints: ['http://a/v1', 'http://b/v1'] })).success, true);
     for (const bad of [
+      { baseURL: 'http://user:pw@a/v1' },
+      { endpoints: ['http://a/v1', 'http://:pw@b/v1'] },
       { baseURL: 'http://a/v1', endpoints: ['http://b/v1'] },
       {},
       { endpoints: ['http://a/v1', 'http://a/v1/'] },
@@ -269,5 +277,7 @@ describe('upstream config', () => {
     ]) {
       assert.equal(GatewayConfigSchema.safeParse(base(bad)).success, false, JSON.stringify(bad));
     }
+    const creds = GatewayConfigSchema.safeParse(base({ baseURL: 'http://user:pw@a/v1' }));
+    assert.match(String(creds.error?.issues[0]?.message), /credentials.*apiKey/);
   });
 });

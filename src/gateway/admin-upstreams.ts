@@ -4,6 +4,7 @@ import { HTTP_ERR_ADMIN_DISABLED, HTTP_ERR_FORBIDDEN, HTTP_ERR_METHOD_NOT_ALLOWE
 import { parseJsonObject, readBody } from '../core/http/read-body.ts';
 import { redactUrl } from '../core/http/redact.ts';
 import { sendJson } from '../core/http/send.ts';
+import { URL_CREDENTIALS_MESSAGE, hasUrlCredentials } from '../core/config/gateway-config.ts';
 import { GW_ERR_ADMIN_BAD_ENDPOINT, GW_ERR_ADMIN_ENDPOINT_LIMIT, GW_ERR_ADMIN_WORKERS } from './errors.ts';
 import type { Upstream } from './upstream.ts';
 
@@ -82,18 +83,15 @@ export async function serveUpstreamAdmin(
   sendJson(res, add && changed ? 201 : 200, { ...describe(upstream), changed });
 }
 
-/** A base URL to add or remove: http(s), bounded, never logged with its credentials. */
+/** A base URL to add or remove: http(s), bounded, without credentials, never logged with them. */
 function endpointURL(v: unknown): string {
-  if (typeof v === 'string' && v.length <= URL_LIMIT) {
-    try {
-      const u = new URL(v);
-      if ((u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '') return v;
-    } catch {
-      // refused below
-    }
-  }
   const shown = typeof v === 'string' ? ` (got ${redactUrl(v.slice(0, 200))})` : '';
-  throw GW_ERR_ADMIN_BAD_ENDPOINT(`'url' must be an http:// or https:// base URL such as http://127.0.0.1:3001/v1${shown}`, { param: 'url' });
+  const u = typeof v === 'string' && v.length <= URL_LIMIT && URL.canParse(v) ? new URL(v) : undefined;
+  if (u === undefined || (u.protocol !== 'http:' && u.protocol !== 'https:') || u.hostname === '') {
+    throw GW_ERR_ADMIN_BAD_ENDPOINT(`'url' must be an http:// or https:// base URL such as http://127.0.0.1:3001/v1${shown}`, { param: 'url' });
+  }
+  if (hasUrlCredentials(v as string)) throw GW_ERR_ADMIN_BAD_ENDPOINT(`'url' ${URL_CREDENTIALS_MESSAGE}${shown}`, { param: 'url' });
+  return v as string;
 }
 
 function describe(u: Upstream) {

@@ -28,7 +28,7 @@ export const GW_ERR_INVALID_API_KEY = defineError('GW_ERR_INVALID_API_KEY', 401,
 export const GW_ERR_ADMIN_BAD_TARGET = defineError('GW_ERR_ADMIN_BAD_TARGET', 400, 'invalid_request_error', 'invalid_target');
 /** A route switch through the admin API of a gateway run with `--workers` and local routes (`routes.store: local`): each worker routes on its own, so one cannot switch them all. */
 export const GW_ERR_ADMIN_WORKERS = defineError('GW_ERR_ADMIN_WORKERS', 409, 'invalid_request_error', 'route_switch_unsupported');
-/** An admin request to add or remove an upstream endpoint gives no usable `url` (an http:// or https:// base URL). */
+/** An admin request to add or remove an upstream endpoint gives no usable `url` (an http:// or https:// base URL, without credentials). */
 export const GW_ERR_ADMIN_BAD_ENDPOINT = defineError('GW_ERR_ADMIN_BAD_ENDPOINT', 400, 'invalid_request_error', 'invalid_endpoint');
 /** An endpoint change the upstream's bounds forbid: one more than `maxEndpoints`, or removing its last endpoint. */
 export const GW_ERR_ADMIN_ENDPOINT_LIMIT = defineError('GW_ERR_ADMIN_ENDPOINT_LIMIT', 409, 'invalid_request_error', 'endpoint_limit');

@@ -8,7 +8,25 @@ import type { Endpoint } from '../openai/endpoints.ts';
 
 const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/, 'letters, digits and . _ : / - only, at most 128 characters');
 
-const baseURL = () => z.url({ protocol: /^https?$/, error: 'an http:// or https:// URL such as http://127.0.0.1:3000/v1' });
+/**
+ * Credentials in a base URL (`http://user:pass@host/v1`) are refused: the gateway connects to the
+ * origin alone and would never send them, and a URL is logged and shown (redacted, but the server
+ * would still answer 401 for a reason nobody sees). The upstream's key goes in `apiKey`.
+ */
+export const URL_CREDENTIALS_MESSAGE =
+  "holds credentials (user:password@ before the host), which the gateway never sends: put the upstream's key in apiKey (sent as Authorization: Bearer)";
+
+/** True when a URL names a user or a password before its host. */
+export function hasUrlCredentials(url: string): boolean {
+  if (!URL.canParse(url)) return false;
+  const u = new URL(url);
+  return u.username !== '' || u.password !== '';
+}
+
+const baseURL = () =>
+  z
+    .url({ protocol: /^https?$/, error: 'an http:// or https:// URL such as http://127.0.0.1:3000/v1' })
+    .refine((u) => !hasUrlCredentials(u), URL_CREDENTIALS_MESSAGE);
 
 /** The most endpoints one upstream may have: each is a connection pool and a few metric series. */
 export const MAX_ENDPOINTS = 256;
