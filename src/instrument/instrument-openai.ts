@@ -1,6 +1,6 @@
 import type { Registry } from 'prom-client';
 import { Exchange, classifyFailure } from '../core/metering/exchange.ts';
-import { KEPT_TEXT_CHARS } from '../core/metering/stream-meter.ts';
+import { GeneratedText } from '../core/metering/generated-text.ts';
 import { generatedText, reportedUsage, tokenCount } from '../core/metering/usage.ts';
 import type { Endpoint } from '../core/openai/endpoints.ts';
 import type { InferenceRequest } from '../core/openai/validate.ts';
@@ -106,10 +106,7 @@ function wrap(resource: { create: (...args: any[]) => any }, endpoint: Endpoint,
  */
 function observeStream(stream: AsyncIterable<unknown>, request: InferenceRequest, ex: Exchange, target: TargetMeter, idleMs: number): void {
   const iterate = stream[Symbol.asyncIterator].bind(stream);
-  let firstTokenAt = 0;
-  let lastTokenAt = 0;
-  let text = '';
-  let textChars = 0;
+  const generated = new GeneratedText();
   let usage: { prompt: number; completion: number } | undefined;
   let ended = false;
   let idle: NodeJS.Timeout | undefined;
@@ -121,7 +118,7 @@ function observeStream(stream: AsyncIterable<unknown>, request: InferenceRequest
     return true;
   };
   const cancel = () => {
-    if (end()) ex.cancel(textChars === 0 ? undefined : tokenCount(undefined, request, text, textChars));
+    if (end()) ex.cancel(generated.textChars === 0 ? undefined : tokenCount(undefined, request, generated.text, generated.textChars));
   };
   const watch = () => {
     clearTimeout(idle);
@@ -144,20 +141,12 @@ function observeStream(stream: AsyncIterable<unknown>, request: InferenceRequest
           throw err;
         }
         if (r.done) {
-          if (end()) ex.succeed(tokenCount(usage, request, text, textChars), { firstTokenAt, lastTokenAt });
+          if (end()) ex.succeed(tokenCount(usage, request, generated.text, generated.textChars), generated);
           return r;
         }
         if (!ended) watch();
         const chunk = (r.value ?? {}) as Record<string, unknown>;
-        const piece = generatedText(chunk, 'delta');
-        if (piece.length > 0) {
-          const now = performance.now();
-          if (firstTokenAt === 0) firstTokenAt = now;
-          lastTokenAt = now;
-          // Kept up to a bound; the rest is counted for the estimate (see StreamMeter).
-          if (text.length < KEPT_TEXT_CHARS) text += piece.slice(0, KEPT_TEXT_CHARS - text.length);
-          textChars += piece.length;
-        }
+        generated.token(generatedText(chunk, 'delta'));
         usage = reportedUsage(chunk) ?? usage;
         return r;
       },

@@ -2,13 +2,7 @@ import { SseParser } from '../openai/sse.ts';
 import { generatedText, reportedUsage } from './usage.ts';
 import { redactSecrets } from '../http/redact.ts';
 import { StreamFacts } from './answer-facts.ts';
-
-/**
- * The generated text a stream meter keeps, at most: enough for a token
- * estimate's sample and for scoring; the length past it is still counted, so
- * an estimate extrapolates over the whole answer.
- */
-export const KEPT_TEXT_CHARS = 256 * 1024;
+import { GeneratedText } from './generated-text.ts';
 
 /**
  * Watches an OpenAI SSE stream as its bytes pass through the gateway: times
@@ -17,13 +11,7 @@ export const KEPT_TEXT_CHARS = 256 * 1024;
  * and notes `usage`, `[DONE]`, an error event, a malformed event or one that
  * outgrew `maxEventBytes`. It never holds the stream itself.
  */
-export class StreamMeter {
-  firstTokenAt = 0;
-  lastTokenAt = 0;
-  /** The generated text, up to {@link KEPT_TEXT_CHARS}. */
-  text = '';
-  /** The length of the whole generated text, kept or not. */
-  textChars = 0;
+export class StreamMeter extends GeneratedText {
   usage: { prompt: number; completion: number } | undefined;
   /** The behaviour facts of the answer's first choice (finish reason, tool calls, start of its text). */
   readonly facts = new StreamFacts();
@@ -34,6 +22,7 @@ export class StreamMeter {
   readonly #maxEventBytes: number;
 
   constructor(maxEventBytes = Number.POSITIVE_INFINITY) {
+    super();
     this.#maxEventBytes = maxEventBytes;
     this.#parser = new SseParser((data) => this.#onEvent(data), maxEventBytes);
   }
@@ -79,14 +68,7 @@ export class StreamMeter {
       return false;
     }
     this.facts.add(event);
-    const text = generatedText(event, 'delta');
-    if (text.length > 0) {
-      const now = performance.now();
-      if (this.firstTokenAt === 0) this.firstTokenAt = now;
-      this.lastTokenAt = now;
-      if (this.text.length < KEPT_TEXT_CHARS) this.text += text.length <= KEPT_TEXT_CHARS - this.text.length ? text : text.slice(0, KEPT_TEXT_CHARS - this.text.length);
-      this.textChars += text.length;
-    }
+    this.token(generatedText(event, 'delta'));
     const usage = reportedUsage(event);
     if (usage !== undefined) this.usage = usage;
     return true;

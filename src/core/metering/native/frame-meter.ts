@@ -1,6 +1,6 @@
 import { SseParser } from '../../openai/sse.ts';
 import { redactSecrets } from '../../http/redact.ts';
-import { KEPT_TEXT_CHARS } from '../stream-meter.ts';
+import { GeneratedText } from '../generated-text.ts';
 import { NdjsonSplitter } from './ndjson.ts';
 import { TokenTally } from '../../openai/tokens.ts';
 import type { TokenSource } from '../../conventions/metrics.ts';
@@ -39,11 +39,7 @@ export interface NativeReader {
  * oversized frame, error event). Only whole, checked frames are returned for
  * forwarding; nothing is held beyond one frame of `maxEventBytes`.
  */
-export class FrameMeter implements EventSink {
-  firstTokenAt = 0;
-  lastTokenAt = 0;
-  text = '';
-  textChars = 0;
+export class FrameMeter extends GeneratedText implements EventSink {
   prompt: number | undefined;
   completion: number | undefined;
   loadSeconds: number | undefined;
@@ -55,6 +51,7 @@ export class FrameMeter implements EventSink {
   readonly #splitter: { push(c: Uint8Array): Buffer; end(): Buffer; readonly overflowed: boolean } | undefined;
 
   constructor(reader: NativeReader, maxEventBytes = Number.POSITIVE_INFINITY, streaming = true) {
+    super();
     this.#reader = reader;
     this.#maxEventBytes = maxEventBytes;
     if (streaming) {
@@ -87,15 +84,6 @@ export class FrameMeter implements EventSink {
     if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) return false;
     this.#reader.read(obj as Record<string, unknown>, this, true);
     return true;
-  }
-
-  token(text: string): void {
-    if (text.length === 0) return;
-    const now = performance.now();
-    if (this.firstTokenAt === 0) this.firstTokenAt = now;
-    this.lastTokenAt = now;
-    if (this.text.length < KEPT_TEXT_CHARS) this.text += text.length <= KEPT_TEXT_CHARS - this.text.length ? text : text.slice(0, KEPT_TEXT_CHARS - this.text.length);
-    this.textChars += text.length;
   }
 
   usage(prompt: number | undefined, completion: number | undefined): void {
