@@ -49,6 +49,79 @@ export function nextReplicas(current: number, p: Pick<ScaleParams, 'direction' |
 }
 
 /**
+ * Why a scale failed, for callers that branch on it (`data.reason` of a
+ * failure); the detail carries the API's own status and message.
+ */
+export type ScaleFailureReason =
+  | 'invalid-params'
+  | 'not-found'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'conflict'
+  | 'api-error'
+  | 'unreachable'
+  | 'timeout'
+  | 'aborted';
+
+/** A scale run's parsed params and what both scale actions derive from them before reading the count. */
+export interface ScaleRun {
+  readonly p: ScaleParams;
+  readonly ids: { readonly deployment: string; readonly namespace: string };
+  /** `namespace/deployment`, for messages. */
+  readonly target: string;
+  /** The count an interrupted attempt had decided (its checkpoint), while within `[min, max]`: finished by writing it. */
+  readonly resumeTo: number | undefined;
+  /** A failure result carrying the reason, the deployment and `extra`. */
+  readonly fail: (reason: ScaleFailureReason, detail: string, extra?: Record<string, unknown>) => ActionResult;
+}
+
+/** Starts a scale run from the step's params and checkpoint; invalid params are the failure result. */
+export function startScale(ctx: ActionContext): ScaleRun | ActionResult {
+  const parsed = scaleParamsSchema.safeParse(ctx.params);
+  if (!parsed.success) {
+    return { outcome: 'failure', detail: `invalid scale params: ${zodProblems(parsed.error).join('; ')}`, data: { reason: 'invalid-params' } };
+  }
+  const p = parsed.data;
+  const ids = { deployment: p.deployment, namespace: p.namespace };
+  return {
+    p,
+    ids,
+    target: `${p.namespace}/${p.deployment}`,
+    // An earlier attempt was cut short after deciding its count: finish it by setting that count.
+    resumeTo: typeof ctx.resume?.to === 'number' && ctx.resume.to >= p.min && ctx.resume.to <= p.max ? ctx.resume.to : undefined,
+    fail: (reason, detail, extra = {}) => ({ outcome: 'failure', detail, data: { reason, ...ids, ...extra } }),
+  };
+}
+
+/**
+ * The count an attempt that read `from` replicas writes, or the result that
+ * ends the run without a write: the interrupted attempt's count already there
+ * (a no-op success), already at (or beyond) the bound, or a dry run. `where`
+ * follows the deployment's name in messages (` in the local stack`, or empty).
+ */
+export function scaleTo(run: ScaleRun, from: number, dryRun: boolean, where: string): number | ActionResult {
+  const { p, ids, target, resumeTo } = run;
+  if (resumeTo !== undefined && from === resumeTo) {
+    return { outcome: 'success', detail: `deployment ${target} already at ${from} replicas: the interrupted attempt had written them (no-op)`, data: { from, to: from, ...ids, resumed: true } };
+  }
+  const to = resumeTo ?? nextReplicas(from, p);
+  if (to === undefined) {
+    const bound = p.direction === 'out' ? `max ${p.max}` : `min ${p.min}`;
+    const at = from === (p.direction === 'out' ? p.max : p.min) ? `already at ${bound}` : `${from} replicas, already beyond ${bound}`;
+    return { outcome: 'skipped', detail: `${at} (deployment ${target}${where})`, data: { from, to: from, ...ids } };
+  }
+  if (dryRun) return { outcome: 'dry-run', detail: `would scale deployment ${target}${where} from ${from} to ${to}`, data: { from, to, ...ids } };
+  return to;
+}
+
+/** The failure of a run its signal cut short: the engine's timeout, or an abort (shutdown). */
+export function scaleAborted(signal: AbortSignal, run: ScaleRun): ActionResult {
+  const reason: unknown = signal.reason;
+  if (reason instanceof Error && reason.name === 'TimeoutError') return run.fail('timeout', `timed out scaling deployment ${run.target}`);
+  return run.fail('aborted', `aborted scaling deployment ${run.target}: ${reason instanceof Error ? reason.message : String(reason)}`);
+}
+
+/**
  * The `scale` action over any {@link ReplicaDriver}, with the Kubernetes
  * action's safety rules: one `step` towards `[min, max]` and never past it,
  * a checkpoint of the count before the write (an interrupted attempt is
@@ -58,53 +131,34 @@ export function nextReplicas(current: number, p: Pick<ScaleParams, 'direction' |
  * signal honoured. It never throws: every failure is a result with a reason.
  */
 export function createDriverScaleAction(driver: ReplicaDriver): Action {
+  const where = ` in ${driver.where}`;
   return {
     id: 'scale',
     async run(ctx: ActionContext): Promise<ActionResult> {
-      const parsed = scaleParamsSchema.safeParse(ctx.params);
-      if (!parsed.success) {
-        return { outcome: 'failure', detail: `invalid scale params: ${zodProblems(parsed.error).join('; ')}`, data: { reason: 'invalid-params' } };
-      }
-      const p = parsed.data;
-      const ids = { deployment: p.deployment, namespace: p.namespace };
-      const target = `${p.namespace}/${p.deployment}`;
-      const fail = (reason: string, detail: string, extra: Record<string, unknown> = {}): ActionResult => ({ outcome: 'failure', detail, data: { reason, ...ids, ...extra } });
-      const resumeTo = typeof ctx.resume?.to === 'number' && ctx.resume.to >= p.min && ctx.resume.to <= p.max ? ctx.resume.to : undefined;
+      const run = startScale(ctx);
+      if ('outcome' in run) return run;
+      const { ids, target } = run;
       try {
         for (let attempt = 1; ; attempt++) {
-          if (ctx.signal.aborted) return aborted(ctx.signal, target, fail);
+          if (ctx.signal.aborted) return scaleAborted(ctx.signal, run);
           const state = await driver.read(ids, ctx.signal);
           const from = state.replicas;
-          if (resumeTo !== undefined && from === resumeTo) {
-            return { outcome: 'success', detail: `deployment ${target} already at ${from} replicas: the interrupted attempt had written them (no-op)`, data: { from, to: from, ...ids, resumed: true } };
-          }
-          const to = resumeTo ?? nextReplicas(from, p);
-          if (to === undefined) {
-            const bound = p.direction === 'out' ? `max ${p.max}` : `min ${p.min}`;
-            const where = from === (p.direction === 'out' ? p.max : p.min) ? `already at ${bound}` : `${from} replicas, already beyond ${bound}`;
-            return { outcome: 'skipped', detail: `${where} (deployment ${target} in ${driver.where})`, data: { from, to: from, ...ids } };
-          }
-          if (ctx.dryRun) return { outcome: 'dry-run', detail: `would scale deployment ${target} in ${driver.where} from ${from} to ${to}`, data: { from, to, ...ids } };
+          const to = scaleTo(run, from, ctx.dryRun, where);
+          if (typeof to !== 'number') return to;
           ctx.checkpoint?.({ from, to });
           try {
             await driver.write(ids, to, state.version, ctx.signal);
-            return { outcome: 'success', detail: `scaled ${target} in ${driver.where} from ${from} to ${to}`, data: { from, to, ...ids, attempts: attempt } };
+            return { outcome: 'success', detail: `scaled ${target}${where} from ${from} to ${to}`, data: { from, to, ...ids, attempts: attempt } };
           } catch (err) {
             if (!(err instanceof ReplicaDriverError && err.reason === 'conflict')) throw err;
-            if (attempt >= 2) return fail('conflict', `conflict: deployment ${target} was changed by another writer during both attempts (${err.message})`, { attempts: attempt });
+            if (attempt >= 2) return run.fail('conflict', `conflict: deployment ${target} was changed by another writer during both attempts (${err.message})`, { attempts: attempt });
           }
         }
       } catch (err) {
-        if (ctx.signal.aborted) return aborted(ctx.signal, target, fail);
-        if (err instanceof ReplicaDriverError) return fail(err.reason, err.message);
-        return fail('unreachable', `cannot scale deployment ${target} in ${driver.where}: ${(err as Error).message}`);
+        if (ctx.signal.aborted) return scaleAborted(ctx.signal, run);
+        if (err instanceof ReplicaDriverError) return run.fail(err.reason, err.message);
+        return run.fail('unreachable', `cannot scale deployment ${target}${where}: ${(err as Error).message}`);
       }
     },
   };
-}
-
-function aborted(signal: AbortSignal, target: string, fail: (reason: string, detail: string) => ActionResult): ActionResult {
-  const reason: unknown = signal.reason;
-  if (reason instanceof Error && reason.name === 'TimeoutError') return fail('timeout', `timed out scaling deployment ${target}`);
-  return fail('aborted', `aborted scaling deployment ${target}: ${reason instanceof Error ? reason.message : String(reason)}`);
 }

@@ -1,29 +1,16 @@
-import { zodProblems } from '../../core/config/validate.ts';
 import { ApiException, AppsV1Api, IsomorphicFetchHttpLibrary } from '@kubernetes/client-node';
 import type { HttpLibrary, KubeConfig, V1Scale } from '@kubernetes/client-node';
 import type { z } from 'zod';
 import type { Action, ActionContext, ActionResult } from '../types.ts';
 import { scaleParamsSchema } from '../../core/config/action-specs.ts';
-import { nextReplicas } from './scale-driver.ts';
+import { scaleAborted, scaleTo, startScale } from './scale-driver.ts';
+import type { ScaleFailureReason, ScaleRun } from './scale-driver.ts';
 
 export { scaleParamsSchema };
 
 export type ScaleParams = z.output<typeof scaleParamsSchema>;
 
-/**
- * Why a scale failed, for callers that branch on it (`data.reason` of a
- * failure); the detail carries the API server's own status and message.
- */
-export type ScaleFailureReason =
-  | 'invalid-params'
-  | 'not-found'
-  | 'unauthorized'
-  | 'forbidden'
-  | 'conflict'
-  | 'api-error'
-  | 'unreachable'
-  | 'timeout'
-  | 'aborted';
+export type { ScaleFailureReason };
 
 export interface ScaleActionOptions {
   /** Where the Deployments live and how to authenticate (in-cluster, a kubeconfig file, ...). */
@@ -55,13 +42,9 @@ export function createScaleAction(opts: ScaleActionOptions): Action {
   return {
     id: 'scale',
     async run(ctx: ActionContext): Promise<ActionResult> {
-      const parsed = scaleParamsSchema.safeParse(ctx.params);
-      if (!parsed.success) {
-        return { outcome: 'failure', detail: `invalid scale params: ${zodProblems(parsed.error).join('; ')}`, data: { reason: 'invalid-params' } };
-      }
-      const p = parsed.data;
-      const target = `${p.namespace}/${p.deployment}`;
-      const ids = { deployment: p.deployment, namespace: p.namespace };
+      const run = startScale(ctx);
+      if ('outcome' in run) return run;
+      const { p, ids, target } = run;
       // Per call, so the engine's timeout and shutdown abort the HTTP request itself.
       const httpApi: HttpLibrary = {
         send(request) {
@@ -69,31 +52,13 @@ export function createScaleAction(opts: ScaleActionOptions): Action {
           return transport.send(request);
         },
       };
-      const fail = (reason: ScaleFailureReason, detail: string, extra: Record<string, unknown> = {}): ActionResult => ({
-        outcome: 'failure',
-        detail,
-        data: { reason, ...ids, ...extra },
-      });
-
-      // An earlier attempt was cut short after deciding its count: finish it by setting that count.
-      const resumeTo = typeof ctx.resume?.to === 'number' && ctx.resume.to >= p.min && ctx.resume.to <= p.max ? ctx.resume.to : undefined;
       try {
         for (let attempt = 1; ; attempt++) {
-          if (ctx.signal.aborted) return aborted(ctx.signal, target, fail);
+          if (ctx.signal.aborted) return scaleAborted(ctx.signal, run);
           const scale = await api.readNamespacedDeploymentScale({ name: p.deployment, namespace: p.namespace }, { httpApi });
           const from = scale.spec?.replicas ?? 0;
-          if (resumeTo !== undefined && from === resumeTo) {
-            return { outcome: 'success', detail: `deployment ${target} already at ${from} replicas: the interrupted attempt had written them (no-op)`, data: { from, to: from, ...ids, resumed: true } };
-          }
-          const to = resumeTo ?? nextReplicas(from, p);
-          if (to === undefined) {
-            const bound = p.direction === 'out' ? `max ${p.max}` : `min ${p.min}`;
-            const where = from === (p.direction === 'out' ? p.max : p.min) ? `already at ${bound}` : `${from} replicas, already beyond ${bound}`;
-            return { outcome: 'skipped', detail: `${where} (deployment ${target})`, data: { from, to: from, ...ids } };
-          }
-          if (ctx.dryRun) {
-            return { outcome: 'dry-run', detail: `would scale deployment ${target} from ${from} to ${to}`, data: { from, to, ...ids } };
-          }
+          const to = scaleTo(run, from, ctx.dryRun, '');
+          if (typeof to !== 'number') return to;
           const body: V1Scale = {
             apiVersion: 'autoscaling/v1',
             kind: 'Scale',
@@ -108,7 +73,7 @@ export function createScaleAction(opts: ScaleActionOptions): Action {
           } catch (err) {
             if (!(err instanceof ApiException && err.code === 409)) throw err;
             if (attempt >= 2) {
-              return fail('conflict', `conflict: deployment ${target} was changed by another writer during both attempts (409 Conflict: ${statusOf(err).message})`, {
+              return run.fail('conflict', `conflict: deployment ${target} was changed by another writer during both attempts (409 Conflict: ${statusOf(err).message})`, {
                 status: 409,
                 attempts: attempt,
               });
@@ -116,23 +81,15 @@ export function createScaleAction(opts: ScaleActionOptions): Action {
           }
         }
       } catch (err) {
-        return failureOf(err, ctx.signal, target, server, fail);
+        return failureOf(err, ctx.signal, run, server);
       }
     },
   };
 }
 
-type Fail = (reason: ScaleFailureReason, detail: string, extra?: Record<string, unknown>) => ActionResult;
-
-function aborted(signal: AbortSignal, target: string, fail: Fail): ActionResult {
-  const reason: unknown = signal.reason;
-  if (reason instanceof Error && reason.name === 'TimeoutError') return fail('timeout', `timed out scaling deployment ${target}`);
-  const why = reason instanceof Error ? reason.message : String(reason);
-  return fail('aborted', `aborted scaling deployment ${target}: ${why}`);
-}
-
-function failureOf(err: unknown, signal: AbortSignal, target: string, server: string, fail: Fail): ActionResult {
-  if (signal.aborted) return aborted(signal, target, fail);
+function failureOf(err: unknown, signal: AbortSignal, run: ScaleRun, server: string): ActionResult {
+  if (signal.aborted) return scaleAborted(signal, run);
+  const { target, fail } = run;
   if (err instanceof ApiException) {
     const code = err.code;
     const s = statusOf(err);
