@@ -173,6 +173,9 @@ async function openLoop(pool: Pool, body: string, rate: number, seconds: number)
   return lat.sort((a, b) => a - b);
 }
 
+/** Events in one stream, counted on the first stream that ended (for the CPU per event). */
+let eventsPerStream = 0;
+
 /** `streams` concurrent streaming requests, each starting when the last ended, for `seconds`; time to the first byte of each. */
 async function closedStreams(pool: Pool, body: string, streams: number, seconds: number): Promise<number[]> {
   const ttft: number[] = [];
@@ -184,10 +187,13 @@ async function closedStreams(pool: Pool, body: string, streams: number, seconds:
         try {
           const res = await pool.request({ path: '/v1/chat/completions', method: 'POST', headers: { 'content-type': 'application/json' }, body });
           let first = true;
-          for await (const _chunk of res.body) {
+          let events = 0;
+          for await (const chunk of res.body) {
             if (first && res.statusCode === 200) ttft.push(performance.now() - t0);
             first = false;
+            if (eventsPerStream === 0) events += (chunk as Buffer).toString().split('data:').length - 1;
           }
+          if (eventsPerStream === 0) eventsPerStream = events;
         } catch {
           // counted as missing
         }
@@ -211,10 +217,12 @@ async function main(): Promise<void> {
   writeFileSync(simConfig, `defaults:\n  ${timing}\n  jitter: 0\n  outputTokens: { min: 16, max: 16 }\nmodels:\n  ${MODEL}: {}\n`);
   const sim = await startPart(['simulate', '--config', simConfig, '--port', '0']);
   const gwConfig = join(dir, 'gateway.json');
-  writeFileSync(gwConfig, JSON.stringify({ port: 0, safety: { scorer: args.safety }, upstreams: { sim: { baseURL: `${sim.url}/v1` } }, models: { [MODEL]: { upstream: 'sim' } } }));
+  // The concurrency of bench/gateway-compare.ts: with the default 64, 200 streams wait in the limiter.
+  writeFileSync(gwConfig, JSON.stringify({ port: 0, safety: { scorer: args.safety }, upstreams: { sim: { baseURL: `${sim.url}/v1`, maxConcurrency: 512, maxQueue: 4096 } }, models: { [MODEL]: { upstream: 'sim' } } }));
   const profDir = join(dir, 'prof');
   const gw = await startPart(['gateway', '--config', gwConfig], ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-interval', '200', '--import', new URL('./eld-probe.mjs', import.meta.url).href]);
-  const body = JSON.stringify({ model: MODEL, stream: streams > 0, messages: [{ role: 'user', content: 'Summarise the state of the cluster in one line.' }] });
+  // Streams ask for usage, as bench/gateway-compare.ts's do (no token estimate).
+  const body = JSON.stringify({ model: MODEL, stream: streams > 0, ...(streams > 0 ? { stream_options: { include_usage: true } } : {}), messages: [{ role: 'user', content: 'Summarise the state of the cluster in one line.' }] });
   const pool = new Pool(gw.url, { connections: Math.max(64, streams) });
   console.log(`load average before: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   if (streams > 0) await closedStreams(pool, body, streams, 2);
@@ -236,7 +244,12 @@ async function main(): Promise<void> {
     .sort((a, b) => statSync(join(profDir, b)).size - statSync(join(profDir, a)).size)[0]!;
   console.log(`profile: ${join(profDir, file)}\n`);
   // The measured phase only: the last `seconds` before shutdown.
-  console.log(analyse(JSON.parse(readFileSync(join(profDir, file), 'utf8')) as Profile, Number(args.top), seconds - 0.5));
+  const report = analyse(JSON.parse(readFileSync(join(profDir, file), 'utf8')) as Profile, Number(args.top), seconds - 0.5);
+  // The busy CPU of the window per request (per stream and per SSE event with --streams), for A/Bs.
+  const busy = Number(/busy ([\d.]+) s/.exec(report)![1]) * 1e6;
+  const n = (lat.length * (seconds - 0.5)) / seconds;
+  console.log(streams > 0 ? `busy CPU: ${(busy / n).toFixed(0)} µs per stream, ${(busy / (n * eventsPerStream)).toFixed(1)} µs per event (${eventsPerStream} events a stream)\n` : `busy CPU: ${(busy / n).toFixed(0)} µs per request\n`);
+  console.log(report);
 }
 
 await main();
