@@ -28,6 +28,7 @@ import { classifyUpstreamError } from './upstream.ts';
 import { generatedText, tokenCount } from '../core/metering/usage.ts';
 import type { TokenCount } from '../core/metering/usage.ts';
 import { redactSecrets } from '../core/http/redact.ts';
+import { chunkWriter } from '../core/http/chunk-writer.ts';
 
 /** The services the proxy core calls through narrow interfaces; each is optional. */
 export interface ProxyServices {
@@ -374,6 +375,7 @@ export function pump(body: Dispatcher.ResponseData['body'], res: ServerResponse,
   return new Promise<void>((resolve, reject) => {
     let settled = false;
     const resume = () => body.resume();
+    const out = chunkWriter(res);
     const done = (err?: unknown) => {
       if (settled) return;
       settled = true;
@@ -382,16 +384,16 @@ export function pump(body: Dispatcher.ResponseData['body'], res: ServerResponse,
       body.off('error', onError);
       // The body may still fail after this (undici destroys it when the signal aborts): not a crash.
       body.on('error', ignore);
-      res.off('drain', resume);
+      out.drainer.off('drain', resume);
       signal.removeEventListener('abort', onAbort);
       if (err === undefined) resolve();
       else reject(err);
     };
     const onData = (chunk: Buffer) => {
-      const out = transform(chunk);
-      if (out.length > 0 && !res.write(out)) {
+      const bytes = transform(chunk);
+      if (bytes.length > 0 && !out.write(bytes)) {
         body.pause();
-        res.once('drain', resume);
+        out.drainer.once('drain', resume);
       }
       if (stop()) {
         done();
