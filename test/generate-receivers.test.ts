@@ -49,6 +49,10 @@ describe('receivers in llmwatch.yaml: secrets from files only', () => {
     assert.match(refused({ receivers: { 'llmwatch-responder': {} } }), /alertmanager\.receivers\.llmwatch-responder: 'llmwatch-responder' is a receiver llmwatch generates itself/);
     assert.match(refused({ receivers: { oncall: { pagerduty: [{ routingKeyFile: '/a', serviceKeyFile: '/b' }] } } }), /pagerduty\.0: set exactly one of routingKeyFile/);
     assert.match(refused({ pager: { slackWebhookURL: 'https://hooks.slack.com/x' } }), /alertmanager\.pager: replaced by alertmanager\.receivers and alertmanager\.routes/);
+    // A URL that does not parse gets the format's message: the credentials check must not throw on it (it did: a bare 'Invalid URL' crash).
+    for (const url of ['not a url', 'http://[::1', '::::']) {
+      assert.match(refused({ receivers: { oncall: { webhook: [{ url }] } } }), /alertmanager\.receivers\.oncall\.webhook\.0\.url: Invalid URL/, url);
+    }
   });
 });
 

@@ -4,7 +4,8 @@ import { HTTP_ERR_ADMIN_DISABLED, HTTP_ERR_FORBIDDEN, HTTP_ERR_METHOD_NOT_ALLOWE
 import { parseJsonObject, readBody } from '../core/http/read-body.ts';
 import { redactUrl } from '../core/http/redact.ts';
 import { sendJson } from '../core/http/send.ts';
-import { URL_CREDENTIALS_MESSAGE, hasUrlCredentials } from '../core/config/gateway-config.ts';
+import { URL_CREDENTIALS_MESSAGE } from '../core/config/gateway-config.ts';
+import { hasUrlCredentials } from '../core/config/secrets.ts';
 import { GW_ERR_ADMIN_BAD_ENDPOINT, GW_ERR_ADMIN_ENDPOINT_LIMIT, GW_ERR_ADMIN_WORKERS } from './errors.ts';
 import type { Upstream } from './upstream.ts';
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { BUCKETS, DEFAULT_GENAI_PROVIDER, DEFAULT_PREFIX, METRICS_NAMING } from '../conventions/metrics.ts';
 import { LOG_LEVELS } from '../log.ts';
-import { TokenSchema } from './secrets.ts';
+import { TokenSchema, hasUrlCredentials } from './secrets.ts';
 import { NATIVE_APIS } from '../native/endpoints.ts';
 import { ENDPOINT_NAMES } from '../openai/endpoints.ts';
 import type { Endpoint } from '../openai/endpoints.ts';
@@ -15,13 +15,6 @@ const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/, 'letters, 
  */
 export const URL_CREDENTIALS_MESSAGE =
   "holds credentials (user:password@ before the host), which the gateway never sends: put the upstream's key in apiKey (sent as Authorization: Bearer)";
-
-/** True when a URL names a user or a password before its host. */
-export function hasUrlCredentials(url: string): boolean {
-  if (!URL.canParse(url)) return false;
-  const u = new URL(url);
-  return u.username !== '' || u.password !== '';
-}
 
 const baseURL = () =>
   z

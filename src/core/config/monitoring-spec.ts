@@ -6,6 +6,7 @@ import { BUCKETS, DEFAULT_PREFIX, GENAI_BUCKETS } from '../conventions/metrics.t
 import { MaintenanceSchema } from './maintenance-spec.ts';
 import { PlaybooksSchema } from './playbook-spec.ts';
 import { ReceiverName, ReceiverSpecSchema } from './receiver-spec.ts';
+import { hasUrlCredentials } from './secrets.ts';
 import type { ReceiverSpec } from './receiver-spec.ts';
 import { loadConfigFile, validateConfig } from './validate.ts';
 
@@ -217,11 +218,7 @@ export const MonitoringSpecSchema = z
                     .url()
                     // zod runs refinements after a failed format check too: a URL that does not parse is left to z.url()'s message.
                     .refine((u) => !URL.canParse(u) || /^https?:$/.test(new URL(u).protocol), 'an http:// or https:// URL')
-                    .refine((u) => {
-                      if (!URL.canParse(u)) return true;
-                      const parsed = new URL(u);
-                      return parsed.username === '' && parsed.password === '';
-                    }, 'holds credentials (a user name or password before the host); a secret is never written inline: use basicAuth.passwordFile or credentialsFile'),
+                    .refine((u) => !hasUrlCredentials(u), 'holds credentials (a user name or password before the host); a secret is never written inline: use basicAuth.passwordFile or credentialsFile'),
                   /** HTTP basic auth: the user name, and the password from a file (`basic_auth.password_file`). */
                   basicAuth: z.strictObject({ username: z.string().min(1), passwordFile: SecretFile }, { error: refuseInlineSecrets }).optional(),
                   /** A token sent in the Authorization header, from a file (`authorization.credentials_file`). */

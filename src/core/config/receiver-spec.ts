@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { hasUrlCredentials } from './secrets.ts';
 
 /**
  * The receivers `llmwatch.yaml` declares for Alertmanager (0.25): webhook,
@@ -43,10 +44,7 @@ function integration<T extends z.ZodRawShape>(shape: T) {
 const SecretFile = z.string().min(1, 'a path to the file that holds the secret');
 
 /** A URL with no credentials in it (`https://user:pass@host` is an inline secret). */
-const PlainURL = z.url().refine((u) => {
-  const parsed = new URL(u);
-  return parsed.username === '' && parsed.password === '';
-}, 'holds credentials (a user name or password before the host); a secret is never written inline: send a bearer token from credentialsFile instead');
+const PlainURL = z.url().refine((u) => !hasUrlCredentials(u), 'holds credentials (a user name or password before the host); a secret is never written inline: send a bearer token from credentialsFile instead');
 
 const WebhookIntegration = integration({
   /** Alertmanager 0.25 has no `url_file`: the URL is written as is, so it must not be the secret. */

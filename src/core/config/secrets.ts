@@ -38,3 +38,14 @@ export const TokenSchema = z
     tokenFile: z.string().min(1).optional(),
   })
   .refine((t) => t.token === undefined || t.tokenFile === undefined, { message: "give either 'token' or 'tokenFile', not both" });
+
+/**
+ * True when a URL names a user or a password before its host: an inline secret. False for a
+ * string that is no URL at all (a refinement runs after a failed format check too, and must not
+ * throw on it: the format check's own message is the one to show).
+ */
+export function hasUrlCredentials(url: string): boolean {
+  if (!URL.canParse(url)) return false;
+  const u = new URL(url);
+  return u.username !== '' || u.password !== '';
+}
