@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SCENARIOS, answerSeconds, drillBounds, formatResults, summarise } from '../src/stack/drill.ts';
+import { SCENARIOS, answerSeconds, drillBounds, formatResults, scaleInBounds, summarise } from '../src/stack/drill.ts';
 import { compressedTimings, localTimings } from '../src/stack/timings.ts';
 import type { DrillResult } from '../src/stack/drill.ts';
 import type { StackInfo } from '../src/stack/stack-info.ts';
@@ -56,4 +56,18 @@ test('the drift drill: its own window adds to firing, and resolving waits for it
   assert.equal(b.resolveBound, plain.resolveBound - 30 + 60);
   // Its traffic sets no max_tokens: an answer may run to the profile's longest.
   assert.equal(answerSeconds({ ttftMs: 0, tpotMs: 10, jitter: 0, outputTokens: { max: 64 } }, null), 0.64);
+});
+
+test('the scale drill: right after queue in drill all, its bounds from the alert window, for and the stack timings', () => {
+  const names = SCENARIOS.map((s) => s.name);
+  assert.equal(names.indexOf('scale'), names.indexOf('queue') + 1);
+  const t = localTimings(); // evaluation 2 s, scrape 2 s, group_wait 2 s, group_interval 5 s
+  assert.deepEqual(t.alerts.SpareReplicas, { for: '10s', window: '30s', threshold: 4 });
+  const b = scaleInBounds(t, { window: '30s', for: '10s' }, 0.3, 0.01, 0.05);
+  // fire: the window + the evaluation that first sees it clear + for + the group's evaluation + a poll.
+  assert.equal(b.fireBound, 30 + 2 + 10 + 0.05 + 0.3);
+  // action: fire less the poll + one evaluation + the longer of group_wait and group_interval.
+  assert.equal(b.actionBound, 30 + 2 + 10 + 0.05 + 2 + 5);
+  // resolve: a scrape + its duration + an evaluation + the group's evaluation + a poll.
+  assert.equal(b.resolveBound, 2 + 0.01 + 2 + 0.05 + 0.3);
 });

@@ -10,7 +10,7 @@ import { compressedTimings } from '../src/stack/timings.ts';
 // The article's loop closed locally: a queue over 20 makes the responder scale the stack's simulator to 3
 // replicas through the local driver, the new slots drain the queue, and QueueBacklog resolves while the
 // fault and the traffic go on.
-test('the queue drill: QueueBacklog fires, the responder scales to 3 replicas, the queue drains and the alert resolves under the same load', { timeout: 240_000 }, async (t) => {
+test('the queue drill: QueueBacklog fires, the responder scales to 3 replicas, the queue drains and the alert resolves under the same load; then the scale drill steps back in to 1', { timeout: 420_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'llmwatch-stack-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const lines: string[] = [];
@@ -36,4 +36,28 @@ test('the queue drill: QueueBacklog fires, the responder scales to 3 replicas, t
   // Already scaled out: the scale-out cannot be drilled again, and says so rather than passing.
   const again = await runDrill(stack.info, queue, (l) => lines.push(l));
   assert.match(again.skipped ?? '', /runs 3 simulator replicas/);
+
+  // The scale-in (issue 15): under light traffic SpareReplicas fires, the responder (a warning: scale-in
+  // is low risk) steps in one replica, the alert resolves (the count changed), fires again a window
+  // later, and steps in again: back at one replica, each step audited, no request failed.
+  const scale = SCENARIOS.find((s) => s.name === 'scale')!;
+  const scaled = await runDrill(stack.info, scale, (l) => lines.push(l));
+  console.log(formatResults([scaled]).replace(/^/gm, '# '));
+  assert.equal(scaled.ok, true, `${scaled.problems.join('; ')}\n${lines.join('\n')}`);
+  assert.deepEqual(scaled.steps?.map((x) => [x.from, x.to]), [[3, 2], [2, 1]]);
+  const after = (await (await fetch(`${stack.info.urls.gateway}/admin/upstreams/local`, { headers: { authorization: `Bearer ${stack.info.adminToken}` } })).json()) as { slots: number; endpoints: unknown[] };
+  assert.equal(after.endpoints.length, 1);
+  assert.equal(after.slots, 8);
+  assert.ok(lines.some((l) => /^scale {2}stopped .*; 1 replica of openllm$/.test(l)), lines.join('\n'));
+  const audit = (await (await fetch(`${stack.info.urls.responder}/actions?alertname=SpareReplicas&limit=100`, { headers: { authorization: `Bearer ${stack.info.responderToken}` } })).json()) as {
+    actions: Array<{ action: string; outcome: string; detail: string; severity?: string }>;
+  };
+  assert.deepEqual(
+    audit.actions.filter((a) => a.action === 'scale' && a.outcome === 'success').map((a) => a.detail).sort(),
+    ['scaled default/openllm in the local stack from 2 to 1', 'scaled default/openllm in the local stack from 3 to 2'],
+  );
+
+  // At one replica there is nothing to scale in: skipped, never passed.
+  const none = await runDrill(stack.info, scale, (l) => lines.push(l));
+  assert.match(none.skipped ?? '', /runs 1 simulator replica: nothing to scale in/);
 });

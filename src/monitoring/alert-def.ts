@@ -19,6 +19,8 @@ export interface Tuning {
   readonly minEvents: number;
   /** Prometheus' `keep_firing_for`; absent or `0s`: the alert resolves as soon as its expression does. */
   readonly keepFiringFor?: string;
+  /** The alert's own window (alerts whose defaults set one: `SpareReplicas`' stabilization window). */
+  readonly window?: string;
 }
 
 /**
@@ -47,8 +49,8 @@ export interface AlertContext {
  */
 export interface AlertDef {
   readonly name: TunableAlert;
-  /** `model`: one alert per model, tunable per model; `host`: one per host or GPU; `engine`: one per engine core. */
-  readonly scope: 'model' | 'host' | 'engine';
+  /** `model`: one alert per model, tunable per model; `host`: one per host or GPU; `engine`: one per engine core; `upstream`: one per gateway upstream. */
+  readonly scope: 'model' | 'host' | 'engine' | 'upstream';
   readonly category: Category;
   /** `minEvents` is set only by alerts that take it (ratio and quantile alerts). */
   readonly defaults: Omit<Tuning, 'enabled' | 'minEvents'> & { readonly minEvents?: number };
@@ -56,7 +58,7 @@ export interface AlertDef {
   readonly identity: readonly string[];
   /** How `$value` is shown. */
   readonly humanizer: Humanizer;
-  /** Summary and description templates; `{threshold}` and `{for}` are filled at generation. */
+  /** Summary and description templates; `{threshold}`, `{for}` and `{window}` are filled at generation. */
   readonly summary: string;
   readonly description: string;
   /** How the threshold is written in the annotations. */

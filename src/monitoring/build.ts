@@ -130,12 +130,17 @@ function buildTunable(spec: Readonly<MonitoringSpec>, names: ReturnType<typeof r
       problems.push(`${v.field}.minEvents: ${def.name} is not a ratio or quantile alert, so a minimum of events has no meaning for it; remove it`);
       continue;
     }
+    if (def.defaults.window === undefined && v.tuning.window !== undefined) {
+      problems.push(`${v.field}.window: ${def.name} has no window of its own (its window is the spec's rateWindow); remove it`);
+      continue;
+    }
     const keepFiringFor = keptFor(v.tuning);
     if (keepFiringFor !== undefined && def.recovery === undefined) {
       problems.push(`${v.field}.keepFiringFor: ${def.name} does not take keep_firing_for (its signal is not noisy, and no generated test could show it holding); remove it`);
       continue;
     }
-    const fill = (s: string) => s.replaceAll('{threshold}', def.showThreshold(v.tuning.threshold)).replaceAll('{for}', v.tuning.for);
+    const fill = (s: string) =>
+      s.replaceAll('{threshold}', def.showThreshold(v.tuning.threshold)).replaceAll('{for}', v.tuning.for).replaceAll('{window}', v.tuning.window ?? v.tuning.for);
     rules.push({
       rule: {
         alert: def.name,

@@ -1123,6 +1123,111 @@ export const HIGH_HOST_MEMORY_USAGE: AlertDef = {
   },
 };
 
+const U = [LABEL.upstream] as const;
+
+/**
+ * Scale-in's signal (issue 15): an upstream with a replica to spare. Like the Kubernetes HPA's
+ * scale-down stabilization window, it needs the whole window behind it unchanged: the endpoint
+ * count did not change in it (right after a scale-out or a scale-in it cannot hold, so each step
+ * in is its own alert episode, with its own `startsAt`, acted on anew), nothing was queued in it,
+ * no endpoint was ejected in it, and the peak load in it would fit on one replica fewer at no more
+ * than `threshold` requests in flight each.
+ * https://kubernetes.io/docs/tasks/run-application/horizontal-pod-autoscale/#stabilization-window
+ */
+export const SPARE_REPLICAS: AlertDef = {
+  name: 'SpareReplicas',
+  scope: 'upstream',
+  category: 'efficiency',
+  // Never a page: spare capacity costs money, not users. `threshold` is requests in flight per
+  // replica: half the gateway's default `maxConcurrency` (64 slots an endpoint), so what is left
+  // after a step in still runs at half its slots at the window's peak.
+  defaults: { threshold: 32, for: '10m', window: '15m', severity: 'warning', minRequestRate: 0 },
+  identity: [LABEL.upstream],
+  humanizer: 'humanize',
+  summary: 'Upstream {{ $labels.upstream }} has a replica to spare',
+  description:
+    'Upstream {{ $labels.upstream }} has had {{ $value | humanize }} endpoints (replicas) for {window} with nothing queued and no endpoint ejected, and the most requests in flight over that window, summed over its endpoints, would fit on one replica fewer at no more than {threshold} each; for {for}. A scale-in playbook may take one replica away; the next step waits for a new window.',
+  showThreshold: (t) => humanize(t),
+  expr: (c) => {
+    const p = c.spec.metricsPrefix;
+    const w = c.tuning.window!;
+    const endpoints = metricName('upstreamEndpoints', p);
+    // Gateway replicas each export the count; they agree but for a moment after a change: the largest.
+    const count = `max by (${U.join(', ')}) (${endpoints})`;
+    const stable = `max by (${U.join(', ')}) (changes(${endpoints}[${w}])) == 0`;
+    // Each endpoint's own peak, summed over endpoints and gateway replicas: never below the peak of the
+    // sum (peaks at different moments add up), so the estimate errs towards keeping the replica.
+    const peak = `sum by (${U.join(', ')}) (max_over_time(${metricName('upstreamEndpointInFlight', p)}[${w}]))`;
+    const fits = `${peak} <= on (${U.join(', ')}) (${count} - 1) * ${num(c.tuning.threshold)}`;
+    const queued = `max by (${U.join(', ')}) (max_over_time(${metricName('queueLength', p)}[${w}])) > 0`;
+    // An ejected endpoint serves nothing: the others carry its share, and the count overstates capacity.
+    const ejected = `max by (${U.join(', ')}) (max_over_time(${metricName('upstreamEndpointEjected', p)}[${w}])) > 0`;
+    return unlessOn(U, unlessOn(U, andOn(U, andOn(U, `${count} > 1`, stable), fits), queued), ejected);
+  },
+  validate: (c) => {
+    if (c.tuning.severity === 'critical') return 'severity critical: spare replicas cost money, not users, and must never page (warning or info)';
+    if (!(c.tuning.threshold > 0)) return `threshold ${c.tuning.threshold} must be above 0 requests in flight per replica`;
+    return undefined;
+  },
+  scenarios: (c) => {
+    const p = c.spec.metricsPrefix;
+    const t = c.tuning.threshold;
+    const window = minutesOf(c.tuning.window!);
+    const settled = window + minutesOf(c.tuning.for) + 5;
+    const endpointsOf = (n: number) => Array.from({ length: n }, (_, i) => `10.0.0.${i + 1}:8000`);
+    const labels = (instance: string, upstream: string, extra: Record<string, string> = {}) => ({ job: JOB.gateway, instance, upstream, ...extra });
+    /** An upstream as every gateway replica sees it: its endpoint count (step values), each endpoint's requests in flight, and the queue. */
+    const upstream = (name: string, count: string, maxEndpoints: number, inFlight: number, queue = `0x${SERIES_MINUTES}`, ejected = `0x${SERIES_MINUTES}`): InputSeries[] =>
+      onReplicas((instance) => [
+        { series: seriesOf(metricName('upstreamEndpoints', p), labels(instance, name)), values: count },
+        { series: seriesOf(metricName('queueLength', p), labels(instance, name, { [M]: 'example-model' })), values: queue },
+        ...endpointsOf(maxEndpoints).flatMap((e, i) => [
+          gauge(metricName('upstreamEndpointInFlight', p), labels(instance, name, { [LABEL.upstreamEndpoint]: e }), inFlight),
+          { series: seriesOf(metricName('upstreamEndpointEjected', p), labels(instance, name, { [LABEL.upstreamEndpoint]: e })), values: i === 0 ? ejected : `0x${SERIES_MINUTES}` },
+        ]),
+      ]);
+    const flat = (n: number) => `${n}x${SERIES_MINUTES}`;
+    const per = (endpoints: number, total: number) => Math.floor(total / (REPLICAS.length * endpoints));
+    // Three endpoints, seen by three gateway replicas: 9 series whose peaks sum to at most 2 replicas' worth.
+    const light = per(3, 2 * t);
+    const busy = light + 1;
+    const fires = (upstreamName: string, n: number) => [{ labels: { [LABEL.upstream]: upstreamName }, value: n }];
+    // A blip of one queued request a few minutes before the check, inside the window.
+    const blip = stepValues([[0, settled - 3], [1, 1], [0, 1]]);
+    return [
+      { name: 'firing: three replicas, light load all window', series: upstream('vllm', flat(3), 3, light), at: settled, expect: fires('vllm', 3) },
+      { name: 'firing: three replicas, no traffic at all', series: upstream('vllm', flat(3), 3, 0), at: settled, expect: fires('vllm', 3) },
+      // The peak needs all three replicas at the threshold: nothing to spare.
+      { name: 'healthy', series: upstream('vllm', flat(3), 3, busy), at: settled, expect: [] },
+      // One replica is the least there is.
+      { name: 'idle', series: upstream('vllm', flat(1), 1, 0), at: settled, expect: [] },
+      // A scale-out (2 -> 3) a few minutes ago: the window is not yet behind the new count.
+      { name: 'silent right after a scale-out', series: upstream('vllm', stepValues([[2, settled - 5], [3, 5]]), 3, 0), at: settled, expect: [] },
+      // A step in (3 -> 2): silent until the window has passed, then a new episode at the new count.
+      { name: 'silent right after a step in', series: upstream('vllm', stepValues([[3, 10], [2, 10]]), 3, 0), at: 15, expect: [] },
+      { name: 'fires again one window after a step in', series: upstream('vllm', stepValues([[3, 10], [2, 10]]), 3, 0), at: 10 + settled, expect: fires('vllm', 2) },
+      { name: 'silent after a request queued within the window', series: upstream('vllm', flat(3), 3, 0, blip), at: settled, expect: [] },
+      { name: 'silent while an endpoint was ejected within the window', series: upstream('vllm', flat(3), 3, 0, flat(0), blip), at: settled, expect: [] },
+      // Per upstream: the busy one beside it keeps its replicas.
+      { name: 'two upstreams: one spare, one busy', series: [...upstream('vllm', flat(3), 3, light), ...upstream('vllm-busy', flat(3), 3, busy)], at: settled, expect: fires('vllm', 3) },
+    ];
+  },
+  runbook: {
+    meaning:
+      'An upstream of the gateway runs more replicas (endpoints) than its load needs: for the whole stabilization window its endpoint count stayed the same, nothing waited in the gateway\'s queue, no endpoint was ejected, and the most requests in flight (each endpoint\'s peak, summed over endpoints and gateway replicas) would fit on one replica fewer at the threshold each. Right after any scale the window is not behind the new count, so the alert resolves, and fires again, as a new episode, only once a full window has passed at the new count: a scale-in playbook steps down one replica per episode.',
+    impact: 'None for users: replicas cost money (GPUs) while they wait. It is a warning, never a page.',
+    diagnosis: [
+      'Endpoints and their load: `{prefix}upstream_endpoints` and `{prefix}upstream_endpoint_in_flight` by `upstream_endpoint`.',
+      'Was it a scale-out for a burst that is over? The queue (`{prefix}queue_length`) and QueueBacklog over the last hours.',
+      'Is the traffic daily? A scale-in before a known peak only adds a scale-out later: raise `window` past the quiet hours, or keep a `min` in the playbook.',
+    ],
+    mitigation: [
+      'Scale the model server in by one replica (a `scale` step with `direction: in`, `step: 1` and a `min`: a warning may run it, it is low risk); the gateway takes the replica out and lets its requests finish when the local stack\'s driver or your orchestrator drains it.',
+      'Or lower the threshold, or lengthen `window`, if the load comes back within it.',
+    ],
+  },
+};
+
 /** Every tunable alert, in the order they are generated. */
 export const CATALOG: readonly AlertDef[] = [
   HIGH_INFERENCE_LATENCY,
@@ -1144,6 +1249,7 @@ export const CATALOG: readonly AlertDef[] = [
   HIGH_HOST_MEMORY_USAGE,
   HIGH_GPU_TEMPERATURE,
   GPU_COLLECTOR_FAILING,
+  SPARE_REPLICAS,
 ];
 
 /**

@@ -3,7 +3,7 @@ import type { ResponderConfig } from '../core/config/responder-config.ts';
 import { durationMs } from '../core/config/duration.ts';
 import type { Playbook, PlaybookStep } from '../core/config/playbook-spec.ts';
 import type { DecisionWhy } from '../core/conventions/metrics.ts';
-import { actionSpec } from '../core/config/action-specs.ts';
+import { actionSpec, cooldownKeys, riskOf } from '../core/config/action-specs.ts';
 import type { ActionSpec } from '../core/config/action-specs.ts';
 import type { PendingRun, SqliteAuditStore } from './audit-store.ts';
 import type { ResponderMetrics } from './metrics.ts';
@@ -534,8 +534,9 @@ export class Engine {
     const alertname = alert.labels.alertname!;
     const row = (outcome: ActionOutcome, detail: string) => this.#row(run, index, name, step, outcome, detail, target);
     if (this.#kill) return { end: 'cancelled', result: row('cancelled', `cancelled before it ran: ${this.#hold()}`) };
-    if (run.tier === 'P1' && spec?.risk !== 'low') {
-      return { end: 'skipped', result: row('skipped', `severity warning (P1) runs low-risk actions only; ${step.action} needs critical`) };
+    if (run.tier === 'P1' && (spec === undefined || riskOf(spec, params) !== 'low')) {
+      const which = spec !== undefined && typeof spec.risk === 'function' ? `${step.action} with these params` : step.action;
+      return { end: 'skipped', result: row('skipped', `severity warning (P1) runs low-risk actions only; ${which} needs critical`) };
     }
     if (step.if !== undefined && !revert) {
       const why = await this.#conditionFails(step, alert);
@@ -561,8 +562,10 @@ export class Engine {
     } else if (!config.dryRun) {
       const b = store.breaker();
       if (b.tripped) return { end: 'breaker', result: row('skipped', `breaker tripped at ${new Date(b.since ?? 0).toISOString()} (${b.reason})`) };
-      const until = store.cooldownUntil(this.#cooldownScope(alertname), target, now);
-      if (until !== undefined) return { end: 'held', result: row('skipped', `cooldown on ${target} until ${new Date(until).toISOString()}`) };
+      for (const key of cooldownKeys(spec, params, target).heldBy) {
+        const until = store.cooldownUntil(this.#cooldownScope(alertname), key, now);
+        if (until !== undefined) return { end: 'held', result: row('skipped', `cooldown on ${key} until ${new Date(until).toISOString()}`) };
+      }
       const recent = this.#rate.countSince(now - HOUR_MS);
       if (recent >= config.limits.maxActionsPerHour) {
         const reason = `${recent} actions in the last hour reached the cap of ${config.limits.maxActionsPerHour}`;
@@ -603,7 +606,7 @@ export class Engine {
       store.finishAction(rowId, { outcome: result.outcome, durationMs: Math.round(seconds * 1000), detail: result.detail, data: result.data });
       if (config.dryRun) return;
       if (!revert && playbook !== undefined && (result.outcome === 'success' || result.outcome === 'failure')) {
-        store.setCooldown(this.#cooldownScope(alertname), target, this.#now() + durationMs(playbook.cooldown));
+        store.setCooldown(this.#cooldownScope(alertname), cooldownKeys(spec, params, target).sets, this.#now() + durationMs(playbook.cooldown));
       }
       if (spec.revertible && result.outcome === 'success') {
         if (revert) store.disown(target);

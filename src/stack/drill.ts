@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import { durationMs } from '../core/config/duration.ts';
 import { queryNumber, queryVector } from '../core/http/prometheus-api.ts';
 import { JOB } from '../core/conventions/deploy.ts';
-import { GPU_LABEL } from '../core/conventions/metrics.ts';
+import { GPU_LABEL, LABEL } from '../core/conventions/metrics.ts';
 import { resolveTuning } from '../monitoring/build.ts';
-import { HIGH_GPU_MEMORY_USAGE } from '../monitoring/catalog.ts';
+import { HIGH_GPU_MEMORY_USAGE, SPARE_REPLICAS } from '../monitoring/catalog.ts';
 import { GPU_DRILL_FAULT, simulatedMemoryOver } from './gpu.ts';
 import { DRILLS_FILE } from './stack-info.ts';
 import type { StackInfo } from './stack-info.ts';
@@ -63,6 +63,11 @@ export interface Scenario {
   readonly window?: (s: StackInfo) => number;
   /** The drill traffic's `max_tokens`; default 16, `null` for none. */
   readonly maxTokens?: number | null;
+  /**
+   * No fault: from a scaled-out stack under light traffic, the alert (SpareReplicas) fires once per
+   * step and the responder steps the replicas in, one at a time, down to one ({@link runScaleInDrill}).
+   */
+  readonly scaleIn?: boolean;
 }
 
 export const SCENARIOS: readonly Scenario[] = [
@@ -118,6 +123,17 @@ export const SCENARIOS: readonly Scenario[] = [
     curedByAction: true,
   },
   {
+    name: 'scale',
+    alert: 'SpareReplicas',
+    description: 'no fault: the stack the queue drill scaled out, under one client of light traffic, has replicas to spare',
+    model: (s) => s.fallbackModel,
+    fault: {},
+    // One client: requests always in flight, never more than one replica fewer can hold, never queued.
+    concurrency: 1,
+    action: 'scale',
+    scaleIn: true,
+  },
+  {
     name: 'down',
     alert: 'ModelServerUnreachable',
     description: 'the model server resets every connection',
@@ -170,6 +186,8 @@ export interface DrillResult {
   /** Seconds from the fault's end to the alert resolving, and its bound. */
   readonly resolve?: number;
   readonly resolveBound: number;
+  /** The scale drill's steps, each timed. */
+  readonly steps?: readonly ScaleInStep[];
   readonly ok: boolean;
   readonly problems: readonly string[];
 }
@@ -288,6 +306,8 @@ export async function runDrill(s: StackInfo, scenario: Scenario, log: (line: str
   // the first drill's times include the stack's warm-up.
   const warm = Date.now() + 30_000;
   while ((await promQuery(s, `count_over_time(up{job="${JOB.gateway}"}[1m]) >= 3`)) === 0 && Date.now() < warm) await sleep(250);
+
+  if (scenario.scaleIn === true) return runScaleInDrill(s, scenario, log);
 
   // An alert already firing before the fault is one that fires when it should not.
   const settle = Date.now() + bounds.resolveBound * 2000;
@@ -455,6 +475,148 @@ export async function runDrill(s: StackInfo, scenario: Scenario, log: (line: str
   return { ...base, fire, alertmanager, action, actionDetail, resolve, ok: problems.length === 0, problems };
 }
 
+/**
+ * The scale drill's bounds, each measured from the moment its replica count was last set (the
+ * drill's start, then the end of each step), each term from the stack's timings or measured:
+ * - fire: SpareReplicas holds once its stabilization window (`window`) holds no sample from before
+ *   that moment (the old count, the queue drill's load and queue all end by then), seen at the next
+ *   evaluation; it fires `for` later; ALERTS changes when the rule group's evaluation ends (its
+ *   longest evaluation measured); one poll.
+ * - action: fire less the poll, one evaluation (Prometheus notifies Alertmanager at its next
+ *   evaluation) and the longer of `group_wait` and `group_interval` (the alert joins a group
+ *   notified before, of its resolved episode); the action's time is its audit row's start.
+ * - resolve (from a step's end): the new count is scraped within a scrape interval and stored once
+ *   that scrape is done (its longest duration measured), `changes()` sees it at the next evaluation,
+ *   a resolving alert waits for no `for`, ALERTS changes when the group's evaluation ends; one poll.
+ */
+export function scaleInBounds(t: Timings, tuning: { readonly window: string; readonly for: string }, poll: number, scrapeS = 0, groupS = 0): DrillBounds {
+  const e = sec(t.evaluationInterval);
+  const fireBound = sec(tuning.window) + e + sec(tuning.for) + groupS + poll;
+  const actionBound = fireBound - poll + e + Math.max(sec(t.groupWait), sec(t.groupInterval));
+  const resolveBound = sec(t.scrapeInterval) + scrapeS + e + groupS + poll;
+  return { fireBound, actionBound, resolveBound };
+}
+
+/** One step of the scale drill, in seconds from the drill's start. */
+export interface ScaleInStep {
+  readonly from: number;
+  readonly to: number;
+  /** SpareReplicas firing for this step, in Prometheus; the action's start and end (audit row); the alert resolving. */
+  readonly fire?: number;
+  readonly action: number;
+  readonly actionEnd: number;
+  readonly resolve?: number;
+}
+
+/**
+ * The scale drill: from a stack the queue drill scaled out, under one client of light traffic, the
+ * responder's scale-in playbook must step the replicas in, one SpareReplicas episode per step, down
+ * to one: each step's firing, action and resolution timed against {@link scaleInBounds} from the
+ * moment the count was last set, every step audited, and no request of the traffic failed (each
+ * replica leaves the gateway before it stops, and finishes what it holds). Skipped on a stack at
+ * one replica: there is nothing to scale in, and nothing is proven.
+ */
+export async function runScaleInDrill(s: StackInfo, scenario: Scenario, log: (line: string) => void = () => {}): Promise<DrillResult> {
+  const t = s.timings;
+  const tuning = resolveTuning(SPARE_REPLICAS, s.spec.alerts[SPARE_REPLICAS.name]);
+  const window = tuning.window ?? tuning.for;
+  let pollS = POLL_MS / 1000;
+  const measured = async () => ({
+    scrapeS: (await queryNumber(s.urls.prometheus, `max(max_over_time(scrape_duration_seconds{job="${JOB.gateway}"}[5m]))`)) ?? 0,
+    groupS: (await queryNumber(s.urls.prometheus, 'max(max_over_time(prometheus_rule_group_last_duration_seconds[5m]))')) ?? 0,
+  });
+  let m = await measured();
+  let bounds = scaleInBounds(t, { window, for: tuning.for }, pollS, m.scrapeS, m.groupS);
+  const base = { scenario: scenario.name, alert: scenario.alert };
+  if (s.scale === undefined) return { ...base, ...bounds, skipped: 'the stack has no scale driver (it meters a real server)', ok: true, problems: [] };
+  const initial = (await simulatorURLs(s)).length;
+  if (initial <= 1) {
+    return { ...base, ...bounds, skipped: 'the stack runs 1 simulator replica: nothing to scale in (run the queue drill first; drill all does)', ok: true, problems: [] };
+  }
+  const model = scenario.model(s);
+  const matchers = [`${LABEL.upstream}="${s.scale.upstream}"`];
+  const firingNow = async () => (await promQuery(s, `ALERTS{alertname="${scenario.alert}",alertstate="firing",${matchers.join(',')}}`)) > 0;
+  const since = new Date().toISOString();
+  const t0 = Date.now();
+  log(`${scenario.name}: ${initial} replicas of ${s.scale.deployment}, light traffic to ${model} x${scenario.concurrency}; waiting for ${scenario.alert} (window ${window}, for ${tuning.for})`);
+  const traffic = startTraffic(s, model, scenario.concurrency, DRILL_MAX_TOKENS);
+  const steps: ScaleInStep[] = [];
+  const fires: number[] = [];
+  const resolves: number[] = [];
+  const problems: string[] = [];
+  let alertmanager: number | undefined;
+  let firing = false;
+  let replicas = initial;
+  let held: string | undefined;
+  // Each step may take its whole bounds three times over, as the other drills' deadlines do.
+  const deadline = t0 + (initial - 1) * (bounds.actionBound + bounds.resolveBound) * 3000;
+  let failures = 0;
+  try {
+    while ((replicas > 1 || firing) && Date.now() < deadline) {
+      const from = Date.now();
+      const now = (from - t0) / 1000;
+      const up = await firingNow();
+      if (up && !firing) {
+        fires.push(now);
+        log(`${scenario.name}: ${scenario.alert} firing at ${replicas} replicas after ${now.toFixed(1)} s`);
+      } else if (!up && firing) {
+        resolves.push(now);
+        log(`${scenario.name}: ${scenario.alert} resolved after ${now.toFixed(1)} s`);
+      }
+      firing = up;
+      if (alertmanager === undefined && up && (await inAlertmanager(s, scenario.alert, matchers))) alertmanager = now;
+      const rows = await auditRows(s, scenario.alert, since);
+      for (const row of rows.filter((r) => r.action === 'scale' && r.outcome === 'success').slice(steps.length)) {
+        const moved = /from (\d+) to (\d+)/.exec(row.detail);
+        const step = { from: Number(moved?.[1]), to: Number(moved?.[2]), fire: fires.at(-1), action: (row.startedAt - t0) / 1000, actionEnd: (row.startedAt + row.durationMs - t0) / 1000 };
+        steps.push(step);
+        log(`${scenario.name}: responder scaled in ${step.from} -> ${step.to} after ${step.action.toFixed(1)} s (took ${(step.actionEnd - step.action).toFixed(1)} s)`);
+      }
+      held = rows.find((r) => r.outcome !== 'success' && r.outcome !== 'running')?.detail ?? held;
+      replicas = (await simulatorURLs(s)).length;
+      await sleep(POLL_MS);
+      pollS = Math.max(pollS, (Date.now() - from) / 1000);
+    }
+  } finally {
+    failures = await traffic.stop();
+  }
+  m = await measured();
+  bounds = scaleInBounds(t, { window, for: tuning.for }, pollS, m.scrapeS, m.groupS);
+  // Each step: fired, acted and resolved within the bounds, from when the count was last set.
+  let last = 0;
+  steps.forEach((step, i) => {
+    const fire = fires.find((f) => f >= last && f <= step.action + pollS);
+    const label = `step ${i + 1} (${step.from} -> ${step.to})`;
+    if (fire !== undefined && fire - last > bounds.fireBound) problems.push(`${label} fired ${(fire - last).toFixed(1)} s after the count was set, bound ${bounds.fireBound.toFixed(1)} s`);
+    if (step.action - last > bounds.actionBound) problems.push(`${label} acted ${(step.action - last).toFixed(1)} s after the count was set, bound ${bounds.actionBound.toFixed(1)} s`);
+    const resolved = resolves.find((r) => r >= step.action);
+    if (resolved === undefined) problems.push(`${label}: ${scenario.alert} did not resolve after it`);
+    else if (resolved - step.actionEnd > bounds.resolveBound) problems.push(`${label} resolved ${(resolved - step.actionEnd).toFixed(1)} s after it ended, bound ${bounds.resolveBound.toFixed(1)} s`);
+    if (step.to !== step.from - 1) problems.push(`${label} is not one replica`);
+    last = step.actionEnd;
+  });
+  if (fires.length === 0) problems.push(`${scenario.alert} never fired`);
+  else if (alertmanager === undefined) problems.push('never reached Alertmanager');
+  if (steps.length !== initial - 1) problems.push(`${steps.length} scale-in steps audited, ${initial - 1} expected${held === undefined ? '' : ` (last not run: ${held})`}`);
+  if (replicas !== 1) problems.push(`the stack ended at ${replicas} replicas, not 1`);
+  if (failures > 0) problems.push(`${failures} request${failures === 1 ? '' : 's'} of the light traffic failed while replicas stopped`);
+  const first = steps[0];
+  const lastStep = steps.at(-1);
+  const resolve = lastStep === undefined ? undefined : resolves.filter((r) => r >= lastStep.action).map((r) => r - lastStep.actionEnd)[0];
+  return {
+    ...base,
+    ...bounds,
+    fire: fires[0],
+    alertmanager,
+    action: first?.action,
+    actionDetail: steps.length === 0 ? undefined : `success: ${[initial, ...steps.map((x) => x.to)].join(' -> ')} replicas in ${steps.length} steps, the last done ${lastStep!.actionEnd.toFixed(1)} s after the start (${steps.map((x) => `${x.from}->${x.to} acted at ${x.action.toFixed(1)} s`).join(', ')})`,
+    resolve,
+    steps,
+    ok: problems.length === 0,
+    problems,
+  };
+}
+
 /** The drill results as a table. */
 export function formatResults(results: readonly DrillResult[]): string {
   const f = (v: number | undefined, bound: number) => (v === undefined ? `-  (<= ${bound.toFixed(0)} s)` : `${v.toFixed(1)} s (<= ${bound.toFixed(0)} s)`);
@@ -509,6 +671,16 @@ async function findAction(s: StackInfo, alert: string, action: string, since: st
   return row === undefined ? undefined : { ...row, startedAt: typeof row.startedAt === 'number' ? row.startedAt : Date.parse(row.startedAt) };
 }
 
+/** The responder's audit rows of an alert's firing runs since a time, oldest first; rows in flight (`running`) left out. */
+async function auditRows(s: StackInfo, alert: string, since: string): Promise<Array<{ action: string; outcome: string; detail: string; startedAt: number; durationMs: number }>> {
+  const res = await fetch(`${s.urls.responder}/actions?alertname=${alert}&since=${encodeURIComponent(since)}&limit=100`, { headers: { authorization: `Bearer ${s.responderToken}` } });
+  const body = (await res.json()) as { actions: Array<{ action: string; outcome: string; detail: string; alertStatus: string; startedAt: number | string; durationMs: number }> };
+  return body.actions
+    .filter((a) => a.alertStatus === 'firing' && a.outcome !== 'running')
+    .map((a) => ({ ...a, startedAt: typeof a.startedAt === 'number' ? a.startedAt : Date.parse(a.startedAt) }))
+    .sort((a, b) => a.startedAt - b.startedAt);
+}
+
 /**
  * The simulators serving the stack's upstream: the primary, and the replicas the scale driver started
  * (from the gateway's endpoint list). A fault is the model server's: every replica gets it.
@@ -538,8 +710,9 @@ async function resetProfile(s: StackInfo, model: string): Promise<void> {
 }
 
 /** Requests to the gateway, `concurrency` at a time, until stopped; failures are expected and ignored. */
-function startTraffic(s: StackInfo, model: string, concurrency: number, maxTokens: number | null = DRILL_MAX_TOKENS): { stop(): Promise<void> } {
+function startTraffic(s: StackInfo, model: string, concurrency: number, maxTokens: number | null = DRILL_MAX_TOKENS): { stop(): Promise<number> } {
   let running = true;
+  let failures = 0;
   const workers = Array.from({ length: concurrency }, async (_, i) => {
     let n = 0;
     while (running) {
@@ -551,15 +724,19 @@ function startTraffic(s: StackInfo, model: string, concurrency: number, maxToken
           signal: AbortSignal.timeout(30_000),
         });
         await res.arrayBuffer();
+        if (!res.ok) failures++;
       } catch {
+        failures++;
         await sleep(100);
       }
     }
   });
   return {
+    /** Stops once the requests in flight end; resolves to how many requests failed. */
     stop: async () => {
       running = false;
       await Promise.all(workers);
+      return failures;
     },
   };
 }

@@ -32,7 +32,7 @@ import { ALERTMANAGER_CONFIG_PATH } from '../monitoring/writers/alertmanager.ts'
 import { stackNoiseSource } from './noise-report.ts';
 import { LOCAL_KV_CACHE_TOKENS, findNvidiaSmi, simulatedGpuPlaybook, simulatedPlacement, startGpuExporters } from './gpu.ts';
 import { durationMs } from '../core/config/duration.ts';
-import { LOCAL_PLAYBOOKS, LOCAL_SCALE, localTimings } from './timings.ts';
+import { LOCAL_SCALE, localPlaybooks, localTimings, spareWindow } from './timings.ts';
 import { LocalReplicas } from './replicas.ts';
 import { createDriverScaleAction } from '../responder/actions/scale-driver.ts';
 import type { Timings } from './timings.ts';
@@ -375,7 +375,10 @@ function localSpec(
   const user = (path === undefined ? {} : readYamlFile(path)) as Record<string, any>;
   const compress = (tunings: Record<string, Record<string, unknown>> | undefined) =>
     Object.fromEntries(
-      Object.entries(tunings ?? {}).map(([k, v]) => [k, { ...v, for: timings.alertFor, ...(v.keepFiringFor === undefined ? {} : { keepFiringFor: timings.alertFor }) }]),
+      Object.entries(tunings ?? {}).map(([k, v]) => [
+        k,
+        { ...v, for: timings.alertFor, ...(v.keepFiringFor === undefined ? {} : { keepFiringFor: timings.alertFor }), ...(v.window === undefined ? {} : { window: spareWindow(timings) }) },
+      ]),
     );
   return validateConfig(
     MonitoringSpecSchema,
@@ -410,7 +413,7 @@ function localSpec(
         responderURL: t.responderURL,
         responderTokenFile: t.responderTokenFile,
       },
-      playbooks: user.playbooks ?? { ...LOCAL_PLAYBOOKS, ...t.playbooks },
+      playbooks: user.playbooks ?? { ...localPlaybooks(timings), ...t.playbooks },
     },
     path === undefined ? 'local stack spec' : `spec file ${path}`,
   );

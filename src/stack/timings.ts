@@ -25,7 +25,13 @@ export interface Timings {
   readonly drift: { readonly window: string; readonly baselineOffset: string; readonly rollingWindow: string };
 }
 
-function tuned(alertFor: string): Timings['alerts'] {
+/**
+ * Requests in flight per replica at which SpareReplicas sees room for one replica fewer locally: half
+ * of the stack's 8 slots per replica (the catalog's 32 is half the gateway's default 64).
+ */
+export const LOCAL_SPARE_PER_REPLICA = 4;
+
+function tuned(alertFor: string, spareWindow: string): Timings['alerts'] {
   return {
     // Drill windows are seconds long and hold a few requests: a handful of events is enough here.
     HighInferenceLatency: { threshold: 1, for: alertFor, minEvents: 3 },
@@ -36,6 +42,8 @@ function tuned(alertFor: string): Timings['alerts'] {
     // Critical here, so its playbook may scale (a warning runs low-risk steps only): the local stack's
     // scale-out answers the queue, the capacity signal. In production it stays a warning.
     QueueBacklog: { for: alertFor, severity: 'critical' },
+    // Scale-in's signal, a warning as in production: its stabilization window compressed with the rest.
+    SpareReplicas: { for: alertFor, window: spareWindow, threshold: LOCAL_SPARE_PER_REPLICA },
     // Drill traffic is a few requests a second.
     HighErrorRate: { threshold: 0.05, for: alertFor, minRequestRate: 0.2, minEvents: 3 },
     ModelUnavailable: { for: alertFor },
@@ -61,7 +69,7 @@ export function localTimings(): Timings {
     alertFor: '10s',
     groupWait: '2s',
     groupInterval: '5s',
-    alerts: tuned('10s'),
+    alerts: tuned('10s', '30s'),
     drift: { window: '30s', baselineOffset: '2m', rollingWindow: '1m' },
   };
 }
@@ -75,7 +83,9 @@ export function compressedTimings(): Timings {
     alertFor: '2s',
     groupWait: '1s',
     groupInterval: '2s',
-    alerts: tuned('2s'),
+    // SpareReplicas' window is 20 s, not the 10 s rate window: the scale-in's cooldown is its window,
+    // and must be longer than the scale-out's 15 s (localPlaybooks).
+    alerts: tuned('2s', '20s'),
     drift: { window: '10s', baselineOffset: '40s', rollingWindow: '20s' },
   };
 }
@@ -86,8 +96,36 @@ export function compressedTimings(): Timings {
  */
 export const LOCAL_SCALE = { deployment: 'openllm', namespace: 'default', maxReplicas: 3 } as const;
 
-/** The local stack's playbooks when llmwatch.yaml has none: the article's, and a fallback switch for the other model alerts. */
-export const LOCAL_PLAYBOOKS: z.input<typeof PlaybooksSchema> = {
+/** SpareReplicas' stabilization window under these timings. */
+export function spareWindow(t: Timings): string {
+  return String(t.alerts.SpareReplicas?.window);
+}
+
+/**
+ * The local stack's playbooks when llmwatch.yaml has none: the article's, a fallback switch for the
+ * other model alerts, and the scale-in.
+ */
+export function localPlaybooks(t: Timings): z.input<typeof PlaybooksSchema> {
+  return {
+    ...LOCAL_PLAYBOOKS,
+    // The scale-in, slower than the scale-out and apart from it: one replica per SpareReplicas episode,
+    // never below the first simulator. The alert cannot fire again until a window after each step
+    // (its count changed), so the steps are a window and a `for` apart; the cooldown, the window, is
+    // longer than the scale-out's and only a backstop: it ends before the next episode is delivered,
+    // and a scale-out never waits for it (action-specs.ts, `scale`'s cooldown keys).
+    SpareReplicas: {
+      cooldown: spareWindow(t),
+      steps: [
+        {
+          action: 'scale',
+          params: { deployment: LOCAL_SCALE.deployment, namespace: LOCAL_SCALE.namespace, direction: 'in', step: 1, min: 1, max: LOCAL_SCALE.maxReplicas },
+        },
+      ],
+    },
+  };
+}
+
+const LOCAL_PLAYBOOKS: z.input<typeof PlaybooksSchema> = {
   // The article's latency playbook without its scale step: locally the scale-out answers QueueBacklog
   // (below), so one queue is not scaled twice by two alerts racing for the same deployment.
   HighInferenceLatency: {

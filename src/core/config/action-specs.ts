@@ -69,14 +69,32 @@ export interface ParamsProblem {
   readonly message: string;
 }
 
+/** How much harm a step can do: a warning (P1) runs `low` ones only, a critical (P0) any. */
+export type Risk = 'low' | 'high';
+
+/**
+ * Where a step's cooldown is written and which cooldowns hold it back. By default both are its
+ * target; an action whose steps differ in urgency keeps them apart (a scale-in waits, a scale-out
+ * does not wait for a scale-in).
+ */
+export interface CooldownKeys {
+  /** The key this step's cooldown is set on when it runs. */
+  readonly sets: string;
+  /** The keys whose cooldown, while it lasts, holds this step back. */
+  readonly heldBy: readonly string[];
+}
+
 export interface ActionSpec {
   readonly params: z.ZodType<Record<string, unknown>>;
-  readonly risk: 'low' | 'high';
+  /** Its risk tier, or a function of its (expanded) parameters when they decide how much it can change. */
+  readonly risk: Risk | ((params: Record<string, unknown>) => Risk);
   readonly idempotent: boolean;
   readonly revertible: boolean;
   /** Label values are expanded into string params (`{{ $labels.x }}`); false for exec, whose labels reach the environment only. */
   readonly expandsLabels: boolean;
   target(params: Record<string, unknown>, alert: ActionAlert): string;
+  /** Its cooldown keys when not just its target (see {@link CooldownKeys}). */
+  cooldown?(params: Record<string, unknown>, target: string): CooldownKeys;
   /** What a step's parameters name that the responder config must define (a channel, a command); the config validator asks every step's action. */
   checkSettings?(params: Record<string, unknown>, settings: ActionSettings): ParamsProblem | undefined;
 }
@@ -84,13 +102,23 @@ export interface ActionSpec {
 export const ACTION_SPECS = {
   scale: {
     params: scaleParamsSchema as z.ZodType<Record<string, unknown>>,
-    risk: 'high',
+    // Out adds replicas (cost, and a runaway loop could exhaust a cluster): critical only. In takes
+    // one `step` towards `min`, never below it, behind the playbook's `if` guard and cooldown, and the
+    // alert that asks for it (SpareReplicas) fires only on an upstream idle enough to lose one: a
+    // warning may run it. A missing direction is `out`, the schema's default.
+    risk: (p) => (p.direction === 'in' ? 'low' : 'high'),
     // It checkpoints the replica count it is about to write: an interrupted attempt is finished by
     // setting that count (a no-op when it is there already), never by stepping out again.
     idempotent: true,
     revertible: false,
     expandsLabels: true,
     target: (p) => `scale:${String(p.namespace ?? 'default')}/${String(p.deployment)}`,
+    // One queue for both directions (the target), but two cooldowns, as the Kubernetes HPA has a
+    // scale-down stabilization and none for scale-up: a scale-in waits for the cooldown of any scale
+    // of the Deployment, in or out; a scale-out waits for the last scale-out's only, so a burst right
+    // after a scale-in is answered at once.
+    // https://kubernetes.io/docs/tasks/run-application/horizontal-pod-autoscale/#stabilization-window
+    cooldown: (p, target) => (p.direction === 'in' ? { sets: `${target}:in`, heldBy: [target, `${target}:in`] } : { sets: target, heldBy: [target] }),
   },
   'switch-model': {
     params: switchModelParamsSchema as z.ZodType<Record<string, unknown>>,
@@ -141,6 +169,16 @@ export const ACTION_SPECS = {
 
 export type ActionId = keyof typeof ACTION_SPECS;
 export const ACTION_IDS = Object.keys(ACTION_SPECS) as [ActionId, ...ActionId[]];
+
+/** A step's risk tier under its parameters. */
+export function riskOf(spec: ActionSpec, params: Record<string, unknown>): Risk {
+  return typeof spec.risk === 'function' ? spec.risk(params) : spec.risk;
+}
+
+/** A step's cooldown keys: its own, or its target for both. */
+export function cooldownKeys(spec: ActionSpec | undefined, params: Record<string, unknown>, target: string): CooldownKeys {
+  return spec?.cooldown?.(params, target) ?? { sets: target, heldBy: [target] };
+}
 
 export function actionSpec(id: string): ActionSpec | undefined {
   return Object.hasOwn(ACTION_SPECS, id) ? (ACTION_SPECS as Record<string, ActionSpec>)[id] : undefined;

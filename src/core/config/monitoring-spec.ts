@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { Duration, durationMs } from './duration.ts';
-import { ENGINE_ALERTS, HOST_ALERTS, MODEL_ALERTS, RECEIVER, SEVERITIES } from '../conventions/alerts.ts';
+import { ENGINE_ALERTS, HOST_ALERTS, MODEL_ALERTS, RECEIVER, SEVERITIES, UPSTREAM_ALERTS } from '../conventions/alerts.ts';
 import { BUCKETS, DEFAULT_PREFIX, GENAI_BUCKETS } from '../conventions/metrics.ts';
 import { MaintenanceSchema } from './maintenance-spec.ts';
 import { PlaybooksSchema } from './playbook-spec.ts';
@@ -34,6 +34,11 @@ const AlertTuning = z.strictObject({
    * stops returning it, so a noisy signal does not resolve and re-fire; `0s` turns it off.
    */
   keepFiringFor: z.union([Duration, z.literal('0s')]).optional(),
+  /**
+   * For alerts over a window of their own (`SpareReplicas`' stabilization window): how far back
+   * the condition must have held before `for` starts counting.
+   */
+  window: Duration.optional(),
 });
 export type AlertTuning = z.output<typeof AlertTuning>;
 
@@ -47,14 +52,14 @@ const modelAlertTunings = z.strictObject(
   },
 );
 const allAlertTunings = z.strictObject(
-  Object.fromEntries([...MODEL_ALERTS, ...HOST_ALERTS, ...ENGINE_ALERTS].map((a) => [a, AlertTuning.optional()])) as Record<
-    (typeof MODEL_ALERTS)[number] | (typeof HOST_ALERTS)[number] | (typeof ENGINE_ALERTS)[number],
+  Object.fromEntries([...MODEL_ALERTS, ...HOST_ALERTS, ...ENGINE_ALERTS, ...UPSTREAM_ALERTS].map((a) => [a, AlertTuning.optional()])) as Record<
+    (typeof MODEL_ALERTS)[number] | (typeof HOST_ALERTS)[number] | (typeof ENGINE_ALERTS)[number] | (typeof UPSTREAM_ALERTS)[number],
     z.ZodOptional<typeof AlertTuning>
   >,
   {
     error: (issue) =>
       issue.code === 'unrecognized_keys'
-        ? `${issue.keys.join(', ')}: no such alert; tunable alerts are ${[...MODEL_ALERTS, ...HOST_ALERTS, ...ENGINE_ALERTS].join(', ')}`
+        ? `${issue.keys.join(', ')}: no such alert; tunable alerts are ${[...MODEL_ALERTS, ...HOST_ALERTS, ...ENGINE_ALERTS, ...UPSTREAM_ALERTS].join(', ')}`
         : undefined,
   },
 );

@@ -40,6 +40,12 @@ export const HOST_ALERTS = ['HighGpuMemoryUsage', 'HighCpuUsage', 'HighHostMemor
  */
 export const ENGINE_ALERTS = ['VllmKvCacheNearFull', 'VllmPreemptionsRising', 'VllmQueueGrowingAtCapacity'] as const;
 
+/**
+ * Alerts per gateway upstream (`upstream` label), over the gateway's endpoint series: one per
+ * upstream, across gateway replicas.
+ */
+export const UPSTREAM_ALERTS = ['SpareReplicas'] as const;
+
 export const TARGET_ALERTS = ['TargetDown', 'TargetAbsent'] as const;
 
 /** Alerts about the monitoring itself: the always-firing Watchdog, and Prometheus' and Alertmanager's own failures. */
@@ -68,9 +74,11 @@ export type HostAlert = (typeof HOST_ALERTS)[number];
 
 export type EngineAlert = (typeof ENGINE_ALERTS)[number];
 
-export type TunableAlert = ModelAlert | HostAlert | EngineAlert;
+export type UpstreamAlert = (typeof UPSTREAM_ALERTS)[number];
 
-export const TUNABLE_ALERTS: readonly TunableAlert[] = [...MODEL_ALERTS, ...HOST_ALERTS, ...ENGINE_ALERTS];
+export type TunableAlert = ModelAlert | HostAlert | EngineAlert | UpstreamAlert;
+
+export const TUNABLE_ALERTS: readonly TunableAlert[] = [...MODEL_ALERTS, ...HOST_ALERTS, ...ENGINE_ALERTS, ...UPSTREAM_ALERTS];
 
 /** Alert labels every generated alert carries. */
 export const ALERT_LABEL = { severity: 'severity', service: 'service', category: 'category' } as const;
