@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SCENARIOS, answerSeconds, drillBounds, formatResults, scaleInBounds, summarise } from '../src/stack/drill.ts';
+import { SCENARIOS, answerSeconds, drillBounds, exitCodeOf, formatResults, scaleInBounds, summarise } from '../src/stack/drill.ts';
 import { compressedTimings, localTimings } from '../src/stack/timings.ts';
 import type { DrillResult } from '../src/stack/drill.ts';
 import type { StackInfo } from '../src/stack/stack-info.ts';
@@ -15,6 +15,13 @@ test('a skipped drill is counted apart from the passed ones', () => {
   assert.equal(summarise([passed, skipped]), '1 passed, 0 failed, 1 skipped (not proven)');
   assert.equal(summarise([passed, failed, skipped, skipped]), '1 passed, 1 failed, 2 skipped (not proven)');
   assert.equal(summarise([passed, passed]), '2 passed, 0 failed');
+});
+
+test('the exit code never reads a skipped drill as a pass: 0 all passed, 2 some skipped, 1 any failed', () => {
+  assert.equal(exitCodeOf([passed, passed]), 0);
+  assert.equal(exitCodeOf([passed, skipped]), 2);
+  assert.equal(exitCodeOf([skipped]), 2);
+  assert.equal(exitCodeOf([passed, skipped, failed]), 1);
 });
 
 test('the drill table ends with the counts and names why a drill was skipped', () => {

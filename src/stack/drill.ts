@@ -647,6 +647,15 @@ export function summarise(results: readonly DrillResult[]): string {
   return `${passed} passed, ${failed} failed${skipped === 0 ? '' : `, ${skipped} skipped (not proven)`}`;
 }
 
+/**
+ * The exit code of a drill run: 1 when a drill failed; 2 when none failed but one was skipped (it
+ * proved nothing, so a script that reads the code does not take it for a pass); 0 when all passed.
+ */
+export function exitCodeOf(results: readonly DrillResult[]): number {
+  if (results.some((r) => r.skipped === undefined && !r.ok)) return 1;
+  return results.some((r) => r.skipped !== undefined) ? 2 : 0;
+}
+
 /** How many series an instant query returns. */
 async function promQuery(s: StackInfo, q: string): Promise<number> {
   return (await queryVector(s.urls.prometheus, q)).length;

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { waitForSignal } from '../core/cli-helpers.ts';
 import { defaultStackDir } from '../core/state.ts';
-import { SCENARIOS, formatResults, runDrill, saveResults } from './drill.ts';
+import { SCENARIOS, exitCodeOf, formatResults, runDrill, saveResults } from './drill.ts';
 import { STACK_ERR_UNKNOWN_SCENARIO } from './errors.ts';
 import type { DrillResult } from './drill.ts';
 import { gpuBanner } from './gpu.ts';
@@ -86,6 +86,7 @@ export function drillCommand(): Command {
       for (const s of chosen) results.push(await runDrill(info, s, (line) => console.log(line)));
       saveResults(info.dir, results);
       console.log(`\n${formatResults(results)}`);
-      if (results.some((r) => !r.ok)) process.exitCode = 1;
+      const code = exitCodeOf(results);
+      if (code !== 0) process.exitCode = code;
     });
 }
