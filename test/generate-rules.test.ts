@@ -110,6 +110,13 @@ describe('the exact PromQL, table-driven', () => {
     ['HighGpuMemoryUsage', ['gpu:node_gpu_memory_utilisation:ratio > 0.95']],
     ['HighCpuUsage', ['node_cpu_usage_percent > 80']],
     ['HighHostMemoryUsage', ['instance:node_memory_utilisation:ratio > 0.85']],
+    // Per upstream: more than one endpoint, the count unchanged for the whole window, the summed peak in flight fitting on one fewer.
+    [
+      'SpareReplicas',
+      [
+        'max by (upstream) (openllm_upstream_endpoints) > 1 and on (upstream) max by (upstream) (changes(openllm_upstream_endpoints[15m])) == 0 and on (upstream) sum by (upstream) (max_over_time(openllm_upstream_endpoint_in_flight[15m])) <= on (upstream) (max by (upstream) (openllm_upstream_endpoints) - 1) * 32 unless on (upstream) max by (upstream) (max_over_time(openllm_queue_length[15m])) > 0 unless on (upstream) max by (upstream) (max_over_time(openllm_upstream_endpoint_ejected[15m])) > 0',
+      ],
+    ],
     // One rule per severity (critical: the gateway; warning: the rest), so no two rules share name and labels.
     ['TargetDown', ['up{job="llmwatch-gateway"} == 0', 'up{job=~"node|llmwatch-responder|prometheus|alertmanager"} == 0']],
     [
@@ -144,6 +151,21 @@ describe('the exact PromQL, table-driven', () => {
     assert.throws(
       () => buildModel(monitoringSpec({ alerts: { QueueBacklog: { minEvents: 10 } } })),
       (err: unknown) => hasCode(err, GEN_ERR_INVALID_SPEC) && /alerts\.QueueBacklog\.minEvents: QueueBacklog is not a ratio or quantile alert/.test(err.message),
+    );
+  });
+
+  test('SpareReplicas: its window and threshold are tunable; it never pages; a window is refused on an alert without one', () => {
+    const spec = monitoringSpec({ alerts: { SpareReplicas: { window: '30m', threshold: 8, for: '5m' } } });
+    const [expr] = exprOf('SpareReplicas', spec);
+    assert.match(expr!, /\(changes\(openllm_upstream_endpoints\[30m\]\)\) == 0/);
+    assert.match(expr!, /max_over_time\(openllm_upstream_endpoint_in_flight\[30m\]\)\) <= on \(upstream\) \(max by \(upstream\) \(openllm_upstream_endpoints\) - 1\) \* 8 /);
+    assert.throws(
+      () => buildModel(monitoringSpec({ alerts: { SpareReplicas: { severity: 'critical' } } })),
+      (err: unknown) => hasCode(err, GEN_ERR_INVALID_SPEC) && /alerts\.SpareReplicas: severity critical: spare replicas cost money, not users, and must never page/.test(err.message),
+    );
+    assert.throws(
+      () => buildModel(monitoringSpec({ alerts: { QueueBacklog: { window: '10m' } } })),
+      (err: unknown) => hasCode(err, GEN_ERR_INVALID_SPEC) && /alerts\.QueueBacklog\.window: QueueBacklog has no window of its own/.test(err.message),
     );
   });
 
