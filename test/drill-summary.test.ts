@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SCENARIOS, answerSeconds, drillBounds, exitCodeOf, formatResults, scaleInBounds, summarise } from '../src/stack/drill.ts';
-import { compressedTimings, localTimings } from '../src/stack/timings.ts';
+import { durationMs } from '../src/core/config/duration.ts';
+import { compressedTimings, localPlaybooks, localTimings } from '../src/stack/timings.ts';
 import type { DrillResult } from '../src/stack/drill.ts';
 import type { StackInfo } from '../src/stack/stack-info.ts';
 
@@ -77,4 +78,15 @@ test('the scale drill: right after queue in drill all, its bounds from the alert
   assert.equal(b.actionBound, 30 + 2 + 10 + 0.05 + 2 + 5);
   // resolve: a scrape + its duration + an evaluation + the group's evaluation + a poll.
   assert.equal(b.resolveBound, 2 + 0.01 + 2 + 0.05 + 0.3);
+});
+
+test("the local scale-in's cooldown: longer than the scale-out's, shorter than its alert's window and for (or each next step would be held)", () => {
+  for (const t of [localTimings(), compressedTimings()]) {
+    const books = localPlaybooks(t) as Record<string, { cooldown: string; steps: Array<{ action: string; params: Record<string, unknown> }> }>;
+    const spare = t.alerts.SpareReplicas as { window: string; for: string };
+    const cooldown = durationMs(books.SpareReplicas!.cooldown);
+    assert.ok(cooldown > durationMs(books.QueueBacklog!.cooldown), `${books.SpareReplicas!.cooldown} vs ${books.QueueBacklog!.cooldown}`);
+    assert.ok(cooldown < durationMs(spare.window) + durationMs(spare.for));
+    assert.deepEqual(books.SpareReplicas!.steps[0]!.params, { deployment: 'openllm', namespace: 'default', direction: 'in', step: 1, min: 1, max: 3 });
+  }
 });
