@@ -7,7 +7,7 @@ import { monitoringSpec } from '../src/core/config/monitoring-spec.ts';
 import { META_ALERTS } from '../src/core/conventions/alerts.ts';
 import { ALERTMANAGER_SELF_METRIC, PROMETHEUS_SELF_METRIC } from '../src/core/conventions/metrics.ts';
 import { buildModel } from '../src/monitoring/build.ts';
-import { META_CATALOG } from '../src/monitoring/meta-catalog.ts';
+import { metaCatalog } from '../src/monitoring/meta-catalog.ts';
 import type { AlertingRule } from '../src/monitoring/model.ts';
 import { startAlertmanager, startWebhookSink } from './helpers/alertmanager.ts';
 import { freePort, startChild, waitReady } from './helpers/processes.ts';
@@ -36,6 +36,7 @@ describe('meta-monitoring: the exact rules', () => {
     ['PrometheusTSDBCompactionsFailing', 'increase(prometheus_tsdb_compactions_failed_total[3h]) > 0', 'warning', '15m', undefined],
     ['AlertmanagerNotificationsFailing', 'rate(alertmanager_notifications_failed_total[5m]) / rate(alertmanager_notifications_total[5m]) > 0.01', 'warning', '5m', '15m'],
     ['AlertmanagerConfigReloadFailed', 'max_over_time(alertmanager_config_last_reload_successful[5m]) == 0', 'warning', '10m', undefined],
+    ['GatewayRouteStoreDown', 'max_over_time(openllm_route_store_up[1m]) == 0', 'warning', '2m', undefined],
   ];
   const rules = metaRules();
   test('one rule per meta alert, in a group of their own', () => {
@@ -55,7 +56,7 @@ describe('meta-monitoring: the exact rules', () => {
   test('every meta alert but the Watchdog has firing, healthy and idle tests; the Watchdog fires in all of them', () => {
     const { dir, cleanup } = generateInto(monitoringSpec({}));
     try {
-      for (const def of META_CATALOG) {
+      for (const def of metaCatalog()) {
         const file = parse(readFileSync(join(dir, 'prometheus/tests', `${def.name}.yml`), 'utf8')) as {
           tests: Array<{ name: string; alert_rule_test: Array<{ exp_alerts: unknown[] }> }>;
         };
@@ -69,7 +70,7 @@ describe('meta-monitoring: the exact rules', () => {
         assert.ok(file.tests.find((t) => t.name.endsWith(': firing'))!.alert_rule_test[0]!.exp_alerts.length > 0);
       }
       const tests = join(dir, 'prometheus/tests');
-      const files = META_CATALOG.map((d) => `${d.name}.yml`);
+      const files = metaCatalog().map((d) => `${d.name}.yml`);
       const r = run('promtool', ['test', 'rules', ...files], tests);
       assert.equal(r.status, 0, r.output);
       // The runbooks exist, and the Watchdog's says where it goes.

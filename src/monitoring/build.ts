@@ -8,7 +8,7 @@ import type { Category, Severity } from '../core/conventions/alerts.ts';
 import type { AlertContext, AlertDef, Recovery, Tuning } from './alert-def.ts';
 import { catalogFor } from './catalog.ts';
 import { engineRecordingGroups, engineRecordingTest } from './engines.ts';
-import { META_CATALOG } from './meta-catalog.ts';
+import { metaCatalog } from './meta-catalog.ts';
 import type { MetaAlertDef } from './meta-catalog.ts';
 import { GEN_ERR_INVALID_SPEC } from './errors.ts';
 import { expandTemplate, humanizeDuration, humanizePercentage } from './humanize.ts';
@@ -51,7 +51,7 @@ export function buildModel(spec: Readonly<MonitoringSpec>): MonitoringModel {
   for (const def of catalogFor(spec)) built.push(...buildTunable(spec, names, def, problems));
   if (problems.length > 0) throw GEN_ERR_INVALID_SPEC(`The spec's alert tuning cannot be generated:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   built.push(buildTargetDown(spec), buildTargetAbsent(spec));
-  built.push(...META_CATALOG.map((def) => buildMeta(spec, def)));
+  built.push(...metaCatalog(spec.metricsPrefix).map((def) => buildMeta(spec, def)));
   if (spec.slo.enabled) built.push(...buildBurnRates(spec, names));
 
   const recording = [...recordingGroups(spec), driftRecordingGroup(spec), ...engineRecordingGroups(spec)];

@@ -1,10 +1,10 @@
 import { JOB } from '../core/conventions/deploy.ts';
-import { ALERTMANAGER_SELF_METRIC, PROMETHEUS_SELF_METRIC } from '../core/conventions/metrics.ts';
+import { ALERTMANAGER_SELF_METRIC, DEFAULT_PREFIX, LABEL, PROMETHEUS_SELF_METRIC, metricName } from '../core/conventions/metrics.ts';
 import type { MetaAlert, Severity } from '../core/conventions/alerts.ts';
 import type { Recovery } from './alert-def.ts';
 import type { Humanizer } from './humanize.ts';
 import type { Runbook } from './model.ts';
-import { SERIES_MINUTES, counter, gauge, seriesOf, stepValues } from './scenario.ts';
+import { REPLICAS, SERIES_MINUTES, counter, gauge, seriesOf, stepValues } from './scenario.ts';
 import type { InputSeries, Scenario } from './scenario.ts';
 
 /**
@@ -340,6 +340,66 @@ export const ALERTMANAGER_CONFIG_RELOAD_FAILED: MetaAlertDef = {
 };
 
 /** Every meta alert, in the order they are generated. */
+/**
+ * The gateways' shared route store (`routes.store: redis`, docs/gateway.md, "Gateway replicas: shared
+ * routes"), from each gateway's own `route_store_up` under the spec's prefix. While it is down the
+ * replicas keep their last routes, and every route switch (the admin API's, the responder's
+ * `switch-model`) is refused with 503: the remediation's lever is gone, though traffic flows. A
+ * gateway with local routes exports no such series, so the alert has nothing to read there.
+ */
+export function gatewayRouteStoreDown(prefix: string): MetaAlertDef {
+  const up = metricName('routeStoreUp', prefix);
+  const gw = (instance: string) => ({ job: JOB.gateway, instance, [LABEL.store]: 'redis' });
+  const [one, two] = [gw(REPLICAS[0]), gw(REPLICAS[1])];
+  return {
+    name: 'GatewayRouteStoreDown',
+    severity: 'warning',
+    for: '2m',
+    window: '1m',
+    identity: ['instance'],
+    humanizer: 'humanize',
+    summary: 'Gateway {{ $labels.instance }} cannot reach its shared route store',
+    description:
+      'Gateway {{ $labels.instance }} has not reached its shared route store ({{ $labels.store }}) for 3 minutes: it serves its last known routes, and route switches (the admin API, the responder\'s switch-model) are refused with 503 until the store answers.',
+    // Down at every scrape of the last minute, for 2 minutes: a store restart of a few seconds does not page anyone.
+    expr: `max_over_time(${up}[1m]) == 0`,
+    scenarios: [
+      { name: 'firing', series: [{ series: seriesOf(up, one), values: stepValues([[1, 10], [0, SERIES_MINUTES - 10]]) }, gauge(up, two, 1)], at: 30, expect: [{ labels: { job: JOB.gateway, instance: REPLICAS[0], [LABEL.store]: 'redis' }, value: 0 }] },
+      { name: 'healthy', series: [gauge(up, one, 1), gauge(up, two, 1)], at: 30, expect: [] },
+      // A Redis restart: one minute without the store, then back.
+      { name: 'healthy: a one-minute outage', series: [{ series: seriesOf(up, one), values: stepValues([[1, 10], [0, 1], [1, SERIES_MINUTES - 11]]) }, gauge(up, two, 1)], at: 14, expect: [] },
+      // Gateways with local routes (the default) export no route store series.
+      { name: 'idle', series: [], at: 30, expect: [] },
+    ],
+    // Down from minute 10 to 29, back at minute 30.
+    recovery: {
+      series: [{ series: seriesOf(up, one), values: stepValues([[1, 10], [0, 20], [1, SERIES_MINUTES - 30]]) }],
+      clearsAt: 30,
+      expect: [{ labels: { job: JOB.gateway, instance: REPLICAS[0], [LABEL.store]: 'redis' }, value: 0 }],
+    },
+    runbook: {
+      meaning: 'A gateway replica cannot reach the Redis that holds the active route of each model (`routes.store: redis`).',
+      impact:
+        'Traffic still flows on the last known routes, but no route switches: the responder\'s `switch-model` steps and `POST /admin/routes/<model>` fail with 503 `route_store_unavailable`, so a latency or outage playbook cannot move a model to its fallback. A replica that restarts meanwhile starts on the config\'s routes, which may differ from the others\'.',
+      diagnosis: [
+        '`{prefix}route_store_up` by instance: one replica (its network path) or all of them (Redis itself)?',
+        '`{prefix}route_store_errors_total` by `op` (connect, read, write, subscribe) and the gateway\'s log line "route store ... does not answer".',
+        '`redis-cli -u <routes.redisURL> ping` from the gateway\'s host or pod; the Redis pod\'s events and memory (an evicted or OOM-killed Redis).',
+      ],
+      mitigation: [
+        'Bring Redis back (restart it, fix the NetworkPolicy or the address in `routes.redisURL`): the replicas reconcile on their own within `routes.reconcileMs` and the alert resolves.',
+        'Until then, switch routes by restarting the gateways with the wanted route in their config, or on one replica only if the others do not matter for the incident.',
+      ],
+    },
+  };
+}
+
+/** Every meta alert, the gateway's under the spec's metric prefix. */
+export function metaCatalog(prefix: string = DEFAULT_PREFIX): readonly MetaAlertDef[] {
+  return [...META_CATALOG, gatewayRouteStoreDown(prefix)];
+}
+
+/** The meta alerts that read Prometheus' and Alertmanager's own series (fixed names). */
 export const META_CATALOG: readonly MetaAlertDef[] = [
   WATCHDOG,
   PROMETHEUS_RULE_FAILURES,

@@ -48,7 +48,7 @@ export const UPSTREAM_ALERTS = ['SpareReplicas'] as const;
 
 export const TARGET_ALERTS = ['TargetDown', 'TargetAbsent'] as const;
 
-/** Alerts about the monitoring itself: the always-firing Watchdog, and Prometheus' and Alertmanager's own failures. */
+/** Alerts about the monitoring itself: the always-firing Watchdog, Prometheus' and Alertmanager's own failures, and the gateways' shared route store (the remediation's lever). */
 export const META_ALERTS = [
   'Watchdog',
   'PrometheusRuleFailures',
@@ -59,6 +59,7 @@ export const META_ALERTS = [
   'PrometheusTSDBCompactionsFailing',
   'AlertmanagerNotificationsFailing',
   'AlertmanagerConfigReloadFailed',
+  'GatewayRouteStoreDown',
 ] as const;
 
 export type MetaAlert = (typeof META_ALERTS)[number];
