@@ -108,6 +108,21 @@ export function spareWindow(t: Timings): string {
 export function localPlaybooks(t: Timings): z.input<typeof PlaybooksSchema> {
   return {
     ...LOCAL_PLAYBOOKS,
+    // The article's loop: a queue over 20 scales the model server to 3 replicas in one step; the slots
+    // they add drain the queue and the alert resolves. The guard reads the queue's peak over the rate
+    // window, not one sample: closed-loop clients on a loaded machine re-send late, and a scrape that
+    // caught the queue between an answer and the next request (16, say, of a steady 24) skipped the
+    // scale-out the alert was right to ask for.
+    QueueBacklog: {
+      cooldown: '15s',
+      steps: [
+        {
+          action: 'scale',
+          if: { query: `sum(max_over_time(openllm_queue_length{model="{{ $labels.model }}"}[${t.rateWindow}]))`, above: 20 },
+          params: { deployment: LOCAL_SCALE.deployment, namespace: LOCAL_SCALE.namespace, step: LOCAL_SCALE.maxReplicas - 1, max: LOCAL_SCALE.maxReplicas },
+        },
+      ],
+    },
     // The scale-in, slower than the scale-out and apart from it: one replica per SpareReplicas episode,
     // never below the first simulator. The alert cannot fire again until a window after each step
     // (its count changed), so the steps are a window and a `for` apart; the cooldown, the window, is
@@ -140,16 +155,4 @@ const LOCAL_PLAYBOOKS: z.input<typeof PlaybooksSchema> = {
   HighErrorRate: { cooldown: '15s', steps: [{ action: 'noop' }] },
   ModelServerUnreachable: { cooldown: '15s', steps: [{ action: 'switch-model', params: { model: '{{ $labels.model }}', target: 'fallback' }, revertOnResolve: true }] },
   HighToxicityScore: { cooldown: '15s', steps: [{ action: 'switch-model', params: { model: '{{ $labels.model }}', target: 'fallback' }, revertOnResolve: true }] },
-  // The article's loop: a queue over 20 scales the model server to 3 replicas in one step; the slots
-  // they add drain the queue and the alert resolves.
-  QueueBacklog: {
-    cooldown: '15s',
-    steps: [
-      {
-        action: 'scale',
-        if: { query: 'sum(openllm_queue_length{model="{{ $labels.model }}"})', above: 20 },
-        params: { deployment: LOCAL_SCALE.deployment, namespace: LOCAL_SCALE.namespace, step: LOCAL_SCALE.maxReplicas - 1, max: LOCAL_SCALE.maxReplicas },
-      },
-    ],
-  },
 };
