@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LexicalScorer } from '../src/gateway/safety/lexical-scorer.ts';
+import { RegExpMatcher, englishDataset, englishRecommendedTransformers } from 'obscenity';
+import { LexicalScorer, anyTermTest } from '../src/gateway/safety/lexical-scorer.ts';
 import { TOXIC_LEXICON, generateTokens } from '../src/simulator/text.ts';
 import { createRng } from '../src/simulator/rng.ts';
 
@@ -113,4 +114,37 @@ test('score then redact of the same text, or of another, agree with a fresh scor
   assert.equal(simulator.redact(a), fresh().redact(a));
   assert.equal(simulator.redact(b), fresh().redact(b));
   assert.equal(simulator.score(a), fresh().score(a));
+});
+
+test('the any-match test is true wherever getAllMatches finds a match (clean, toxic, leetspeak, look-alikes, whitelisted words)', () => {
+  const dataset = new RegExpMatcher({ ...englishDataset.build(), ...englishRecommendedTransformers });
+  const any = anyTermTest(dataset);
+  assert.ok(any !== undefined, "obscenity's matcher is built as anyTermTest expects: otherwise the scorer runs getAllMatches alone");
+  const texts = [
+    '',
+    'The latency of the first token went up after the deploy.',
+    'fuck',
+    'f u c k',
+    'fuuuuck this',
+    'sh1t happens',
+    'ｆｕｃｋ',
+    'an assassin in Scunthorpe passed the class',
+    'pen is mightier; penis',
+    'a bitch!',
+    'words\nacross\tlines fuck\n',
+    '🙂 emoji then shit',
+  ];
+  for (let seed = 1; seed <= 40; seed++) texts.push(output(seed, 120, seed % 2 === 0));
+  let matched = 0;
+  let skipped = 0;
+  for (const t of texts) {
+    const all = dataset.getAllMatches(t);
+    if (all.length > 0) matched++;
+    // False skips getAllMatches: only right where it finds nothing. True where only a whitelisted word matched ('assassin') is merely the slow path.
+    if (!any(t)) {
+      skipped++;
+      assert.deepEqual(all, [], JSON.stringify(t.slice(0, 80)));
+    } else if (all.length === 0) assert.match(t, /assassin|Scunthorpe|class/, 'only whitelisted words pass the test without a match');
+  }
+  assert.ok(matched >= 5 && skipped >= 5, `both outcomes exercised (${matched} matched, ${skipped} skipped of ${texts.length})`);
 });

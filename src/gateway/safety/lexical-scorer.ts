@@ -58,6 +58,9 @@ export class LexicalScorer implements SafetyScorer {
   readonly #dataset: RegExpMatcher;
   /** The operator's terms, or null when there are none. */
   readonly #extra: RegExpMatcher | null;
+  /** False when the matcher cannot match (see {@link anyTermTest}); undefined where it cannot be built. */
+  readonly #datasetAny: ((text: string) => boolean) | undefined;
+  readonly #extraAny: ((text: string) => boolean) | undefined;
   readonly #censor = new TextCensor().setStrategy(sameLengthStars);
   // The last text matched and its matches: the 'redact' policy scores an
   // output and then redacts the same text, and matching is the costly part.
@@ -70,6 +73,8 @@ export class LexicalScorer implements SafetyScorer {
     this.saturation = saturation;
     this.#dataset = new RegExpMatcher({ ...englishDataset.build(), ...englishRecommendedTransformers });
     this.#extra = compileTerms(options.extraTerms ?? []);
+    this.#datasetAny = anyTermTest(this.#dataset);
+    this.#extraAny = this.#extra === null ? undefined : anyTermTest(this.#extra);
   }
 
   /** 0 (clean) to 1; see the class comment for the formula. */
@@ -115,8 +120,9 @@ export class LexicalScorer implements SafetyScorer {
   #matches(text: string): MatchPayload[] {
     if (text.length === 0) return [];
     if (text === this.#lastText) return this.#lastMatches;
-    const found = this.#dataset.getAllMatches(text);
-    if (this.#extra !== null) {
+    // Most answers match nothing: one test says so, where getAllMatches runs every term's own search.
+    const found = this.#datasetAny !== undefined && !this.#datasetAny(text) ? [] : this.#dataset.getAllMatches(text);
+    if (this.#extra !== null && (this.#extraAny === undefined || this.#extraAny(text))) {
       const more = this.#extra.getAllMatches(text);
       for (const x of more) found.push(x);
     }
@@ -125,6 +131,37 @@ export class LexicalScorer implements SafetyScorer {
     this.#lastMatches = found;
     return found;
   }
+}
+
+/** What of obscenity's RegExpMatcher (0.4) {@link anyTermTest} reads: its compiled terms and its transform. */
+interface MatcherInternals {
+  readonly blacklistedTerms?: ReadonlyArray<{ readonly regExp: RegExp }>;
+  readonly blacklistMatcherTransformers?: unknown;
+  readonly applyTransformers?: (input: string, transformers: unknown) => [number[], string];
+}
+
+/**
+ * A test that is false only when `matcher.getAllMatches(text)` would return
+ * nothing (true where it finds a match, and where only a whitelisted word
+ * matched: getAllMatches then decides). One regular expression, the
+ * alternation of every term's own (obscenity compiles each with flags `gs`
+ * and no capture groups), over the text transformed as the matcher
+ * transforms it. getAllMatches runs the whitelist's transform and a
+ * `matchAll` per term (a copy of the term's RegExp each; 119 terms in the
+ * English dataset) whether or not anything matches, and the whitelist only
+ * removes matches. Undefined when the matcher is not built as expected
+ * (another obscenity version): getAllMatches alone then.
+ * test/safety-lexical.test.ts checks the test against getAllMatches.
+ */
+export function anyTermTest(matcher: RegExpMatcher): ((text: string) => boolean) | undefined {
+  const m = matcher as unknown as MatcherInternals;
+  const terms = m.blacklistedTerms;
+  const transform = m.applyTransformers;
+  if (!Array.isArray(terms) || terms.length === 0 || typeof transform !== 'function' || m.blacklistMatcherTransformers === undefined) return undefined;
+  if (terms.some((t) => !(t.regExp instanceof RegExp) || t.regExp.flags !== 'gs')) return undefined;
+  const any = new RegExp(terms.map((t) => `(?:${t.regExp.source})`).join('|'), 's');
+  const transformers = m.blacklistMatcherTransformers;
+  return (text) => any.test(transform.call(matcher, text, transformers)[1]);
 }
 
 function byStart(a: MatchPayload, b: MatchPayload): number {
