@@ -11,6 +11,7 @@
  *   npx tsx bench/gateway-profile.ts --rate 1000 --seconds 10 --safety none
  *   npx tsx bench/gateway-profile.ts --streams 200   # 200 concurrent streams (TTFT 50 ms, 16 tokens 20 ms apart), closed loop
  *   npx tsx bench/gateway-profile.ts --analyse file.cpuprofile
+ *   npx tsx bench/gateway-profile.ts --alloc         # bytes allocated per request, by the innermost src/ frame (no CPU profile)
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -29,6 +30,7 @@ const { values: args } = parseArgs({
     top: { type: 'string', default: '25' },
     window: { type: 'string', default: '0' },
     streams: { type: 'string', default: '0' },
+    alloc: { type: 'boolean', default: false },
   },
 });
 const MODEL = 'llama-3.1-8b-instruct';
@@ -128,6 +130,33 @@ export function analyse(profile: Profile, top: number, windowSeconds = 0): strin
   return lines.join('\n');
 }
 
+interface AllocNode {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  selfSize: number;
+  children: AllocNode[];
+}
+interface AllocProfile {
+  head: AllocNode;
+}
+
+/** Sampled bytes allocated per request, by the innermost frame in src/ (or none), from bench/alloc-probe.mjs's profile. */
+function allocations(profile: AllocProfile, requests: number, top: number): string {
+  const by = new Map<string, number>();
+  let total = 0;
+  const walk = (n: AllocNode, ours: string) => {
+    const f = n.callFrame;
+    const here = f.url.includes('/src/') ? `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*\/src\//, 'src/')}` : ours;
+    total += n.selfSize;
+    if (n.selfSize > 0) by.set(here, (by.get(here) ?? 0) + n.selfSize);
+    for (const c of n.children) walk(c, here);
+  };
+  walk(profile.head, '(no src/ frame: node, undici, start-up)');
+  const kb = (b: number) => (b / requests / 1024).toFixed(2);
+  const lines = [`allocated: ${(total / 1e6).toFixed(0)} MB sampled, ${kb(total)} KiB per request (${requests} requests)`, '', '| innermost src/ frame | KiB per request |', '|---|---|'];
+  for (const [k, b] of [...by].sort((a, b) => b[1] - a[1]).slice(0, top)) lines.push(`| ${k} | ${kb(b)} |`);
+  return lines.join('\n');
+}
+
 function startPart(argv: string[], nodeArgs: string[] = [], env: NodeJS.ProcessEnv = process.env): Promise<{ url: string; child: ChildProcess; out: () => string }> {
   const child = spawn(process.execPath, [...nodeArgs, BIN, ...argv], { stdio: ['ignore', 'pipe', 'inherit'], env });
   let out = '';
@@ -220,7 +249,8 @@ async function main(): Promise<void> {
   // The concurrency of bench/gateway-compare.ts: with the default 64, 200 streams wait in the limiter.
   writeFileSync(gwConfig, JSON.stringify({ port: 0, safety: { scorer: args.safety }, upstreams: { sim: { baseURL: `${sim.url}/v1`, maxConcurrency: 512, maxQueue: 4096 } }, models: { [MODEL]: { upstream: 'sim' } } }));
   const profDir = join(dir, 'prof');
-  const gw = await startPart(['gateway', '--config', gwConfig], ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-interval', '200', '--import', new URL('./eld-probe.mjs', import.meta.url).href]);
+  const allocOut = join(dir, 'alloc.json');
+  const gw = await startPart(['gateway', '--config', gwConfig], args.alloc ? ['--import', new URL('./alloc-probe.mjs', import.meta.url).href] : ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-interval', '200', '--import', new URL('./eld-probe.mjs', import.meta.url).href], { ...process.env, ALLOC_OUT: allocOut });
   // Streams ask for usage, as bench/gateway-compare.ts's do (no token estimate).
   const body = JSON.stringify({ model: MODEL, stream: streams > 0, ...(streams > 0 ? { stream_options: { include_usage: true } } : {}), messages: [{ role: 'user', content: 'Summarise the state of the cluster in one line.' }] });
   const pool = new Pool(gw.url, { connections: Math.max(64, streams) });
@@ -236,6 +266,11 @@ async function main(): Promise<void> {
   gw.child.kill('SIGTERM');
   await exited;
   sim.child.kill('SIGTERM');
+  if (args.alloc) {
+    // Every request sent, the warm-up's included; start-up's allocations are in the total too.
+    console.log(allocations(JSON.parse(readFileSync(allocOut, 'utf8')) as AllocProfile, lat.length + (streams > 0 ? 0 : rate * 2), Number(args.top)));
+    return;
+  }
   const eld = /event-loop delay: .*/.exec(gw.out());
   if (eld) console.log(`gateway ${eld[0]}`);
   // tsx's loader runs on a thread of its own, with a profile of its own: the main thread's is the largest.
