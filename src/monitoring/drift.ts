@@ -114,9 +114,23 @@ interface State {
 
 const total = (s: State) => s.finish.stop + s.finish.length + s.finish.content_filter + s.finish.tool_calls;
 
-/** 100 answers a step a replica: 77 stop, 3 truncated, 20 tool calls; 2 refusals, 1 empty; about 192 tokens (the (128, 256] bucket). */
-const HEALTHY: State = { finish: { stop: 77, length: 3, content_filter: 0, tool_calls: 20 }, refusals: 2, empty: 1, toolCalls: 20, bucket: 4 };
-/** 5 answers a step a replica: too few for the guard (3 replicas, 6 steps: 90 answers an hour). */
+/** The same answers, twice as many: every count doubled, every ratio and the bucket kept. */
+const twice = (s: State): State => ({
+  finish: { stop: 2 * s.finish.stop, length: 2 * s.finish.length, content_filter: 2 * s.finish.content_filter, tool_calls: 2 * s.finish.tool_calls },
+  refusals: 2 * s.refusals,
+  empty: 2 * s.empty,
+  toolCalls: 2 * s.toolCalls,
+  bucket: s.bucket,
+});
+
+/**
+ * 100 answers a step a replica: 67 stop, 3 truncated, 30 tool calls; 2 refusals, 1 empty; about 192
+ * tokens (the (128, 256] bucket). Each drifted state (`drifted`) lies so far beyond its band that a
+ * window half drifted (the evaluation before the check, where the alert turns
+ * pending at two samples a window) is already beyond it, not on its edge.
+ */
+const HEALTHY: State = { finish: { stop: 67, length: 3, content_filter: 0, tool_calls: 30 }, refusals: 2, empty: 1, toolCalls: 30, bucket: 4 };
+/** 5 answers a step a replica: too few for the guard (3 replicas at two or three steps a window: 30 or 45 answers a window). */
 const SPARSE: State = { finish: { stop: 4, length: 0, content_filter: 0, tool_calls: 1 }, refusals: 0, empty: 0, toolCalls: 1, bucket: 4 };
 
 /** The value a state gives a signal (a ratio, or the median completion size). */
@@ -189,12 +203,19 @@ function driftExpr(d: DriftSpec, c: AlertContext, matchers: readonly string[]): 
 }
 
 /**
- * The minutes between two promtool samples (and evaluations) of a drift test: three a window. A
- * test runs over more than the seasonal offset (a week): at one-minute steps that is ten thousand
- * evaluations, at twenty (a 1h window) about five hundred.
+ * The minutes between two promtool samples (and evaluations) of a drift test: two a window where
+ * half the window divides the seasonal offset and the rolling window (each baseline must fall on an
+ * evaluation), else three. A test runs over more than the seasonal offset (a week), and promtool's
+ * cost is its evaluations: at one-minute steps that is ten thousand, at thirty (a 1h window) about
+ * three hundred and fifty. Fewer than two samples a window would leave a left-open range (Prometheus
+ * 3) a single sample, and no rate.
  */
 export function driftTestStep(spec: Readonly<MonitoringSpec>): number {
-  return Math.max(1, Math.floor(minutesOf(spec.drift.window) / 3));
+  const d = spec.drift;
+  const window = minutesOf(d.window);
+  const half = window / 2;
+  if (durationMs(d.window) === window * 60_000 && Number.isInteger(half) && minutesOf(d.baselineOffset) % half === 0 && minutesOf(d.rollingWindow) % half === 0) return half;
+  return Math.max(1, Math.floor(window / 3));
 }
 
 /** A phase of a drift scenario: a state for a number of steps. */
@@ -387,7 +408,10 @@ const DRIFTS: readonly DriftSpec[] = [
     description:
       'The median completion size of model {{ $labels.model }} over the drift window has been beyond its band ({threshold} of its baseline) of both its seasonal and its rolling baseline, the same way, for {for} (now {{ $value | humanizePercentage }} of the baseline).',
     showThreshold: (t) => `${humanizePercentage(1 - t)} or ${humanizePercentage(1 / (1 - t))}`,
-    drifted: (s) => ({ ...s, bucket: s.bucket - 2 }),
+    // Terse answers, and twice as many of them (a terse model answers faster): a window half drifted
+    // holds two drifted answers to one healthy one, so its median is already in the drifted bucket,
+    // not on the edge between the two (where a 50/50 mixture puts it). The ratios stay the healthy ones.
+    drifted: (s) => ({ ...twice(s), bucket: s.bucket - 2 }),
     runbook: {
       meaning:
         'The median number of completion tokens per answer of this model moved far from what it was at the same time last week and over the day before: answers got much shorter (a model that stops early, a template that ends turns too soon, a lowered `max_tokens`) or much longer (rambling, a lost stop sequence, repetition).',
@@ -415,7 +439,7 @@ const DRIFTS: readonly DriftSpec[] = [
     description:
       'The share of answers of model {{ $labels.model }} cut at their token limit (finish_reason "length") has been at least {threshold} both its seasonal and its rolling baseline for {for} (now {{ $value | humanizePercentage }}).',
     showThreshold: (t) => `x${humanize(t)}`,
-    drifted: (s) => ({ ...s, finish: { ...s.finish, stop: s.finish.stop - (s.finish.length === 0 ? 1 : 4 * s.finish.length), length: s.finish.length === 0 ? 1 : 5 * s.finish.length } }),
+    drifted: (s) => ({ ...s, finish: { ...s.finish, stop: s.finish.stop - (s.finish.length === 0 ? 1 : 6 * s.finish.length), length: s.finish.length === 0 ? 1 : 7 * s.finish.length } }),
     runbook: {
       meaning:
         'Far more answers of this model end because they reached `max_tokens` or the context length than usual: the model rambles, loops or lost its stop sequence, or clients lowered `max_tokens`, or prompts grew into the context limit.',
