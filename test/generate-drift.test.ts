@@ -9,6 +9,7 @@ import { DASHBOARD_UID } from '../src/core/conventions/deploy.ts';
 import { hasCode } from '../src/core/errors.ts';
 import { buildModel } from '../src/monitoring/build.ts';
 import { buildDashboards } from '../src/monitoring/dashboards/build.ts';
+import { driftTestStep } from '../src/monitoring/drift.ts';
 import { GEN_ERR_INVALID_SPEC } from '../src/monitoring/errors.ts';
 import type { AlertingRule } from '../src/monitoring/model.ts';
 import { renderAlertmanager } from '../src/monitoring/writers/alertmanager.ts';
@@ -98,6 +99,17 @@ test('under a 45m window, a 1d offset and a 6h rolling baseline, every drift ale
   assert.deepEqual([...models].sort(), ['example-model', 'example-model-healthy', 'example-model-sparse', 'example-model-weekly']);
   const r = run('promtool', ['test', 'rules', ...files], tests);
   assert.equal(r.status, 0, r.output);
+});
+
+// promtool's cost is its evaluations, a week of them for the seasonal cases: two samples a window where
+// both baselines fall on an evaluation, three where half the window would not divide them.
+test('the drift cases sample twice a window where half of it divides the offset and the rolling window, else three times', () => {
+  const step = (drift: Record<string, string>) => driftTestStep(monitoringSpec({ drift }));
+  assert.equal(step({}), 30);
+  assert.equal(step({ window: '2h', baselineOffset: '1d', rollingWindow: '6h' }), 60);
+  assert.equal(step({ window: '45m', baselineOffset: '1d', rollingWindow: '6h' }), 15);
+  assert.equal(step({ window: '1h', baselineOffset: '1w', rollingWindow: '100m' }), 20);
+  assert.equal(step({ window: '1h', baselineOffset: '1d', rollingWindow: '90m' }), 30);
 });
 
 test('bands and windows that cannot work are refused with the field named', () => {

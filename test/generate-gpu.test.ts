@@ -8,7 +8,7 @@ import { hasCode } from '../src/core/errors.ts';
 import { buildModel } from '../src/monitoring/build.ts';
 import { GEN_ERR_INVALID_SPEC } from '../src/monitoring/errors.ts';
 import type { AlertingRule, RecordingRule } from '../src/monitoring/model.ts';
-import { generateInto, run } from './helpers/promtool.ts';
+import { generateInto, run, testFilesBeyondDefault } from './helpers/promtool.ts';
 
 type Source = 'llmwatch' | 'dcgm';
 
@@ -24,7 +24,12 @@ function rulesOf(spec: ReturnType<typeof gpuSpec>) {
   };
 }
 
-/** promtool check rules and test rules over every generated file; returns the tests folder. */
+/**
+ * promtool check rules over every generated rule file, and test rules over every test file this spec
+ * generates differently from the default spec (those byte-identical to the default's, with the rules
+ * they load, are run by test/generate-rules.test.ts: the drift alerts', a week of evaluations each);
+ * returns the tests folder.
+ */
 function promtoolPasses(t: { after: (fn: () => void) => void }, spec: ReturnType<typeof gpuSpec>): string {
   const { dir, cleanup } = generateInto(spec);
   t.after(cleanup);
@@ -32,7 +37,8 @@ function promtoolPasses(t: { after: (fn: () => void) => void }, spec: ReturnType
   const checked = run('promtool', ['check', 'rules', ...readdirSync(join(prom, 'rules')).map((f) => `rules/${f}`)], prom);
   assert.equal(checked.status, 0, checked.output);
   const tests = join(prom, 'tests');
-  const files = readdirSync(tests);
+  const { own: files, same } = testFilesBeyondDefault(dir);
+  assert.ok(!same.some((f) => f.includes('Gpu')), `the GPU alerts' tests are this spec's own, run here: ${same.join(', ')}`);
   const tested = run('promtool', ['test', 'rules', ...files], tests);
   assert.equal(tested.status, 0, tested.output);
   assert.equal((tested.output.match(/SUCCESS/g) ?? []).length, files.length);
