@@ -19,22 +19,42 @@ test('redactSecrets masks tokens in free text', () => {
   assert.match(out, /http:\/\/\*\*\*:\*\*\*@h\/v1/);
 });
 
-test('the gateway never prints an upstream URL credential at start-up', async (t) => {
+/** Starts the gateway on a config naming `baseURL`, and collects its output until `until` matches or it exits (bounded). */
+async function gatewayOutput(t: { after(fn: () => void): void }, baseURL: string, until: RegExp): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'llmwatch-redact-'));
   const config = join(dir, 'gw.json');
-  // Port 1 is never served: the start-up check warns about it, quoting the URL.
-  writeFileSync(config, JSON.stringify({ port: 0, upstreams: { up: { baseURL: 'http://alice:TopSecret42@127.0.0.1:1/v1?api_key=KeyInQuery' } }, models: { m: { upstream: 'up' } } }));
+  writeFileSync(config, JSON.stringify({ port: 0, upstreams: { up: { baseURL } }, models: { m: { upstream: 'up' } } }));
   const child = spawn(process.execPath, ['bin/llmwatch.js', 'gateway', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
   t.after(() => child.kill('SIGTERM'));
   let out = '';
+  let exited = false;
   child.stdout.on('data', (b: Buffer) => (out += b.toString()));
   child.stderr.on('data', (b: Buffer) => (out += b.toString()));
-  child.on('exit', (code) => (out += `[exit ${code}]`));
+  child.on('exit', (code) => {
+    out += `[exit ${code}]`;
+    exited = true;
+  });
   const deadline = Date.now() + 30_000;
-  while (!/"level":"warn"/.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  while (!until.test(out) && !exited && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  // Let the exit's output arrive.
+  if (exited) await new Promise((r) => setTimeout(r, 100));
+  return out;
+}
+
+test('the gateway never prints an upstream URL credential at start-up', async (t) => {
+  // Port 1 is never served: the start-up check warns about it, quoting the URL with its key masked.
+  const out = await gatewayOutput(t, 'http://127.0.0.1:1/v1?api_key=KeyInQuery', /"level":"warn"/);
   assert.match(out, /listening on/);
   // The warning is a line of the gateway's logger (pino JSON).
   assert.match(out, /"level":"warn"/);
-  assert.ok(!out.includes('TopSecret42') && !out.includes('KeyInQuery'), out);
+  assert.ok(!out.includes('KeyInQuery'), out);
   assert.match(out, /\*\*\*/);
+});
+
+test('a user and password in an upstream URL are refused at start-up without being printed', async (t) => {
+  // The pool connects to the origin alone, so they would never be sent: the config is refused (exit 2).
+  const out = await gatewayOutput(t, 'http://alice:TopSecret42@127.0.0.1:1/v1?api_key=KeyInQuery', /\[exit \d+\]/);
+  assert.match(out, /\[exit 2\]/);
+  assert.match(out, /upstreams\.up\.baseURL: holds credentials .*apiKey/);
+  assert.ok(!out.includes('TopSecret42') && !out.includes('KeyInQuery') && !out.includes('alice'), out);
 });
