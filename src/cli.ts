@@ -11,6 +11,15 @@ import { drillCommand, upCommand } from './stack/up-command.ts';
 import { VERSION } from './core/version.ts';
 import { redactSecrets } from './core/http/redact.ts';
 
+// A reader that went away (`llmwatch generate | head`, a supervisor or bench that closed its pipe
+// before the last "stopped" line) is no reason to crash with an unhandled EPIPE and a non-zero exit:
+// what was left to print has nobody to read it. Any other write error still ends the process.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+  });
+}
+
 let running: Command | undefined;
 const program = new Command('llmwatch')
   .description('Prometheus-native monitoring, alerting and auto-remediation for self-hosted LLM serving')

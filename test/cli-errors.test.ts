@@ -274,3 +274,22 @@ test('a bad option, and `check` on a folder with nothing generated: one llmwatch
   assert.equal(failureLine(check), `llmwatch: ${join(cwd, 'deploy')}/ holds no generated output (no prometheus/prometheus.yml); run 'llmwatch generate --out ${join(cwd, 'deploy')}' first, or name the folder with --out`);
   assertNoStack(check);
 });
+
+test('a reader that closed its pipe does not crash a command: the gateway stops on SIGTERM with exit 0, no EPIPE', { timeout: 60_000 }, async () => {
+  // The bench closed its end of the gateway's stdout before stopping it; the "stopped" line then hit
+  // EPIPE, an unhandled 'error' event, and the process died with a stack and exit 1.
+  const child = spawn(process.execPath, ['bin/llmwatch.js', 'gateway', '--upstream', 'http://127.0.0.1:1/v1', '--model', 'm', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+  const exited = once(child, 'exit');
+  const deadline = Date.now() + 30_000;
+  while (!/listening on/.test(out) && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.match(out, /listening on/, err);
+  child.stdout.destroy();
+  child.kill('SIGTERM');
+  const [code, signal] = (await exited) as [number | null, string | null];
+  assert.deepEqual({ code, signal }, { code: 0, signal: null }, err);
+  assert.doesNotMatch(err, /EPIPE/);
+});
