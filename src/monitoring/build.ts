@@ -140,7 +140,7 @@ function buildTunable(spec: Readonly<MonitoringSpec>, names: ReturnType<typeof r
       continue;
     }
     const fill = (s: string) =>
-      s.replaceAll('{threshold}', def.showThreshold(v.tuning.threshold)).replaceAll('{for}', v.tuning.for).replaceAll('{window}', v.tuning.window ?? v.tuning.for);
+      s.replaceAll('{threshold}', def.showThreshold(v.tuning.threshold)).replaceAll('{for}', v.tuning.for).replaceAll('{window}', v.tuning.window ?? spec.rateWindow);
     rules.push({
       rule: {
         alert: def.name,

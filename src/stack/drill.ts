@@ -519,7 +519,7 @@ export interface ScaleInStep {
 export async function runScaleInDrill(s: StackInfo, scenario: Scenario, log: (line: string) => void = () => {}): Promise<DrillResult> {
   const t = s.timings;
   const tuning = resolveTuning(SPARE_REPLICAS, s.spec.alerts[SPARE_REPLICAS.name]);
-  const window = tuning.window ?? tuning.for;
+  const window = tuning.window ?? s.spec.rateWindow;
   let pollS = POLL_MS / 1000;
   const measured = async () => ({
     scrapeS: (await queryNumber(s.urls.prometheus, `max(max_over_time(scrape_duration_seconds{job="${JOB.gateway}"}[5m]))`)) ?? 0,
@@ -672,22 +672,24 @@ async function inAlertmanager(s: StackInfo, alert: string, matchers: readonly st
   return body.some((a) => a.status.state === 'active' || a.status.state === 'suppressed');
 }
 
-async function findAction(s: StackInfo, alert: string, action: string, since: string, skipped = false): Promise<{ outcome: string; detail: string; startedAt: number; durationMs: number } | undefined> {
+type AuditRow = { action: string; outcome: string; detail: string; alertStatus: string; startedAt: number; durationMs: number };
+
+/** The responder's audit rows of an alert since a time, newest first (its `/actions` order). */
+async function actionRows(s: StackInfo, alert: string, since: string): Promise<AuditRow[]> {
   const res = await fetch(`${s.urls.responder}/actions?alertname=${alert}&since=${encodeURIComponent(since)}&limit=100`, { headers: { authorization: `Bearer ${s.responderToken}` } });
-  const body = (await res.json()) as { actions: Array<{ action: string; outcome: string; detail: string; alertStatus: string; startedAt: number | string; durationMs: number }> };
+  if (!res.ok) throw new Error(`the responder answered ${res.status} to GET /actions: ${(await res.text()).slice(0, 200)}`);
+  const body = (await res.json()) as { actions: Array<Omit<AuditRow, 'startedAt'> & { startedAt: number | string }> };
+  return body.actions.map((a) => ({ ...a, startedAt: typeof a.startedAt === 'number' ? a.startedAt : Date.parse(a.startedAt) }));
+}
+
+async function findAction(s: StackInfo, alert: string, action: string, since: string, skipped = false): Promise<AuditRow | undefined> {
   // `running` rows are actions in flight: their outcome is not known yet.
-  const row = body.actions.find((a) => a.action === action && a.alertStatus === 'firing' && a.outcome !== 'running' && (a.outcome === 'skipped') === skipped);
-  return row === undefined ? undefined : { ...row, startedAt: typeof row.startedAt === 'number' ? row.startedAt : Date.parse(row.startedAt) };
+  return (await actionRows(s, alert, since)).find((a) => a.action === action && a.alertStatus === 'firing' && a.outcome !== 'running' && (a.outcome === 'skipped') === skipped);
 }
 
 /** The responder's audit rows of an alert's firing runs since a time, oldest first; rows in flight (`running`) left out. */
-async function auditRows(s: StackInfo, alert: string, since: string): Promise<Array<{ action: string; outcome: string; detail: string; startedAt: number; durationMs: number }>> {
-  const res = await fetch(`${s.urls.responder}/actions?alertname=${alert}&since=${encodeURIComponent(since)}&limit=100`, { headers: { authorization: `Bearer ${s.responderToken}` } });
-  const body = (await res.json()) as { actions: Array<{ action: string; outcome: string; detail: string; alertStatus: string; startedAt: number | string; durationMs: number }> };
-  return body.actions
-    .filter((a) => a.alertStatus === 'firing' && a.outcome !== 'running')
-    .map((a) => ({ ...a, startedAt: typeof a.startedAt === 'number' ? a.startedAt : Date.parse(a.startedAt) }))
-    .sort((a, b) => a.startedAt - b.startedAt);
+async function auditRows(s: StackInfo, alert: string, since: string): Promise<AuditRow[]> {
+  return (await actionRows(s, alert, since)).filter((a) => a.alertStatus === 'firing' && a.outcome !== 'running').sort((a, b) => a.startedAt - b.startedAt);
 }
 
 /**
