@@ -30,11 +30,15 @@ export class LineSplitter {
   readonly #onLine: LineReader;
   readonly #onEnd: () => boolean;
   readonly #maxRecordBytes: number;
-  /** Bytes of the record still arriving (from its first line on), not yet returned. */
-  #held: Buffer[] = [];
+  /**
+   * Bytes of the record still arriving (from its first line on), not yet returned, copied into one
+   * buffer: a chunk's tail is copied out, never kept by reference, so a server that sends a record a
+   * byte at a time costs its bytes, not a Buffer object (and the chunk behind it) per byte.
+   */
+  #held: Buffer = EMPTY;
   #heldBytes = 0;
-  /** The unfinished last line, in pieces (the tail of `#held`), so that no byte is copied twice. */
-  #line: Buffer[] = [];
+  /** Where in `#held` the unfinished last line starts; -1 when the next line starts in the next chunk. */
+  #lineAt = -1;
   #stopped = false;
   /** Set when a record grew past `maxRecordBytes` before its end. */
   overflowed = false;
@@ -66,25 +70,37 @@ export class LineSplitter {
     const out: Buffer[] = [];
     let lineStart = 0;
     let recordStart = 0;
-    for (let nl = buf.indexOf(10); nl !== -1; nl = buf.indexOf(10, lineStart)) {
-      const verdict = this.#line.length === 0 ? this.#read(buf, lineStart, nl) : this.#readJoined(buf.subarray(lineStart, nl));
+    let nl = buf.indexOf(10);
+    if (nl !== -1 && this.#lineAt !== -1) {
+      // A line begun in an earlier chunk ends here: its end joins it in the held record, read there.
+      this.#append(buf.subarray(0, nl + 1));
+      const verdict = this.#read(this.#held, this.#lineAt, this.#heldBytes - 1);
+      this.#lineAt = -1;
+      lineStart = recordStart = nl + 1;
+      if (verdict === 'refuse') {
+        this.#stop();
+        return EMPTY;
+      }
+      if (verdict === 'complete') out.push(this.#take());
+      nl = buf.indexOf(10, lineStart);
+    }
+    // Lines that lie whole in this chunk are read in place.
+    for (; nl !== -1; nl = buf.indexOf(10, lineStart)) {
+      const verdict = this.#read(buf, lineStart, nl);
       lineStart = nl + 1;
       if (verdict === 'refuse') {
         this.#stop();
         return concat(out);
       }
       if (verdict === 'complete') {
-        out.push(...this.#held, buf.subarray(recordStart, lineStart));
-        this.#held = [];
-        this.#heldBytes = 0;
+        if (this.#heldBytes > 0) out.push(this.#take());
+        out.push(buf.subarray(recordStart, lineStart));
         recordStart = lineStart;
       }
     }
-    if (lineStart < buf.length) this.#line.push(buf.subarray(lineStart));
     if (recordStart < buf.length) {
-      const rest = buf.subarray(recordStart);
-      this.#held.push(rest);
-      this.#heldBytes += rest.length;
+      if (lineStart < buf.length && this.#lineAt === -1) this.#lineAt = this.#heldBytes + (lineStart - recordStart);
+      this.#append(buf.subarray(recordStart));
       if (this.#heldBytes > this.#maxRecordBytes) {
         this.overflowed = true;
         this.#stop();
@@ -100,18 +116,30 @@ export class LineSplitter {
    */
   end(): Buffer {
     if (this.#stopped) return EMPTY;
-    const ok = (this.#line.length === 0 || this.#readJoined(EMPTY) !== 'refuse') && this.#onEnd();
-    const out = ok ? concat(this.#held) : EMPTY;
+    const ok = (this.#lineAt === -1 || this.#read(this.#held, this.#lineAt, this.#heldBytes) !== 'refuse') && this.#onEnd();
+    const out = ok && this.#heldBytes > 0 ? this.#take() : EMPTY;
     this.#stop();
     return out;
   }
 
-  /** A line whose start is in the held pieces: joined once, then read. */
-  #readJoined(last: Buffer): LineVerdict {
-    this.#line.push(last);
-    const line = Buffer.concat(this.#line);
-    this.#line = [];
-    return this.#read(line, 0, line.length);
+  /** Copies `bytes` after the held ones, the buffer doubled when full: each byte copied once, plus the doublings (less than the bytes held). */
+  #append(bytes: Buffer): void {
+    const need = this.#heldBytes + bytes.length;
+    if (need > this.#held.length) {
+      const grown = Buffer.allocUnsafe(Math.max(need, 2 * this.#held.length, 256));
+      this.#held.copy(grown, 0, 0, this.#heldBytes);
+      this.#held = grown;
+    }
+    bytes.copy(this.#held, this.#heldBytes);
+    this.#heldBytes = need;
+  }
+
+  /** The held record's bytes, handed over (no copy); the splitter holds nothing after. */
+  #take(): Buffer {
+    const bytes = this.#held.subarray(0, this.#heldBytes);
+    this.#held = EMPTY;
+    this.#heldBytes = 0;
+    return bytes;
   }
 
   #read(buf: Buffer, start: number, end: number): LineVerdict {
@@ -120,9 +148,9 @@ export class LineSplitter {
 
   #stop(): void {
     this.#stopped = true;
-    this.#held = [];
+    this.#held = EMPTY;
     this.#heldBytes = 0;
-    this.#line = [];
+    this.#lineAt = -1;
   }
 }
 
