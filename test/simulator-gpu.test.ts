@@ -93,6 +93,9 @@ test('memory follows the KV cache block by block, utilisation the share of time 
   // The other model's GPU saw nothing.
   assert.deepEqual([gpu1!.memoryUsedMiB, gpu1!.utilisationPercent], [3557, 0]);
   for (const r of reqs) engine.cores[0]!.finish(r, 'stop');
+  // A reading sooner than the sample period after the last repeats it, so the idle period starts
+  // with a reading past it: one taken at once would still count the milliseconds before finish.
+  await sleep(150);
   sim.gpus.read();
   await sleep(150);
   [gpu0] = sim.gpus.read();
