@@ -235,6 +235,7 @@ describe('protocol faults no simulator makes (misbehaving upstream)', () => {
     ['stream-error-event', 'stream_error', 'upstream_stream_error'],
     ['stream-no-done', 'reset', 'upstream_reset'],
     ['stream-garbage', 'malformed', 'upstream_malformed_response'],
+    ['stream-array', 'malformed', 'upstream_malformed_response'],
     ['stream-stall', 'timeout', 'upstream_timeout'],
   ] as const) {
     test(`${mode}: the client gets an error event (${code}), counted as ${reason}`, async () => {

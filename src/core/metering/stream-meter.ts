@@ -56,7 +56,8 @@ export class StreamMeter extends GeneratedText {
       this.fault = { kind: 'malformed', message: 'The upstream sent a stream event that is not JSON' };
       return false;
     }
-    if (obj === null || typeof obj !== 'object') {
+    // An array is JSON but no event of the protocol (the native frame meter refuses it too).
+    if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
       this.fault = { kind: 'malformed', message: 'The upstream sent a stream event that is not a JSON object' };
       return false;
     }
