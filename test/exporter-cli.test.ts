@@ -78,10 +78,15 @@ test('`llmwatch exporter` with no nvidia-smi: one start-up message naming the fi
   const exp = exporter(t, ['--port', String(port), '--interval', '0.1'], empty);
   const url = await waitForURL(exp.stdout, 'the exporter');
   assert.match(exp.stdout(), /no GPU yet: missing_binary/);
-  // Several failed runs later: still serving, still one message.
-  await new Promise((r) => setTimeout(r, 600));
+  // Several failed runs later (polled: a fixed 600 ms pause saw fewer than three runs of a 0.1 s schedule
+  // when the loaded machine starved the child): still serving, still one message.
+  const deadline = Date.now() + 20_000;
+  let metrics = parseExposition(await (await fetch(`${url}/metrics`)).text());
+  while ((sampleValue(metrics, GPU_METRIC.collectorErrors, { reason: 'missing_binary' }) ?? 0) < 3 && exp.child.exitCode === null && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    metrics = parseExposition(await (await fetch(`${url}/metrics`)).text());
+  }
   assert.equal(exp.child.exitCode, null, 'the exporter exited');
-  const metrics = parseExposition(await (await fetch(`${url}/metrics`)).text());
   assert.equal(sampleValue(metrics, GPU_METRIC.collectorSuccess), 0);
   assert.equal(sampleValue(metrics, GPU_METRIC.collectorLastError, { reason: 'missing_binary' }), 1);
   assert.ok(sampleValue(metrics, GPU_METRIC.collectorErrors, { reason: 'missing_binary' })! >= 3);

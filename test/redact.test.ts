@@ -30,14 +30,14 @@ async function gatewayOutput(t: { after(fn: () => void): void }, baseURL: string
   let exited = false;
   child.stdout.on('data', (b: Buffer) => (out += b.toString()));
   child.stderr.on('data', (b: Buffer) => (out += b.toString()));
-  child.on('exit', (code) => {
+  // 'close', not 'exit': it comes once the child's stdout and stderr have ended, so all its output is in
+  // (after 'exit' a fixed 100 ms pause was left for it to arrive, a race on a loaded machine).
+  child.on('close', (code) => {
     out += `[exit ${code}]`;
     exited = true;
   });
   const deadline = Date.now() + 30_000;
   while (!until.test(out) && !exited && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  // Let the exit's output arrive.
-  if (exited) await new Promise((r) => setTimeout(r, 100));
   return out;
 }
 

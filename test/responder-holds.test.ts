@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -36,7 +36,9 @@ describe('holds and overlapping alerts', () => {
       auditPath: join(dir, 'audit.db'),
       gateway: { url: gw.url, adminToken: ADMIN },
       limits: { maxActionsPerHour: 10_000 },
-      commands: { slow: { argv: ['/bin/sleep', '0.3'] } },
+      // Runs until the test lets it go (a file), bounded by its 10 s timeout: no race between the test's
+      // clock and the command's.
+      commands: { slow: { argv: ['/bin/sh', '-c', `touch "${dir}/slow-started"; while [ ! -e "${dir}/slow-go" ]; do sleep 0.02; done`] } },
       playbooks: {
         HighInferenceLatency: { cooldown: '1ms', steps: [{ action: 'switch-model', params: { model: '{{ $labels.model }}', target: 'fallback' }, revertOnResolve: true }] },
         HighTimeToFirstToken: { cooldown: '1ms', steps: [{ action: 'switch-model', params: { model: '{{ $labels.model }}', target: 'fallback' }, revertOnResolve: true }] },
@@ -112,8 +114,13 @@ describe('holds and overlapping alerts', () => {
     r = await startResponder(config({ limits: { maxActionsPerHour: 10_000, concurrency: 1 } }), { port: 0 });
     const burst = Array.from({ length: 5 }, () => alert({ alertname: 'Slow' }));
     await post(r.url, webhook(burst), auth);
-    await new Promise((res) => setTimeout(res, 100));
+    // The first is running (it cannot end before the test lets it go); the others wait behind it. A fixed
+    // pause here raced the command: on a loaded machine the first had not started yet, or had ended and the
+    // second had begun.
+    for (let i = 0; i < 500 && !existsSync(join(dir, 'slow-started')); i++) await new Promise((res) => setTimeout(res, 20));
+    assert.ok(existsSync(join(dir, 'slow-started')), 'the first action started');
     await admin('/admin/kill-switch', { on: true, by: 'carol' });
+    writeFileSync(join(dir, 'slow-go'), '');
     await r.engine.idle();
     const outcomes = burst.map((a) => rows(a.fingerprint).map((x) => x.outcome).join(','));
     assert.equal(outcomes[0], 'success', 'the running one finishes');

@@ -66,8 +66,8 @@ export async function scrape(url: string): Promise<Exposition> {
   return parseExposition(await res.text());
 }
 
-/** Waits until `check` is true, polling every 10 ms, for at most `ms`. */
-export async function until(check: () => boolean | Promise<boolean>, ms = 5_000): Promise<void> {
+/** Waits until `check` is true, polling every 10 ms, for at most `ms` (a liveness bound: 20 s, as a loaded 2-core machine can stall a process for seconds; a condition that holds ends the wait at once). */
+export async function until(check: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`);
