@@ -56,13 +56,13 @@ test('the bands, windows and minimum come from llmwatch.yaml: drift windows, per
   assert.deepEqual(
     recording.rules.map((r) => ('record' in r ? r.record : '')),
     [
-      'model:openllm_request_completion_tokens:p50_45m',
+      'model:openllm_request_completion_tokens:mean_45m',
       'model:openllm_answers_truncated:ratio_rate45m',
       'model:openllm_answer_refusals:ratio_rate45m',
       'model:openllm_answer_empty:ratio_rate45m',
       'model:openllm_answer_tool_calls:ratio_rate45m',
       'model:openllm_answers:increase45m',
-      'model:openllm_request_completion_tokens:p50_45m_avg6h_offset45m',
+      'model:openllm_request_completion_tokens:mean_45m_avg6h_offset45m',
       'model:openllm_answers_truncated:ratio_rate45m_avg6h_offset45m',
       'model:openllm_answer_refusals:ratio_rate45m_avg6h_offset45m',
       'model:openllm_answer_empty:ratio_rate45m_avg6h_offset45m',
@@ -177,7 +177,7 @@ test('a real Alertmanager: an unreachable upstream or a fallback in service sile
   assert.equal(down.status.state, 'active');
 });
 
-// A drift window without answers records no signal: not NaN (0/0, or a quantile of empty buckets),
+// A drift window without answers records no signal: not NaN (0/0, of a ratio or of the mean size),
 // which would make the rolling mean over it NaN for a whole rolling window and silence every drift
 // alert of the model (a drill all run showed a quiet 30 s blanking RefusalDrift's baseline for a minute).
 test('a window without answers records no drift signal, so the rolling baseline stays a number', (t) => {
@@ -193,19 +193,24 @@ test('a window without answers records no drift signal, so the rolling baseline 
       tests: [
         {
           interval: '15m',
-          // Answers for 2 h, none for the next 2 h, then again: one refusal in ten throughout.
+          // Answers for 2 h, none for the next 2 h, then again: one refusal in ten throughout, 150
+          // completion tokens each. 3,600 answers an hour: every rate is a whole number of answers a
+          // second, so the recorded mean is exactly 150, not 150.00000000000003.
           input_series: [
-            { series: `openllm_answers_total{${labels},finish_reason="stop"}`, values: '0+100x8 800x8 800+100x12' },
-            { series: `openllm_answer_refusals_total{${labels}}`, values: '0+10x8 80x8 80+10x12' },
-            ...[0.1, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000].map((le) => ({ series: `openllm_request_completion_tokens_bucket{${labels},endpoint="chat_completions",le="${le}"}`, values: le >= 100 ? '0+100x8 800x8 800+100x12' : '0x28' })),
-            { series: `openllm_request_completion_tokens_bucket{${labels},endpoint="chat_completions",le="+Inf"}`, values: '0+100x8 800x8 800+100x12' },
+            { series: `openllm_answers_total{${labels},finish_reason="stop"}`, values: '0+900x8 7200x8 7200+900x12' },
+            { series: `openllm_answer_refusals_total{${labels}}`, values: '0+90x8 720x8 720+90x12' },
+            { series: `openllm_request_completion_tokens_sum{${labels},endpoint="chat_completions"}`, values: '0+135000x8 1080000x8 1080000+135000x12' },
+            { series: `openllm_request_completion_tokens_count{${labels},endpoint="chat_completions"}`, values: '0+900x8 7200x8 7200+900x12' },
           ],
           promql_expr_test: [
             // Mid-silence: nothing recorded for the signals (no NaN sample).
             { expr: 'model:openllm_answer_refusals:ratio_rate1h', eval_time: '3h30m', exp_samples: [] },
-            { expr: 'model:openllm_request_completion_tokens:p50_1h', eval_time: '3h30m', exp_samples: [] },
+            { expr: 'model:openllm_request_completion_tokens:mean_1h', eval_time: '3h30m', exp_samples: [] },
             // Traffic back: the rolling baseline (the day before the window) is the mean of the recorded samples.
             { expr: 'model:openllm_answer_refusals:ratio_rate1h_avg1d_offset1h', eval_time: '6h', exp_samples: [{ labels: `model:openllm_answer_refusals:ratio_rate1h_avg1d_offset1h{${labels}}`, value: 0.1 }] },
+            // The mean size too: exact (no bucket to interpolate in), now and in its rolling baseline.
+            { expr: 'model:openllm_request_completion_tokens:mean_1h', eval_time: '6h', exp_samples: [{ labels: `model:openllm_request_completion_tokens:mean_1h{${labels}}`, value: 150 }] },
+            { expr: 'model:openllm_request_completion_tokens:mean_1h_avg1d_offset1h', eval_time: '6h', exp_samples: [{ labels: `model:openllm_request_completion_tokens:mean_1h_avg1d_offset1h{${labels}}`, value: 150 }] },
           ],
         },
       ],

@@ -29,7 +29,7 @@ test('metricsNaming: otel: the recording rules read the OpenTelemetry families a
   );
   const text = otel.map((r) => r.expr).join('\n');
   // Raw reads only: the recorded names (`model_endpoint:openllm_...:p95`) keep llmwatch's spelling.
-  for (const gone of ['openllm_inference_duration_seconds_', 'openllm_time_to_first_token_seconds_', 'openllm_time_per_output_token_seconds_', 'openllm_tokens_processed_total']) {
+  for (const gone of ['openllm_inference_duration_seconds_', 'openllm_time_to_first_token_seconds_', 'openllm_time_per_output_token_seconds_', 'openllm_tokens_processed_total', 'openllm_request_completion_tokens_']) {
     assert.ok(!new RegExp(`(^|[^:\\w])${gone}`, 'm').test(text), `an otel rule still reads ${gone}`);
   }
   assert.ok(own.some((r) => /(^|[^:\w])openllm_inference_duration_seconds_bucket/.test(r.expr)), 'the check above can fail');
@@ -41,19 +41,32 @@ test('metricsNaming: otel: the recording rules read the OpenTelemetry families a
   );
   assert.equal(expr('openllm_token_throughput_per_second'), 'sum by (model) (label_replace(rate(gen_ai_client_token_usage_sum{gen_ai_token_type="output"}[5m]), "model", "$1", "gen_ai_request_model", "(.+)"))');
   assert.match(expr('model:openllm_requests_slow:ratio_rate5m'), /gen_ai_server_time_to_first_token_seconds_bucket\{le="2.5"\}/);
+  // OutputLengthDrift's signal: the mean completion size of successful answers, `_sum` over `_count`, in either naming
+  // (a median of the OpenTelemetry token histogram's fourfold buckets would not see a halving); no answers, no sample.
+  const length = 'model:openllm_request_completion_tokens:mean_1h';
+  assert.equal(
+    own.find((r) => r.record === length)!.expr,
+    'sum by (model) (rate(openllm_request_completion_tokens_sum{endpoint!="embeddings"}[1h])) / (sum by (model) (rate(openllm_request_completion_tokens_count{endpoint!="embeddings"}[1h])) > 0)',
+  );
+  assert.equal(
+    expr(length),
+    'sum by (model) (label_replace(rate(gen_ai_client_token_usage_sum{gen_ai_token_type="output"}[1h]), "model", "$1", "gen_ai_request_model", "(.+)"))' +
+      ' / (sum by (model) (label_replace(rate(gen_ai_client_token_usage_count{gen_ai_token_type="output"}[1h]), "model", "$1", "gen_ai_request_model", "(.+)")) > 0)',
+  );
   // The counters the conventions do not define are read under llmwatch's names.
   assert.match(expr('model:openllm_requests:rate5m'), /openllm_requests_total/);
 });
 
-test('promtool: the recording rules, the histogram alerts and the latency burn rate, tested on OpenTelemetry-named series', (t) => {
+test('promtool: the recording rules, the histogram alerts, the latency burn rate and OutputLengthDrift, tested on OpenTelemetry-named series', (t) => {
   const { dir, cleanup } = generateInto(monitoringSpec({ ...SPEC, metricsNaming: 'otel' }));
   t.after(cleanup);
   const prom = join(dir, 'prometheus');
-  for (const file of ['recording', 'HighTimeToFirstToken', 'HighTimePerOutputToken', 'HighInferenceLatency', 'HighEmbeddingLatency', 'LowTokenThroughput', 'LatencyBudgetBurn']) {
+  // OutputLengthDrift: firing on a step change, silent when healthy, idle, or drifted the same way a week earlier.
+  for (const file of ['recording', 'HighTimeToFirstToken', 'HighTimePerOutputToken', 'HighInferenceLatency', 'HighEmbeddingLatency', 'LowTokenThroughput', 'LatencyBudgetBurn', 'OutputLengthDrift']) {
     const tests = readFileSync(join(prom, 'tests', `${file}.yml`), 'utf8');
     // The tests feed the families the rules read: OpenTelemetry's, never llmwatch's histograms.
     assert.match(tests, /gen_ai_(client|server)_\w+/, file);
-    assert.doesNotMatch(tests, /series: '?openllm_(inference_duration|time_to_first_token|time_per_output_token)_seconds/, file);
+    assert.doesNotMatch(tests, /series: '?openllm_(inference_duration_seconds|time_to_first_token_seconds|time_per_output_token_seconds|request_completion_tokens)/, file);
     const r = run('promtool', ['test', 'rules', `tests/${file}.yml`], prom);
     assert.equal(r.status, 0, `${file}: ${r.output}`);
   }
@@ -67,7 +80,7 @@ test('promtool: the recording rules, the histogram alerts and the latency burn r
   assert.equal(value('model_endpoint:openllm_time_to_first_token_seconds:p50'), 0.0075);
 });
 
-test("promtool: the otel rules on llmwatch-named series fail (the tests above can fail), and llmwatch's rules on OpenTelemetry-named series do too", (t) => {
+test("promtool: the otel rules on llmwatch-named series fail (the tests above can fail), and llmwatch's rules on OpenTelemetry-named series do too", { timeout: 120_000 }, (t) => {
   const otel = generateInto(monitoringSpec({ ...SPEC, metricsNaming: 'otel' }));
   const own = generateInto(monitoringSpec(SPEC));
   t.after(() => {
@@ -79,10 +92,13 @@ test("promtool: the otel rules on llmwatch-named series fail (the tests above ca
     [own.dir, otel.dir],
   ] as const) {
     const prom = join(rulesFrom, 'prometheus');
-    copyFileSync(join(testsFrom, 'prometheus', 'tests', 'HighTimeToFirstToken.yml'), join(prom, 'tests', 'swapped.yml'));
-    const r = run('promtool', ['test', 'rules', 'tests/swapped.yml'], prom);
-    assert.notEqual(r.status, 0, r.output);
-    assert.match(r.output, /HighTimeToFirstToken/);
+    for (const alert of ['HighTimeToFirstToken', 'OutputLengthDrift']) {
+      copyFileSync(join(testsFrom, 'prometheus', 'tests', `${alert}.yml`), join(prom, 'tests', 'swapped.yml'));
+      const r = run('promtool', ['test', 'rules', 'tests/swapped.yml'], prom);
+      assert.notEqual(r.status, 0, `${alert}: ${r.output}`);
+      // The step change must go unseen: its firing case fails on the other naming's series.
+      assert.match(r.output, new RegExp(`${alert} \\((critical|warning), example-model\\): firing`));
+    }
   }
   assert.ok(readdirSync(join(otel.dir, 'prometheus', 'tests')).length > 10);
 });

@@ -9,13 +9,14 @@ import { durationMs } from '../core/config/duration.ts';
 import { RULE_GROUP } from '../core/conventions/alerts.ts';
 import type { DriftAlert } from '../core/conventions/alerts.ts';
 import { JOB } from '../core/conventions/deploy.ts';
-import { BUCKETS, FINISH_REASON, LABEL, counterBaseName, driftRecordedNames, metricName } from '../core/conventions/metrics.ts';
+import { FINISH_REASON, GENAI_LABEL, LABEL, counterBaseName, driftRecordedNames, metricName } from '../core/conventions/metrics.ts';
 import type { DriftSignal, FinishReason } from '../core/conventions/metrics.ts';
 import type { AlertContext, AlertDef } from './alert-def.ts';
+import { completionSizeFamily } from './families.ts';
 import { humanize, humanizePercentage } from './humanize.ts';
 import type { Humanizer } from './humanize.ts';
 import type { RecordingRule, RuleGroup, Runbook } from './model.ts';
-import { eq, histogramQuantile, ne, num, rate, sel, sumBy } from './promql.ts';
+import { eq, num, rate, sel, sumBy } from './promql.ts';
 import { REPLICAS, minutesOf, seriesOf } from './scenario.ts';
 import type { InputSeries, Scenario } from './scenario.ts';
 
@@ -63,13 +64,17 @@ export function driftRecordingGroup(spec: Readonly<MonitoringSpec>): RuleGroup {
   const by = [M];
   const answers = metricName('answers', p);
   const rules: RecordingRule[] = [];
-  // The median completion size of chat and completions answers (embeddings generate nothing).
-  const tokens = `${metricName('completionTokens', p)}_bucket`;
-  // A window without answers records nothing (not NaN: 0/0, or a quantile of empty buckets): one
-  // NaN sample would turn the rolling mean over it into NaN for a whole rolling window, and with it
-  // every drift alert of the model (seen in a drill all run: a quiet 30 s blanked RefusalDrift's
-  // rolling baseline for a minute).
-  rules.push({ record: n.signal('outputLength').current, expr: `${histogramQuantile(0.5, sumBy([M, 'le'], rate(sel(tokens, ne(LABEL.endpoint, 'embeddings')), w)))} >= 0` });
+  // The mean completion size of successful chat and completions answers, in the spec's naming: the
+  // histogram's `_sum` over its `_count`. Not a median: the OpenTelemetry token histogram's buckets
+  // grow fourfold (64, 256], so a halving from 192 to 96 tokens stays in one bucket and its
+  // interpolated median does not move; the mean is exact in either naming, and reads two series a
+  // model instead of every bucket.
+  const size = completionSizeFamily(spec);
+  const sizeRate = (suffix: '_sum' | '_count') => sumBy(by, size.relabel(rate(sel(`${size.metric}${suffix}`, ...size.matchers), w), false));
+  // A window without answers records nothing (not NaN: 0/0): one NaN sample would turn the rolling
+  // mean over it into NaN for a whole rolling window, and with it every drift alert of the model
+  // (seen in a drill all run: a quiet 30 s blanked RefusalDrift's rolling baseline for a minute).
+  rules.push({ record: n.signal('outputLength').current, expr: `${sizeRate('_sum')} / (${sizeRate('_count')} > 0)` });
   for (const s of RATIO_SIGNALS) rules.push({ record: n.signal(s).current, expr: `${sumBy(by, rate(numerator(s, p), w))} / (${sumBy(by, rate(answers, w))} > 0)` });
   rules.push({ record: n.answers, expr: sumBy(by, `increase(${answers}[${w}])`) });
   // After the current values: rules of a group run in order, so each mean reads this evaluation's history.
@@ -102,46 +107,44 @@ interface DriftSpec {
   readonly drifted: (healthy: State) => State;
 }
 
-/** One replica's answers per test step: by finish reason, and the behaviour counts, and the size bucket every answer falls in. */
+/** One replica's answers per test step: by finish reason, and the behaviour counts, and the completion size of every answer. */
 interface State {
   readonly finish: Readonly<Record<Exclude<FinishReason, 'other'>, number>>;
   readonly refusals: number;
   readonly empty: number;
   readonly toolCalls: number;
-  /** Index in BUCKETS.tokens of the bucket every answer's completion size falls in. */
-  readonly bucket: number;
+  /** Completion tokens of every answer (a whole number, so the sums and the expected means are exact). */
+  readonly size: number;
 }
 
 const total = (s: State) => s.finish.stop + s.finish.length + s.finish.content_filter + s.finish.tool_calls;
 
-/** The same answers, twice as many: every count doubled, every ratio and the bucket kept. */
+/** The same answers, twice as many: every count doubled, every ratio and the size kept. */
 const twice = (s: State): State => ({
   finish: { stop: 2 * s.finish.stop, length: 2 * s.finish.length, content_filter: 2 * s.finish.content_filter, tool_calls: 2 * s.finish.tool_calls },
   refusals: 2 * s.refusals,
   empty: 2 * s.empty,
   toolCalls: 2 * s.toolCalls,
-  bucket: s.bucket,
+  size: s.size,
 });
 
 /**
- * 100 answers a step a replica: 67 stop, 3 truncated, 30 tool calls; 2 refusals, 1 empty; about 192
- * tokens (the (128, 256] bucket). Each drifted state (`drifted`) lies so far beyond its band that a
+ * 100 answers a step a replica: 67 stop, 3 truncated, 30 tool calls; 2 refusals, 1 empty; 192
+ * tokens each. Each drifted state (`drifted`) lies so far beyond its band that a
  * window half drifted (the evaluation before the check, where the alert turns
  * pending at two samples a window) is already beyond it, not on its edge.
  */
-const HEALTHY: State = { finish: { stop: 67, length: 3, content_filter: 0, tool_calls: 30 }, refusals: 2, empty: 1, toolCalls: 30, bucket: 4 };
+const HEALTHY: State = { finish: { stop: 67, length: 3, content_filter: 0, tool_calls: 30 }, refusals: 2, empty: 1, toolCalls: 30, size: 192 };
+/** Prompt tokens of every answer, under `otel` in the same histogram as the completion sizes (and never counted with them). */
+const PROMPT_SIZE = 1000;
 /** 5 answers a step a replica: too few for the guard (3 replicas at two or three steps a window: 30 or 45 answers a window). */
-const SPARSE: State = { finish: { stop: 4, length: 0, content_filter: 0, tool_calls: 1 }, refusals: 0, empty: 0, toolCalls: 1, bucket: 4 };
+const SPARSE: State = { finish: { stop: 4, length: 0, content_filter: 0, tool_calls: 1 }, refusals: 0, empty: 0, toolCalls: 1, size: 192 };
 
-/** The value a state gives a signal (a ratio, or the median completion size). */
+/** The value a state gives a signal (a ratio, or the mean completion size). */
 function signalOf(signal: DriftSignal, s: State): number {
-  const bounds = BUCKETS.tokens;
   switch (signal) {
-    case 'outputLength': {
-      // histogram_quantile interpolates linearly in the bucket every answer falls in.
-      const lower = s.bucket === 0 ? 0 : bounds[s.bucket - 1]!;
-      return lower + (bounds[s.bucket]! - lower) * 0.5;
-    }
+    case 'outputLength':
+      return s.size;
     case 'truncated':
       return s.finish.length / total(s);
     case 'refused':
@@ -167,7 +170,7 @@ function departs(d: DriftSpec, c: AlertContext, a: string, b: string, dir: 'up' 
     case 'factorUp':
       return `${a} >= ${num(t)} * clamp_min(${b}, ${num(c.spec.drift.ratioFloor)})`;
     case 'relativeBoth':
-      // A median of a histogram is never below 0; clamped at one token so an empty baseline cannot divide by zero.
+      // A mean size is never below 0; clamped at one token so an empty baseline cannot divide by zero.
       return dir === 'up' ? `(${a} / clamp_min(${b}, 1)) >= ${num(1 / (1 - t))}` : `(${a} / clamp_min(${b}, 1)) <= ${num(1 - t)}`;
     default: {
       const never: never = d.band;
@@ -239,7 +242,8 @@ function counterValues(phases: readonly Phase[], inc: (s: State) => number): str
 /** The gateway series of one model behaving through the phases, on each replica. */
 function behaviourSeries(spec: Readonly<MonitoringSpec>, model: string, phases: readonly Phase[], withToolCallFinish = true): InputSeries[] {
   const p = spec.metricsPrefix;
-  const bounds = BUCKETS.tokens;
+  // Completion sizes in the spec's naming (llmwatch's histogram or OpenTelemetry's token usage): the mean reads `_sum` and `_count` only.
+  const size = completionSizeFamily(spec);
   return REPLICAS.flatMap((instance) => {
     const labels = (extra: Record<string, string> = {}) => ({ job: JOB.gateway, instance, [M]: model, ...extra });
     const out: InputSeries[] = [];
@@ -252,33 +256,44 @@ function behaviourSeries(spec: Readonly<MonitoringSpec>, model: string, phases: 
       { series: seriesOf(metricName('answerEmpty', p), labels()), values: counterValues(phases, (s) => s.empty) },
       { series: seriesOf(metricName('answerToolCalls', p), labels()), values: counterValues(phases, (s) => s.toolCalls) },
     );
-    const tokens = metricName('completionTokens', p);
-    for (const [i, le] of [...bounds.map(num), '+Inf'].entries()) {
-      out.push({ series: seriesOf(`${tokens}_bucket`, labels({ [LABEL.endpoint]: 'chat_completions', le })), values: counterValues(phases, (s) => (i >= s.bucket ? total(s) : 0)) });
+    const sized = { job: JOB.gateway, instance, ...size.labels(model, 'chat_completions') };
+    out.push(
+      { series: seriesOf(`${size.metric}_sum`, sized), values: counterValues(phases, (s) => total(s) * s.size) },
+      { series: seriesOf(`${size.metric}_count`, sized), values: counterValues(phases, total) },
+    );
+    if (spec.metricsNaming === 'otel') {
+      // The same histogram holds each answer's prompt size (`gen_ai_token_type="input"`), far larger: the mean must leave it out.
+      const input = { ...sized, [GENAI_LABEL.tokenType]: 'input' };
+      out.push(
+        { series: seriesOf(`${size.metric}_sum`, input), values: counterValues(phases, (s) => total(s) * PROMPT_SIZE) },
+        { series: seriesOf(`${size.metric}_count`, input), values: counterValues(phases, total) },
+      );
     }
-    out.push({ series: seriesOf(`${tokens}_count`, labels({ [LABEL.endpoint]: 'chat_completions' })), values: counterValues(phases, (s) => total(s)) });
     return out;
   });
 }
 
-/** What an idle gateway exports for a model: the pre-created behaviour series and completion histograms, at 0. */
+/** What an idle gateway exports for a model: the pre-created behaviour series and completion histograms (in the spec's naming), at 0. */
 function idleSeries(spec: Readonly<MonitoringSpec>, model: string, steps: number): InputSeries[] {
   const p = spec.metricsPrefix;
   const zero = `0x${steps}`;
+  const size = completionSizeFamily(spec);
   return REPLICAS.flatMap((instance) => {
     const labels = (extra: Record<string, string> = {}) => ({ job: JOB.gateway, instance, [M]: model, ...extra });
-    const tokens = metricName('completionTokens', p);
     return [
       // FINISH_REASON_PRECREATED: tool_calls and other appear with their first answer.
       ...(['stop', 'length', 'content_filter'] as const).map((r) => ({ series: seriesOf(metricName('answers', p), labels({ [LABEL.finishReason]: r })), values: zero })),
       { series: seriesOf(metricName('answerRefusals', p), labels()), values: zero },
       { series: seriesOf(metricName('answerEmpty', p), labels()), values: zero },
       { series: seriesOf(metricName('answerToolCalls', p), labels()), values: zero },
-      ...(['chat_completions', 'completions'] as const).flatMap((endpoint) => [
-        ...[...BUCKETS.tokens.map(num), '+Inf'].map((le) => ({ series: seriesOf(`${tokens}_bucket`, labels({ [LABEL.endpoint]: endpoint, le })), values: zero })),
-        { series: seriesOf(`${tokens}_count`, labels({ [LABEL.endpoint]: endpoint })), values: zero },
-        { series: seriesOf(`${tokens}_sum`, labels({ [LABEL.endpoint]: endpoint })), values: zero },
-      ]),
+      ...(['chat_completions', 'completions'] as const).flatMap((endpoint) => {
+        const sized = { job: JOB.gateway, instance, ...size.labels(model, endpoint) };
+        return [
+          ...[...size.bounds.map(num), '+Inf'].map((le) => ({ series: seriesOf(`${size.metric}_bucket`, { ...sized, le }), values: zero })),
+          { series: seriesOf(`${size.metric}_count`, sized), values: zero },
+          { series: seriesOf(`${size.metric}_sum`, sized), values: zero },
+        ];
+      }),
     ];
   });
 }
@@ -403,21 +418,22 @@ const DRIFTS: readonly DriftSpec[] = [
     band: 'relativeBoth',
     threshold: 0.5,
     humanizer: 'humanizePercentage',
-    what: 'median output length',
-    summary: 'Answers of {{ $labels.model }} changed length: their median is {{ $value | humanizePercentage }} of its baseline',
+    what: 'mean output length',
+    summary: 'Answers of {{ $labels.model }} changed length: their mean is {{ $value | humanizePercentage }} of its baseline',
     description:
-      'The median completion size of model {{ $labels.model }} over the drift window has been beyond its band ({threshold} of its baseline) of both its seasonal and its rolling baseline, the same way, for {for} (now {{ $value | humanizePercentage }} of the baseline).',
+      'The mean completion size of model {{ $labels.model }} over the drift window has been beyond its band ({threshold} of its baseline) of both its seasonal and its rolling baseline, the same way, for {for} (now {{ $value | humanizePercentage }} of the baseline).',
     showThreshold: (t) => `${humanizePercentage(1 - t)} or ${humanizePercentage(1 / (1 - t))}`,
-    // Terse answers, and twice as many of them (a terse model answers faster): a window half drifted
-    // holds two drifted answers to one healthy one, so its median is already in the drifted bucket,
-    // not on the edge between the two (where a 50/50 mixture puts it). The ratios stay the healthy ones.
-    drifted: (s) => ({ ...twice(s), bucket: s.bucket - 2 }),
+    // An eighth of the size, and twice as many answers (a terse model answers faster): a window half
+    // drifted (the evaluation before the check) holds 2N drifted answers to N healthy ones, a mean of
+    // (2N * s/8 + N * s) / 3N = 0.42 s (80 of 192 tokens), already below the band's 0.5 s, not on its
+    // edge. All drifted, 24 of 192: the alert shows 12.5%. The ratios stay the healthy ones.
+    drifted: (s) => ({ ...twice(s), size: s.size / 8 }),
     runbook: {
       meaning:
-        'The median number of completion tokens per answer of this model moved far from what it was at the same time last week and over the day before: answers got much shorter (a model that stops early, a template that ends turns too soon, a lowered `max_tokens`) or much longer (rambling, a lost stop sequence, repetition).',
+        'The mean number of completion tokens per answer of this model moved far from what it was at the same time last week and over the day before: answers got much shorter (a model that stops early, a template that ends turns too soon, a lowered `max_tokens`) or much longer (rambling, a lost stop sequence, repetition).',
       impact: 'Users get truncated or padded answers; longer answers also cost GPU time and raise latency for everyone.',
       diagnosis: [
-        'Which way? `model:{prefix}request_completion_tokens:p50_1h` against its baselines on the dashboard\'s behaviour row.',
+        'Which way? `model:{prefix}request_completion_tokens:mean_1h` (the mean completion tokens of successful answers) against its baselines on the dashboard\'s behaviour row.',
         'Shorter: are answers cut (`TruncationDrift`, `{prefix}answers_total{finish_reason="length"}`) or ended early by a stop sequence (`finish_reason="stop"` with short answers)?',
         'Longer: look for repetition in sampled answers, and check the stop tokens of the chat template.',
         ...COMMON_DIAGNOSIS,

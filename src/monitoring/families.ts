@@ -2,7 +2,7 @@ import type { MonitoringSpec } from '../core/config/monitoring-spec.ts';
 import { BUCKETS, DEFAULT_GENAI_PROVIDER, GENAI_BUCKETS, GENAI_LABEL, GENAI_METRIC, GENAI_OPERATION, LABEL, metricName } from '../core/conventions/metrics.ts';
 import { ENDPOINT_NAMES } from '../core/openai/endpoints.ts';
 import type { Endpoint } from '../core/openai/endpoints.ts';
-import { anyOf, eq } from './promql.ts';
+import { anyOf, eq, ne } from './promql.ts';
 
 /**
  * The gateway's series the rules read, in the spec's `metricsNaming`: llmwatch's
@@ -83,6 +83,33 @@ export function outputTokensFamily(spec: Readonly<Pick<MonitoringSpec, 'metricsN
         metric: `${GENAI_METRIC.tokenUsage}_sum`,
         matchers: [eq(GENAI_LABEL.tokenType, 'output')],
         bounds: [],
+        relabel: otelToOwnLabels,
+        labels: (model, endpoint) => ({ ...otelLabels(model, endpoint), [GENAI_LABEL.tokenType]: 'output' }),
+      };
+  }
+}
+
+/**
+ * The completion size of each successful chat and completions answer, the drift rules' output
+ * length (read as `_sum` / `_count`, the mean): `request_completion_tokens` (embeddings left out),
+ * or under `otel` `gen_ai_client_token_usage{gen_ai_token_type="output"}` (embeddings have no output
+ * series). Both count the same answers: the gateway observes one size into either family.
+ */
+export function completionSizeFamily(spec: Readonly<Pick<MonitoringSpec, 'metricsNaming' | 'metricsPrefix'>>): GatewayFamily {
+  switch (spec.metricsNaming) {
+    case 'openllm':
+      return {
+        metric: metricName('completionTokens', spec.metricsPrefix),
+        matchers: [ne(LABEL.endpoint, 'embeddings')],
+        bounds: BUCKETS.tokens,
+        relabel: identity,
+        labels: (model, endpoint) => ({ [LABEL.model]: model, [LABEL.endpoint]: endpoint }),
+      };
+    case 'otel':
+      return {
+        metric: GENAI_METRIC.tokenUsage,
+        matchers: [eq(GENAI_LABEL.tokenType, 'output')],
+        bounds: GENAI_BUCKETS.tokenUsage,
         relabel: otelToOwnLabels,
         labels: (model, endpoint) => ({ ...otelLabels(model, endpoint), [GENAI_LABEL.tokenType]: 'output' }),
       };

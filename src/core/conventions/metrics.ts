@@ -411,13 +411,13 @@ export type DriftSignal = 'outputLength' | 'truncated' | 'refused' | 'empty' | '
  */
 export function driftRecordedNames(prefix: string, window: string, offset: string, rolling: string) {
   const base: Record<DriftSignal, string> = {
-    outputLength: `model:${prefix}${METRIC.completionTokens}:p50`,
+    outputLength: `model:${prefix}${METRIC.completionTokens}:mean`,
     truncated: `model:${prefix}answers_truncated:ratio`,
     refused: `model:${prefix}answer_refusals:ratio`,
     empty: `model:${prefix}answer_empty:ratio`,
     toolCalls: `model:${prefix}answer_tool_calls:ratio`,
   };
-  // A quantile is over a window (`p50_1h`), a ratio over a rate window (`ratio_rate1h`).
+  // A mean size is over a window (`mean_1h`), a ratio over a rate window (`ratio_rate1h`).
   const current = (s: DriftSignal) => (s === 'outputLength' ? `${base[s]}_${window}` : `${base[s]}_rate${window}`);
   const answers = `model:${counterBaseName(prefix + METRIC.answers)}:increase${window}`;
   return {

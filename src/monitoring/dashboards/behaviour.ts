@@ -35,7 +35,7 @@ export function behaviourRow(model: MonitoringModel, modelMatcher: string): Row 
       const unit: Unit = s.signal === 'outputLength' ? 'count' : 'ratio';
       return panel('timeseries', {
         key: `drift-${s.signal}`,
-        title: s.signal === 'outputLength' ? 'Median output length (tokens)' : `Share of answers: ${s.what}`,
+        title: s.signal === 'outputLength' ? 'Mean output length (tokens)' : `Share of answers: ${s.what}`,
         description:
           `${s.what[0]!.toUpperCase()}${s.what.slice(1)} per model over ${d.window} (\`${n.current}\`), the same ${d.window} ${d.baselineOffset} earlier, ` +
           `and its mean over the ${d.rollingWindow} before (\`${n.rolling}\`), with the band around the earlier one beyond which ${s.alert} fires ` +

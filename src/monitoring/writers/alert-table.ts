@@ -36,10 +36,10 @@ export function engineAlertTable(): string {
   return alertTable({ ...model, alerts: model.alerts.filter((a) => (ENGINE_ALERTS as readonly string[]).includes(a.name)) });
 }
 
-/** The windows an expression reads: range selectors (`[5m]`), windowed recording rules (`rate5m`, `ratio_rate1h`, `avg5m`, `p50_1h`) and offsets (`offset 1w`). */
+/** The windows an expression reads: range selectors (`[5m]`), windowed recording rules (`rate5m`, `ratio_rate1h`, `avg5m`, `mean_1h`) and offsets (`offset 1w`). */
 function windowsOf(rules: readonly AlertingRule[]): string {
   const found = new Set<string>();
-  for (const r of rules) for (const m of r.expr.matchAll(/(?:\[|rate|avg|p50_|offset )(\d+(?:ms|s|m|h|d|w))(?![0-9A-Za-z])/g)) found.add(m[1]!);
+  for (const r of rules) for (const m of r.expr.matchAll(/(?:\[|rate|avg|mean_|offset )(\d+(?:ms|s|m|h|d|w))(?![0-9A-Za-z])/g)) found.add(m[1]!);
   return found.size === 0 ? 'none in the rule' : [...found].sort((a, b) => durationMs(a) - durationMs(b)).join(', ');
 }
 
