@@ -78,6 +78,15 @@ test('the scale drill: right after queue in drill all, its bounds from the alert
   assert.equal(b.actionBound, 30 + 2 + 10 + 0.05 + 2 + 5);
   // resolve: a scrape + its duration + an evaluation + the group's evaluation + a poll.
   assert.equal(b.resolveBound, 2 + 0.01 + 2 + 0.05 + 0.3);
+  // A step's own firing evaluation measured: on Prometheus' clock the window, an evaluation, for and one
+  // evaluation per iteration it skipped; then how long after that evaluation's timestamp the drill saw it
+  // (in place of the group's evaluation and a poll); the action from there.
+  const o = scaleInBounds(t, { window: '30s', for: '10s' }, 0.3, 0.01, 0.05, { seen: 1.4, missed: 1 });
+  assert.equal(o.fireBound, 30 + 2 + 10 + 2 + 1.4);
+  assert.equal(o.actionBound, 30 + 2 + 10 + 2 + 1.4 + 2 + 5);
+  assert.equal(o.resolveBound, b.resolveBound);
+  // `for` counts whole evaluations: 3 s at 2 s evaluations fires at the second, 4 s after the first.
+  assert.equal(scaleInBounds(t, { window: '30s', for: '3s' }, 0.3, 0, 0.05).fireBound, 30 + 2 + 4 + 0.05 + 0.3);
 });
 
 test("the local scale-in's cooldown: longer than the scale-out's, shorter than its alert's window and for (or each next step would be held)", () => {

@@ -42,7 +42,8 @@ test('the queue drill: QueueBacklog fires, the responder scales to 3 replicas, t
   // later, and steps in again: back at one replica, each step audited, no request failed.
   const scale = SCENARIOS.find((s) => s.name === 'scale')!;
   const scaled = await runDrill(stack.info, scale, (l) => lines.push(l));
-  console.log(formatResults([scaled]).replace(/^/gm, '# '));
+  // Each step's firing on Prometheus' clock and when the drill saw it: what its bounds were made of.
+  console.log(`${lines.filter((l) => l.startsWith('scale: ')).join('\n')}\n${formatResults([scaled])}`.replace(/^/gm, '# '));
   assert.equal(scaled.ok, true, `${scaled.problems.join('; ')}\n${lines.join('\n')}`);
   assert.deepEqual(scaled.steps?.map((x) => [x.from, x.to]), [[3, 2], [2, 1]]);
   const after = (await (await fetch(`${stack.info.urls.gateway}/admin/upstreams/local`, { headers: { authorization: `Bearer ${stack.info.adminToken}` } })).json()) as { slots: number; endpoints: unknown[] };

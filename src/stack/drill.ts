@@ -1,7 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { durationMs } from '../core/config/duration.ts';
-import { queryNumber, queryVector } from '../core/http/prometheus-api.ts';
+import { instantQuery, queryNumber, queryVector } from '../core/http/prometheus-api.ts';
+import type { MatrixSeries } from '../core/http/prometheus-api.ts';
 import { JOB } from '../core/conventions/deploy.ts';
 import { GPU_LABEL, LABEL } from '../core/conventions/metrics.ts';
 import { resolveTuning } from '../monitoring/build.ts';
@@ -480,19 +481,34 @@ export async function runDrill(s: StackInfo, scenario: Scenario, log: (line: str
  * drill's start, then the end of each step), each term from the stack's timings or measured:
  * - fire: SpareReplicas holds once its stabilization window (`window`) holds no sample from before
  *   that moment (the old count, the queue drill's load and queue all end by then), seen at the next
- *   evaluation; it fires `for` later; ALERTS changes when the rule group's evaluation ends (its
- *   longest evaluation measured); one poll.
- * - action: fire less the poll, one evaluation (Prometheus notifies Alertmanager at its next
- *   evaluation) and the longer of `group_wait` and `group_interval` (the alert joins a group
- *   notified before, of its resolved episode); the action's time is its audit row's start.
+ *   evaluation; it fires `for` later (whole evaluations), and one evaluation later for each iteration
+ *   Prometheus skipped (`missed`, measured). That is Prometheus' own clock: the timestamp of the
+ *   evaluation that first records the alert firing. Then how long after that timestamp the drill saw
+ *   it (`seen`, measured from the alert's first firing sample: Prometheus starting the evaluation late
+ *   on a busy machine, the evaluation itself, the poll). Before a step is seen, `seen` is taken as the
+ *   rule group's longest evaluation (measured) and one poll; a busy machine starts evaluations later
+ *   than that, which only `seen` measures.
+ * - action: from when the firing evaluation had ended (no later than the drill saw it; before that is
+ *   seen, the fire bound less the poll), one evaluation (Prometheus notifies Alertmanager at the
+ *   latest at its next evaluation) and the longer of `group_wait` and `group_interval` (the alert
+ *   joins a group notified before, of its resolved episode); the action's time is its audit row's start.
  * - resolve (from a step's end): the new count is scraped within a scrape interval and stored once
  *   that scrape is done (its longest duration measured), `changes()` sees it at the next evaluation,
- *   a resolving alert waits for no `for`, ALERTS changes when the group's evaluation ends; one poll.
+ *   a resolving alert waits for no `for`, ALERTS changes when the group's evaluation ends (its
+ *   longest evaluation measured); one poll.
  */
-export function scaleInBounds(t: Timings, tuning: { readonly window: string; readonly for: string }, poll: number, scrapeS = 0, groupS = 0): DrillBounds {
+export function scaleInBounds(
+  t: Timings,
+  tuning: { readonly window: string; readonly for: string },
+  poll: number,
+  scrapeS = 0,
+  groupS = 0,
+  observed?: { readonly seen: number; readonly missed: number },
+): DrillBounds {
   const e = sec(t.evaluationInterval);
-  const fireBound = sec(tuning.window) + e + sec(tuning.for) + groupS + poll;
-  const actionBound = fireBound - poll + e + Math.max(sec(t.groupWait), sec(t.groupInterval));
+  const onClock = sec(tuning.window) + e + Math.ceil(sec(tuning.for) / e) * e + (observed?.missed ?? 0) * e;
+  const fireBound = observed === undefined ? onClock + groupS + poll : onClock + observed.seen;
+  const actionBound = (observed === undefined ? fireBound - poll : fireBound) + e + Math.max(sec(t.groupWait), sec(t.groupInterval));
   const resolveBound = sec(t.scrapeInterval) + scrapeS + e + groupS + poll;
   return { fireBound, actionBound, resolveBound };
 }
@@ -503,6 +519,8 @@ export interface ScaleInStep {
   readonly to: number;
   /** SpareReplicas firing for this step, in Prometheus; the action's start and end (audit row); the alert resolving. */
   readonly fire?: number;
+  /** The timestamp of the evaluation that first recorded it firing (Prometheus' own clock), in seconds from the drill's start. */
+  readonly firedAt?: number;
   readonly action: number;
   readonly actionEnd: number;
   readonly resolve?: number;
@@ -535,13 +553,16 @@ export async function runScaleInDrill(s: StackInfo, scenario: Scenario, log: (li
   }
   const model = scenario.model(s);
   const matchers = [`${LABEL.upstream}="${s.scale.upstream}"`];
-  const firingNow = async () => (await promQuery(s, `ALERTS{alertname="${scenario.alert}",alertstate="firing",${matchers.join(',')}}`)) > 0;
+  const firingSelector = `ALERTS{alertname="${scenario.alert}",alertstate="firing",${matchers.join(',')}}`;
+  const firingNow = async () => (await promQuery(s, firingSelector)) > 0;
   const since = new Date().toISOString();
   const t0 = Date.now();
   log(`${scenario.name}: ${initial} replicas of ${s.scale.deployment}, light traffic to ${model} x${scenario.concurrency}; waiting for ${scenario.alert} (window ${window}, for ${tuning.for})`);
   const traffic = startTraffic(s, model, scenario.concurrency, DRILL_MAX_TOKENS);
   const steps: ScaleInStep[] = [];
   const fires: number[] = [];
+  /** Each fire on Prometheus' clock (its first firing sample's timestamp), seconds from t0. */
+  const firedAt: number[] = [];
   const resolves: number[] = [];
   const problems: string[] = [];
   let alertmanager: number | undefined;
@@ -558,7 +579,10 @@ export async function runScaleInDrill(s: StackInfo, scenario: Scenario, log: (li
       const up = await firingNow();
       if (up && !firing) {
         fires.push(now);
-        log(`${scenario.name}: ${scenario.alert} firing at ${replicas} replicas after ${now.toFixed(1)} s`);
+        // This episode's samples come after the last resolution the drill saw (or its start).
+        const stamp = await firstSampleAfter(s, firingSelector, t0 + (resolves.at(-1) ?? 0) * 1000);
+        firedAt.push(stamp === undefined ? now : Math.min(now, (stamp - t0) / 1000));
+        log(`${scenario.name}: ${scenario.alert} firing at ${replicas} replicas after ${now.toFixed(1)} s (its evaluation at ${firedAt.at(-1)!.toFixed(1)} s)`);
       } else if (!up && firing) {
         resolves.push(now);
         log(`${scenario.name}: ${scenario.alert} resolved after ${now.toFixed(1)} s`);
@@ -568,7 +592,7 @@ export async function runScaleInDrill(s: StackInfo, scenario: Scenario, log: (li
       const rows = await auditRows(s, scenario.alert, since);
       for (const row of rows.filter((r) => r.action === 'scale' && r.outcome === 'success').slice(steps.length)) {
         const moved = /from (\d+) to (\d+)/.exec(row.detail);
-        const step = { from: Number(moved?.[1]), to: Number(moved?.[2]), fire: fires.at(-1), action: (row.startedAt - t0) / 1000, actionEnd: (row.startedAt + row.durationMs - t0) / 1000 };
+        const step = { from: Number(moved?.[1]), to: Number(moved?.[2]), fire: fires.at(-1), firedAt: firedAt.at(-1), action: (row.startedAt - t0) / 1000, actionEnd: (row.startedAt + row.durationMs - t0) / 1000 };
         steps.push(step);
         log(`${scenario.name}: responder scaled in ${step.from} -> ${step.to} after ${step.action.toFixed(1)} s (took ${(step.actionEnd - step.action).toFixed(1)} s)`);
       }
@@ -582,19 +606,27 @@ export async function runScaleInDrill(s: StackInfo, scenario: Scenario, log: (li
   }
   m = await measured();
   bounds = scaleInBounds(t, { window, for: tuning.for }, pollS, m.scrapeS, m.groupS);
-  // Each step: fired, acted and resolved within the bounds, from when the count was last set.
+  // Each step: fired, acted and resolved within the bounds, from when the count was last set; its fire
+  // and action bounds with what was measured of its own firing evaluation (how late the drill saw it,
+  // and the evaluations Prometheus skipped from when the count was set to when it fired).
+  const scrapeMs = durationMs(t.scrapeInterval);
   let last = 0;
-  steps.forEach((step, i) => {
-    const fire = fires.find((f) => f >= last && f <= step.action + pollS);
+  for (const [i, step] of steps.entries()) {
+    const k = fires.findIndex((f) => f >= last && f <= step.action + pollS);
+    const fire = k < 0 ? undefined : fires[k];
+    const observed = k < 0 ? undefined : { seen: fires[k]! - firedAt[k]!, missed: await missedIterations(s, t0 + last * 1000 - scrapeMs, t0 + firedAt[k]! * 1000 + scrapeMs) };
+    const b = scaleInBounds(t, { window, for: tuning.for }, pollS, m.scrapeS, m.groupS, observed);
+    if (i === 0) bounds = { ...bounds, fireBound: b.fireBound, actionBound: b.actionBound };
     const label = `step ${i + 1} (${step.from} -> ${step.to})`;
-    if (fire !== undefined && fire - last > bounds.fireBound) problems.push(`${label} fired ${(fire - last).toFixed(1)} s after the count was set, bound ${bounds.fireBound.toFixed(1)} s`);
-    if (step.action - last > bounds.actionBound) problems.push(`${label} acted ${(step.action - last).toFixed(1)} s after the count was set, bound ${bounds.actionBound.toFixed(1)} s`);
+    const how = observed === undefined ? '' : ` (its evaluation at ${(firedAt[k]! - last).toFixed(1)} s, seen ${observed.seen.toFixed(1)} s later${observed.missed > 0 ? `, ${observed.missed} evaluations skipped` : ''})`;
+    if (fire !== undefined && fire - last > b.fireBound) problems.push(`${label} fired ${(fire - last).toFixed(1)} s after the count was set${how}, bound ${b.fireBound.toFixed(1)} s`);
+    if (step.action - last > b.actionBound) problems.push(`${label} acted ${(step.action - last).toFixed(1)} s after the count was set${how}, bound ${b.actionBound.toFixed(1)} s`);
     const resolved = resolves.find((r) => r >= step.action);
     if (resolved === undefined) problems.push(`${label}: ${scenario.alert} did not resolve after it`);
-    else if (resolved - step.actionEnd > bounds.resolveBound) problems.push(`${label} resolved ${(resolved - step.actionEnd).toFixed(1)} s after it ended, bound ${bounds.resolveBound.toFixed(1)} s`);
+    else if (resolved - step.actionEnd > b.resolveBound) problems.push(`${label} resolved ${(resolved - step.actionEnd).toFixed(1)} s after it ended, bound ${b.resolveBound.toFixed(1)} s`);
     if (step.to !== step.from - 1) problems.push(`${label} is not one replica`);
     last = step.actionEnd;
-  });
+  }
   if (fires.length === 0) problems.push(`${scenario.alert} never fired`);
   else if (alertmanager === undefined) problems.push('never reached Alertmanager');
   if (steps.length !== initial - 1) problems.push(`${steps.length} scale-in steps audited, ${initial - 1} expected${held === undefined ? '' : ` (last not run: ${held})`}`);
@@ -654,6 +686,30 @@ export function summarise(results: readonly DrillResult[]): string {
 export function exitCodeOf(results: readonly DrillResult[]): number {
   if (results.some((r) => r.skipped === undefined && !r.ok)) return 1;
   return results.some((r) => r.skipped !== undefined) ? 2 : 0;
+}
+
+/**
+ * The timestamp (epoch ms) of the earliest sample of `selector` after `afterMs`, as Prometheus
+ * stored it: for ALERTS, the evaluation that recorded the state; undefined when none.
+ */
+async function firstSampleAfter(s: StackInfo, selector: string, afterMs: number): Promise<number | undefined> {
+  const span = Math.ceil((Date.now() - afterMs) / 1000) + 1;
+  const data = await instantQuery(s.urls.prometheus, `${selector}[${span}s]`);
+  if (data.resultType !== 'matrix') return undefined;
+  const stamps = (data.result as readonly MatrixSeries[]).flatMap((r) => r.values.map(([ts]) => ts * 1000)).filter((ts) => ts > afterMs);
+  return stamps.length === 0 ? undefined : Math.min(...stamps);
+}
+
+/**
+ * How many evaluations Prometheus skipped between two moments (epoch ms, both past): the most of any
+ * rule group, from its own `prometheus_rule_group_iterations_missed_total` (a group whose evaluation
+ * starts more than an interval late skips to the next; each skip delays what it would have seen by
+ * an interval). 0 when Prometheus does not scrape itself.
+ */
+async function missedIterations(s: StackInfo, fromMs: number, toMs: number): Promise<number> {
+  const offset = Math.max(0, Math.floor((Date.now() - toMs) / 1000));
+  const range = `prometheus_rule_group_iterations_missed_total[${Math.ceil((toMs - fromMs) / 1000) + 1}s]${offset > 0 ? ` offset ${offset}s` : ''}`;
+  return (await queryNumber(s.urls.prometheus, `max(max_over_time(${range}) - min_over_time(${range}))`)) ?? 0;
 }
 
 /** How many series an instant query returns. */
