@@ -40,8 +40,9 @@ test('exec: a background child left behind does not hold the action; a timeout k
   const commands = {
     // Leaves `sleep 30` behind holding stdout, and exits at once.
     leaves: { argv: ['/bin/sh', '-c', 'sleep 30 & echo $! > "$DIR/leaves.pid"; echo started'] },
-    // Never ends by itself: its child and itself die with the group at the timeout.
-    hangs: { argv: ['/bin/sh', '-c', 'sleep 30 & echo $! > "$DIR/hangs.pid"; wait'], timeoutMs: 300 },
+    // Never ends by itself: its child and itself die with the group at the timeout (1 s: long enough for
+    // the shell to have written the pid file on a loaded machine).
+    hangs: { argv: ['/bin/sh', '-c', 'sleep 30 & echo $! > "$DIR/hangs.pid"; wait'], timeoutMs: 1000 },
     chatty: { argv: [process.execPath, '-e', 'process.stdout.write("x".repeat(1 << 20))'] },
   };
   const { r, dir } = await responder(t, commands, {
@@ -61,9 +62,9 @@ test('exec: a background child left behind does not hold the action; a timeout k
   assert.equal((row('Leaves').data as { output: string }).output, 'started\n');
 
   assert.equal(row('Hangs').outcome, 'failure');
-  assert.match(row('Hangs').detail, /hangs timed out after 300 ms: its process group was killed/);
+  assert.match(row('Hangs').detail, /hangs timed out after 1000 ms: its process group was killed/);
   const hangsPid = Number(readFileSync(join(dir, 'hangs.pid'), 'utf8'));
-  for (let i = 0; i < 100 && alive(hangsPid); i++) await new Promise((res) => setTimeout(res, 20));
+  for (let i = 0; i < 500 && alive(hangsPid); i++) await new Promise((res) => setTimeout(res, 20));
   assert.equal(alive(hangsPid), false, "the command's child died with its group");
 
   const chatty = row('Chatty').data as { output: string; outputDroppedBytes: number };

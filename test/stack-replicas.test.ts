@@ -103,8 +103,10 @@ describe('the local scale driver', () => {
     for (const s of started) assert.equal(s.profiles.get(MODEL)!.toxicFraction, 0.25);
     primary.profiles.reset(MODEL);
     for (const s of started) s.profiles.reset(MODEL);
-    // Three replicas, twelve slots: twelve slow requests at once are all in flight, four on each.
-    for (const s of [primary, ...started]) s.profiles.patch(MODEL, { ttftMs: 1_000 });
+    // Three replicas, twelve slots: twelve slow requests at once are all in flight, four on each. Slow
+    // enough (5 s to a first token) that none ends before the last has started on a loaded machine: at 1 s
+    // the first could end while the twelfth was still on its way.
+    for (const s of [primary, ...started]) s.profiles.patch(MODEL, { ttftMs: 5_000 });
     const calls = Array.from({ length: 12 }, (_, i) => client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: `r${i}` }], max_tokens: 4 }));
     for (let i = 0; i < 200 && (await endpoints()).reduce((n, e) => n + e.inFlight, 0) < 12; i++) await new Promise((res) => setTimeout(res, 20));
     assert.deepEqual((await endpoints()).map((e) => e.inFlight), [4, 4, 4]);
@@ -134,7 +136,8 @@ describe('the local scale driver', () => {
   });
 
   test('scale-in takes the newest replica out of the gateway, lets its request finish, then stops it; never below 1', async () => {
-    for (const s of [primary, ...started]) s.profiles.patch(MODEL, { ttftMs: 1_000 });
+    // 5 s to a first token: all three are still in flight when the scale-in starts, even on a loaded machine.
+    for (const s of [primary, ...started]) s.profiles.patch(MODEL, { ttftMs: 5_000 });
     const calls = Array.from({ length: 3 }, (_, i) => client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: `in${i}` }], max_tokens: 4 }));
     for (let i = 0; i < 200 && (await endpoints()).reduce((n, e) => n + e.inFlight, 0) < 3; i++) await new Promise((res) => setTimeout(res, 20));
     const newest = replicas.urls[2]!;
