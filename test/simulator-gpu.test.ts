@@ -137,7 +137,7 @@ test('the simulated CSV through the real exporter path: extraPromptTokens fills 
     await Promise.all(pending);
   });
   const core = sim.engines.get(MODEL)!.cores[0]!;
-  for (let i = 0; i < 100 && core.snapshot().gauges.running < 2; i++) await sleep(20);
+  for (const deadline = Date.now() + 20_000; core.snapshot().gauges.running < 2 && Date.now() < deadline; ) await sleep(20);
   assert.equal(core.snapshot().gauges.running, 2);
   const kv = parseExposition(await (await fetch(`${sim.url}/metrics`)).text());
   const usage = sampleValue(kv, VLLM_METRIC.kvCacheUsage, { engine: '0', model_name: MODEL })!;

@@ -317,7 +317,8 @@ describe('simulator: seeded faults', () => {
     const stillHung = client.chat.completions.create(ask, { timeout: 60_000 });
     stillHung.catch(() => {}); // settles when the server closes
     await new Promise((r) => setTimeout(r, 50));
-    assert.ok(await settlesWithin(sim.close(), 2_000), 'close() returned');
+    // A close() that waited would take the hung request's 60 s: 5 s tells them apart on a loaded machine.
+    assert.ok(await settlesWithin(sim.close(), 5_000), 'close() returned');
     await assert.rejects(stillHung, OpenAI.APIConnectionError);
   });
 
@@ -326,7 +327,8 @@ describe('simulator: seeded faults', () => {
     const stream = await client.chat.completions.create({ ...ask, stream: true });
     const iterator = stream[Symbol.asyncIterator]();
     await iterator.next();
-    assert.ok(await settlesWithin(sim.close(), 2_000), 'close() returned');
+    // A close() that waited for the stream would take 10 s a token: 5 s tells them apart on a loaded machine.
+    assert.ok(await settlesWithin(sim.close(), 5_000), 'close() returned');
     await assert.rejects(async () => {
       while (!(await iterator.next()).done);
     });
