@@ -49,6 +49,16 @@ test('drill bounds are the sum of named terms from the timings, the fault and th
   assert.equal(b.resolveBound, 30 + 4 + 6 + answer + poll);
   // An alert that waits for good traffic to leave its window: a window more to fire.
   assert.equal(drillBounds(t, { waitsForWindow: true }, answer, poll).fireBound, b.fireBound + 30);
+  // The firing evaluation seen later than a poll after its own timestamp (measured from its ALERTS sample:
+  // Prometheus ran it late): that in place of the poll, and the action runs from there.
+  const late = drillBounds(t, {}, answer, poll, undefined, 0, 1.7);
+  assert.equal(late.fireBound, 10 + 4 + 6 + answer + 1.7);
+  assert.ok(Math.abs(late.actionBound - (10 + 4 + 6 + answer + 1.7 + 2 + 5)) < 1e-9, String(late.actionBound));
+  assert.equal(late.resolveBound, b.resolveBound);
+  // Seen within a poll: the poll stays in the fire bound, and the action bound grows by what was seen.
+  const early = drillBounds(t, {}, answer, poll, undefined, 0, 0.1);
+  assert.equal(early.fireBound, b.fireBound);
+  assert.ok(Math.abs(early.actionBound - (b.actionBound + 0.1)) < 1e-9, String(early.actionBound));
   // The CI's compressed timings scale every term.
   const c = drillBounds(compressedTimings(), {}, 0, 0.25);
   assert.equal(c.fireBound, 2 + 2 + 3 + 0.25);

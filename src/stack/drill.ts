@@ -226,9 +226,13 @@ export interface DrillBounds {
  *   to show in a rate (two samples), then an evaluation each for the recording
  *   rule, the alert rule going pending, and the one that ends `for`; the
  *   request that shows the fault is observed when it ends (`answer`); the
- *   drill sees the alert within one poll. Alerts that need earlier good
- *   traffic to leave the window (`waitsForWindow`) wait a rate window more.
- * - action: Prometheus notifies Alertmanager at its next evaluation (the stack
+ *   drill sees the alert within one poll of the evaluation's timestamp, or
+ *   later when Prometheus ran that evaluation late (a busy machine): `seen`,
+ *   measured from the alert's first firing sample, when longer than the poll.
+ *   Alerts that need earlier good traffic to leave the window
+ *   (`waitsForWindow`) wait a rate window more.
+ * - action: from the firing evaluation's end (by `seen`, when measured);
+ *   Prometheus notifies Alertmanager at its next evaluation (the stack
  *   runs it with `--rules.alert.resend-delay` of one evaluation); Alertmanager
  *   sends a new group after `group_wait`, or at the next `group_interval` when
  *   the alert joins a group already notified; the action's time is its own
@@ -244,16 +248,19 @@ export function drillBounds(
   poll: number,
   s?: StackInfo,
   onset = 0,
+  seen?: number,
 ): DrillBounds {
+  // How late after the firing evaluation's timestamp the drill saw it: a poll, or what was measured when longer.
+  const late = seen === undefined || seen <= poll ? poll : seen;
   const pipeline = 2 * sec(t.scrapeInterval) + 3 * sec(t.evaluationInterval);
   const gauge = scenario.gauge === true;
   // An alert over its own window (drift) holds at the latest once the window holds only the fault's answers.
   const own = s === undefined ? undefined : scenario.window?.(s);
   // A gauge (`gauge`): from the onset (the exporter serving the reading, seen within a poll) a scrape collects it, then the evaluations.
   const fireBound = gauge
-    ? onset + sec(t.alertFor) + sec(t.scrapeInterval) + 3 * sec(t.evaluationInterval) + poll
-    : sec(t.alertFor) + pipeline + answer + poll + (scenario.waitsForWindow === true ? sec(t.rateWindow) : 0) + (own ?? 0);
-  const actionBound = fireBound - poll + sec(t.evaluationInterval) + Math.max(sec(t.groupWait), sec(t.groupInterval));
+    ? onset + sec(t.alertFor) + sec(t.scrapeInterval) + 3 * sec(t.evaluationInterval) + late
+    : sec(t.alertFor) + pipeline + answer + late + (scenario.waitsForWindow === true ? sec(t.rateWindow) : 0) + (own ?? 0);
+  const actionBound = fireBound - late + (seen ?? 0) + sec(t.evaluationInterval) + Math.max(sec(t.groupWait), sec(t.groupInterval));
   const custom = s === undefined ? undefined : scenario.resolveBound?.(s);
   // A gauge clears once the requests in flight end and the simulated GPU returns their memory (held `memoryHoldSeconds`).
   const resolveBound = custom ?? (gauge ? (s?.gpus?.simulated?.memoryHoldSeconds ?? 0) : (own ?? sec(t.rateWindow))) + pipeline + answer + poll;
@@ -285,7 +292,8 @@ export async function runDrill(s: StackInfo, scenario: Scenario, log: (line: str
   const labels: Record<string, string> = scenario.gpu === true ? { [GPU_LABEL.simulated]: 'true', [GPU_LABEL.gpu]: String(gpu!.gpu) } : { model };
   const matchers = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
   const problems: string[] = [];
-  const firingNow = async () => (await promQuery(s, `ALERTS{alertname="${scenario.alert}",alertstate="firing",${matchers.join(',')}}`)) > 0;
+  const firingSelector = `ALERTS{alertname="${scenario.alert}",alertstate="firing",${matchers.join(',')}}`;
+  const firingNow = async () => (await promQuery(s, firingSelector)) > 0;
   const paged = new Set<string>();
   const pagesNow = () => promLabelValues(s, `ALERTS{alertstate="firing",severity="critical",model="${model}"}`, 'alertname');
   // Pages still up from an earlier drill (an error budget burning since the `down` drill) are not this fault's.
@@ -357,13 +365,15 @@ export async function runDrill(s: StackInfo, scenario: Scenario, log: (line: str
   const threshold = resolveTuning(HIGH_GPU_MEMORY_USAGE, s.spec.alerts[HIGH_GPU_MEMORY_USAGE.name]).threshold;
   const overNow = scenario.gauge === true && gpu !== undefined && s.gpus?.simulated !== undefined ? () => simulatedMemoryOver(s.gpus!.simulated!.url, gpu.gpu, threshold) : undefined;
   let onset: number | undefined;
+  /** How long after its evaluation's own timestamp the drill saw the alert firing (measured). */
+  let seen: number | undefined;
   // The poll's own period, measured: how late the drill can see what happened.
   let pollS = POLL_MS / 1000;
   const polled = (from: number) => {
     pollS = Math.max(pollS, (Date.now() - from) / 1000);
   };
   const rebound = () => {
-    bounds = drillBounds(t, scenario, answerSeconds(faulty, maxTokens), pollS, s, onset);
+    bounds = drillBounds(t, scenario, answerSeconds(faulty, maxTokens), pollS, s, onset, seen);
     base = { ...base, ...bounds };
   };
   rebound();
@@ -390,7 +400,9 @@ export async function runDrill(s: StackInfo, scenario: Scenario, log: (line: str
       }
       if (fire === undefined && (await firingNow())) {
         fire = now;
-        log(`${scenario.name}: ${scenario.alert} firing in Prometheus after ${fire.toFixed(1)} s`);
+        const stamp = await firstSampleAfter(s, firingSelector, t0);
+        if (stamp !== undefined) seen = Math.max(0, fire - (stamp - t0) / 1000);
+        log(`${scenario.name}: ${scenario.alert} firing in Prometheus after ${fire.toFixed(1)} s${seen === undefined ? '' : ` (its evaluation at ${(fire - seen).toFixed(1)} s)`}`);
       }
       if (alertmanager === undefined && (await inAlertmanager(s, scenario.alert, matchers))) alertmanager = now;
       if (scenario.action !== undefined && action === undefined) {
