@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SCENARIOS, answerSeconds, drillBounds, exitCodeOf, formatResults, scaleInBounds, summarise } from '../src/stack/drill.ts';
+import { SCENARIOS, answerSeconds, drillBounds, exitCodeOf, formatResults, gaugeResolveBound, scaleInBounds, summarise } from '../src/stack/drill.ts';
 import { durationMs } from '../src/core/config/duration.ts';
 import { compressedTimings, localPlaybooks, localTimings } from '../src/stack/timings.ts';
 import type { DrillResult } from '../src/stack/drill.ts';
@@ -95,6 +95,12 @@ test('the scale drill: right after queue in drill all, its bounds from the alert
   assert.equal(o.fireBound, 30 + 2 + 10 + 2 + 1.4);
   assert.equal(o.actionBound, 30 + 2 + 10 + 2 + 1.4 + 2 + 5);
   assert.equal(o.resolveBound, b.resolveBound);
+  // A resolution measured: the gateway first scraped 1.6 s after the step (a scrape interval still
+  // covers it), the resolving evaluation seen 0.9 s after its timestamp (longer than the group's
+  // evaluation and a poll: Prometheus ran it late); then a scrape 3.1 s after (Prometheus scraped late).
+  assert.equal(gaugeResolveBound(t, 0.01, 0.05, 0.3, { scrapeAfter: 1.6, seen: 0.9 }), 2 + 0.01 + 2 + 0.9);
+  assert.equal(gaugeResolveBound(t, 0.01, 0.05, 0.3, { scrapeAfter: 3.1, seen: 0.1 }), 3.1 + 0.01 + 2 + 0.05 + 0.3);
+  assert.equal(gaugeResolveBound(t, 0.01, 0.05, 0.3), b.resolveBound);
   // `for` counts whole evaluations: 3 s at 2 s evaluations fires at the second, 4 s after the first.
   assert.equal(scaleInBounds(t, { window: '30s', for: '3s' }, 0.3, 0, 0.05).fireBound, 30 + 2 + 4 + 0.05 + 0.3);
 });

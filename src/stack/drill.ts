@@ -461,13 +461,12 @@ export async function runDrill(s: StackInfo, scenario: Scenario, log: (line: str
   }
   rebound();
   if (scenario.curedByAction === true) {
-    // From the action's end: the gateway hands the new slots to the queue at once; the lower gauge is
-    // scraped within a scrape interval and stored once that scrape is done (its duration, the longest
-    // Prometheus measured); the alert rule sees it at its next evaluation, and ALERTS changes when its
-    // group's evaluation ends (the longest group evaluation measured); one poll.
+    // From the action's end: the gateway hands the new slots to the queue at once, and the lower gauge
+    // ends the alert as gaugeResolveBound says, each slow-machine term measured.
     const scrapeS = (await queryNumber(s.urls.prometheus, `max(max_over_time(scrape_duration_seconds{job="${JOB.gateway}"}[5m]))`)) ?? 0;
     const groupS = (await queryNumber(s.urls.prometheus, 'max(max_over_time(prometheus_rule_group_last_duration_seconds[5m]))')) ?? 0;
-    bounds = { ...bounds, resolveBound: sec(t.scrapeInterval) + scrapeS + sec(t.evaluationInterval) + groupS + pollS };
+    const measured = cure === undefined || cured === undefined ? {} : await measureResolve(s, firingSelector, cure, cure + cured * 1000);
+    bounds = { ...bounds, resolveBound: gaugeResolveBound(t, scrapeS, groupS, pollS, measured) };
     base = { ...base, ...bounds };
   }
   const { fireBound, actionBound, resolveBound } = bounds;
@@ -521,8 +520,22 @@ export function scaleInBounds(
   const onClock = sec(tuning.window) + e + Math.ceil(sec(tuning.for) / e) * e + (observed?.missed ?? 0) * e;
   const fireBound = observed === undefined ? onClock + groupS + poll : onClock + observed.seen;
   const actionBound = (observed === undefined ? fireBound - poll : fireBound) + e + Math.max(sec(t.groupWait), sec(t.groupInterval));
-  const resolveBound = sec(t.scrapeInterval) + scrapeS + e + groupS + poll;
+  const resolveBound = gaugeResolveBound(t, scrapeS, groupS, poll);
   return { fireBound, actionBound, resolveBound };
+}
+
+/**
+ * A resolve bound from the moment what ends the alert was done, for an alert that reads a gauge
+ * (the queue, the replica count) with no `for` to resolve: the first scrape of the gateway after that
+ * moment (a scrape interval, or later as measured when Prometheus scraped late), that scrape's
+ * duration (stored once done: the longest measured), one evaluation, then the drill seeing the
+ * resolving evaluation: the group's evaluation (the longest measured) and a poll, or, when longer,
+ * as measured (`seen`: from the evaluation after the alert's last firing sample, which is the one
+ * that resolved it, to when the drill saw it resolved).
+ */
+export function gaugeResolveBound(t: Timings, scrapeS: number, groupS: number, poll: number, measured: { readonly scrapeAfter?: number; readonly seen?: number } = {}): number {
+  const stored = Math.max(sec(t.scrapeInterval), measured.scrapeAfter ?? 0) + scrapeS + sec(t.evaluationInterval);
+  return measured.seen !== undefined && measured.seen > groupS + poll ? stored + measured.seen : stored + groupS + poll;
 }
 
 /** One step of the scale drill, in seconds from the drill's start. */
@@ -635,7 +648,11 @@ export async function runScaleInDrill(s: StackInfo, scenario: Scenario, log: (li
     if (step.action - last > b.actionBound) problems.push(`${label} acted ${(step.action - last).toFixed(1)} s after the count was set${how}, bound ${b.actionBound.toFixed(1)} s`);
     const resolved = resolves.find((r) => r >= step.action);
     if (resolved === undefined) problems.push(`${label}: ${scenario.alert} did not resolve after it`);
-    else if (resolved - step.actionEnd > b.resolveBound) problems.push(`${label} resolved ${(resolved - step.actionEnd).toFixed(1)} s after it ended, bound ${b.resolveBound.toFixed(1)} s`);
+    else {
+      const resolveBound = gaugeResolveBound(t, m.scrapeS, m.groupS, pollS, await measureResolve(s, firingSelector, t0 + step.actionEnd * 1000, t0 + resolved * 1000));
+      if (i === steps.length - 1) bounds = { ...bounds, resolveBound };
+      if (resolved - step.actionEnd > resolveBound) problems.push(`${label} resolved ${(resolved - step.actionEnd).toFixed(1)} s after it ended, bound ${resolveBound.toFixed(1)} s`);
+    }
     if (step.to !== step.from - 1) problems.push(`${label} is not one replica`);
     last = step.actionEnd;
   }
@@ -706,10 +723,29 @@ export function exitCodeOf(results: readonly DrillResult[]): number {
  */
 async function firstSampleAfter(s: StackInfo, selector: string, afterMs: number): Promise<number | undefined> {
   const span = Math.ceil((Date.now() - afterMs) / 1000) + 1;
-  const data = await instantQuery(s.urls.prometheus, `${selector}[${span}s]`);
-  if (data.resultType !== 'matrix') return undefined;
-  const stamps = (data.result as readonly MatrixSeries[]).flatMap((r) => r.values.map(([ts]) => ts * 1000)).filter((ts) => ts > afterMs);
+  const stamps = (await rawSamples(s, `${selector}[${span}s]`)).flatMap((r) => r.values.map(([ts]) => ts * 1000)).filter((ts) => ts > afterMs);
   return stamps.length === 0 ? undefined : Math.min(...stamps);
+}
+
+/** The raw samples of a range selector, as Prometheus stored them (an instant query of `metric[range]`). */
+async function rawSamples(s: StackInfo, rangeSelector: string): Promise<readonly MatrixSeries[]> {
+  const data = await instantQuery(s.urls.prometheus, rangeSelector);
+  return data.resultType === 'matrix' ? (data.result as readonly MatrixSeries[]) : [];
+}
+
+/**
+ * What {@link gaugeResolveBound} measures of a resolution, in seconds: when Prometheus first scraped
+ * the gateway after `fromMs` (the latest of its instances), and how long after the resolving
+ * evaluation (the one after the alert's last firing sample before `seenAtMs`) the drill saw it.
+ */
+async function measureResolve(s: StackInfo, firingSelector: string, fromMs: number, seenAtMs: number): Promise<{ scrapeAfter?: number; seen?: number }> {
+  const span = `${Math.ceil((Date.now() - fromMs) / 1000) + 60}s`;
+  const firsts = (await rawSamples(s, `up{job="${JOB.gateway}"}[${span}]`)).map((r) => r.values.find(([ts]) => ts * 1000 > fromMs)?.[0]).filter((ts) => ts !== undefined);
+  const firing = (await rawSamples(s, `${firingSelector}[${span}]`)).flatMap((r) => r.values.map(([ts]) => ts * 1000)).filter((ts) => ts <= seenAtMs);
+  return {
+    scrapeAfter: firsts.length === 0 ? undefined : Math.max(...firsts) - fromMs / 1000,
+    seen: firing.length === 0 ? undefined : Math.max(0, seenAtMs - Math.max(...firing) - durationMs(s.timings.evaluationInterval)) / 1000,
+  };
 }
 
 /**
