@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -147,7 +149,7 @@ describe('three gateway replicas sharing routes through a real Redis', () => {
   });
 
   test('a switch reaches replicas that re-read Redis only every 60 s: the change message alone carries it', async (t) => {
-    const slow = [];
+    const slow: GatewayHandle[] = [];
     for (let i = 0; i < 2; i++) slow.push(await startGateway(config(sim.url, redis.url, { routes: { store: 'redis', redisURL: redis.url, reconcileMs: 60_000 } }), { port: 0, log: () => {} }));
     t.after(() => Promise.all(slow.map((g) => g.close())));
     const slowURLs = slow.map((g) => g.url);
@@ -298,4 +300,41 @@ test('Redis down at start-up: the gateway starts on the config routes, says so, 
     return s.up === 1 && s.small === 1;
   }, 10_000);
   assert.equal(await servedBy(gw.url), SMALL_MODEL);
+});
+
+test('start-up: the change-message connection ready before the command connection is no outage, and no read error is counted', async (t) => {
+  const redis = await startRedis();
+  const sim = await startSimulator(simulatorConfig({ port: 0, defaults: { ttftMs: 0, tpotMs: 0, jitter: 0, outputTokens: { min: 2, max: 2 } } }), { port: 0 });
+  const closing: Array<() => Promise<unknown>> = [() => redis.stop(), () => sim.close()];
+  // The gateway first, then what it talks to: no outage logged while the test ends.
+  t.after(async () => {
+    for (const c of closing.reverse()) await c();
+  });
+  // A relay in front of the real Redis that holds the first connection (the gateway opens its command
+  // connection first) until the second one has passed a reply: the subscriber is ready first.
+  let second: Promise<void> | undefined;
+  let secondReplied!: () => void;
+  const relay = createServer((client) => {
+    const first = second === undefined;
+    if (first) second = new Promise((r) => (secondReplied = r));
+    const upstream = connect(redis.port, '127.0.0.1');
+    for (const s of [client, upstream]) s.on('error', () => s.destroy());
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+    if (first) {
+      client.pause();
+      void second!.then(() => setTimeout(() => client.resume(), 100));
+    } else upstream.once('data', () => secondReplied());
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+  closing.push(() => new Promise<void>((r) => relay.close(() => r())));
+  const gw = await startGateway(config(sim.url, `redis://127.0.0.1:${(relay.address() as AddressInfo).port}`), { port: 0, log: () => {} });
+  closing.push(() => gw.close());
+  assert.ok(second !== undefined, 'two connections were made');
+  await until(async () => (await active(gw.url)).up === 1);
+  const m = await scrape(gw.url);
+  for (const op of ['connect', 'read', 'write']) assert.equal(sampleValue(m, P + 'route_store_errors_total', { store: 'redis', op }), 0, op);
+  assert.equal(await servedBy(gw.url), MODEL);
 });

@@ -122,8 +122,10 @@ export class RedisRouteStore implements RouteStore {
     });
     this.#subscriber.on('ready', () => {
       this.#subscriberOutage = false;
-      // Messages published while it was away are lost: read what they said.
-      this.#reconcileSoon();
+      // Messages published while it was away are lost: read what they said. Only on a command
+      // connection that is ready: at start-up this one can be ready first, and a read then would count
+      // a failure and log an outage that is not one; the command connection reads when it is ready.
+      if (this.#client.isReady) this.#reconcileSoon();
     });
   }
 
