@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import OpenAI from 'openai';
-import { GatewayConfigSchema } from '../src/core/config/gateway-config.ts';
+import { GatewayConfigSchema, endpointLabel } from '../src/core/config/gateway-config.ts';
 import { simulatorConfig } from '../src/core/config/simulator-config.ts';
 import { validateConfig } from '../src/core/config/validate.ts';
 import { startGateway } from '../src/gateway/server.ts';
@@ -259,6 +259,23 @@ describe('the endpoint admin API', () => {
     assert.equal((await admin(gw, 'PUT', '/admin/upstreams/pool/endpoints', { url: 'http://127.0.0.1:1/v1' })).status, 405);
     assert.equal((await admin(gw, 'GET', '/admin/upstreamsx')).status, 404);
   });
+
+  test('refuses an endpoint that differs from another by scheme only: one series per endpoint, none deleted under a live one', async () => {
+    // Attack: http:// and https:// to one host:port/path were two endpoints with one upstream_endpoint
+    // label, so their series merged, and removing the https one deleted the live http one's series.
+    const url = 'http://127.0.0.1:1/v1';
+    assert.equal((await admin(gw, 'POST', '/admin/upstreams/pool/endpoints', { url })).status, 201);
+    const clash = await admin(gw, 'POST', '/admin/upstreams/pool/endpoints', { url: 'https://127.0.0.1:1/v1/' });
+    assert.equal(clash.status, 400);
+    assert.equal(clash.body.error.code, 'invalid_endpoint');
+    assert.equal(clash.body.error.param, 'url');
+    assert.match(String(clash.body.error.message), /http or https, not both/);
+    assert.equal((await admin(gw, 'DELETE', `/admin/upstreams/pool/endpoints?url=${encodeURIComponent('https://127.0.0.1:1/v1')}`)).body.changed, false);
+    const m = await scrape(gw.url);
+    assert.equal(sampleValue(m, P + 'upstream_endpoints', { upstream: 'pool' }), 2);
+    assert.equal(sampleValue(m, P + 'upstream_endpoint_in_flight', { upstream: 'pool', upstream_endpoint: '127.0.0.1:1/v1' }), 0);
+    assert.equal((await admin(gw, 'DELETE', `/admin/upstreams/pool/endpoints?url=${encodeURIComponent(url)}`)).body.changed, true);
+  });
 });
 
 describe('upstream config', () => {
@@ -266,12 +283,17 @@ describe('upstream config', () => {
   test('takes baseURL or endpoints, not both nor neither, without duplicates, within maxEndpoints', () => {
     assert.equal(GatewayConfigSchema.safeParse(base({ baseURL: 'http://a/v1' })).success, true);
     assert.equal(GatewayConfigSchema.safeParse(base({ endpoints: ['http://a/v1', 'http://b/v1'] })).success, true);
+    // Default ports differ: a:80/v1 and a:443/v1 are two servers with two labels.
+    assert.equal(GatewayConfigSchema.safeParse(base({ endpoints: ['http://a/v1', 'https://a/v1'] })).success, true);
+    assert.equal(endpointLabel('https://a/v1/'), 'a:443/v1');
+    assert.equal(endpointLabel('http://[::1]:3001/v1'), '[::1]:3001/v1');
     for (const bad of [
       { baseURL: 'http://user:pw@a/v1' },
       { endpoints: ['http://a/v1', 'http://:pw@b/v1'] },
       { baseURL: 'http://a/v1', endpoints: ['http://b/v1'] },
       {},
       { endpoints: ['http://a/v1', 'http://a/v1/'] },
+      { endpoints: ['http://a:1/v1', 'https://a:1/v1'] },
       { endpoints: ['http://a/v1', 'http://b/v1'], maxEndpoints: 1 },
       { endpoints: ['http://a/v1'], ejection: { baseMs: 5000, maxMs: 1000 } },
     ]) {

@@ -7,6 +7,7 @@ import { sendJson } from '../core/http/send.ts';
 import { URL_CREDENTIALS_MESSAGE } from '../core/config/gateway-config.ts';
 import { hasUrlCredentials } from '../core/config/secrets.ts';
 import { GW_ERR_ADMIN_BAD_ENDPOINT, GW_ERR_ADMIN_ENDPOINT_LIMIT, GW_ERR_ADMIN_WORKERS } from './errors.ts';
+import { EndpointClashError } from './upstream.ts';
 import type { Upstream } from './upstream.ts';
 
 const BODY_LIMIT = 16 * 1024;
@@ -79,6 +80,7 @@ export async function serveUpstreamAdmin(
     changed = add ? upstream.addEndpoint(url) : upstream.removeEndpoint(url);
   } catch (err) {
     if (err instanceof RangeError) throw GW_ERR_ADMIN_ENDPOINT_LIMIT(err.message, { param: 'url' });
+    if (err instanceof EndpointClashError) throw GW_ERR_ADMIN_BAD_ENDPOINT(err.message, { param: 'url' });
     throw err;
   }
   sendJson(res, add && changed ? 201 : 200, { ...describe(upstream), changed });

@@ -1,6 +1,6 @@
 import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
-import { endpointKey, upstreamURLs } from '../core/config/gateway-config.ts';
+import { ENDPOINT_CLASH_MESSAGE, endpointKey, endpointLabel, upstreamURLs } from '../core/config/gateway-config.ts';
 import type { UpstreamConfig } from '../core/config/gateway-config.ts';
 import type { UpstreamErrorReason } from '../core/conventions/metrics.ts';
 import { redactUrl } from '../core/http/redact.ts';
@@ -25,6 +25,8 @@ export interface EndpointView {
 class Endpoint {
   readonly url: string;
   readonly key: string;
+  /** Its `upstream_endpoint` label, one per endpoint of an upstream. */
+  readonly label: string;
   readonly basePath: string;
   readonly pool: Pool;
   readonly meter: EndpointMeter;
@@ -41,6 +43,7 @@ class Endpoint {
   constructor(url: string, config: UpstreamConfig, meter: EndpointMeter) {
     this.url = url;
     this.key = endpointKey(url);
+    this.label = endpointLabel(url);
     const u = new URL(url);
     this.basePath = u.pathname.replace(/\/+$/, '');
     this.meter = meter;
@@ -80,10 +83,9 @@ class Endpoint {
   }
 }
 
-/** The `upstream_endpoint` label of an endpoint: its URL without scheme, credentials or trailing slash. */
-export function endpointLabel(url: string): string {
-  const u = new URL(url);
-  return `${u.host}${u.pathname.replace(/\/+$/, '')}`;
+/** Thrown by {@link Upstream.addEndpoint} for an endpoint whose label another endpoint has (only the scheme differs). */
+export class EndpointClashError extends Error {
+  override readonly name = 'EndpointClashError';
 }
 
 /**
@@ -232,11 +234,15 @@ export class Upstream {
 
   /**
    * Adds an endpoint (a new replica); false when it is there already. Throws
-   * a RangeError when the upstream has `maxEndpoints` already.
+   * a RangeError when the upstream has `maxEndpoints` already, an
+   * EndpointClashError when another endpoint differs from it by scheme only.
    */
   addEndpoint(url: string): boolean {
     const key = endpointKey(url);
     if (this.#endpoints.some((e) => e.key === key)) return false;
+    const label = endpointLabel(url);
+    const clash = this.#endpoints.find((e) => e.label === label);
+    if (clash !== undefined) throw new EndpointClashError(`${redactUrl(url)} ${ENDPOINT_CLASH_MESSAGE} (${redactUrl(clash.url)})`);
     if (this.#endpoints.length >= this.config.maxEndpoints) throw new RangeError(`upstream '${this.name}' has ${this.#endpoints.length} endpoints, its maxEndpoints`);
     this.#add(url);
     this.#resize();

@@ -86,15 +86,32 @@ const UpstreamSchema = z
       ctx.addIssue({ code: 'custom', path: ['baseURL'], message: "give either 'baseURL' (one server) or 'endpoints' (replicas of one server), not both nor neither" });
     }
     const urls = u.endpoints ?? [];
-    const seen = new Set<string>();
+    const seen = new Map<string, string>();
     urls.forEach((url, i) => {
       const key = endpointKey(url);
-      if (seen.has(key)) ctx.addIssue({ code: 'custom', path: ['endpoints', i], message: `${url} is listed twice` });
-      seen.add(key);
+      const label = endpointLabel(url);
+      const other = seen.get(label);
+      if (other === key) ctx.addIssue({ code: 'custom', path: ['endpoints', i], message: `${url} is listed twice` });
+      else if (other !== undefined) ctx.addIssue({ code: 'custom', path: ['endpoints', i], message: `${url} ${ENDPOINT_CLASH_MESSAGE}` });
+      seen.set(label, key);
     });
     if (urls.length > u.maxEndpoints) ctx.addIssue({ code: 'custom', path: ['endpoints'], message: `${urls.length} endpoints, more than maxEndpoints (${u.maxEndpoints})` });
     if (u.ejection.maxMs < u.ejection.baseMs) ctx.addIssue({ code: 'custom', path: ['ejection', 'maxMs'], message: `must be at least baseMs (${u.ejection.baseMs})` });
   });
+
+/**
+ * An endpoint's `upstream_endpoint` label: `host:port/path`, the port always written (80 or 443 when
+ * the URL leaves it out), without scheme, credentials, query or trailing slash. Two endpoints of an
+ * upstream never share one: their series would merge, and removing one would delete the other's.
+ */
+export function endpointLabel(url: string): string {
+  const u = new URL(url);
+  const port = u.port !== '' ? u.port : u.protocol === 'https:' ? '443' : '80';
+  return `${u.hostname}:${port}${u.pathname.replace(/\/+$/, '')}`;
+}
+
+/** Why an endpoint with another's host, port and path (only the scheme differs) is refused. */
+export const ENDPOINT_CLASH_MESSAGE = 'has the host, port and path of another endpoint with another scheme: one port speaks http or https, not both, and the two would share one upstream_endpoint label';
 
 /** An endpoint's identity: its URL without a trailing slash, so `.../v1` and `.../v1/` are one endpoint. */
 export function endpointKey(url: string): string {
