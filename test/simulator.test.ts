@@ -5,7 +5,7 @@ import { encode } from 'gpt-tokenizer/encoding/o200k_base';
 import OpenAI from 'openai';
 import { simulatorConfig } from '../src/core/config/simulator-config.ts';
 import { countTokens, estimatePromptTokens } from '../src/core/openai/tokens.ts';
-import { startSimulator } from '../src/simulator/server.ts';
+import { isLoopbackHost, startSimulator } from '../src/simulator/server.ts';
 import type { SimulatorHandle } from '../src/simulator/server.ts';
 import { TOXIC_LEXICON, VOCABULARY } from '../src/simulator/text.ts';
 
@@ -474,5 +474,39 @@ describe('simulator: latency and the admin API', () => {
     assert.equal(res.status, 200);
     assert.equal(sim.profiles.get(MODEL)?.ttftMs, 0);
     assert.equal(sim.profiles.get(SMALL)?.tpotMs, 8, 'the configured 1B patch');
+  });
+
+  test('admin writes need the token when one is set: 401 without, 403 wrong, 200 right; reads stay open', async (t) => {
+    const token = 'sim-admin-token-0123456789';
+    const { sim } = await start(t, { admin: { token } });
+    const put = (headers: Record<string, string>) =>
+      fetch(`${sim.url}/admin/profiles/${MODEL}`, { method: 'PUT', headers: { 'content-type': 'application/json', ...headers }, body: '{"ttftMs":5}', signal: AbortSignal.timeout(5_000) });
+    const none = await put({});
+    assert.equal(none.status, 401);
+    assert.equal(((await none.json()) as { error: { code: string } }).error.code, 'unauthorized');
+    assert.equal((await put({ authorization: 'Bearer wrong-token-0123456789' })).status, 403);
+    assert.equal((await post(sim, '/admin/reset', {})).status, 401);
+    assert.equal((await post(sim, `/admin/profiles/${MODEL}`, '', 'DELETE')).status, 401);
+    assert.equal(sim.profiles.get(MODEL)?.ttftMs, 0, 'nothing changed');
+    assert.equal((await put({ authorization: `Bearer ${token}` })).status, 200);
+    assert.equal(sim.profiles.get(MODEL)?.ttftMs, 5);
+    assert.equal((await fetch(`${sim.url}/admin/profiles`, { signal: AbortSignal.timeout(5_000) })).status, 200);
+  });
+
+  test('on a non-loopback address without a token, admin writes are refused: faults cannot be injected from the network', async (t) => {
+    // Attack: `llmwatch simulate --host 0.0.0.0` (the compose demo) took PUT /admin/profiles from anyone
+    // who reached the port: errors.http500 = 1 turned every answer into a 500.
+    const sim = await startSimulator(simulatorConfig({ defaults: ZERO }), { host: '0.0.0.0', port: 0 });
+    t.after(() => sim.close());
+    const res = await post(sim, `/admin/profiles/${MODEL}`, { errors: { http500: 1 } }, 'PUT');
+    assert.equal(res.status, 403);
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    assert.equal(body.error.code, 'admin_disabled');
+    assert.match(body.error.message, /admin\.token/);
+    assert.equal((await post(sim, '/admin/reset', {})).status, 403);
+    assert.equal(sim.profiles.get(MODEL)?.errors.http500, 0);
+    assert.equal((await fetch(`${sim.url}/admin/profiles/${MODEL}`, { signal: AbortSignal.timeout(5_000) })).status, 200);
+    for (const h of ['127.0.0.1', '127.1.2.3', '::1', '[::1]', 'localhost']) assert.equal(isLoopbackHost(h), true, h);
+    for (const h of ['0.0.0.0', '::', '10.0.0.5', 'example.com', '127.0.0.1.example.com']) assert.equal(isLoopbackHost(h), false, h);
   });
 });

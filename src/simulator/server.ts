@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SimulatorConfig } from '../core/config/simulator-config.ts';
+import { secretOf } from '../core/config/secrets.ts';
 import { close, listen } from '../core/http/listen.ts';
 import { parseJsonObject, readBody } from '../core/http/read-body.ts';
 import { sendJson } from '../core/http/send.ts';
@@ -55,9 +56,9 @@ export interface SimulatorHandle {
  * const client = new OpenAI({ baseURL: sim.url + '/v1', apiKey: 'x' });
  */
 export async function startSimulator(config: SimulatorConfig, options: SimulatorOptions = {}): Promise<SimulatorHandle> {
-  const simulator = new Simulator(config);
-  const server = serve({ part: 'simulator', routes: simulator.routes(), metrics: simulator.engineMetrics() });
   const host = options.host ?? config.host;
+  const simulator = new Simulator(config, isLoopbackHost(host));
+  const server = serve({ part: 'simulator', routes: simulator.routes(), metrics: simulator.engineMetrics() });
   const port = await listen(server, options.port ?? config.port, host);
   return {
     port,
@@ -74,15 +75,19 @@ export async function startSimulator(config: SimulatorConfig, options: Simulator
 class Simulator implements AdminTarget {
   readonly profiles: ProfileStore;
   readonly maxBodyBytes: number;
+  readonly adminToken: string | undefined;
+  readonly loopback: boolean;
   readonly engines: ReadonlyMap<string, ModelEngines>;
   readonly gpus: SimulatedGpus;
   readonly #seed: number;
   readonly #created = Math.floor(Date.now() / 1000);
   #rng: Rng;
 
-  constructor(config: SimulatorConfig) {
+  constructor(config: SimulatorConfig, loopback: boolean) {
     this.profiles = new ProfileStore(config);
     this.maxBodyBytes = config.maxBodyBytes;
+    this.adminToken = secretOf(config.admin.token, config.admin.tokenFile, 'admin.tokenFile');
+    this.loopback = loopback;
     this.engines = new Map(this.profiles.models.map((m) => [m, new ModelEngines(m, config.engine)]));
     this.gpus = new SimulatedGpus(this.engines, this.profiles, config.gpu);
     this.#seed = config.seed;
@@ -167,4 +172,10 @@ class Simulator implements AdminTarget {
   #model(id: string) {
     return { id, object: 'model', created: this.#created, owned_by: 'llmwatch-simulator' };
   }
+}
+
+/** True for an address only this machine reaches: 127.0.0.0/8, ::1, localhost. 0.0.0.0, :: and any other name are not. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === '::ffff:127.0.0.1';
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { TokenSchema } from './secrets.ts';
 import { loadConfigFile, validateConfig } from './validate.ts';
 
 // Delays are capped at one hour: setTimeout silently turns anything over 2^31-1 ms into 1 ms.
@@ -156,6 +157,12 @@ export const SimulatorConfigSchema = z
     /** Same seed and same sequence of requests: same outputs and same faults. */
     seed: z.number().int().min(0).max(0xffff_ffff).default(42),
     maxBodyBytes: z.number().int().positive().default(4 * 1024 * 1024),
+    /**
+     * The admin API's writes (`PUT`/`DELETE /admin/profiles/{model}`, `POST /admin/reset`): with a token
+     * they need `Authorization: Bearer <token>`; without one they are open on a loopback `host` and refused
+     * (403 `admin_disabled`) on any other, so faults cannot be injected from the network by default.
+     */
+    admin: TokenSchema.prefault({}),
     defaults: ProfileSchema.prefault({}),
     /** Model name -> partial profile merged over `defaults`. */
     models: z

@@ -16,7 +16,7 @@ export const HTTP_ERR_UNSUPPORTED_MEDIA_TYPE = defineError('HTTP_ERR_UNSUPPORTED
 export const HTTP_ERR_UNAUTHORIZED = defineError('HTTP_ERR_UNAUTHORIZED', 401, 'invalid_request_error', 'unauthorized');
 /** Credentials given, but wrong. */
 export const HTTP_ERR_FORBIDDEN = defineError('HTTP_ERR_FORBIDDEN', 403, 'invalid_request_error', 'forbidden');
-/** An admin API (the gateway's `/admin/*`, the responder's `/admin/*`) called on a server with no admin token configured: it is off. */
+/** An admin API (the gateway's `/admin/*`, the responder's `/admin/*`; the simulator's writes off loopback) called on a server with no admin token configured: it is off. */
 export const HTTP_ERR_ADMIN_DISABLED = defineError('HTTP_ERR_ADMIN_DISABLED', 403, 'invalid_request_error', 'admin_disabled');
 /** The client sent its request (headers or body) too slowly. */
 export const HTTP_ERR_REQUEST_TIMEOUT = defineError('HTTP_ERR_REQUEST_TIMEOUT', 408, 'invalid_request_error', 'request_timeout');
