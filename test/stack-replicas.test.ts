@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { createConnection, createServer } from 'node:net';
+import type { AddressInfo, Server, Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import OpenAI from 'openai';
 import { GatewayConfigSchema } from '../src/core/config/gateway-config.ts';
@@ -155,5 +157,106 @@ describe('the local scale driver', () => {
     assert.equal(atMin.outcome, 'skipped');
     assert.match(atMin.detail, /already at min 1/);
     assert.deepEqual((await endpoints()).map((e) => e.url), [`${primary.url}/v1`]);
+  });
+});
+
+/**
+ * A TCP relay to the gateway that, while `hold` is set, passes requests on but keeps the answers: the
+ * gateway applies an admin call whose caller never hears back, as when the action's timeout cuts it.
+ */
+async function holdingRelay(target: string): Promise<{ url: string; hold: boolean; close(): Promise<void> }> {
+  const { hostname, port } = new URL(target);
+  const sockets = new Set<Socket>();
+  const relay = {
+    url: '',
+    hold: false,
+    close: () => new Promise<void>((resolve) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => resolve());
+    }),
+  };
+  const server: Server = createServer((client) => {
+    const upstream = createConnection({ host: hostname, port: Number(port) });
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => {});
+    }
+    client.on('data', (chunk) => upstream.write(chunk));
+    upstream.on('data', (chunk) => relay.hold || client.write(chunk));
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  relay.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return relay;
+}
+
+describe('the local scale driver when an admin call is cut midway', () => {
+  // Attack: the action's timeout aborting the driver's POST or DELETE after the gateway applied it.
+  // Before: a cut POST closed the replica but left its endpoint in the gateway (a dead endpoint counted
+  // against maxEndpoints); a cut DELETE counted the replica as running though the gateway no longer sent
+  // it anything. The gateway's endpoints and the driver's replicas must stay the same set.
+  let primary: SimulatorHandle;
+  let gw: GatewayHandle;
+  let relay: Awaited<ReturnType<typeof holdingRelay>>;
+  let replicas: LocalReplicas;
+  const endpoints = async (): Promise<string[]> => {
+    const res = await fetch(`${gw.url}/admin/upstreams/local`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    return ((await res.json()) as { endpoints: Row[] }).endpoints.map((e) => e.url);
+  };
+  const until = async (n: number) => {
+    for (let i = 0; i < 500 && (await endpoints()).length !== n; i++) await new Promise((res) => setTimeout(res, 10));
+    assert.equal((await endpoints()).length, n);
+  };
+  before(async () => {
+    primary = await fast();
+    gw = await startGateway(
+      validateConfig(GatewayConfigSchema, {
+        port: 0,
+        metrics: { processMetrics: false },
+        admin: { token: TOKEN },
+        upstreams: { local: { baseURL: `${primary.url}/v1`, maxConcurrency: 4 } },
+        models: { [MODEL]: { upstream: 'local' } },
+      }),
+      { port: 0 },
+    );
+    relay = await holdingRelay(gw.url);
+    replicas = new LocalReplicas({ ...TARGET, upstream: 'local', gatewayURL: relay.url, adminToken: TOKEN, primary, maxReplicas: 3, drainMs: 1_000, start: fast });
+  });
+  after(async () => {
+    relay.hold = false;
+    await replicas.stop();
+    await relay.close();
+    await gw.close();
+    await primary.close();
+  });
+
+  test('a POST cut after the gateway added the endpoint is undone: no dead endpoint stays', async () => {
+    relay.hold = true;
+    const cut = new AbortController();
+    const write = replicas.write(TARGET, 2, (await replicas.read(TARGET)).version, cut.signal);
+    await until(2);
+    cut.abort(new Error('action timed out'));
+    relay.hold = false;
+    await assert.rejects(write);
+    assert.equal(replicas.replicas, 1);
+    assert.deepEqual(await endpoints(), replicas.urls);
+  });
+
+  test('a DELETE cut after the gateway removed the endpoint is settled: the replica is stopped, not counted', async () => {
+    await replicas.write(TARGET, 2, (await replicas.read(TARGET)).version, AbortSignal.timeout(10_000));
+    assert.deepEqual(await endpoints(), replicas.urls);
+    const second = replicas.urls[1]!;
+    relay.hold = true;
+    const cut = new AbortController();
+    const write = replicas.write(TARGET, 1, (await replicas.read(TARGET)).version, cut.signal);
+    await until(1);
+    cut.abort(new Error('action timed out'));
+    relay.hold = false;
+    await assert.rejects(write);
+    assert.equal(replicas.replicas, 1);
+    assert.deepEqual(await endpoints(), replicas.urls);
+    await assert.rejects(fetch(`${second.replace(/\/v1$/, '')}/healthz`));
   });
 });

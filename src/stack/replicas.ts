@@ -32,7 +32,10 @@ export interface LocalReplicasOptions {
  * of the gateway first, lets it finish its requests, then closes it. The
  * primary is never stopped (at least 1 replica), and the driver refuses
  * counts above `maxReplicas`. Writes are serialized and conditional on the
- * version read, as the Kubernetes scale subresource's are.
+ * version read, as the Kubernetes scale subresource's are. An admin call cut
+ * midway (the action's timeout) is settled by an idempotent DELETE not bound
+ * to that signal, so the gateway's endpoints and the replicas counted here
+ * stay the same set.
  */
 export class LocalReplicas implements ReplicaDriver {
   readonly where = 'the local stack';
@@ -87,6 +90,9 @@ export class LocalReplicas implements ReplicaDriver {
       try {
         await this.#admin('POST', { url: `${sim.url}/v1` }, signal);
       } catch (err) {
+        // A POST cut midway (the action's timeout) may have been applied: take it out again, or the
+        // gateway would keep an endpoint whose server is gone, counted against maxEndpoints.
+        await this.#admin('DELETE', { url: `${sim.url}/v1` }, AbortSignal.timeout(SETTLE_MS)).catch(() => {});
         await sim.close();
         throw err;
       }
@@ -96,10 +102,20 @@ export class LocalReplicas implements ReplicaDriver {
     while (this.replicas > to) {
       const sim = this.#extra.pop()!;
       // Out of the gateway first, so it gets no new request; then it finishes what it has.
-      await this.#admin('DELETE', { url: `${sim.url}/v1` }, signal).catch(async (err: unknown) => {
-        this.#extra.push(sim);
+      try {
+        await this.#admin('DELETE', { url: `${sim.url}/v1` }, signal);
+      } catch (err) {
+        // A DELETE cut midway may have been applied: settle it (DELETE is idempotent) before counting
+        // the replica as running again, or the driver would count one the gateway no longer sends to.
+        const settled = await this.#admin('DELETE', { url: `${sim.url}/v1` }, AbortSignal.timeout(SETTLE_MS)).then(() => true, () => false);
+        if (!settled) {
+          this.#extra.push(sim);
+          throw err;
+        }
+        await drained(sim, this.#opts.drainMs ?? 30_000);
+        await sim.close();
         throw err;
-      });
+      }
       await drained(sim, this.#opts.drainMs ?? 30_000);
       await sim.close();
       this.#opts.log?.(`scale  stopped ${sim.url}/v1; ${this.replicas} replica${this.replicas === 1 ? '' : 's'} of ${this.#opts.deployment}`);
@@ -124,6 +140,9 @@ export class LocalReplicas implements ReplicaDriver {
     if (!res.ok) throw new ReplicaDriverError('api-error', `the gateway answered ${res.status} to ${method} ${body.url}: ${answer.error?.message ?? 'no message'}`);
   }
 }
+
+/** How long an admin call that settles a cut one may take (it is not bound to the caller's signal). */
+const SETTLE_MS = 5_000;
 
 function startReplica(): Promise<SimulatorHandle> {
   return startSimulator(DEFAULT_SIMULATOR_CONFIG, { port: 0 });
