@@ -192,6 +192,28 @@ async function holdingRelay(target: string): Promise<{ url: string; hold: boolea
   return relay;
 }
 
+test('replicas start from the primary\'s simulator config, not the built-in one', async (t) => {
+  // Before: the stack's replicas started from the built-in config (a KV cache 21 times the primary's
+  // 49,152 tokens), so the "copies of the same server" had another engine behind them.
+  const config = simulatorConfig({ port: 0, engine: { kvCacheTokens: 49_152 }, gpu: { name: 'Replica Drill GPU' } });
+  const primary = await startSimulator(config, { port: 0 });
+  const gw = await startGateway(
+    validateConfig(GatewayConfigSchema, { port: 0, metrics: { processMetrics: false }, admin: { token: TOKEN }, upstreams: { local: { baseURL: `${primary.url}/v1` } }, models: { [MODEL]: { upstream: 'local' } } }),
+    { port: 0 },
+  );
+  const replicas = new LocalReplicas({ ...TARGET, upstream: 'local', gatewayURL: gw.url, adminToken: TOKEN, primary, maxReplicas: 2, simulator: config });
+  t.after(async () => {
+    await replicas.stop();
+    await gw.close();
+    await primary.close();
+  });
+  await replicas.write(TARGET, 2, (await replicas.read(TARGET)).version, AbortSignal.timeout(10_000));
+  const replica = replicas.urls[1]!.replace(/\/v1$/, '');
+  const res = await fetch(`${replica}/nvidia-smi?query-gpu=name&format=csv,noheader`);
+  // One GPU per model, each the config's product.
+  assert.deepEqual((await res.text()).trim().split('\n'), ['Replica Drill GPU', 'Replica Drill GPU']);
+});
+
 describe('the local scale driver when an admin call is cut midway', () => {
   // Attack: the action's timeout aborting the driver's POST or DELETE after the gateway applied it.
   // Before: a cut POST closed the replica but left its endpoint in the gateway (a dead endpoint counted

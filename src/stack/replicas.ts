@@ -1,4 +1,5 @@
 import { DEFAULT_SIMULATOR_CONFIG } from '../core/config/simulator-config.ts';
+import type { SimulatorConfig } from '../core/config/simulator-config.ts';
 import { ReplicaDriverError } from '../responder/actions/scale-driver.ts';
 import type { ReplicaDriver, ReplicaState } from '../responder/actions/scale-driver.ts';
 import { startSimulator } from '../simulator/server.ts';
@@ -18,7 +19,9 @@ export interface LocalReplicasOptions {
   readonly maxReplicas: number;
   /** How long a replica taken out of the gateway may finish its requests before it is closed. */
   readonly drainMs?: number;
-  /** Starts one more simulator (default: the stack's simulator config on a free port). */
+  /** The config replicas start from, on a free port: the primary's, so that each is a copy of it (default: the built-in one). */
+  readonly simulator?: SimulatorConfig;
+  /** Starts one more simulator (default: `simulator` on a free port). */
   readonly start?: () => Promise<SimulatorHandle>;
   readonly log?: (line: string) => void;
 }
@@ -84,7 +87,7 @@ export class LocalReplicas implements ReplicaDriver {
     this.#version++;
     while (this.replicas < to) {
       if (signal.aborted) throw signal.reason;
-      const sim = await (this.#opts.start ?? startReplica)();
+      const sim = await (this.#opts.start ?? (() => startSimulator(this.#opts.simulator ?? DEFAULT_SIMULATOR_CONFIG, { port: 0 })))();
       // A copy of the same server: the same models, under the faults the primary has now.
       for (const model of this.#opts.primary.profiles.models) sim.profiles.patch(model, this.#opts.primary.profiles.get(model));
       try {
@@ -144,9 +147,6 @@ export class LocalReplicas implements ReplicaDriver {
 /** How long an admin call that settles a cut one may take (it is not bound to the caller's signal). */
 const SETTLE_MS = 5_000;
 
-function startReplica(): Promise<SimulatorHandle> {
-  return startSimulator(DEFAULT_SIMULATOR_CONFIG, { port: 0 });
-}
 
 /** Waits until the replica's engines hold no request (running or waiting), for at most `ms`. */
 async function drained(sim: SimulatorHandle, ms: number): Promise<void> {

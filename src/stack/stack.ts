@@ -180,7 +180,7 @@ export async function startStack(opts: StackOptions): Promise<StackHandle> {
     const replicas =
       sim === undefined
         ? undefined
-        : new LocalReplicas({ ...LOCAL_SCALE, upstream: 'local', gatewayURL: gw.url, adminToken, primary: sim, log });
+        : new LocalReplicas({ ...LOCAL_SCALE, upstream: 'local', gatewayURL: gw.url, adminToken, primary: sim, simulator: simConfig, log });
     if (replicas !== undefined) stops.push(() => replicas.stop());
 
     const responder: ResponderHandle = await startResponder(
