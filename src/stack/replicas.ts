@@ -147,7 +147,6 @@ export class LocalReplicas implements ReplicaDriver {
 /** How long an admin call that settles a cut one may take (it is not bound to the caller's signal). */
 const SETTLE_MS = 5_000;
 
-
 /** Waits until the replica's engines hold no request (running or waiting), for at most `ms`. */
 async function drained(sim: SimulatorHandle, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
