@@ -44,6 +44,20 @@ interface Row {
   inFlight: number;
 }
 
+/** A gateway whose upstream `local` is the primary simulator, with the admin API the driver calls. */
+function localGateway(primary: SimulatorHandle): Promise<GatewayHandle> {
+  return startGateway(
+    validateConfig(GatewayConfigSchema, {
+      port: 0,
+      metrics: { processMetrics: false },
+      admin: { token: TOKEN },
+      upstreams: { local: { baseURL: `${primary.url}/v1`, maxConcurrency: 4 } },
+      models: { [MODEL]: { upstream: 'local' } },
+    }),
+    { port: 0 },
+  );
+}
+
 describe('the local scale driver', () => {
   let primary: SimulatorHandle;
   let gw: GatewayHandle;
@@ -57,16 +71,7 @@ describe('the local scale driver', () => {
   };
   before(async () => {
     primary = await fast();
-    gw = await startGateway(
-      validateConfig(GatewayConfigSchema, {
-        port: 0,
-        metrics: { processMetrics: false },
-        admin: { token: TOKEN },
-        upstreams: { local: { baseURL: `${primary.url}/v1`, maxConcurrency: 4 } },
-        models: { [MODEL]: { upstream: 'local' } },
-      }),
-      { port: 0 },
-    );
+    gw = await localGateway(primary);
     replicas = new LocalReplicas({
       ...TARGET,
       upstream: 'local',
@@ -233,16 +238,7 @@ describe('the local scale driver when an admin call is cut midway', () => {
   };
   before(async () => {
     primary = await fast();
-    gw = await startGateway(
-      validateConfig(GatewayConfigSchema, {
-        port: 0,
-        metrics: { processMetrics: false },
-        admin: { token: TOKEN },
-        upstreams: { local: { baseURL: `${primary.url}/v1`, maxConcurrency: 4 } },
-        models: { [MODEL]: { upstream: 'local' } },
-      }),
-      { port: 0 },
-    );
+    gw = await localGateway(primary);
     relay = await holdingRelay(gw.url);
     replicas = new LocalReplicas({ ...TARGET, upstream: 'local', gatewayURL: relay.url, adminToken: TOKEN, primary, maxReplicas: 3, drainMs: 1_000, start: fast });
   });
