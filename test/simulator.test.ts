@@ -5,7 +5,8 @@ import { encode } from 'gpt-tokenizer/encoding/o200k_base';
 import OpenAI from 'openai';
 import { simulatorConfig } from '../src/core/config/simulator-config.ts';
 import { countTokens, estimatePromptTokens } from '../src/core/openai/tokens.ts';
-import { isLoopbackHost, startSimulator } from '../src/simulator/server.ts';
+import { isLoopbackHost } from '../src/core/http/listen.ts';
+import { startSimulator } from '../src/simulator/server.ts';
 import type { SimulatorHandle } from '../src/simulator/server.ts';
 import { TOXIC_LEXICON, VOCABULARY } from '../src/simulator/text.ts';
 

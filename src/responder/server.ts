@@ -7,7 +7,7 @@ import { hasCode } from '../core/errors.ts';
 import type { LlmwatchError } from '../core/errors.ts';
 import { basicCredentials, bearer, sameSecret } from '../core/http/auth.ts';
 import { HTTP_ERR_ADMIN_DISABLED, HTTP_ERR_BODY_TOO_LARGE, HTTP_ERR_FORBIDDEN, HTTP_ERR_UNAUTHORIZED, HTTP_ERR_UNSUPPORTED_MEDIA_TYPE } from '../core/http/errors.ts';
-import { close, listen } from '../core/http/listen.ts';
+import { close, isLoopbackHost, listen } from '../core/http/listen.ts';
 import { parseJsonObject, readBody } from '../core/http/read-body.ts';
 import { sendError, sendJson } from '../core/http/send.ts';
 import { serve, serverURL } from '../core/http/serve.ts';
@@ -49,11 +49,6 @@ export interface ResponderOptions {
   readonly unavailable?: ReadonlyMap<string, string>;
 }
 
-/** Whether `host` only listens on this machine. */
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
-}
-
 /**
  * The responder: `POST /alerts` takes Alertmanager's webhooks (authenticated,
  * size-limited, validated, every delivery recorded, refused ones too),
@@ -74,7 +69,7 @@ export async function startResponder(config: ResponderConfig, opts: ResponderOpt
       "The responder changes production: it needs credentials for its webhook. Set auth.token, auth.tokenFile or auth.basic (and the same in Alertmanager's http_config), or start it with --insecure on a loopback address.",
     );
   }
-  if (insecure && !isLoopback(host)) throw RSP_ERR_NO_AUTH(`--insecure is allowed on a loopback address only, not ${host}: set auth.token or auth.tokenFile instead.`);
+  if (insecure && !isLoopbackHost(host)) throw RSP_ERR_NO_AUTH(`--insecure is allowed on a loopback address only, not ${host}: set auth.token or auth.tokenFile instead.`);
   const responderAdminToken = secretOf(config.adminAuth.token, config.adminAuth.tokenFile, 'adminAuth.tokenFile');
   const metrics = new ResponderMetrics(registry);
   // Checkpoints off the event loop: a burst's commits never wait for an fsync (docs/responder.md, Performance).

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SimulatorConfig } from '../core/config/simulator-config.ts';
 import { secretOf } from '../core/config/secrets.ts';
-import { close, listen } from '../core/http/listen.ts';
+import { close, isLoopbackHost, listen } from '../core/http/listen.ts';
 import { parseJsonObject, readBody } from '../core/http/read-body.ts';
 import { sendJson } from '../core/http/send.ts';
 import { serve, serverURL } from '../core/http/serve.ts';
@@ -172,10 +172,4 @@ class Simulator implements AdminTarget {
   #model(id: string) {
     return { id, object: 'model', created: this.#created, owned_by: 'llmwatch-simulator' };
   }
-}
-
-/** True for an address only this machine reaches: 127.0.0.0/8, ::1, localhost. 0.0.0.0, :: and any other name are not. */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
-  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === '::ffff:127.0.0.1';
 }

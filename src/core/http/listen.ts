@@ -47,3 +47,12 @@ export function close(server: Server): Promise<void> {
     server.closeAllConnections();
   });
 }
+
+/**
+ * Whether `host` is an address only this machine reaches: 127.0.0.0/8, `::1` (bracketed or not),
+ * `localhost`, `::ffff:127.0.0.1`. `0.0.0.0`, `::` and any other name are not.
+ */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === '::ffff:127.0.0.1';
+}
