@@ -78,14 +78,11 @@ export function outputTokensFamily(spec: Readonly<Pick<MonitoringSpec, 'metricsN
         relabel: identity,
         labels: (model) => ({ [LABEL.model]: model, [LABEL.kind]: 'completion', [LABEL.source]: 'usage' }),
       };
-    case 'otel':
-      return {
-        metric: `${GENAI_METRIC.tokenUsage}_sum`,
-        matchers: [eq(GENAI_LABEL.tokenType, 'output')],
-        bounds: [],
-        relabel: otelToOwnLabels,
-        labels: (model, endpoint) => ({ ...otelLabels(model, endpoint), [GENAI_LABEL.tokenType]: 'output' }),
-      };
+    case 'otel': {
+      // The output sizes' histogram (completionSizeFamily), read by its sum.
+      const size = completionSizeFamily(spec);
+      return { ...size, metric: `${size.metric}_sum`, bounds: [] };
+    }
   }
 }
 
