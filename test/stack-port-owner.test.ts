@@ -61,6 +61,38 @@ describe('the local stack: a ready answer must come from its own child', () => {
     assert.equal(portOwner(port, process.pid).kind, 'other');
   });
 
+  it('a child that cannot bind its port (taken by a process that answers no ready) is LISTEN_ERR_PORT_IN_USE naming the port, not "exited"', async () => {
+    const bin = locate(COMPONENTS.nodeExporter);
+    assert.ok(bin, 'prometheus-node-exporter is installed (.ci/run installs it)');
+    // The holder answers 503, so only the child's exit and its log can tell what went wrong.
+    const holder = createServer((_req, res) => {
+      res.statusCode = 503;
+      res.end();
+    });
+    await new Promise<void>((r) => holder.listen(0, '127.0.0.1', r));
+    const port = (holder.address() as AddressInfo).port;
+    try {
+      const ne = startLogged('node-exporter', bin, [`--web.listen-address=127.0.0.1:${port}`], join(dir, 'ne-taken.log'));
+      children.push(ne);
+      const err = await waitHealthy('node-exporter', `http://127.0.0.1:${port}/metrics`, ne, { port, ms: 20_000 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      assert.ok(hasCode(err, LISTEN_ERR_PORT_IN_USE), `expected LISTEN_ERR_PORT_IN_USE, got ${String(err)}`);
+      assert.match((err as Error).message, new RegExp(`node-exporter could not bind port ${port} on 127\\.0\\.0\\.1: it is already in use by another process; see .*ne-taken\\.log`));
+      // Without the port, the same exit is only an exit.
+      const ne2 = startLogged('node-exporter', bin, [`--web.listen-address=127.0.0.1:${port}`], join(dir, 'ne-taken2.log'));
+      children.push(ne2);
+      const err2 = await waitHealthy('node-exporter', `http://127.0.0.1:${port}/metrics`, ne2, { ms: 20_000 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      assert.match(String(err2), /node-exporter exited with code 1/);
+    } finally {
+      await new Promise((r) => holder.close(r));
+    }
+  });
+
   it('a port nobody listens on belongs to nobody', async () => {
     const port = await freePort();
     assert.deepEqual(portOwner(port, process.pid), { kind: 'other' });

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { hasCode } from '../core/errors.ts';
 import { LISTEN_ERR_PORT_IN_USE } from '../core/http/listen.ts';
 import { STACK_ERR_NOT_READY } from './errors.ts';
@@ -60,9 +60,30 @@ export async function waitHealthy(name: string, url: string, child: StackChild |
       if (hasCode(err, LISTEN_ERR_PORT_IN_USE)) throw err;
       // not up yet
     }
-    if (child !== undefined && child.process.exitCode !== null) throw STACK_ERR_NOT_READY(`${name} exited with code ${child.process.exitCode}; see ${child.logFile}`);
+    if (child !== undefined && child.process.exitCode !== null) {
+      if (opts.port !== undefined && /address already in use/i.test(logTail(child.logFile))) {
+        throw LISTEN_ERR_PORT_IN_USE(`${name} could not bind port ${opts.port} on 127.0.0.1: it is already in use by another process; see ${child.logFile}`, { param: 'port' });
+      }
+      throw STACK_ERR_NOT_READY(`${name} exited with code ${child.process.exitCode}; see ${child.logFile}`);
+    }
     if (Date.now() > deadline) throw STACK_ERR_NOT_READY(`${name} was not ready at ${url} within ${ms / 1000} s${child ? `; see ${child.logFile}` : ''}`);
     await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** The last `bytes` of a log file ('' where it cannot be read). */
+function logTail(file: string, bytes = 8_192): string {
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, 'r');
+    const size = fstatSync(fd).size;
+    const buf = Buffer.alloc(Math.min(bytes, size));
+    const n = readSync(fd, buf, 0, buf.length, size - buf.length);
+    return buf.subarray(0, n).toString('utf8');
+  } catch {
+    return '';
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 

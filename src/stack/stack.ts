@@ -27,6 +27,8 @@ import { STACK_ERR_UPSTREAM } from './errors.ts';
 import { startLogged, waitHealthy } from './children.ts';
 import type { StackChild } from './children.ts';
 import { assertPortFree, freePort } from './ports.ts';
+import { hasCode } from '../core/errors.ts';
+import { LISTEN_ERR_PORT_IN_USE } from '../core/http/listen.ts';
 import { stackAuditPath } from '../core/state.ts';
 import { ALERTMANAGER_CONFIG_PATH } from '../monitoring/writers/alertmanager.ts';
 import { stackNoiseSource } from './noise-report.ts';
@@ -47,6 +49,8 @@ export interface StackOptions {
   /** The monitoring spec to start from (`llmwatch.yaml`); targets and timings are replaced for the local stack. */
   readonly specFile?: string;
   readonly log: (line: string) => void;
+  /** With `ports: 'free'`, how each free port is picked (default: `freePort`); tests pass one that hands out a taken port. */
+  readonly pickPort?: () => Promise<number>;
 }
 
 export interface StackHandle {
@@ -79,13 +83,31 @@ const FALLBACK_MODEL = 'llama-3.2-1b-instruct';
  * checked ready before the next starts; any failure stops what was started.
  */
 export async function startStack(opts: StackOptions): Promise<StackHandle> {
+  if (opts.ports !== 'free') return startStackOnce(opts);
+  // A free port is closed again before its part binds it, so another process can
+  // take it in between (rare: freePort draws from outside the kernel's ephemeral
+  // range). Each part that fails to bind stops everything started; the stack then
+  // starts again on other free ports, a bounded number of times.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startStackOnce(opts);
+    } catch (err) {
+      if (attempt >= FREE_PORT_ATTEMPTS || !hasCode(err, LISTEN_ERR_PORT_IN_USE)) throw err;
+      opts.log(`retry  ports         ${err instanceof Error ? err.message : String(err)}; starting again on other free ports (${attempt + 1} of ${FREE_PORT_ATTEMPTS})`);
+    }
+  }
+}
+
+const FREE_PORT_ATTEMPTS = 3;
+
+async function startStackOnce(opts: StackOptions): Promise<StackHandle> {
   const dir = resolve(opts.dir);
   const timings = opts.timings ?? localTimings();
   const log = opts.log;
   // Everything that can be wrong with the user's input is found before anything starts:
   // the upstream, the spec, the binaries, the ports.
   const upstream = opts.upstream === undefined ? undefined : await checkUpstream(opts.upstream, log);
-  const port = async (name: keyof typeof DEFAULT_PORTS) => (opts.ports === 'free' ? freePort() : DEFAULT_PORTS[name]);
+  const port = async (name: keyof typeof DEFAULT_PORTS) => (opts.ports === 'free' ? (opts.pickPort ?? freePort)() : DEFAULT_PORTS[name]);
   const url = (p: number) => `http://127.0.0.1:${p}`;
   const hostPort = (p: number) => `127.0.0.1:${p}`;
   const ports = {
