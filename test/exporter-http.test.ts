@@ -10,6 +10,7 @@ import { QUERY_ARGS } from '../src/exporter/nvidia-smi-csv.ts';
 import { queryURL } from '../src/exporter/nvidia-smi-http.ts';
 import { startExporter } from '../src/exporter/server.ts';
 import { parseExposition, sampleValue } from './helpers/exposition.ts';
+import { freePort } from './helpers/processes.ts';
 
 const MIB = 1024 * 1024;
 const CSV = '0, GPU-8f6e3a1c-5b2d-4c7e-9a10-2b3c4d5e6f70, NVIDIA L4, 20000, 23034, 87, 64, 66.10\n';
@@ -111,11 +112,8 @@ test('a source that does not answer is abandoned at the timeout (reason timeout)
   assert.ok(!again.ok && again.reason === 'timeout' && !/still not exited/.test(again.message), JSON.stringify(again));
   assert.equal(sampleValue(await scrape(), GPU_METRIC.collectorErrors, { reason: 'timeout' }), 2);
 
-  // A port just freed: nothing listens there.
-  const probe = createServer();
-  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
-  const port = (probe.address() as AddressInfo).port;
-  await new Promise<void>((r) => probe.close(() => r()));
+  // A free port (outside the ephemeral range, so no port-0 listener takes it meanwhile): nothing listens there.
+  const port = await freePort();
   const gone = await exporterOver(t, `http://127.0.0.1:${port}/nvidia-smi`);
   assert.ok(!gone.exporter.first.ok && gone.exporter.first.reason === 'exit_code' && /could not be reached: ECONNREFUSED/.test(gone.exporter.first.message), JSON.stringify(gone.exporter.first));
 });
