@@ -5,7 +5,7 @@ import type { TestContext } from 'node:test';
 import OpenAI from 'openai';
 import { simulatorConfig } from '../src/core/config/simulator-config.ts';
 import { VLLM_FINISH_REASONS, VLLM_METRIC, VLLM_METRIC_DEFS, VLLM_VERSION, goFloat, vllmRequestTokenBuckets } from '../src/core/conventions/vllm.ts';
-import { estimatePromptTokens } from '../src/core/openai/tokens.ts';
+import { ALWAYS_EXACT_CHARS, estimatePromptTokens } from '../src/core/openai/tokens.ts';
 import { startSimulator } from '../src/simulator/server.ts';
 import type { SimulatorHandle } from '../src/simulator/server.ts';
 import { parseExposition, sampleValue, sumSamples } from './helpers/exposition.ts';
@@ -240,4 +240,58 @@ test('a repeated prompt hits the prefix cache; a new one does not', async (t) =>
   await client.chat.completions.create({ model: MODEL, messages: prompt(300, 'other').messages });
   ({ exp } = await scrape(sim));
   assert.equal(sampleValue(exp, VLLM_METRIC.prefixCacheHits, labels), Math.min(Math.floor(p.tokens / 16) * 16, p.tokens - 1));
+});
+
+test("a prompt past the context (engine.maxModelLen), alone or with the max_tokens asked, is vLLM's 400 at the door: the engine never sees it", async (t) => {
+  // Prompts under ALWAYS_EXACT_CHARS, so their counts are exact whatever the machine's speed.
+  const maxModelLen = 256;
+  const { sim, client } = await start(t, { defaults: { ttftMs: 0, tpotMs: 0, jitter: 0, outputTokens: { min: 4, max: 4 } }, engine: { maxModelLen } });
+  const refused = async (body: OpenAI.ChatCompletionCreateParamsNonStreaming) => {
+    const err = await client.chat.completions.create(body).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof OpenAI.BadRequestError, String(err));
+    assert.equal(err.code, 'context_length_exceeded');
+    assert.equal(err.param, 'input_tokens');
+    return err.message;
+  };
+  const long = prompt(300, 'long');
+  assert.ok(long.tokens > maxModelLen, `${long.tokens} tokens`);
+  assert.ok(long.messages[0]!.content.length < ALWAYS_EXACT_CHARS);
+  assert.equal(
+    await refused({ model: MODEL, messages: long.messages }),
+    `400 This model's maximum context length is 256 tokens. However, you requested 0 output tokens and your prompt contains at least ${long.tokens} input tokens, for a total of at least ${long.tokens} tokens. Please reduce the length of the input prompt or the number of requested output tokens. (parameter=input_tokens, value=${long.tokens})`,
+  );
+  // A prompt that fits, with max_tokens one over the room left, then exactly the room left.
+  const short = prompt(90, 'short');
+  const room = maxModelLen - short.tokens;
+  assert.match(await refused({ model: MODEL, messages: short.messages, max_tokens: room + 1 }), new RegExp(`requested ${room + 1} output tokens .* at least ${short.tokens} input tokens, for a total of at least ${maxModelLen + 1} tokens`));
+  assert.match(await refused({ model: MODEL, messages: short.messages, max_completion_tokens: room + 1 }), /requested \d+ output tokens/);
+  const fits = await client.chat.completions.create({ model: MODEL, messages: short.messages, max_tokens: room });
+  assert.equal(fits.usage?.prompt_tokens, short.tokens);
+  // Streamed, the refusal is the same 400 before any event; /v1/completions too.
+  const streamed = await client.chat.completions.create({ model: MODEL, messages: long.messages, stream: true }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  assert.ok(streamed instanceof OpenAI.BadRequestError && streamed.status === 400, String(streamed));
+  const text = await client.completions.create({ model: MODEL, prompt: long.messages[0]!.content }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  assert.ok(text instanceof OpenAI.BadRequestError && text.code === 'context_length_exceeded', String(text));
+  // The profile's extra prompt tokens count: a short prompt over a long hidden document is refused.
+  const put = await fetch(`${sim.url}/admin/profiles/${MODEL}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ extraPromptTokens: maxModelLen }) });
+  assert.equal(put.status, 200);
+  assert.match(await refused({ model: MODEL, messages: short.messages }), new RegExp(`at least ${short.tokens + maxModelLen} input tokens`));
+  // Ollama cuts a prompt to its context rather than refusing it: its API answers.
+  const ollama = await fetch(`${sim.url}/api/chat`, { method: 'POST', body: JSON.stringify({ model: MODEL, messages: long.messages, stream: false }) });
+  assert.equal(ollama.status, 200);
+  await ollama.arrayBuffer();
+
+  // Only the two admitted requests (the fitting chat, then Ollama's) reached the engine.
+  const { exp } = await scrape(sim);
+  assert.equal(sumSamples(exp, VLLM_METRIC.requestSuccess, { model_name: MODEL }), 2);
+  assert.equal(sumSamples(exp, VLLM_METRIC.promptTokens, { model_name: MODEL }), short.tokens + long.tokens + maxModelLen);
 });

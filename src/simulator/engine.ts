@@ -303,10 +303,13 @@ export class EngineRequest {
  */
 export class ModelEngines {
   readonly cores: readonly EngineCore[];
+  /** vLLM's `--max-model-len`: prompt and output together. */
+  readonly maxModelLen: number;
   readonly #blockSize: number;
 
   constructor(model: string, config: EngineConfig) {
     this.cores = Array.from({ length: config.dataParallelSize }, (_, i) => new EngineCore(model, i, config));
+    this.maxModelLen = config.maxModelLen;
     this.#blockSize = config.blockSize;
   }
 

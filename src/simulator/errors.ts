@@ -6,5 +6,10 @@ export const SIM_ERR_INJECTED_500 = defineError('SIM_ERR_INJECTED_500', 500, 'se
 export const SIM_ERR_INJECTED_429 = defineError('SIM_ERR_INJECTED_429', 429, 'requests', 'rate_limit_exceeded');
 /** An injected client error (profile `errors.http400`): the prompt is longer than the context, as OpenAI words it. */
 export const SIM_ERR_INJECTED_400 = defineError('SIM_ERR_INJECTED_400', 400, 'invalid_request_error', 'context_length_exceeded');
+/**
+ * A prompt that, with the `max_tokens` asked, does not fit the model's context (`engine.maxModelLen`):
+ * refused before the engine sees it, as vLLM's OpenAI server does, in its words.
+ */
+export const SIM_ERR_CONTEXT_LENGTH = defineError('SIM_ERR_CONTEXT_LENGTH', 400, 'invalid_request_error', 'context_length_exceeded');
 /** An admin profile change that breaks the profile schema; `param` names the field. */
 export const SIM_ERR_INVALID_PROFILE = defineError('SIM_ERR_INVALID_PROFILE', 400, 'invalid_request_error', 'invalid_profile');

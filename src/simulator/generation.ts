@@ -6,6 +6,7 @@ import { estimatePromptTokens } from '../core/openai/tokens.ts';
 import type { InferenceRequest } from '../core/openai/validate.ts';
 import { seconds } from './engine.ts';
 import type { EngineRequest, ModelEngines } from './engine.ts';
+import { SIM_ERR_CONTEXT_LENGTH } from './errors.ts';
 import { resetConnection, throwInjectedError } from './faults.ts';
 import type { GenerationPlan } from './plan.ts';
 import { planGeneration } from './plan.ts';
@@ -33,13 +34,15 @@ export async function serveGeneration(
   engines: ModelEngines,
   wireOf: (plan: GenerationPlan, usage: Usage) => GenerationWire = (plan, usage) =>
     openAIWire(outputShape(request.endpoint, plan.id, request.model, Math.floor(Date.now() / 1000), request.includeUsage), plan.finishReason, usage, request.includeUsage),
+  checksContext = true,
 ): Promise<void> {
   const plan = planGeneration(rng, profile, request.maxTokens);
+  // A long-context workload (profile extraPromptTokens) without the client sending the document.
+  const promptTokens = estimatePromptTokens(request.endpoint, request.body) + profile.extraPromptTokens;
+  if (checksContext) refuseOverContext(promptTokens, request.maxTokens, engines.maxModelLen);
   throwInjectedError(plan.fault, profile);
   // A hung server answers nothing; the socket goes when the client gives up or the server closes.
   if (plan.fault === 'hang') return;
-  // A long-context workload (profile extraPromptTokens) without the client sending the document.
-  const promptTokens = estimatePromptTokens(request.endpoint, request.body) + profile.extraPromptTokens;
   const usage: Usage = {
     prompt_tokens: promptTokens,
     completion_tokens: plan.tokens.length,
@@ -54,6 +57,21 @@ export async function serveGeneration(
     // A reset, a client that left or a closing server: the engine sees an abort, as vLLM's does.
     req.engine.finish(req, done ? plan.finishReason : 'abort');
   }
+}
+
+/**
+ * vLLM's check at the door (its OpenAI server, before the engine sees the request): a prompt whose
+ * tokens and the `max_tokens` asked (0 when not asked) exceed `maxModelLen`, or a prompt that leaves
+ * no room for one token, is a 400 in vLLM's current words, `param` as vLLM sets it. The body keeps the
+ * OpenAI shape the simulator's every error has (vLLM's own says `type: BadRequestError`, `code: 400`).
+ */
+export function refuseOverContext(promptTokens: number, maxTokens: number | undefined, maxModelLen: number): void {
+  const asked = maxTokens ?? 0;
+  if (promptTokens + asked <= maxModelLen && promptTokens < maxModelLen) return;
+  throw SIM_ERR_CONTEXT_LENGTH(
+    `This model's maximum context length is ${maxModelLen} tokens. However, you requested ${asked} output tokens and your prompt contains at least ${promptTokens} input tokens, for a total of at least ${promptTokens + asked} tokens. Please reduce the length of the input prompt or the number of requested output tokens. (parameter=input_tokens, value=${promptTokens})`,
+    { param: 'input_tokens' },
+  );
 }
 
 /** What the prefix cache hashes: the prompt as sent (messages or prompt). */

@@ -68,17 +68,19 @@ async function serveNative(res: ServerResponse, request: NativeRequest, ctx: Nat
   const signal = closeSignal(res);
   const rng = ctx.requestRng();
   const openai = asOpenAI(request.endpoint, model, request.stream, body);
+  // Ollama cuts a prompt to its num_ctx rather than refusing it, and TGI refuses in its own words
+  // (not modelled): only the Responses API, which vLLM serves, checks the context as vLLM does.
   switch (request.endpoint) {
     case 'ollama_chat':
-      return serveGeneration(res, openai, profile, rng, signal, engines, (plan, usage) => ollamaWire('message', model, plan, usage));
+      return serveGeneration(res, openai, profile, rng, signal, engines, (plan, usage) => ollamaWire('message', model, plan, usage), false);
     case 'ollama_generate':
-      return serveGeneration(res, openai, profile, rng, signal, engines, (plan, usage) => ollamaWire('response', model, plan, usage));
+      return serveGeneration(res, openai, profile, rng, signal, engines, (plan, usage) => ollamaWire('response', model, plan, usage), false);
     case 'responses':
       return serveGeneration(res, openai, profile, rng, signal, engines, (plan, usage) => responsesWire(model, plan, usage, body));
     case 'tgi_generate':
     case 'tgi_generate_stream': {
       const details = (body.parameters as { details?: unknown } | undefined)?.details === true;
-      return serveGeneration(res, openai, profile, rng, signal, engines, (plan, usage) => tgiWire(plan, usage, details));
+      return serveGeneration(res, openai, profile, rng, signal, engines, (plan, usage) => tgiWire(plan, usage, details), false);
     }
     default: {
       const never: never = request.endpoint;
