@@ -30,6 +30,9 @@ test('the drill table ends with the counts and names why a drill was skipped', (
   assert.match(out, /^gpu .*skipped: no GPU exporter in this stack$/m);
   assert.match(out, /^errors .*FAILED: never fired$/m);
   assert.match(out, /\n\n1 passed, 1 failed, 1 skipped \(not proven\)$/);
+  // Bounds to the tenth, as the times: a whole second read "2.1 s (<= 2 s) ok" for a bound of 2.3 s.
+  const tight = formatResults([{ ...passed, resolve: 2.1, resolveBound: 2.26, actionBound: 20.04 }]);
+  assert.match(tight, /^latency .*5\.0 s \(<= 10\.0 s\)  -  \(<= 20\.0 s\)\s+2\.1 s \(<= 2\.3 s\)\s+ok$/m);
 });
 
 test('drill bounds are the sum of named terms from the timings, the fault and the measured poll, nothing added by hand', () => {

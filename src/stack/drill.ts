@@ -680,7 +680,8 @@ export async function runScaleInDrill(s: StackInfo, scenario: Scenario, log: (li
 
 /** The drill results as a table. */
 export function formatResults(results: readonly DrillResult[]): string {
-  const f = (v: number | undefined, bound: number) => (v === undefined ? `-  (<= ${bound.toFixed(0)} s)` : `${v.toFixed(1)} s (<= ${bound.toFixed(0)} s)`);
+  // Bounds to the tenth, as the times are: a whole-second bound read "2.1 s (<= 2 s) ok" for a bound of 2.3 s.
+  const f = (v: number | undefined, bound: number) => (v === undefined ? `-  (<= ${bound.toFixed(1)} s)` : `${v.toFixed(1)} s (<= ${bound.toFixed(1)} s)`);
   const rows = [['scenario', 'alert', 'time to fire', 'time to action', 'time to resolve', 'result']];
   for (const r of results) {
     rows.push([
