@@ -59,6 +59,7 @@ export const RETIRED_CODES: Readonly<Record<string, string>> = Object.freeze({
   SIM_ERR_UNKNOWN_MODEL: 'OAI_ERR_UNKNOWN_MODEL',
   GW_ERR_ADMIN_DISABLED: 'HTTP_ERR_ADMIN_DISABLED',
   RSP_ERR_ADMIN_DISABLED: 'HTTP_ERR_ADMIN_DISABLED',
+  SIM_ERR_INJECTED_400: 'SIM_ERR_CONTEXT_LENGTH',
 });
 
 /** Every error code defined so far, in definition order (docs/errors.md lists them all). */

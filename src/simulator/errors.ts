@@ -4,11 +4,10 @@ import { defineError } from '../core/errors.ts';
 export const SIM_ERR_INJECTED_500 = defineError('SIM_ERR_INJECTED_500', 500, 'server_error', 'server_error');
 /** An injected rate limit (profile `errors.http429`), with `Retry-After`; type and code as OpenAI sends them. */
 export const SIM_ERR_INJECTED_429 = defineError('SIM_ERR_INJECTED_429', 429, 'requests', 'rate_limit_exceeded');
-/** An injected client error (profile `errors.http400`): the prompt is longer than the context, as OpenAI words it. */
-export const SIM_ERR_INJECTED_400 = defineError('SIM_ERR_INJECTED_400', 400, 'invalid_request_error', 'context_length_exceeded');
 /**
  * A prompt that, with the `max_tokens` asked, does not fit the model's context (`engine.maxModelLen`):
- * refused before the engine sees it, as vLLM's OpenAI server does, in its words.
+ * refused before the engine sees it, as vLLM's OpenAI server does, in its words. Also the injected
+ * client error (profile `errors.http400`), whose message ends "(simulated fault)".
  */
 export const SIM_ERR_CONTEXT_LENGTH = defineError('SIM_ERR_CONTEXT_LENGTH', 400, 'invalid_request_error', 'context_length_exceeded');
 /** An admin profile change that breaks the profile schema; `param` names the field. */
