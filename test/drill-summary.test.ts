@@ -4,6 +4,9 @@ import { SCENARIOS, answerSeconds, drillBounds, exitCodeOf, formatResults, gauge
 import { durationMs } from '../src/core/config/duration.ts';
 import { compressedTimings, localPlaybooks, localTimings } from '../src/stack/timings.ts';
 import type { DrillResult } from '../src/stack/drill.ts';
+import { monitoringSpec } from '../src/core/config/monitoring-spec.ts';
+import { buildModel } from '../src/monitoring/build.ts';
+import { evaluationsToAlert } from '../src/monitoring/model.ts';
 import type { StackInfo } from '../src/stack/stack-info.ts';
 
 const base = { alert: 'A', fireBound: 10, actionBound: 20, resolveBound: 30, problems: [] as string[] };
@@ -117,4 +120,39 @@ test("the local scale-in's cooldown: longer than the scale-out's, shorter than i
     assert.ok(cooldown < durationMs(spare.window) + durationMs(spare.for));
     assert.deepEqual(books.SpareReplicas!.steps[0]!.params, { deployment: 'openllm', namespace: 'default', direction: 'in', step: 1, min: 1, max: 3 });
   }
+});
+
+test('evaluations from a sample to an alert: one, and one more per recording rule on the way that is not fresh in the same evaluation', () => {
+  const rec = (record: string, expr: string) => ({ record, expr });
+  const alert = (name: string, expr: string) => ({ alert: name, expr, for: '0s', labels: {}, annotations: {} });
+  const groups = [
+    { name: 'rec', file: 'rec', rules: [rec('a:x:sum', 'sum(x)'), rec('a:x:ratio', 'a:x:sum / 2'), rec('a:late', 'a:later'), rec('a:later', 'sum(y)')] },
+    {
+      name: 'alerts',
+      file: 'alerts',
+      rules: [
+        alert('Raw', 'x > 1'),
+        alert('OneHop', 'a:x:sum > 1'),
+        // a:x:ratio reads a:x:sum earlier in its own group: fresh in the same evaluation, no extra hop.
+        alert('Fresh', 'a:x:ratio > 1'),
+        // a:late reads a:later, later in its group: one evaluation behind it.
+        alert('Behind', 'a:late > 1'),
+        // A recorded name inside a string literal is not read.
+        alert('Literal', 'x{job="a:x:sum"} > 1'),
+        rec('b:own', 'sum(z)'),
+        alert('SameGroupAfter', 'b:own > 1'),
+      ],
+    },
+  ];
+  assert.deepEqual(
+    ['Raw', 'OneHop', 'Fresh', 'Behind', 'Literal', 'SameGroupAfter', 'Missing'].map((a) => evaluationsToAlert(groups, a)),
+    [1, 2, 2, 3, 1, 1, 0],
+  );
+  // The generated rules: QueueBacklog reads the recorded queue sum (another group); SpareReplicas reads raw series.
+  const model = buildModel(monitoringSpec({}));
+  assert.equal(evaluationsToAlert(model.groups, 'QueueBacklog'), 2);
+  assert.equal(evaluationsToAlert(model.groups, 'SpareReplicas'), 1);
+  // Each more evaluation adds an interval and the group's longest evaluation to the gauge's resolve bound.
+  const t = localTimings();
+  assert.equal(gaugeResolveBound(t, 0.01, 0.05, 0.3, {}, 2), gaugeResolveBound(t, 0.01, 0.05, 0.3) + 2 + 0.05);
 });

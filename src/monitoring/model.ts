@@ -79,3 +79,42 @@ export interface GeneratedFile {
   readonly path: string;
   readonly content: string;
 }
+
+/**
+ * How many rule evaluations a new sample takes to reach `alert`'s state: one for the alert itself,
+ * and one more for each recording rule on the way that Prometheus evaluates before the rule reading
+ * it only at its group's next evaluation. Rule groups run each on their own schedule, so a recorded
+ * series from another group (or from later in the same group) is one evaluation behind its reader;
+ * one from earlier in the same group is fresh in the same evaluation. 0 when no group has the alert.
+ */
+export function evaluationsToAlert(groups: readonly RuleGroup[], alert: string): number {
+  const where = new Map<string, { readonly group: number; readonly index: number; readonly expr: string }>();
+  groups.forEach((g, group) => g.rules.forEach((r, index) => 'record' in r && !where.has(r.record) && where.set(r.record, { group, index, expr: r.expr })));
+  const memo = new Map<string, number>();
+  // Evaluations behind a rule at (group, index) reading `expr`: the deepest recorded series it reads.
+  const behind = (expr: string, group: number, index: number, seen: ReadonlySet<string>): number => {
+    let most = 0;
+    for (const name of recordedNames(expr, where)) {
+      if (seen.has(name)) continue; // a cycle Prometheus would reject; never loops here
+      const at = where.get(name)!;
+      const own = memo.get(name) ?? behind(at.expr, at.group, at.index, new Set([...seen, name]));
+      memo.set(name, own);
+      const fresh = at.group === group && at.index < index;
+      most = Math.max(most, own + (fresh ? 0 : 1));
+    }
+    return most;
+  };
+  for (const [group, g] of groups.entries()) {
+    const index = g.rules.findIndex((r) => 'alert' in r && r.alert === alert);
+    if (index >= 0) return 1 + behind(g.rules[index]!.expr, group, index, new Set());
+  }
+  return 0;
+}
+
+/** The recorded series an expression reads: its metric names (string literals left out) that are recording rules. */
+function recordedNames(expr: string, records: ReadonlyMap<string, unknown>): Set<string> {
+  const out = new Set<string>();
+  const bare = expr.replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`/g, '""');
+  for (const m of bare.matchAll(/[A-Za-z_:][A-Za-z0-9_:]*/g)) if (records.has(m[0])) out.add(m[0]);
+  return out;
+}

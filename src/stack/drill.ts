@@ -5,7 +5,8 @@ import { instantQuery, queryNumber, queryVector } from '../core/http/prometheus-
 import type { MatrixSeries } from '../core/http/prometheus-api.ts';
 import { JOB } from '../core/conventions/deploy.ts';
 import { GPU_LABEL, LABEL } from '../core/conventions/metrics.ts';
-import { resolveTuning } from '../monitoring/build.ts';
+import { buildModel, resolveTuning } from '../monitoring/build.ts';
+import { evaluationsToAlert } from '../monitoring/model.ts';
 import { HIGH_GPU_MEMORY_USAGE, SPARE_REPLICAS } from '../monitoring/catalog.ts';
 import { GPU_DRILL_FAULT, simulatedMemoryOver } from './gpu.ts';
 import { DRILLS_FILE } from './stack-info.ts';
@@ -466,7 +467,7 @@ export async function runDrill(s: StackInfo, scenario: Scenario, log: (line: str
     const scrapeS = (await queryNumber(s.urls.prometheus, `max(max_over_time(scrape_duration_seconds{job="${JOB.gateway}"}[5m]))`)) ?? 0;
     const groupS = (await queryNumber(s.urls.prometheus, 'max(max_over_time(prometheus_rule_group_last_duration_seconds[5m]))')) ?? 0;
     const measured = cure === undefined || cured === undefined ? {} : await measureResolve(s, firingSelector, cure, cure + cured * 1000);
-    bounds = { ...bounds, resolveBound: gaugeResolveBound(t, scrapeS, groupS, pollS, measured) };
+    bounds = { ...bounds, resolveBound: gaugeResolveBound(t, scrapeS, groupS, pollS, measured, evaluationsToAlert(buildModel(s.spec).groups, scenario.alert)) };
     base = { ...base, ...bounds };
   }
   const { fireBound, actionBound, resolveBound } = bounds;
@@ -528,13 +529,23 @@ export function scaleInBounds(
  * A resolve bound from the moment what ends the alert was done, for an alert that reads a gauge
  * (the queue, the replica count) with no `for` to resolve: the first scrape of the gateway after that
  * moment (a scrape interval, or later as measured when Prometheus scraped late), that scrape's
- * duration (stored once done: the longest measured), one evaluation, then the drill seeing the
+ * duration (stored once done: the longest measured), the evaluations from a sample to the alert
+ * (`evaluations`: one, and one more for each recording rule on the way, as `evaluationsToAlert`
+ * counts them from the generated groups; QueueBacklog reads a recorded sum), then the drill seeing the
  * resolving evaluation: the group's evaluation (the longest measured) and a poll, or, when longer,
  * as measured (`seen`: from the evaluation after the alert's last firing sample, which is the one
  * that resolved it, to when the drill saw it resolved).
  */
-export function gaugeResolveBound(t: Timings, scrapeS: number, groupS: number, poll: number, measured: { readonly scrapeAfter?: number; readonly seen?: number } = {}): number {
-  const stored = Math.max(sec(t.scrapeInterval), measured.scrapeAfter ?? 0) + scrapeS + sec(t.evaluationInterval);
+export function gaugeResolveBound(
+  t: Timings,
+  scrapeS: number,
+  groupS: number,
+  poll: number,
+  measured: { readonly scrapeAfter?: number; readonly seen?: number } = {},
+  evaluations = 1,
+): number {
+  // Each recording rule on the way from another group is one evaluation more, each as long as the longest measured.
+  const stored = Math.max(sec(t.scrapeInterval), measured.scrapeAfter ?? 0) + scrapeS + evaluations * sec(t.evaluationInterval) + (evaluations - 1) * groupS;
   return measured.seen !== undefined && measured.seen > groupS + poll ? stored + measured.seen : stored + groupS + poll;
 }
 
@@ -649,7 +660,8 @@ export async function runScaleInDrill(s: StackInfo, scenario: Scenario, log: (li
     const resolved = resolves.find((r) => r >= step.action);
     if (resolved === undefined) problems.push(`${label}: ${scenario.alert} did not resolve after it`);
     else {
-      const resolveBound = gaugeResolveBound(t, m.scrapeS, m.groupS, pollS, await measureResolve(s, firingSelector, t0 + step.actionEnd * 1000, t0 + resolved * 1000));
+      const measured = await measureResolve(s, firingSelector, t0 + step.actionEnd * 1000, t0 + resolved * 1000);
+      const resolveBound = gaugeResolveBound(t, m.scrapeS, m.groupS, pollS, measured, evaluationsToAlert(buildModel(s.spec).groups, scenario.alert));
       if (i === steps.length - 1) bounds = { ...bounds, resolveBound };
       if (resolved - step.actionEnd > resolveBound) problems.push(`${label} resolved ${(resolved - step.actionEnd).toFixed(1)} s after it ended, bound ${resolveBound.toFixed(1)} s`);
     }
