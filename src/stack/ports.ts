@@ -49,13 +49,14 @@ export async function freePort(): Promise<number> {
       if (await bindable(p)) return remember(p);
     }
   }
-  for (;;) {
+  // The kernel's pick; one this process handed out before is asked again, a bounded number of times.
+  for (let i = 0; ; i++) {
     const srv = createServer();
     srv.listen(0, '127.0.0.1');
     await once(srv, 'listening');
     const { port } = srv.address() as AddressInfo;
     await new Promise((r) => srv.close(r));
-    if (!handedOut.has(port)) return remember(port);
+    if (!handedOut.has(port) || i >= 16) return remember(port);
   }
 }
 
