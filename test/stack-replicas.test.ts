@@ -236,6 +236,22 @@ describe('the local scale driver when an admin call is cut midway', () => {
     for (let i = 0; i < 500 && (await endpoints()).length !== n; i++) await new Promise((res) => setTimeout(res, 10));
     assert.equal((await endpoints()).length, n);
   };
+  /**
+   * Writes `count` replicas with the relay holding the gateway's answer, cuts the call once the gateway
+   * has applied it (its endpoints number `count`), and checks the driver settled back: the call failed,
+   * one replica counted, and the gateway's endpoints are the driver's.
+   */
+  const cutMidway = async (count: number) => {
+    relay.hold = true;
+    const cut = new AbortController();
+    const write = replicas.write(TARGET, count, (await replicas.read(TARGET)).version, cut.signal);
+    await until(count);
+    cut.abort(new Error('action timed out'));
+    relay.hold = false;
+    await assert.rejects(write);
+    assert.equal(replicas.replicas, 1);
+    assert.deepEqual(await endpoints(), replicas.urls);
+  };
   before(async () => {
     primary = await fast();
     gw = await localGateway(primary);
@@ -251,30 +267,14 @@ describe('the local scale driver when an admin call is cut midway', () => {
   });
 
   test('a POST cut after the gateway added the endpoint is undone: no dead endpoint stays', async () => {
-    relay.hold = true;
-    const cut = new AbortController();
-    const write = replicas.write(TARGET, 2, (await replicas.read(TARGET)).version, cut.signal);
-    await until(2);
-    cut.abort(new Error('action timed out'));
-    relay.hold = false;
-    await assert.rejects(write);
-    assert.equal(replicas.replicas, 1);
-    assert.deepEqual(await endpoints(), replicas.urls);
+    await cutMidway(2);
   });
 
   test('a DELETE cut after the gateway removed the endpoint is settled: the replica is stopped, not counted', async () => {
     await replicas.write(TARGET, 2, (await replicas.read(TARGET)).version, AbortSignal.timeout(10_000));
     assert.deepEqual(await endpoints(), replicas.urls);
     const second = replicas.urls[1]!;
-    relay.hold = true;
-    const cut = new AbortController();
-    const write = replicas.write(TARGET, 1, (await replicas.read(TARGET)).version, cut.signal);
-    await until(1);
-    cut.abort(new Error('action timed out'));
-    relay.hold = false;
-    await assert.rejects(write);
-    assert.equal(replicas.replicas, 1);
-    assert.deepEqual(await endpoints(), replicas.urls);
+    await cutMidway(1);
     await assert.rejects(fetch(`${second.replace(/\/v1$/, '')}/healthz`));
   });
 });
