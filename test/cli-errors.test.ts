@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import type { Server } from 'node:net';
+import type { AddressInfo, Server, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -292,4 +292,30 @@ test('a reader that closed its pipe does not crash a command: the gateway stops 
   const [code, signal] = (await exited) as [number | null, string | null];
   assert.deepEqual({ code, signal }, { code: 0, signal: null }, err);
   assert.doesNotMatch(err, /EPIPE/);
+});
+
+test('SIGTERM right after "listening on", while the gateway still checks its upstream, closes it cleanly: exit 0, not killed', { timeout: 60_000 }, async (t) => {
+  // An upstream that takes connections and never answers: the start-up check waits up to 3 s on it.
+  // Before, the gateway listened for SIGTERM only after that check, so a signal in between killed it.
+  const held: Socket[] = [];
+  const mute = createServer((socket) => held.push(socket));
+  await new Promise<void>((r) => mute.listen(0, '127.0.0.1', r));
+  t.after(async () => {
+    for (const s of held) s.destroy();
+    await new Promise((r) => mute.close(r));
+  });
+  const port = (mute.address() as AddressInfo).port;
+  const child = spawn(process.execPath, ['bin/llmwatch.js', 'gateway', '--upstream', `http://127.0.0.1:${port}/v1`, '--model', 'm', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+  const exited = once(child, 'exit');
+  const deadline = Date.now() + 30_000;
+  while (!/listening on/.test(out) && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.match(out, /listening on/, err);
+  child.kill('SIGTERM');
+  const [code, signal] = (await exited) as [number | null, string | null];
+  assert.deepEqual({ code, signal }, { code: 0, signal: null }, `${out}\n${err}`);
+  assert.match(out, /llmwatch gateway stopped/);
 });

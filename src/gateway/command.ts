@@ -70,6 +70,9 @@ export function gatewayCommand(): Command {
         await Promise.race([gw.close(), new Promise((r) => setTimeout(r, WORKER_CLOSE_MS).unref())]);
         process.exit(0);
       }
+      // Listening for SIGTERM before announcing: the upstream checks below take time, and a signal in
+      // between killed the process at once (exit by signal, requests in flight cut) instead of closing it.
+      const signalled = waitForSignal();
       const gw = await startGateway(config, { port: opts.port, host: opts.host });
       console.log(`llmwatch gateway listening on ${gw.url} (OpenAI API at ${gw.url}/v1, metrics at ${gw.url}/metrics)`);
       for (const [model, m] of Object.entries(config.models)) {
@@ -77,7 +80,7 @@ export function gatewayCommand(): Command {
         console.log(`  ${model} -> ${targets.join(', then ')}`);
       }
       for (const warning of await upstreamWarnings(config)) logger('gateway').warn(redactSecrets(warning));
-      await waitForSignal();
+      await signalled;
       await gw.close();
       console.log('llmwatch gateway stopped');
     });
